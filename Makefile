@@ -1,0 +1,30 @@
+# The two commands a newcomer needs (see README): `make demo` and `make test`.
+# Both set up first; set-up is idempotent and quick once done.
+VENV   := .venv
+PYTHON := $(VENV)/bin/python
+
+.PHONY: setup demo test bench lint fmt render clean
+
+setup:
+	@tools/bootstrap
+
+demo: setup
+	$(PYTHON) -m cluster_testkit.demo
+
+test: setup
+	$(PYTHON) -m pytest
+
+bench: setup
+	$(PYTHON) -m bench
+
+lint: setup
+	$(PYTHON) bin/cluster-repo lint
+
+fmt: setup
+	$(PYTHON) bin/cluster-repo fmt
+
+render: setup
+	$(PYTHON) bin/cluster-repo render
+
+clean:
+	rm -rf $(VENV) build out .pytest_cache

@@ -1,0 +1,113 @@
+"""Throwaway dnf systems: an installroot with its own dnf.conf, repos, plugin
+configuration, rpm database and cache, driven by the real /usr/bin/dnf with the
+project's plugin on its pluginpath. Nothing touches the host's configuration."""
+import json
+import os
+import subprocess
+import sys
+
+from . import REPO_ROOT
+
+DNF = "/usr/bin/dnf"
+PLUGIN_DIR = os.path.join(REPO_ROOT, "plugins")
+
+
+def tool_env(home):
+    """Environment for dnf/rpm subprocesses. The rpm database path is pinned to
+    /var/lib/rpm (inside each root), as on Fedora/EL: Debian's rpm otherwise keeps it
+    under $HOME, which would make the database depend on who runs the tool."""
+    os.makedirs(home, exist_ok=True)
+    macros = os.path.join(home, ".rpmmacros")
+    if not os.path.exists(macros):
+        with open(macros, "w") as handle:
+            handle.write("%_dbpath /var/lib/rpm\n")
+    env = dict(os.environ)
+    env.update(HOME=home, LC_ALL="C.UTF-8", LANG="C.UTF-8",
+               PYTHONPATH=os.pathsep.join(p for p in [REPO_ROOT, env.get("PYTHONPATH")] if p))
+    env.pop("PYTHONHOME", None)
+    return env
+
+
+class Result(object):
+    def __init__(self, args, rc, out, err):
+        self.args, self.rc, self.out, self.err = args, rc, out, err
+
+    @property
+    def json(self):
+        return json.loads(self.out)
+
+    def __repr__(self):
+        return "Result(rc={}, args={})\n--- stdout\n{}\n--- stderr\n{}".format(
+            self.rc, " ".join(self.args), self.out, self.err)
+
+
+class DnfRoot(object):
+    """One node (or image root). `root` is the installroot; its /etc holds the node's
+    own dnf.conf, .repo files and /etc/dnf/plugins/cluster.conf."""
+
+    def __init__(self, path, arch="x86_64", releasever="9", home=None, dnf_conf=None):
+        self.root = os.path.abspath(path)
+        self.arch = arch
+        self.releasever = releasever
+        self.home = home or os.path.join(self.root + ".home")
+        self.env = tool_env(self.home)
+        for sub in ("etc/yum.repos.d", "etc/dnf/plugins", "var/lib/rpm"):
+            os.makedirs(os.path.join(self.root, sub), exist_ok=True)
+        self.write("etc/dnf/dnf.conf", dnf_conf or (
+            "[main]\ngpgcheck=0\ninstallonly_limit=3\nclean_requirements_on_remove=True\n"
+            "best=True\nskip_if_unavailable=False\nkeepcache=False\n"))
+
+    def path(self, rel):
+        return os.path.join(self.root, rel.lstrip("/"))
+
+    def write(self, rel, text):
+        target = self.path(rel)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "w") as handle:
+            handle.write(text)
+        return target
+
+    def add_repo(self, repoid, baseurl, **options):
+        lines = ["[{}]".format(repoid), "name={}".format(repoid), "baseurl={}".format(baseurl)]
+        options.setdefault("gpgcheck", 0)
+        options.setdefault("metadata_expire", 0)
+        lines += ["{}={}".format(k, v) for k, v in options.items()]
+        self.write("etc/yum.repos.d/{}.repo".format(repoid), "\n".join(lines) + "\n")
+
+    def set_role(self, role, **options):
+        lines = ["[main]", "enabled=1", "role={}".format(role)]
+        lines += ["{}={}".format(k, v) for k, v in options.items()]
+        self.write("etc/dnf/plugins/cluster.conf", "\n".join(lines) + "\n")
+
+    def dnf_args(self, *args):
+        return [DNF, "-c", self.path("etc/dnf/dnf.conf"),
+                "--installroot={}".format(self.root),
+                "--setopt=reposdir={}".format(self.path("etc/yum.repos.d")),
+                "--setopt=pluginpath={}".format(PLUGIN_DIR),
+                "--setopt=pluginconfpath={}".format(self.path("etc/dnf/plugins")),
+                "--releasever={}".format(self.releasever),
+                "--forcearch={}".format(self.arch)] + list(args)
+
+    def run(self, argv, check=True, input=None, timeout=600):
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, env=self.env, input=input, timeout=timeout)
+        result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
+        if check and proc.returncode != 0:
+            raise AssertionError("command failed: {!r}".format(result))
+        return result
+
+    def dnf(self, *args, **kwargs):
+        return self.run(self.dnf_args(*args), **kwargs)
+
+    def standalone_args(self, *args):
+        """The same invocation through the standalone `dnf-cluster` front door."""
+        return [sys.executable, os.path.join(REPO_ROOT, "bin", "dnf-cluster")] + self.dnf_args(*args)[1:]
+
+    def cluster(self, *args, **kwargs):
+        return self.run(self.standalone_args(*args), **kwargs)
+
+    def installed(self):
+        """{name: "epoch:version-release.arch"} from the root's rpm database."""
+        out = self.run(["rpm", "--root", self.root, "--dbpath", "/var/lib/rpm", "-qa", "--qf",
+                        "%{NAME} %{EPOCHNUM}:%{VERSION}-%{RELEASE}.%{ARCH}\\n"]).out
+        return dict(line.split(" ", 1) for line in out.splitlines() if line.strip())

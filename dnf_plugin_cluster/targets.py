@@ -1,0 +1,64 @@
+"""Build targets: which distribution a repository is built for, and the rpm macros
+that make `%{?rhel}`, `%{?fedora}`, `%{?dist}` and the Python paths come out as on it."""
+import re
+
+from .errors import ClusterError
+
+#: The architectures a cluster repository is built for (basearch names).
+CLUSTER_ARCHES = ("x86_64", "aarch64")
+#: basearch values dnf knows; comps `arch=` attributes must use these.
+KNOWN_BASEARCHES = ("x86_64", "aarch64", "ppc64le", "s390x", "i686", "armhfp", "riscv64")
+
+#: Names rpm and dnf accept for a package: no paths, no spaces, no shell or glob characters.
+NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]*$")
+
+
+def check_name(name, what="package name"):
+    """Refuse anything that is not a plain package name ('../x', 'a/b', 'x*', '')."""
+    if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
+        raise ClusterError("invalid {} {!r}: names are letters, digits and ._+- only".format(what, name))
+    return name
+
+
+class Target(object):
+    def __init__(self, name, family, releasever, python3_version):
+        self.name = name
+        self.family = family                  # "rhel" or "fedora"
+        self.releasever = releasever          # what $releasever is on such a host
+        self.python3_version = python3_version
+        self.dist = "." + name
+
+    @property
+    def macros(self):
+        macros = {
+            self.family: self.releasever,
+            "dist": self.dist,
+            "python3_version": self.python3_version,
+            "python3_sitelib": "/usr/lib/python{}/site-packages".format(self.python3_version),
+            "__python3": "/usr/bin/python3",
+            "_sysusersdir": "/usr/lib/sysusers.d",
+        }
+        if self.family == "rhel":
+            macros["el" + self.releasever] = "1"
+        return macros
+
+    def __repr__(self):
+        return "Target({})".format(self.name)
+
+
+TARGETS = dict((t.name, t) for t in (
+    Target("el8", "rhel", "8", "3.6"),
+    Target("el9", "rhel", "9", "3.9"),
+    Target("el10", "rhel", "10", "3.12"),
+    Target("fc41", "fedora", "41", "3.13"),
+    Target("fc42", "fedora", "42", "3.13"),
+    Target("fc43", "fedora", "43", "3.14"),
+))
+DEFAULT_TARGET = "el9"
+
+
+def get_target(name):
+    try:
+        return TARGETS[name]
+    except KeyError:
+        raise ClusterError("unknown target '{}' (known: {})".format(name, ", ".join(sorted(TARGETS))))

@@ -1,0 +1,28 @@
+"""dnf-plugin-cluster: a cluster distribution as an add-on layer over Fedora/EL."""
+import os
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+
+class BuildWithDnfPlugin(build_py):
+    """Also place plugins/cluster.py into <site-packages>/dnf-plugins/, where dnf 4
+    looks for plugins (the layout dnf-plugins-core uses)."""
+
+    def run(self):
+        build_py.run(self)
+        target = os.path.join(self.build_lib, "dnf-plugins")
+        self.mkpath(target)
+        self.copy_file(os.path.join("plugins", "cluster.py"), os.path.join(target, "cluster.py"))
+
+
+setup(
+    name="dnf-plugin-cluster",
+    version="0.1.0",
+    description="Cluster add-on layer for RPM distributions: dnf plugin, metapackages, comps, repo build",
+    license="GPL-2.0-or-later",
+    packages=["dnf_plugin_cluster"],
+    scripts=["bin/dnf-cluster", "bin/cluster-repo"],
+    python_requires=">=3.6",
+    cmdclass={"build_py": BuildWithDnfPlugin},
+)
