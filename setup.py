@@ -20,7 +20,7 @@ setup(
     name="dnf-plugin-cluster",
     version="0.1.0",
     description="Cluster add-on layer for RPM distributions: dnf plugin, metapackages, comps, repo build",
-    license="GPL-2.0-or-later",
+    license="MIT",
     packages=["dnf_plugin_cluster"],
     scripts=["bin/dnf-cluster", "bin/cluster-repo"],
     python_requires=">=3.6",

@@ -1,13 +1,13 @@
 """`make demo`: the main job end to end, with real tools, in ./out/demo (rebuilt each run).
 
-Today: the stand-in base repository, the cluster comps merged into a repository, and
-`dnf cluster-group list` in throwaway x86_64 and aarch64 roots."""
+1. the stand-in EL9 base repository (Fedora/EL mirrors are out of reach here);
+2. `cluster-repo build`: lint, render, SRPMs + RPMs for x86_64 and aarch64, repository
+   with comps, closure check against the base;
+3. a throwaway head node: install cluster-release, then `dnf install cluster-master`."""
 import os
 import shutil
 import subprocess
 import sys
-
-from dnf_plugin_cluster import comps
 
 from . import REPO_ROOT, standin
 from .dnfroot import DnfRoot
@@ -17,9 +17,9 @@ def step(text):
     print("\n==> " + text, flush=True)
 
 
-def show(result):
-    sys.stdout.write(result.out)
-    sys.stdout.flush()
+def run(cmd):
+    print("$ " + " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
 
 
 def main():
@@ -27,21 +27,24 @@ def main():
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
 
-    step("building the stand-in EL9 base repository (real package names, empty RPMs)")
+    step("stand-in EL9 base repository (real package names, empty RPMs)")
     base = standin.build(os.path.join(out, "base"), "el9")
-    merged = comps.to_xml(comps.merge(comps.load_dir(os.path.join(REPO_ROOT, "comps"))))
-    with open(os.path.join(out, "comps.xml"), "w") as handle:
-        handle.write(merged)
-    for arch in ("x86_64", "aarch64"):
-        subprocess.run(["createrepo_c", "--quiet", "--no-database", "-g", os.path.join(out, "comps.xml"),
-                        os.path.join(base, arch)], check=True)
-    print("    {}".format(base))
+    print("    {}/{{x86_64,aarch64}}".format(base))
 
-    for arch in ("x86_64", "aarch64"):
-        step("dnf cluster-group list on a throwaway {} root".format(arch))
-        node = DnfRoot(os.path.join(out, "node-" + arch), arch=arch)
-        node.add_repo("base", "file://{}/$basearch".format(base))
-        show(node.dnf("-q", "cluster-group", "list"))
+    step("packager: one command from sources to a mirrorable repository")
+    repo = os.path.join(out, "repo")
+    run([sys.executable, os.path.join(REPO_ROOT, "bin", "cluster-repo"), "-C", REPO_ROOT, "build", repo,
+         "--target", "el9", "--base-repo", "file://{}/$basearch".format(base)])
+
+    step("admin: a fresh head node installs cluster-release, then cluster-master")
+    head = DnfRoot(os.path.join(out, "head"), arch="x86_64")
+    head.add_repo("base", "file://{}/$basearch".format(base))
+    release = os.path.join(repo, "9", "x86_64", "Packages", "cluster-release-1-1.el9.noarch.rpm")
+    head.dnf("-y", "-q", "install", release)
+    print("    /etc/yum.repos.d/cluster.repo installed by cluster-release")
+    result = head.dnf("-y", "install", "cluster-master")
+    sys.stdout.write(result.out[result.out.find("Installed:"):])
+    print("    {} packages on the head node".format(len(head.installed())))
     return 0
 
 

@@ -221,6 +221,9 @@ def _parse_group(node, path):
                     raise ClusterError("unexpected <{}> in <packagelist>".format(req.tag), path, req.line)
                 _no_attrs(req, path, ("type", "arch", "requires", "basearchonly"))
                 tier = req.attrs.get("type", "mandatory")
+                if tier not in TIERS:
+                    raise ClusterError("group '{}', package '{}': unknown type '{}' (one of {})".format(
+                        grp.id, req.text.strip(), tier, ", ".join(TIERS)), path, req.line)
                 grp.packages.append(PackageReq(
                     req.text.strip(), tier, _arch_list(req.attrs.get("arch", "")),
                     req.attrs.get("requires"), req.attrs.get("basearchonly", "false") == "true", req.line))
@@ -437,9 +440,6 @@ def lint(docs, known, families=("rhel", "fedora"), arches=CLUSTER_ARCHES, catego
             if req.name in names:
                 report("{}: listed twice".format(where), grp.path, req.line)
             names.add(req.name)
-            if req.tier not in TIERS:
-                report("{}: unknown type '{}' (one of {})".format(where, req.tier, ", ".join(TIERS)),
-                       grp.path, req.line)
             if req.tier == "conditional" and not req.requires:
                 report("{}: conditional package needs requires=".format(where), grp.path, req.line)
             bad = [a for a in req.arches if a not in KNOWN_BASEARCHES]

@@ -1,36 +1,140 @@
-"""`cluster-repo`: the packager's command line."""
+"""`cluster-repo`: the packager's command line.
+
+    cluster-repo fmt [--check]        rewrite comps/*.xml in canonical form
+    cluster-repo render [--check]     metapackages/*.yaml -> specs/*.spec
+    cluster-repo lint                 comps, metapackages and specs, checked together
+    cluster-repo build OUTDIR         lint, render, SRPMs + RPMs, repository (+ closure)
+    cluster-repo closure OUTDIR       every package installable on every arch
+"""
 import argparse
 import os
 import sys
 
-from . import comps
+from . import comps, metapkg
 from .errors import ClusterError
+from .project import Project, rpmspec_query
+from .targets import CLUSTER_ARCHES, DEFAULT_TARGET, TARGETS, get_target
 
 
-def _project(args):
-    return os.path.abspath(args.project)
+def _say(message):
+    print("cluster-repo: {}".format(message), flush=True)
 
 
 def cmd_fmt(args):
-    changed = comps.format_dir(os.path.join(_project(args), "comps"), check_only=args.check)
+    changed = comps.format_dir(Project(args.project).comps_dir, check_only=args.check)
     for path in changed:
-        print("{} {}".format("would reformat" if args.check else "reformatted", path))
+        print("{} {}".format("not canonical:" if args.check else "reformatted", path))
     return 1 if (args.check and changed) else 0
 
 
+def cmd_render(args):
+    project = Project(args.project)
+    changed, stale = metapkg.render_dir(project.metapackages_dir, project.specs_dir, check_only=args.check,
+                                        project_root=project.root)
+    for path in changed:
+        print("{} {}".format("out of date:" if args.check else "rendered", os.path.relpath(path, project.root)))
+    for path in stale:
+        print("stale (no definition): {}".format(os.path.relpath(path, project.root)))
+    return 1 if (args.check and (changed or stale)) else 0
+
+
+def cmd_lint(args):
+    problems = Project(args.project).lint()
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print("cluster-repo: {} problem(s)".format(len(problems)), file=sys.stderr)
+        return 1
+    _say("lint clean")
+    return 0
+
+
+def _closure(project, tree, target, arches, base_urls):
+    from . import closure
+    names = set()
+    for spec in project.spec_files():
+        names.update(rpmspec_query(spec, target, "%{name}\\n", arch=arches[0]))
+    return closure.check(tree, target.releasever, arches, base_urls, names, comps.merge(project.comps_docs()))
+
+
+def cmd_build(args):
+    from . import repobuild
+    options = repobuild.BuildOptions(
+        args.outdir, target=args.target, arches=args.arch or CLUSTER_ARCHES, channel=args.channel,
+        update=args.update, baseurl=args.baseurl, sign_key=args.sign_key, gnupghome=args.gnupghome,
+        log=_say)
+    project = Project(args.project)
+    report = repobuild.build(project, options)
+    _say("{} built, {} unchanged, {} files added".format(
+        len(report["built"]), len(report["kept"]), len(report["added"])))
+    if args.base_repo:
+        return _report_closure(_closure(project, options.tree, get_target(args.target),
+                                        options.arches, args.base_repo))
+    return 0
+
+
+def cmd_closure(args):
+    from . import repobuild
+    target = get_target(args.target)
+    tree = repobuild.tree_dir(os.path.abspath(args.outdir), target, args.channel)
+    return _report_closure(_closure(Project(args.project), tree, target, args.arch or CLUSTER_ARCHES,
+                                    args.base_repo))
+
+
+def _report_closure(problems):
+    for problem in problems:
+        print("closure: {}".format(problem), file=sys.stderr)
+    if problems:
+        print("cluster-repo: closure check failed ({} problem(s))".format(len(problems)), file=sys.stderr)
+        return 1
+    _say("closure: every package installs on every arch")
+    return 0
+
+
+def _common_build_args(sub):
+    sub.add_argument("outdir", help="repository tree to build into (kept across builds)")
+    sub.add_argument("--target", default=DEFAULT_TARGET, choices=sorted(TARGETS),
+                     help="distribution to build for (default: %(default)s)")
+    sub.add_argument("--arch", action="append", choices=CLUSTER_ARCHES,
+                     help="arch to build (repeatable; default: all cluster arches)")
+    sub.add_argument("--channel", default="stable", choices=("stable", "testing"))
+    sub.add_argument("--base-repo", action="append", default=[], metavar="URL",
+                     help="base repository for the closure check ($basearch allowed; repeatable)")
+
+
 def parser():
-    top = argparse.ArgumentParser(prog="cluster-repo", description=__doc__)
+    top = argparse.ArgumentParser(prog="cluster-repo", description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     top.add_argument("-C", "--project", default=".", help="source tree (default: .)")
     subs = top.add_subparsers(dest="command", metavar="COMMAND")
     subs.required = True
     fmt = subs.add_parser("fmt", help="rewrite comps/*.xml in canonical form")
     fmt.add_argument("--check", action="store_true", help="only report files that are not canonical")
     fmt.set_defaults(func=cmd_fmt)
+    render = subs.add_parser("render", help="render specs/ from metapackages/")
+    render.add_argument("--check", action="store_true", help="only report specs that are out of date")
+    render.set_defaults(func=cmd_render)
+    lint = subs.add_parser("lint", help="check comps, metapackages and specs together")
+    lint.set_defaults(func=cmd_lint)
+    build = subs.add_parser("build", help="build SRPMs, RPMs and the repository")
+    _common_build_args(build)
+    build.add_argument("--update", action="store_true", help="rebuild only specs whose inputs changed")
+    build.add_argument("--baseurl", help="URL the repository is published at, for cluster-release's "
+                       ".repo file (default: file://OUTDIR)")
+    build.add_argument("--sign-key", metavar="KEYID", help="sign RPMs and repomd.xml with this GnuPG key")
+    build.add_argument("--gnupghome", metavar="DIR", help="GnuPG home holding the signing key")
+    build.set_defaults(func=cmd_build)
+    closure = subs.add_parser("closure", help="check every package installs on every arch")
+    _common_build_args(closure)
+    closure.set_defaults(func=cmd_closure)
     return top
 
 
 def main(argv):
     args = parser().parse_args(argv)
+    if getattr(args, "command", None) == "closure" and not args.base_repo:
+        print("cluster-repo: error: closure needs --base-repo URL", file=sys.stderr)
+        return 2
     try:
         return args.func(args)
     except ClusterError as err:

@@ -3,6 +3,7 @@ createrepo_c, throwaway systems driven by the real /usr/bin/dnf."""
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -45,3 +46,59 @@ def make_comps_repo(src, dest, comps_xml):
 @pytest.fixture(scope="session")
 def project_comps_xml():
     return comps.to_xml(comps.merge(comps.load_dir(os.path.join(REPO_ROOT, "comps"))))
+
+
+PROJECT_PARTS = ("comps", "metapackages", "specs", "roles", "base", "dnf_plugin_cluster", "plugins", "bin",
+                 "etc", "setup.py", "README.md", "LICENSE")
+
+
+def copy_project(dest):
+    """A copy of the source tree, for tests that edit definitions or build."""
+    os.makedirs(dest, exist_ok=True)
+    for part in PROJECT_PARTS:
+        src = os.path.join(REPO_ROOT, part)
+        if os.path.isdir(src):
+            shutil.copytree(src, os.path.join(dest, part),
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        elif os.path.exists(src):
+            shutil.copy2(src, dest)
+    return dest
+
+
+def cluster_repo(*args, **kwargs):
+    """Run the packager's `cluster-repo` command; returns the CompletedProcess."""
+    check = kwargs.pop("check", True)
+    proc = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "bin", "cluster-repo")] + list(args),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, **kwargs)
+    if check and proc.returncode != 0:
+        raise AssertionError("cluster-repo {} failed ({}):\n{}\n{}".format(
+            " ".join(args), proc.returncode, proc.stdout, proc.stderr))
+    return proc
+
+
+@pytest.fixture
+def project(tmp_path):
+    return copy_project(str(tmp_path / "project"))
+
+
+@pytest.fixture(scope="session")
+def cluster_repo_el9(tmp_path_factory, standin_el9):
+    """The cluster repository built from (a copy of) the sources for EL9: OUTDIR, with
+    OUTDIR/9/<arch>/ and OUTDIR/9/SRPMS/; closure-checked against the stand-in base."""
+    work = tmp_path_factory.mktemp("cluster-repo-el9")
+    src = copy_project(str(work / "project"))
+    out = str(work / "repo")
+    cluster_repo("-C", src, "build", out, "--target", "el9",
+                 "--base-repo", "file://{}/$basearch".format(standin_el9))
+    return out
+
+
+@pytest.fixture
+def node_factory(make_root, standin_el9, cluster_repo_el9):
+    """node_factory(name, arch) -> a root with the stand-in base and the cluster repo."""
+    def make(name="node", arch="x86_64"):
+        root = make_root(name, arch=arch)
+        root.add_repo("base", "file://{}/$basearch".format(standin_el9))
+        root.add_repo("cluster", "file://{}/$releasever/$basearch".format(cluster_repo_el9))
+        return root
+    return make

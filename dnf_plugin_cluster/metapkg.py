@@ -1,0 +1,346 @@
+"""Metapackage definitions (metapackages/*.yaml) and the specs rendered from them.
+
+A metapackage is an empty RPM whose dependencies pull in the cluster's software.
+Dependencies are either a string (`name` or `name >= version`) or a mapping:
+
+    - name: libpsm2          # or  any_of: [cluster-mpi-openmpi, cluster-mpi-mpich]
+      version: ">= 11"       # optional
+      if: cluster-mpi-openmpi  # optional: rich conditional `(name if cond)`
+      arch: [x86_64]         # optional: %ifarch; makes the package arch-specific
+      distro: rhel           # optional: %if 0%{?rhel} / 0%{?fedora}
+
+A package without arch-conditional dependencies is noarch. `sysusers` entries become
+a sysusers.d file with fixed ids (so head and compute nodes agree on uids)."""
+import os
+import re
+
+from . import yamlsrc
+from .errors import ClusterError
+from .targets import KNOWN_BASEARCHES, check_dep_name, check_name
+
+FAMILIES = ("rhel", "fedora")
+DEP_KINDS = ("requires", "recommends", "suggests", "supplements", "conflicts", "obsoletes", "provides")
+TOP_KEYS = ("name", "version", "release", "summary", "description", "license", "url",
+            "sysusers") + DEP_KINDS
+VERSION_RE = re.compile(r"^(=|>=|<=|>|<)\s*([0-9A-Za-z._+~^:-]+)$")
+EVR_FIELD_RE = re.compile(r"^[0-9A-Za-z._+~^]+$")
+HEADER = "# Generated from {} by `cluster-repo render`: edit the YAML, not this file.\n"
+
+
+class Dep(object):
+    def __init__(self, names, version=None, cond=None, arches=(), distro=None, line=None):
+        self.names = names          # one name, or the alternatives of any_of
+        self.version = version
+        self.cond = cond
+        self.arches = tuple(arches)
+        self.distro = distro
+        self.line = line
+
+    def expression(self):
+        if len(self.names) > 1:
+            expr = "({})".format(" or ".join(self.names))
+        else:
+            expr = self.names[0] + (" " + self.version if self.version else "")
+        if self.cond:
+            expr = "({} if {})".format(expr, self.cond)
+        return expr
+
+    def applies(self, family, arch):
+        return (self.distro is None or self.distro == family) and (not self.arches or arch in self.arches)
+
+    def referenced(self):
+        """Every name this dependency needs to exist (alternatives and condition)."""
+        return list(self.names) + ([self.cond] if self.cond else [])
+
+
+class SysUser(object):
+    def __init__(self, kind, name, ident, comment, home):
+        self.kind, self.name, self.ident, self.comment, self.home = kind, name, ident, comment, home
+
+    def line(self):
+        if self.kind == "g":
+            return "g {} {}".format(self.name, self.ident)
+        return 'u {} {} "{}" {} /sbin/nologin'.format(self.name, self.ident, self.comment, self.home)
+
+
+class Metapackage(object):
+    def __init__(self, path):
+        self.path = path
+        self.name = self.version = self.release = self.summary = self.description = None
+        self.license, self.url = "MIT", None
+        self.deps = dict((kind, []) for kind in DEP_KINDS)
+        self.sysusers = []
+        self.lines = {}
+
+    @property
+    def noarch(self):
+        return not any(dep.arches for deps in self.deps.values() for dep in deps)
+
+    def line_of(self, key):
+        return self.lines.get(key)
+
+    def provided_names(self):
+        return [self.name] + [n for dep in self.deps["provides"] for n in dep.names]
+
+    @property
+    def spec_name(self):
+        return self.name + ".spec"
+
+
+def _dep_from(item, path, line, kind):
+    if isinstance(item, str):
+        parts = item.split(None, 1)
+        if not parts:
+            raise ClusterError("empty {} entry".format(kind), path, line)
+        version = parts[1].strip() if len(parts) > 1 else None
+        dep = Dep([parts[0]], version, line=line)
+    elif isinstance(item, yamlsrc.Map):
+        check = yamlsrc.Checker(item, path, "{} entry".format(kind))
+        check.keys(optional=("name", "any_of", "version", "if", "arch", "distro"))
+        if ("name" in item) == ("any_of" in item):
+            check.fail("a {} entry needs exactly one of 'name' or 'any_of'".format(kind))
+        if "any_of" in item:
+            names = check.get("any_of", list)
+            if len(names) < 2 or not all(isinstance(n, str) for n in names):
+                check.fail("'any_of' needs two or more package names", "any_of")
+            if "version" in item:
+                check.fail("'version' cannot be combined with 'any_of'", "version")
+        else:
+            names = [check.get("name", str)]
+        arch = check.get("arch", (str, list), [])
+        arches = [arch] if isinstance(arch, str) else list(arch)
+        for a in arches:
+            if a not in KNOWN_BASEARCHES:
+                check.fail("unknown arch '{}' (known: {})".format(a, ", ".join(KNOWN_BASEARCHES)), "arch")
+        distro = check.get("distro", str)
+        if distro is not None and distro not in FAMILIES:
+            check.fail("'distro' must be one of {}".format(", ".join(FAMILIES)), "distro")
+        dep = Dep(list(names), check.get("version", str), check.get("if", str), arches, distro, line)
+    else:
+        raise ClusterError("{} entries are package names or mappings".format(kind), path, line)
+    for name in dep.referenced():
+        try:
+            check_dep_name(name)
+        except ClusterError as err:
+            raise ClusterError("{}: {}".format(kind, err.bare), path, line)
+    if dep.version is not None and not VERSION_RE.match(dep.version):
+        raise ClusterError("{}: version '{}' must look like '>= 1.2'".format(kind, dep.version), path, line)
+    return dep
+
+
+def _sysusers(items, path):
+    users = []
+    for index, item in enumerate(items):
+        line = items.item_line(index)
+        check = yamlsrc.Checker(item, path, "sysusers entry")
+        if "user" in item:
+            check.keys(required=("user", "uid"), optional=("comment", "home"))
+            name, ident, kind = check.get("user", str), item["uid"], "u"
+        else:
+            check.keys(required=("group", "gid"))
+            name, ident, kind = check.get("group", str), item["gid"], "g"
+        try:
+            check_name(name, "account name")
+        except ClusterError as err:
+            raise ClusterError(err.bare, path, line)
+        if not isinstance(ident, int) or isinstance(ident, bool) or not 1 <= ident < 1000:
+            raise ClusterError("fixed ids must be system ids between 1 and 999", path, line)
+        comment = check.get("comment", str, name)
+        home = check.get("home", str, "/")
+        if '"' in comment or not home.startswith("/") or " " in home:
+            raise ClusterError("comment must not contain quotes; home must be an absolute path", path, line)
+        users.append(SysUser(kind, name, ident, comment, home))
+    return users
+
+
+def load(path):
+    data = yamlsrc.load_file(path)
+    check = yamlsrc.Checker(data, path, "metapackage definition")
+    check.keys(required=("name", "version", "release", "summary", "description"), optional=TOP_KEYS)
+    pkg = Metapackage(path)
+    pkg.lines = dict((key, data.key_line(key)) for key in data)
+    pkg.name = check.get("name", str)
+    try:
+        check_name(pkg.name, "metapackage name")
+    except ClusterError as err:
+        check.fail(err.bare, "name")
+    expected = os.path.splitext(os.path.basename(path))[0]
+    if pkg.name != expected:
+        check.fail("name '{}' must match the file name '{}.yaml'".format(pkg.name, expected), "name")
+    for key in ("version", "release"):
+        value = check.get(key, str)
+        if not EVR_FIELD_RE.match(value):
+            check.fail("'{}' may contain only letters, digits and . _ + ~ ^".format(key), key)
+        setattr(pkg, key, value)
+    pkg.summary = check.get("summary", str).strip()
+    pkg.description = check.get("description", str).strip()
+    if "\n" in pkg.summary or not pkg.summary:
+        check.fail("'summary' must be one non-empty line", "summary")
+    pkg.license = check.get("license", str, pkg.license)
+    pkg.url = check.get("url", str)
+    for kind in DEP_KINDS:
+        items = check.get(kind, list, yamlsrc.Seq())
+        pkg.deps[kind] = [_dep_from(item, path, items.item_line(i), kind) for i, item in enumerate(items)]
+        seen = {}
+        for dep in pkg.deps[kind]:
+            key = (dep.expression(), dep.arches, dep.distro)
+            if key in seen:
+                raise ClusterError("{} '{}' is listed twice (first at line {})".format(
+                    kind, dep.expression(), seen[key]), path, dep.line)
+            seen[key] = dep.line
+    pkg.sysusers = _sysusers(check.get("sysusers", list, yamlsrc.Seq()), path)
+    return pkg
+
+
+def load_dir(directory):
+    """All definitions in `directory`, checked together: unique names and provides,
+    no dependency cycles among metapackages."""
+    files = sorted(f for f in os.listdir(directory) if f.endswith((".yaml", ".yml")))
+    pkgs = [load(os.path.join(directory, f)) for f in files]
+    seen = {}
+    for pkg in pkgs:
+        if pkg.name in seen:
+            raise ClusterError("duplicate metapackage name '{}' (also in {})".format(pkg.name, seen[pkg.name]),
+                               pkg.path, pkg.line_of("name"))
+        seen[pkg.name] = pkg.path
+    _check_cycles(pkgs)
+    return pkgs
+
+
+def _check_cycles(pkgs):
+    providers = {}
+    for pkg in pkgs:
+        for name in pkg.provided_names():
+            providers.setdefault(name, set()).add(pkg.name)
+    by_name = dict((p.name, p) for p in pkgs)
+    edges = {}
+    for pkg in pkgs:
+        targets = []
+        for dep in pkg.deps["requires"]:
+            for name in dep.names:
+                for provider in sorted(providers.get(name, ())):
+                    if provider != pkg.name:
+                        targets.append((provider, dep.line))
+        edges[pkg.name] = targets
+    state = {}
+
+    def visit(name, trail):
+        state[name] = "active"
+        for target, line in edges[name]:
+            if state.get(target) == "active":
+                cycle = [n for n, _ in trail[[n for n, _ in trail].index(target):]] + [name, target]
+                src = by_name[name]
+                raise ClusterError("requires '{}': dependency cycle {}".format(target, " -> ".join(cycle)),
+                                   src.path, line)
+            if target not in state:
+                visit(target, trail + [(name, line)])
+        state[name] = "done"
+
+    for pkg in pkgs:
+        if pkg.name not in state:
+            visit(pkg.name, [])
+
+
+def check_known(pkgs, known, families=FAMILIES, arches=("x86_64", "aarch64")):
+    """Every name a dependency references (alternatives and conditions included) must
+    exist wherever the dependency applies. Returns a list of ClusterErrors.
+    `known(family, arch)` gives the names and provides available there."""
+    problems = []
+    for pkg in pkgs:
+        for kind in ("requires", "recommends", "suggests", "supplements"):
+            for dep in pkg.deps[kind]:
+                missing = [(name, family, arch) for family in families for arch in arches
+                           if dep.applies(family, arch)
+                           for name in dep.referenced() if name not in known(family, arch)]
+                if missing:
+                    name, family, arch = missing[0]
+                    hint = "" if dep.arches or dep.distro else " (limit it with arch: or distro:)"
+                    problems.append(ClusterError("{} '{}' is not provided on {}/{}{}".format(
+                        kind, name, family, arch, hint), pkg.path, dep.line))
+    return problems
+
+
+# --- rendering ------------------------------------------------------------------------
+
+def _guarded(lines, dep):
+    out = []
+    if dep.distro:
+        out.append("%if 0%{{?{}}}".format(dep.distro))
+    if dep.arches:
+        out.append("%ifarch {}".format(" ".join(dep.arches)))
+    out += lines
+    out += ["%endif"] * ((1 if dep.distro else 0) + (1 if dep.arches else 0))
+    return out
+
+
+def render(pkg, source_rel):
+    """The spec text for one metapackage; `source_rel` names the YAML in the header."""
+    out = [HEADER.format(source_rel).rstrip("\n"),
+           "%global debug_package %{nil}",
+           "%{!?_sysusersdir:%global _sysusersdir /usr/lib/sysusers.d}",
+           "",
+           "Name:           {}".format(pkg.name),
+           "Version:        {}".format(pkg.version),
+           "Release:        {}%{{?dist}}".format(pkg.release),
+           "Summary:        {}".format(pkg.summary),
+           "License:        {}".format(pkg.license)]
+    if pkg.url:
+        out.append("URL:            {}".format(pkg.url))
+    if pkg.noarch:
+        out.append("BuildArch:      noarch")
+    for kind in DEP_KINDS:
+        tag = kind.capitalize() + ":"
+        for dep in pkg.deps[kind]:
+            out += _guarded(["{:<15} {}".format(tag, dep.expression())], dep)
+    out += ["", "%description", pkg.description, ""]
+    sysusers_file = "%{_sysusersdir}/" + pkg.name + ".conf"
+    out.append("%install")
+    if pkg.sysusers:
+        out += ["install -d %{buildroot}%{_sysusersdir}",
+                "cat > %{buildroot}" + sysusers_file + " <<'EOF'",
+                "# Fixed ids: every node of the cluster must agree on these accounts."]
+        out += [u.line() for u in pkg.sysusers]
+        out += ["EOF", "",
+                "# Create the accounts now where systemd-sysusers exists (no shell needed);",
+                "# otherwise systemd-sysusers.service applies the file at boot.",
+                "%post -p <lua>",
+                'if rpm.execute and posix.access("/usr/bin/systemd-sysusers", "x") then',
+                '  rpm.execute("/usr/bin/systemd-sysusers", "{}")'.format(sysusers_file),
+                "end"]
+    out += ["", "%files"]
+    if pkg.sysusers:
+        out.append(sysusers_file)
+    return "\n".join(out) + "\n"
+
+
+def render_dir(definitions_dir, specs_dir, check_only=False, project_root=None):
+    """Render every definition to specs_dir/<name>.spec. Returns (changed, stale):
+    specs whose text differs from the rendering, and generated specs without a
+    definition. With check_only nothing is written."""
+    pkgs = load_dir(definitions_dir)
+    root = project_root or os.path.dirname(os.path.abspath(definitions_dir))
+    changed, wanted = [], set()
+    for pkg in pkgs:
+        target = os.path.join(specs_dir, pkg.spec_name)
+        wanted.add(os.path.abspath(target))
+        text = render(pkg, os.path.relpath(pkg.path, root))
+        current = None
+        if os.path.exists(target):
+            with open(target, encoding="utf-8") as handle:
+                current = handle.read()
+        if current != text:
+            changed.append(target)
+            if not check_only:
+                with open(target, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+    stale = []
+    for spec in sorted(os.listdir(specs_dir)) if os.path.isdir(specs_dir) else []:
+        path = os.path.abspath(os.path.join(specs_dir, spec))
+        if spec.endswith(".spec") and path not in wanted and is_generated(path):
+            stale.append(path)
+    return changed, stale
+
+
+def is_generated(spec_path):
+    with open(spec_path, encoding="utf-8") as handle:
+        return handle.readline().startswith("# Generated from ")

@@ -1,0 +1,119 @@
+"""The packager's source tree: comps/, metapackages/, specs/, roles/ and base/, and the
+lint that checks them together before anything is built."""
+import os
+import subprocess
+
+from . import basepkgs, comps, metapkg
+from .errors import ClusterError
+from .targets import get_target
+
+# One target per distro family is enough to ask a hand-written spec what it provides.
+FAMILY_TARGETS = {"rhel": "el9", "fedora": "fc41"}
+
+
+def rpmspec_query(spec, target, queryformat=None, option=None, arch=None, srpm=False, defines=None):
+    """Lines `rpmspec -q` prints for `spec` as built for `target` (a Target)."""
+    cmd = ["rpmspec", "-q"]
+    if srpm:
+        cmd.append("--srpm")
+    if option:
+        cmd.append(option)
+    if queryformat:
+        cmd += ["--qf", queryformat]
+    if arch:
+        cmd += ["--target", arch]
+    for key, value in sorted(dict(target.macros, **(defines or {})).items()):
+        cmd += ["--define", "{} {}".format(key, value)]
+    cmd.append(spec)
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    if proc.returncode != 0:
+        message = (proc.stderr.strip().splitlines() or ["rpmspec failed"])[-1]
+        raise ClusterError("cannot parse spec: {}".format(message), spec)
+    return [line for line in proc.stdout.splitlines() if line.strip()]
+
+
+class Project(object):
+    def __init__(self, root):
+        self.root = os.path.abspath(root)
+        self.comps_dir = os.path.join(self.root, "comps")
+        self.metapackages_dir = os.path.join(self.root, "metapackages")
+        self.specs_dir = os.path.join(self.root, "specs")
+        self.roles_dir = os.path.join(self.root, "roles")
+        self.base_file = os.path.join(self.root, "base", "packages.yaml")
+        self._base = self._metapackages = None
+        self._handwritten = {}
+        if not os.path.isdir(self.comps_dir) or not os.path.isdir(self.metapackages_dir):
+            raise ClusterError("not a cluster source tree (no comps/ and metapackages/)", self.root)
+
+    @property
+    def base(self):
+        if self._base is None:
+            self._base = basepkgs.load(self.base_file)
+        return self._base
+
+    @property
+    def metapackages(self):
+        if self._metapackages is None:
+            self._metapackages = metapkg.load_dir(self.metapackages_dir)
+        return self._metapackages
+
+    def spec_files(self):
+        return sorted(os.path.join(self.specs_dir, f) for f in os.listdir(self.specs_dir) if f.endswith(".spec"))
+
+    def handwritten_specs(self):
+        return [s for s in self.spec_files() if not metapkg.is_generated(s)]
+
+    def handwritten_provides(self, family):
+        """Names and provides of the hand-written specs' packages (noarch, so any arch)."""
+        if family not in self._handwritten:
+            target = get_target(FAMILY_TARGETS[family])
+            names = set()
+            for spec in self.handwritten_specs():
+                names.update(rpmspec_query(spec, target, "%{name}\\n"))
+                names.update(line.split()[0] for line in rpmspec_query(spec, target, option="--provides"))
+            self._handwritten[family] = names
+        return self._handwritten[family]
+
+    def known(self, family, arch):
+        """Every name and provide available for that distro family and arch: the known
+        base, our metapackages and our hand-written specs."""
+        names = set(self.base.provides(arch, family))
+        for pkg in self.metapackages:
+            names.update(pkg.provided_names())
+        names.update(self.handwritten_provides(family))
+        return names
+
+    def comps_docs(self):
+        return comps.load_dir(self.comps_dir)
+
+    def merged_comps_xml(self):
+        return comps.to_xml(comps.merge(self.comps_docs()))
+
+    def lint(self, render_check=True):
+        """All problems across the tree, each a ClusterError naming file and line.
+        render_check=False skips "specs/ out of date" (for a build about to render)."""
+        problems = []
+        try:
+            pkgs = self.metapackages
+            base_names = set(self.base.packages)
+            problems += [ClusterError("metapackage name '{}' is already a base distribution package".format(
+                p.name), p.path, p.line_of("name")) for p in pkgs if p.name in base_names]
+            problems += metapkg.check_known(pkgs, self.known)
+            changed, stale = metapkg.render_dir(self.metapackages_dir, self.specs_dir, check_only=True,
+                                                project_root=self.root)
+            if render_check:
+                problems += [ClusterError("out of date with its YAML: run `cluster-repo render`", p)
+                             for p in changed]
+            problems += [ClusterError("generated spec without a definition in metapackages/: delete it", p)
+                         for p in stale]
+            problems += comps.lint(self.comps_docs(), self.known)
+        except ClusterError as err:
+            problems.append(err)
+        return problems
+
+    def check(self, render_check=True):
+        problems = self.lint(render_check)
+        if problems:
+            raise ClusterError("{} problem{} (first: {})".format(
+                len(problems), "s" if len(problems) > 1 else "", problems[0]))
+

@@ -1,0 +1,326 @@
+"""`cluster-repo build`: sources -> SRPMs and RPMs -> a static, mirrorable repository.
+
+Layout (plain files, served by any HTTP server or rsync mirror):
+
+    OUTDIR/<releasever>/<arch>/Packages/*.rpm   + repodata/ (comps, cluster profile)
+    OUTDIR/<releasever>/SRPMS/*.src.rpm         + repodata/
+    OUTDIR/testing/<releasever>/...             the testing channel (--channel testing)
+    OUTDIR/RPM-GPG-KEY-cluster                  public key, when signed
+
+Published files are never overwritten or deleted, so sites can always go back to an
+older build; a package whose sources changed must sort above its published build.
+OUTDIR/<...>/<releasever>/.cluster-build.json remembers what was built from which
+inputs, so `--update` rebuilds only specs whose inputs changed."""
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+
+from . import metapkg
+from .errors import ClusterError
+from .project import Project, rpmspec_query
+from .rpmbuild import rpmbuild
+from .targets import CLUSTER_ARCHES, get_target
+
+MANIFEST = ".cluster-build.json"
+KEY_FILE = "RPM-GPG-KEY-cluster"
+CHANNELS = ("stable", "testing")
+PLUGIN_SPEC_NAME = "python3-dnf-plugin-cluster"
+PLUGIN_TREE = ("setup.py", "README.md", "LICENSE", "plugins/cluster.py", "bin/dnf-cluster",
+               "bin/cluster-repo", "etc/dnf/plugins/cluster.conf")
+
+
+def tree_dir(outdir, target, channel="stable"):
+    """Where one channel of one release lives: OUTDIR[/testing]/<releasever>."""
+    parts = [outdir] + (["testing"] if channel == "testing" else []) + [target.releasever]
+    return os.path.join(*parts)
+
+
+def evr_compare(a, b):
+    """rpm's own ordering of "[epoch:]version-release" strings."""
+    import rpm
+
+    def split(evr):
+        epoch, _, rest = evr.rpartition(":")
+        version, _, release = rest.rpartition("-")
+        return (epoch or "0", version, release)
+    return rpm.labelCompare(split(a), split(b))
+
+
+def _deterministic_tar(root, files, prefix, dest):
+    """A tar.gz whose bytes depend only on the files' contents (for stable hashes)."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for rel in sorted(files):
+            with open(os.path.join(root, rel), "rb") as handle:
+                data = handle.read()
+            info = tarfile.TarInfo("{}/{}".format(prefix, rel))
+            info.size, info.mtime, info.uid, info.gid = len(data), 0, 0, 0
+            info.mode = 0o755 if os.access(os.path.join(root, rel), os.X_OK) else 0o644
+            tar.addfile(info, io.BytesIO(data))
+    with open(dest, "wb") as out:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0) as gz:
+            gz.write(raw.getvalue())
+
+
+def repo_file_text(baseurl, signed):
+    """The .repo file cluster-release installs."""
+    check = "1" if signed else "0"
+    key = "gpgkey=file:///etc/pki/rpm-gpg/{}\n".format(KEY_FILE) if signed else ""
+    sections = [
+        ("cluster", "Cluster packages $releasever - $basearch", "$releasever/$basearch/", "1"),
+        ("cluster-testing", "Cluster packages $releasever - $basearch - testing",
+         "testing/$releasever/$basearch/", "0"),
+        ("cluster-source", "Cluster packages $releasever - source", "$releasever/SRPMS/", "0"),
+    ]
+    out = ["# Installed by cluster-release. The cluster profile for `dnf cluster-node sync`\n"
+           "# travels in the [cluster] repository's metadata.\n"]
+    for repoid, name, path, enabled in sections:
+        out.append("[{}]\nname={}\nbaseurl={}/{}\nenabled={}\ngpgcheck={}\nrepo_gpgcheck={}\n{}"
+                   "metadata_expire=6h\nskip_if_unavailable=False\n".format(
+                       repoid, name, baseurl.rstrip("/"), path, enabled, check, check, key))
+    return "\n".join(out)
+
+
+class BuildOptions(object):
+    def __init__(self, outdir, target="el9", arches=CLUSTER_ARCHES, channel="stable", update=False,
+                 baseurl=None, sign_key=None, gnupghome=None, extra_metadata=None, log=None):
+        if channel not in CHANNELS:
+            raise ClusterError("unknown channel '{}' (one of {})".format(channel, ", ".join(CHANNELS)))
+        self.outdir = os.path.abspath(outdir)
+        self.target = get_target(target)
+        self.arches = tuple(arches)
+        self.channel = channel
+        self.update = update
+        self.baseurl = baseurl or "file://" + self.outdir
+        self.sign_key = sign_key
+        self.gnupghome = os.path.abspath(gnupghome) if gnupghome else None
+        self.extra_metadata = extra_metadata   # callable(project, tree, arch) -> [(path, mdtype)]
+        self.log = log or (lambda message: None)
+
+    @property
+    def tree(self):
+        return tree_dir(self.outdir, self.target, self.channel)
+
+
+class _Gpg(object):
+    def __init__(self, key, home):
+        self.key, self.home = key, home
+
+    def _base(self):
+        return ["gpg", "--batch", "--yes"] + (["--homedir", self.home] if self.home else [])
+
+    def run(self, args, **kwargs):
+        proc = subprocess.run(self._base() + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+        if proc.returncode != 0:
+            raise ClusterError("gpg {} failed: {}".format(args[0], proc.stderr.decode("utf-8", "replace")
+                                                          .strip().splitlines()[-1:]))
+        return proc.stdout
+
+    def public_key(self):
+        key = self.run(["--armor", "--export", self.key])
+        if not key.strip():
+            raise ClusterError("no public key '{}' in the GnuPG keyring".format(self.key))
+        return key
+
+    def sign_rpms(self, paths):
+        # rpm's %__gpg names /usr/bin/gpg2, which Debian does not ship; use the gpg on PATH.
+        cmd = ["rpmsign", "--addsign", "--define", "_gpg_name {}".format(self.key),
+               "--define", "__gpg {}".format(shutil.which("gpg") or "/usr/bin/gpg")]
+        if self.home:
+            cmd += ["--define", "_gpg_path {}".format(self.home)]
+        proc = subprocess.run(cmd + list(paths), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True)
+        if proc.returncode != 0:
+            raise ClusterError("rpmsign failed: {}".format(proc.stdout.strip().splitlines()[-1:]))
+
+    def sign_file(self, path):
+        self.run(["--local-user", self.key, "--armor", "--detach-sign", "--output", path + ".asc", path])
+
+
+class Builder(object):
+    def __init__(self, project, options):
+        self.project = project if isinstance(project, Project) else Project(project)
+        self.opts = options
+        self.gpg = _Gpg(options.sign_key, options.gnupghome) if options.sign_key else None
+        self.manifest_path = os.path.join(options.tree, MANIFEST)
+        self.report = {"built": [], "kept": [], "added": []}
+
+    # --- inputs --------------------------------------------------------------------------
+
+    def _sources(self, spec, name, version, workdir):
+        """Write the spec's sources into workdir; returns their digest inputs."""
+        root = self.project.root
+        digest = []
+        if name == PLUGIN_SPEC_NAME:
+            pkg_dir = os.path.join(root, "dnf_plugin_cluster")
+            files = list(PLUGIN_TREE) + sorted("dnf_plugin_cluster/" + f for f in os.listdir(pkg_dir)
+                                               if f.endswith(".py"))
+            for rel in files:
+                with open(os.path.join(root, rel), "rb") as handle:
+                    digest.append(rel.encode() + b"\0" + handle.read())
+            prefix = "dnf-plugin-cluster-{}".format(version)
+            _deterministic_tar(root, files, prefix, os.path.join(workdir, prefix + ".tar.gz"))
+        elif name == "cluster-release":
+            text = repo_file_text(self.opts.baseurl, self.gpg is not None).encode()
+            outputs = {"cluster.repo": text}
+            if self.gpg is not None:
+                outputs[KEY_FILE] = self.gpg.public_key()
+            for fname, data in sorted(outputs.items()):
+                with open(os.path.join(workdir, fname), "wb") as handle:
+                    handle.write(data)
+                digest.append(fname.encode() + b"\0" + data)
+        else:
+            extra = os.path.join(self.project.specs_dir, name)
+            if os.path.isdir(extra):
+                for fname in sorted(os.listdir(extra)):
+                    shutil.copy2(os.path.join(extra, fname), workdir)
+                    with open(os.path.join(extra, fname), "rb") as handle:
+                        digest.append(fname.encode() + b"\0" + handle.read())
+        return digest
+
+    def _spec_info(self, spec):
+        target = self.opts.target
+        line = rpmspec_query(spec, target, "%{name} %{version} %{release} %{epochnum}\\n", srpm=True)[0]
+        name, version, release, epoch = line.split()
+        arches = set(rpmspec_query(spec, target, "%{arch}\\n", arch=self.opts.arches[0]))
+        evr = "{}{}-{}".format("" if epoch in ("0", "(none)") else epoch + ":", version, release)
+        return name, version, evr, arches == {"noarch"}
+
+    # --- manifest -----------------------------------------------------------------------
+
+    def _load_manifest(self):
+        if not os.path.exists(self.manifest_path):
+            return {"format": 1, "target": self.opts.target.name, "packages": {}}
+        try:
+            with open(self.manifest_path) as handle:
+                data = json.load(handle)
+        except ValueError as err:
+            raise ClusterError("corrupt build manifest: {}".format(err), self.manifest_path)
+        if data.get("target") != self.opts.target.name:
+            raise ClusterError("this tree was built for target '{}', not '{}'".format(
+                data.get("target"), self.opts.target.name), self.manifest_path)
+        return data
+
+    def _save_manifest(self, data):
+        tmp = self.manifest_path + ".tmp"
+        with open(tmp, "w") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+        os.rename(tmp, self.manifest_path)
+
+    # --- build ----------------------------------------------------------------------------
+
+    def build(self):
+        opts, log = self.opts, self.opts.log
+        log("lint: comps, metapackages, specs")
+        self.project.check(render_check=False)      # nothing is written before the sources are sound
+        changed, _ = metapkg.render_dir(self.project.metapackages_dir, self.project.specs_dir,
+                                        project_root=self.project.root)
+        for path in changed:
+            log("rendered {}".format(os.path.relpath(path, self.project.root)))
+        manifest = self._load_manifest()
+        for arch in opts.arches:
+            os.makedirs(os.path.join(opts.tree, arch, "Packages"), exist_ok=True)
+        os.makedirs(os.path.join(opts.tree, "SRPMS"), exist_ok=True)
+        work = tempfile.mkdtemp(prefix="cluster-build-")
+        try:
+            for spec in self.project.spec_files():
+                self._build_spec(spec, manifest, work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        self._save_manifest(manifest)
+        self._index()
+        return self.report
+
+    def _build_spec(self, spec, manifest, work):
+        opts, log = self.opts, self.opts.log
+        name, version, evr, noarch = self._spec_info(spec)
+        srcdir = os.path.join(work, name + "-sources")
+        os.makedirs(srcdir)
+        with open(spec, "rb") as handle:
+            digest = [handle.read(), opts.target.name.encode(), b"signed" if self.gpg else b"unsigned"]
+        digest += self._sources(spec, name, version, srcdir)
+        inputs = hashlib.sha256(b"\0\0".join(digest)).hexdigest()
+        wanted_arches = ["noarch"] if noarch else list(opts.arches)
+        prev = manifest["packages"].get(name)
+        if prev is not None:
+            have_all = set(wanted_arches) <= set(prev.get("arches", [])) and all(
+                os.path.exists(os.path.join(opts.tree, f)) for f in prev["files"])
+            if prev["inputs"] != inputs and evr_compare(evr, prev["evr"]) <= 0:
+                raise ClusterError("{} changed but {} does not sort above the published {}: "
+                                   "bump its Release (or Version)".format(name, evr, prev["evr"]), spec)
+            if opts.update and prev["inputs"] == inputs and have_all:
+                self.report["kept"].append(name)
+                return
+        out = os.path.join(work, name + "-out")
+        defines = opts.target.macros
+        extra = ["--with", "gpgkey"] if self.gpg else []
+        written = rpmbuild(spec, "-bs", srpmdir=out, sourcedir=srcdir, defines=defines, extra_args=extra)
+        for arch in ([opts.arches[0]] if noarch else opts.arches):
+            written += rpmbuild(spec, "-bb", rpmdir=out, sourcedir=srcdir, target=arch, defines=defines,
+                                extra_args=extra)
+        if self.gpg is not None:
+            self.gpg.sign_rpms(written)
+        files = []
+        for path in written:
+            base = os.path.basename(path)
+            if base.endswith(".src.rpm"):
+                dests = ["SRPMS"]
+            elif base.endswith(".noarch.rpm"):
+                dests = ["{}/Packages".format(a) for a in opts.arches]
+            else:
+                dests = ["{}/Packages".format(base.rsplit(".", 2)[-2])]
+            for dest in dests:
+                rel = os.path.join(dest, base)
+                target = os.path.join(opts.tree, rel)
+                files.append(rel)
+                if os.path.exists(target):
+                    continue            # published files are immutable
+                shutil.copy2(path, target)
+                self.report["added"].append(rel)
+        self.report["built"].append(name)
+        log("built {}-{} ({})".format(name, evr, "noarch" if noarch else ", ".join(opts.arches)))
+        manifest["packages"][name] = {"evr": evr, "inputs": inputs, "arches": wanted_arches,
+                                      "files": sorted(set(files))}
+
+    def _index(self):
+        """createrepo_c (with comps) per arch and for SRPMS, extra metadata, signatures."""
+        opts = self.opts
+        handle, comps_file = tempfile.mkstemp(prefix="cluster-comps-", suffix=".xml")
+        with os.fdopen(handle, "w") as out:
+            out.write(self.project.merged_comps_xml())
+        try:
+            self._index_with(comps_file)
+        finally:
+            os.unlink(comps_file)
+        if self.gpg is not None:
+            with open(os.path.join(opts.outdir, KEY_FILE), "wb") as out:
+                out.write(self.gpg.public_key())
+        opts.log("indexed {}".format(opts.tree))
+
+    def _index_with(self, comps_file):
+        opts = self.opts
+        for sub in list(opts.arches) + ["SRPMS"]:
+            repo = os.path.join(opts.tree, sub)
+            cmd = ["createrepo_c", "--quiet", "--no-database", "--general-compress-type=gz"]
+            if sub != "SRPMS":
+                cmd += ["-g", comps_file]
+            if os.path.isdir(os.path.join(repo, "repodata")):
+                cmd.append("--update")
+            subprocess.run(cmd + [repo], check=True)
+            if sub != "SRPMS" and opts.extra_metadata:
+                for path, mdtype in opts.extra_metadata(self.project, opts.tree, sub):
+                    subprocess.run(["modifyrepo_c", "--quiet", "--mdtype", mdtype,
+                                    "--compress-type=gz", path, os.path.join(repo, "repodata")], check=True)
+            if self.gpg is not None:
+                self.gpg.sign_file(os.path.join(repo, "repodata", "repomd.xml"))
+
+
+def build(project_root, options):
+    return Builder(project_root, options).build()

@@ -1,0 +1,81 @@
+"""`dnf install cluster-master` for real: the built repository plus the stand-in base,
+installed into throwaway roots of both arches with the real dnf."""
+import os
+
+HEAD_NODE = ("slurm-slurmctld", "slurm-slurmdbd", "munge", "openmpi", "openmpi-devel", "pdsh", "pdsh-rcmd-ssh",
+             "clustershell", "Lmod", "nfs-utils", "chrony", "ipmitool", "python3-dnf-plugin-cluster",
+             "cluster-users", "createrepo_c")
+
+
+def test_dnf_install_cluster_master_installs_the_head_node_stack(node_factory):
+    head = node_factory("head")
+    head.dnf("-y", "install", "cluster-master")
+    installed = head.installed()
+    for name in HEAD_NODE:
+        assert name in installed, name
+    # the MPI alternative falls to Open MPI (Suggests), so the devel stack follows it
+    assert "cluster-mpi-openmpi" in installed and "cluster-mpi-mpich" not in installed
+    assert "mpich-devel" not in installed
+    assert "slurm-slurmd" not in installed              # compute-node daemon stays off the head node
+    # the plugin lands where EL9's dnf looks for plugins, with its configuration
+    assert os.path.isfile(head.path("usr/lib/python3.9/site-packages/dnf-plugins/cluster.py"))
+    assert os.path.isfile(head.path("etc/dnf/plugins/cluster.conf"))
+    with open(head.path("usr/lib/sysusers.d/cluster-users.conf")) as handle:
+        sysusers = handle.read()
+    assert 'u slurm 450 "Slurm workload manager"' in sysusers and 'u munge 451' in sysusers
+
+
+def test_dnf_install_cluster_node_installs_the_right_set_per_arch(node_factory):
+    sets = {}
+    for arch in ("x86_64", "aarch64"):
+        node = node_factory("node-" + arch, arch)
+        node.dnf("-y", "install", "cluster-node")
+        sets[arch] = node.installed()
+        assert sets[arch]["cluster-node"] == "0:1.0-1.el9." + arch
+        for name in ("slurm-slurmd", "slurm-pmi", "munge", "openmpi", "Lmod", "chrony", "nfs-utils"):
+            assert sets[arch][name].endswith((arch, "noarch")), (arch, name)
+        assert "slurm-slurmctld" not in sets[arch] and "openmpi-devel" not in sets[arch]
+    assert "libpsm2" in sets["x86_64"]                  # x86_64-only fabric library
+    assert "libpsm2" not in sets["aarch64"]
+
+
+def test_mpi_flavour_is_an_alternative(node_factory):
+    node = node_factory("mpich-node")
+    node.dnf("-y", "install", "cluster-node", "cluster-mpi-mpich")
+    installed = node.installed()
+    assert "mpich" in installed and "cluster-mpi-mpich" in installed
+    assert "openmpi" not in installed and "cluster-mpi-openmpi" not in installed
+
+
+def test_app_metapackages_pull_mpi_builds(node_factory):
+    node = node_factory("apps", "aarch64")
+    node.dnf("-y", "install", "cluster-apps-md", "cluster-apps-bio")
+    installed = node.installed()
+    for name in ("gromacs-openmpi", "lammps-openmpi", "fftw-openmpi", "hdf5-openmpi", "ncbi-blast+", "openmpi"):
+        assert name in installed, name
+
+
+def test_dnf_group_install_cluster_master(node_factory):
+    head = node_factory("group-head")
+    head.dnf("-y", "group", "install", "cluster-master")
+    installed = head.installed()
+    assert "cluster-master" in installed                 # mandatory
+    assert "ipmitool" in installed                       # default
+    assert "cluster-mpi-mpich" not in installed          # optional
+    assert "Cluster head node" in head.dnf("group", "list", "--installed").out
+    groups = head.dnf("cluster-group", "list", "--json").json["groups"]
+    assert [g["installed"] for g in groups if g["id"] == "cluster-master"] == [True]
+
+
+def test_cluster_release_writes_a_working_repo_file(make_root, standin_el9, cluster_repo_el9):
+    node = make_root("fresh")
+    node.add_repo("base", "file://{}/$basearch".format(standin_el9))
+    release = os.path.join(cluster_repo_el9, "9", "x86_64", "Packages", "cluster-release-1-1.el9.noarch.rpm")
+    node.dnf("-y", "install", release)
+    with open(node.path("etc/yum.repos.d/cluster.repo")) as handle:
+        repo = handle.read()
+    assert "baseurl=file://{}/$releasever/$basearch/".format(cluster_repo_el9) in repo
+    # nothing but the installed repo file (and the base) tells dnf where the cluster packages are
+    node.dnf("-y", "install", "cluster-node")
+    assert "cluster-node" in node.installed()
+    assert "cluster" in node.dnf("-q", "repolist").out
