@@ -1,9 +1,12 @@
 """`make demo`: the main job end to end, with real tools, in ./out/demo (rebuilt each run).
 
 1. the stand-in EL9 base repository (Fedora/EL mirrors are out of reach here);
-2. `cluster-repo build`: lint, render, SRPMs + RPMs for x86_64 and aarch64, repository
-   with comps, closure check against the base;
-3. a throwaway head node: install cluster-release, then `dnf install cluster-master`."""
+2. packager: `cluster-repo build` turns the sources into a repository (SRPMs, RPMs for
+   x86_64 and aarch64, comps, cluster profile), served over HTTP on 127.0.0.1;
+3. admin: a head node installs cluster-release, then `dnf install cluster-master`, and
+   publishes the profile locked to its versions (`dnf cluster-master publish --lock`);
+4. nodes: an x86_64 compute node and an aarch64 GPU node install cluster-release and
+   converge with `dnf cluster-node sync`; `dnf cluster-node status` shows them in sync."""
 import os
 import shutil
 import subprocess
@@ -11,40 +14,77 @@ import sys
 
 from . import REPO_ROOT, standin
 from .dnfroot import DnfRoot
+from .httpd import RepoServer
 
 
 def step(text):
     print("\n==> " + text, flush=True)
 
 
-def run(cmd):
-    print("$ " + " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True)
+def show(result):
+    sys.stdout.write(result.out)
+    sys.stdout.flush()
 
 
 def main():
     out = os.path.join(REPO_ROOT, "out", "demo")
     shutil.rmtree(out, ignore_errors=True)
-    os.makedirs(out)
+    www = os.path.join(out, "www")
+    os.makedirs(www)
+    server = RepoServer(www).start()
+    try:
+        return run(out, www, server.url)
+    finally:
+        server.stop()
 
-    step("stand-in EL9 base repository (real package names, empty RPMs)")
-    base = standin.build(os.path.join(out, "base"), "el9")
-    print("    {}/{{x86_64,aarch64}}".format(base))
 
-    step("packager: one command from sources to a mirrorable repository")
-    repo = os.path.join(out, "repo")
-    run([sys.executable, os.path.join(REPO_ROOT, "bin", "cluster-repo"), "-C", REPO_ROOT, "build", repo,
-         "--target", "el9", "--base-repo", "file://{}/$basearch".format(base)])
+def run(out, www, url):
+    step("stand-in EL9 base repository (real package names, empty RPMs), served at {}/base".format(url))
+    standin.build(os.path.join(www, "base"), "el9")
 
-    step("admin: a fresh head node installs cluster-release, then cluster-master")
-    head = DnfRoot(os.path.join(out, "head"), arch="x86_64")
-    head.add_repo("base", "file://{}/$basearch".format(base))
-    release = os.path.join(repo, "9", "x86_64", "Packages", "cluster-release-1-1.el9.noarch.rpm")
-    head.dnf("-y", "-q", "install", release)
-    print("    /etc/yum.repos.d/cluster.repo installed by cluster-release")
+    step("packager: one command from the sources to a mirrorable repository")
+    repo = os.path.join(www, "cluster")
+    cmd = [sys.executable, os.path.join(REPO_ROOT, "bin", "cluster-repo"), "-C", REPO_ROOT, "build", repo,
+           "--target", "el9", "--baseurl", url + "/cluster",
+           "--base-repo", "file://{}/base/$basearch".format(www)]
+    print("$ " + " ".join(cmd[1:]), flush=True)
+    subprocess.run(cmd, check=True)
+    release_url = "{}/cluster/9/{{}}/Packages/cluster-release-1-1.el9.noarch.rpm".format(url)
+
+    def machine(name, arch, role):
+        root = DnfRoot(os.path.join(out, name), arch=arch)
+        root.add_repo("base", "{}/base/$basearch/".format(url))
+        root.dnf("-y", "-q", "install", release_url.format(arch))
+        root.set_role(role)
+        return root
+
+    step("admin: head node (x86_64): cluster-release, then `dnf install cluster-master`")
+    head = machine("head", "x86_64", "master")
     result = head.dnf("-y", "install", "cluster-master")
-    sys.stdout.write(result.out[result.out.find("Installed:"):])
-    print("    {} packages on the head node".format(len(head.installed())))
+    print("    installed {} packages, among them: {}".format(
+        len(head.installed()), ", ".join(n for n in ("slurm-slurmctld", "munge", "openmpi-devel", "pdsh",
+                                                      "clustershell", "Lmod", "python3-dnf-plugin-cluster")
+                                         if n in head.installed())))
+    assert "Complete!" in result.out
+
+    step("admin: publish the node profile, pinned to the head node's versions")
+    show(head.dnf("-q", "cluster-master", "publish", "--roles", os.path.join(REPO_ROOT, "roles"),
+                  "--repo-dir", os.path.join(repo, "9"), "--lock"))
+
+    nodes = [machine("node-x86_64", "x86_64", "compute"), machine("node-aarch64", "aarch64", "gpu")]
+    for node in nodes:
+        step("node {}: `dnf cluster-node sync`".format(os.path.basename(node.root)))
+        result = node.dnf("-y", "cluster-node", "sync")
+        lines = result.out.splitlines()
+        plan = [l for l in lines if l.startswith(("Cluster profile", "  install", "  upgrade", "  downgrade",
+                                                  "  remove", "  keep"))]
+        print("\n".join(plan))
+        summary = [l for l in lines if l.startswith(("Install ", "Upgrade ", "Remove ", "Complete!"))]
+        print("\n".join(summary))
+
+    for node in nodes:
+        step("node {}: `dnf cluster-node status`".format(os.path.basename(node.root)))
+        show(node.dnf("-q", "cluster-node", "status"))
     return 0
 
 

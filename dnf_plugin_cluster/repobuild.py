@@ -21,7 +21,7 @@ import subprocess
 import tarfile
 import tempfile
 
-from . import metapkg
+from . import comps, metapkg
 from .errors import ClusterError
 from .project import Project, rpmspec_query
 from .rpmbuild import rpmbuild
@@ -32,7 +32,8 @@ KEY_FILE = "RPM-GPG-KEY-cluster"
 CHANNELS = ("stable", "testing")
 PLUGIN_SPEC_NAME = "python3-dnf-plugin-cluster"
 PLUGIN_TREE = ("setup.py", "README.md", "LICENSE", "plugins/cluster.py", "bin/dnf-cluster",
-               "bin/cluster-repo", "etc/dnf/plugins/cluster.conf")
+               "bin/cluster-repo", "etc/dnf/plugins/cluster.conf", "etc/systemd/cluster-node-sync.service",
+               "etc/systemd/cluster-node-sync.timer")
 
 
 def tree_dir(outdir, target, channel="stable"):
@@ -89,7 +90,7 @@ def repo_file_text(baseurl, signed):
 
 class BuildOptions(object):
     def __init__(self, outdir, target="el9", arches=CLUSTER_ARCHES, channel="stable", update=False,
-                 baseurl=None, sign_key=None, gnupghome=None, extra_metadata=None, log=None):
+                 baseurl=None, sign_key=None, gnupghome=None, log=None):
         if channel not in CHANNELS:
             raise ClusterError("unknown channel '{}' (one of {})".format(channel, ", ".join(CHANNELS)))
         self.outdir = os.path.abspath(outdir)
@@ -100,7 +101,6 @@ class BuildOptions(object):
         self.baseurl = baseurl or "file://" + self.outdir
         self.sign_key = sign_key
         self.gnupghome = os.path.abspath(gnupghome) if gnupghome else None
-        self.extra_metadata = extra_metadata   # callable(project, tree, arch) -> [(path, mdtype)]
         self.log = log or (lambda message: None)
 
     @property
@@ -108,7 +108,9 @@ class BuildOptions(object):
         return tree_dir(self.outdir, self.target, self.channel)
 
 
-class _Gpg(object):
+class Gpg(object):
+    """Signing with GnuPG: RPMs through rpmsign, files with a detached armored signature."""
+
     def __init__(self, key, home):
         self.key, self.home = key, home
 
@@ -147,7 +149,7 @@ class Builder(object):
     def __init__(self, project, options):
         self.project = project if isinstance(project, Project) else Project(project)
         self.opts = options
-        self.gpg = _Gpg(options.sign_key, options.gnupghome) if options.sign_key else None
+        self.gpg = Gpg(options.sign_key, options.gnupghome) if options.sign_key else None
         self.manifest_path = os.path.join(options.tree, MANIFEST)
         self.report = {"built": [], "kept": [], "added": []}
 
@@ -290,36 +292,46 @@ class Builder(object):
                                       "files": sorted(set(files))}
 
     def _index(self):
-        """createrepo_c (with comps) per arch and for SRPMS, extra metadata, signatures."""
+        """createrepo_c per arch (with comps) and for SRPMS, the cluster profile from
+        roles/ into every arch repository, then the repomd.xml signatures."""
         opts = self.opts
-        handle, comps_file = tempfile.mkstemp(prefix="cluster-comps-", suffix=".xml")
-        with os.fdopen(handle, "w") as out:
-            out.write(self.project.merged_comps_xml())
+        work = tempfile.mkdtemp(prefix="cluster-comps-")
         try:
-            self._index_with(comps_file)
+            comps_file = os.path.join(work, "comps.xml")
+            with open(comps_file, "w") as out:
+                out.write(self.project.merged_comps_xml())
+            for sub in list(opts.arches) + ["SRPMS"]:
+                cmd = ["createrepo_c", "--quiet", "--no-database", "--general-compress-type=gz"]
+                if sub != "SRPMS":
+                    cmd += ["-g", comps_file]
+                repo = os.path.join(opts.tree, sub)
+                if os.path.isdir(os.path.join(repo, "repodata")):
+                    cmd.append("--update")
+                subprocess.run(cmd + [repo], check=True)
         finally:
-            os.unlink(comps_file)
+            shutil.rmtree(work, ignore_errors=True)
+        if os.path.isdir(self.project.roles_dir):
+            self._publish_profile()
         if self.gpg is not None:
+            for sub in list(opts.arches) + ["SRPMS"]:
+                self.gpg.sign_file(os.path.join(opts.tree, sub, "repodata", "repomd.xml"))
             with open(os.path.join(opts.outdir, KEY_FILE), "wb") as out:
                 out.write(self.gpg.public_key())
         opts.log("indexed {}".format(opts.tree))
 
-    def _index_with(self, comps_file):
-        opts = self.opts
-        for sub in list(opts.arches) + ["SRPMS"]:
-            repo = os.path.join(opts.tree, sub)
-            cmd = ["createrepo_c", "--quiet", "--no-database", "--general-compress-type=gz"]
-            if sub != "SRPMS":
-                cmd += ["-g", comps_file]
-            if os.path.isdir(os.path.join(repo, "repodata")):
-                cmd.append("--update")
-            subprocess.run(cmd + [repo], check=True)
-            if sub != "SRPMS" and opts.extra_metadata:
-                for path, mdtype in opts.extra_metadata(self.project, opts.tree, sub):
-                    subprocess.run(["modifyrepo_c", "--quiet", "--mdtype", mdtype,
-                                    "--compress-type=gz", path, os.path.join(repo, "repodata")], check=True)
-            if self.gpg is not None:
-                self.gpg.sign_file(os.path.join(repo, "repodata", "repomd.xml"))
+    def _publish_profile(self):
+        """The profile from roles/; pins already published (by `dnf cluster-master
+        publish --lock`) are carried over, so a rebuild never unlocks the cluster."""
+        from . import profile, publish
+        family = self.opts.target.family
+        previous = publish.current(self.opts.tree)
+        prof = profile.build(profile.load_roles(self.project.roles_dir),
+                             comps.merge(self.project.comps_docs()), self.opts.arches,
+                             pins=previous["pins"] if previous else None,
+                             known=lambda arch: self.project.known(family, arch))
+        publish.add(self.opts.tree, prof)
+        self.opts.log("cluster profile: roles {}; {} pins".format(", ".join(sorted(prof["roles"])),
+                                                                  len(prof["pins"])))
 
 
 def build(project_root, options):

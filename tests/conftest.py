@@ -102,3 +102,60 @@ def node_factory(make_root, standin_el9, cluster_repo_el9):
         root.add_repo("cluster", "file://{}/$releasever/$basearch".format(cluster_repo_el9))
         return root
     return make
+
+
+class ClusterSite(object):
+    """A published cluster: the built repository and the stand-in base served over
+    HTTP on 127.0.0.1 (as a mirror serves them), the role definitions, a head node that
+    publishes the profile, and nodes that sync from it."""
+
+    def __init__(self, tmp_path, repo, base, make_root):
+        from cluster_testkit.httpd import RepoServer
+        self.www = str(tmp_path / "www")
+        shutil.copytree(repo, os.path.join(self.www, "cluster"))
+        shutil.copytree(base, os.path.join(self.www, "base"))
+        self.tree = os.path.join(self.www, "cluster", "9")
+        self.roles = str(tmp_path / "roles")
+        shutil.copytree(os.path.join(REPO_ROOT, "roles"), self.roles)
+        self.make_root = make_root
+        self.server = RepoServer(self.www).start()
+        self._master = None
+
+    @property
+    def url(self):
+        return self.server.url
+
+    def node(self, name, arch="x86_64", role="compute"):
+        root = self.make_root(name, arch=arch)
+        root.add_repo("base", "{}/base/$basearch/".format(self.url))
+        root.add_repo("cluster", "{}/cluster/$releasever/$basearch/".format(self.url))
+        if role:
+            root.set_role(role)
+        return root
+
+    @property
+    def master(self):
+        if self._master is None:
+            self._master = self.node("head", role="master")
+        return self._master
+
+    def edit_role(self, role, old, new):
+        path = os.path.join(self.roles, role + ".yaml")
+        with open(path) as handle:
+            text = handle.read()
+        assert old in text, (old, text)
+        with open(path, "w") as handle:
+            handle.write(text.replace(old, new))
+
+    def publish(self, *extra):
+        return self.master.dnf("cluster-master", "publish", "--roles", self.roles, "--repo-dir", self.tree, *extra)
+
+    def close(self):
+        self.server.stop()
+
+
+@pytest.fixture
+def site(tmp_path, cluster_repo_el9, standin_el9, make_root):
+    site = ClusterSite(tmp_path, cluster_repo_el9, standin_el9, make_root)
+    yield site
+    site.close()

@@ -64,6 +64,7 @@ def test_srpms_are_self_contained(cluster_repo_el9, tmp_path):
     assert "/usr/lib/python3.9/site-packages/dnf-plugins/cluster.py" in plugin
     assert "/usr/lib/python3.9/site-packages/dnf_plugin_cluster/dnfcommands.py" in plugin
     assert "/usr/bin/dnf-cluster" in plugin and "/etc/dnf/plugins/cluster.conf" in plugin
+    assert "/usr/lib/systemd/system/cluster-node-sync.timer" in plugin
 
 
 def _bump(project, name, extra_requires, release="2"):

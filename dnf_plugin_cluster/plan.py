@@ -1,0 +1,109 @@
+"""What a node must do to match its role: a plan computed from plain data (what the
+profile wants, what is installed, what the profile installed earlier, the pins).
+
+Removal is narrow on purpose: only packages that sync itself installed (the managed
+set in the node's state) and that the profile no longer lists are removed. What the
+admin installed by hand, what was there before the profile listed it, and what dnf
+protects are never removed."""
+
+
+def parse_evr(evr):
+    """"[epoch:]version-release" -> (epoch, version, release) with epoch as a string."""
+    epoch, _, rest = evr.rpartition(":")
+    version, _, release = rest.rpartition("-")
+    return (epoch or "0", version, release)
+
+
+def format_evr(evr):
+    """Canonical text: epoch shown only when not 0."""
+    epoch, version, release = parse_evr(evr)
+    return "{}{}-{}".format("" if epoch == "0" else epoch + ":", version, release)
+
+
+def compare_evr(a, b):
+    import rpm
+    return rpm.labelCompare(parse_evr(a), parse_evr(b))
+
+
+class Plan(object):
+    def __init__(self, role, arch):
+        self.role = role
+        self.arch = arch
+        self.install = []          # [(name, evr or None)]
+        self.upgrade = []          # [(name, from_evr, to_evr)]
+        self.downgrade = []        # [(name, from_evr, to_evr)]
+        self.remove = []           # [name]
+        self.kept = []             # [(name, reason)]
+
+    @property
+    def in_sync(self):
+        return not (self.install or self.upgrade or self.downgrade or self.remove)
+
+    def keep(self, name, reason):
+        """Withdraw a planned removal (e.g. a hand-installed package still needs it)."""
+        if name in self.remove:
+            self.remove.remove(name)
+            self.kept.append((name, reason))
+
+    def as_dict(self):
+        return {
+            "role": self.role, "arch": self.arch, "in_sync": self.in_sync,
+            "install": [{"name": n, "evr": e} for n, e in self.install],
+            "upgrade": [{"name": n, "from": a, "to": b} for n, a, b in self.upgrade],
+            "downgrade": [{"name": n, "from": a, "to": b} for n, a, b in self.downgrade],
+            "remove": list(self.remove),
+            "kept": [{"name": n, "reason": r} for n, r in self.kept],
+        }
+
+    def lines(self):
+        out = []
+        for name, evr in self.install:
+            out.append("  install    {}{}".format(name, " " + evr + " (pinned)" if evr else ""))
+        for label, items in (("upgrade", self.upgrade), ("downgrade", self.downgrade)):
+            for name, old, new in items:
+                out.append("  {:<10} {} {} -> {} (pinned)".format(label, name, old, new))
+        for name in self.remove:
+            out.append("  remove     {} (installed by the profile, no longer listed)".format(name))
+        for name, reason in self.kept:
+            out.append("  keep       {} ({})".format(name, reason))
+        return out
+
+
+def compute(role, arch, wanted, installed, managed, pins, protected=()):
+    """The plan for one node.
+
+    wanted:    names the role wants on this arch
+    installed: {name: evr} of installed packages (one evr per name; installonly
+               packages such as kernels are not pinned)
+    managed:   names sync installed earlier (the node's state)
+    pins:      {name: evr} exact versions the cluster runs
+    protected: names dnf must never remove"""
+    plan = Plan(role, arch)
+    wanted = set(wanted)
+    for name in sorted(wanted):
+        if name not in installed:
+            plan.install.append((name, format_evr(pins[name]) if name in pins else None))
+    for name in sorted(pins):
+        if name not in installed:
+            continue
+        have, want = format_evr(installed[name]), format_evr(pins[name])
+        order = compare_evr(have, want)
+        if order < 0:
+            plan.upgrade.append((name, have, want))
+        elif order > 0:
+            plan.downgrade.append((name, have, want))
+    for name in sorted(set(managed) & set(installed) - wanted):
+        if name in protected:
+            plan.kept.append((name, "protected by dnf"))
+        else:
+            plan.remove.append(name)
+    return plan
+
+
+def drift(plan):
+    """The status view of a plan: what is missing, extra or at the wrong version."""
+    return {
+        "missing": [n for n, _ in plan.install],
+        "wrong_version": [{"name": n, "installed": a, "pinned": b} for n, a, b in plan.upgrade + plan.downgrade],
+        "extra": list(plan.remove),
+    }

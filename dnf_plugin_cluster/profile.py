@@ -1,0 +1,234 @@
+"""The cluster profile: per role and per arch, the groups and packages a node of that role
+must have, the channel it follows, and exact version pins (an EVR lock from the tested
+head node). It is JSON (nothing in it can execute or expand) and travels inside the
+repository metadata as the extra type `cluster`, checksummed (and signed, with a signed
+repomd.xml) like the rest of the metadata.
+
+Role definitions (roles/<role>.yaml) are what packagers and admins write:
+
+    description: Compute node
+    channel: stable            # stable | testing
+    groups: [cluster-node]     # comps groups: mandatory + default tiers
+    with_optional: false       # also the optional tier
+    packages: [cluster-apps-bio]
+    arch:                      # per-arch additions
+      x86_64: {packages: [cpuid]}
+"""
+import hashlib
+import json
+import os
+import re
+
+from . import yamlsrc
+from .errors import ClusterError
+from .targets import CLUSTER_ARCHES, KNOWN_BASEARCHES, NAME_RE, check_name
+
+FORMAT = 1
+MDTYPE = "cluster"
+CHANNELS = ("stable", "testing")
+EVR_RE = re.compile(r"^(\d+:)?[0-9A-Za-z._+~^]+-[0-9A-Za-z._+~^]+$")
+MAX_BYTES = 16 * 1024 * 1024
+#: Left unpinned by `publish --lock`: the OS core the distribution keeps updating
+#: (security fixes must reach every node), and dnf/rpm themselves.
+LOCK_EXCLUDE = ("kernel*", "glibc*", "systemd*", "filesystem", "setup", "bash", "shadow-utils",
+                "openssl*", "openssh*", "ca-certificates", "tzdata", "crypto-policies*",
+                "dnf", "dnf-*", "libdnf*", "rpm", "rpm-*", "python3", "python3-libs", "python3-dnf",
+                "python3-rpm", "python3-libcomps", "python3-hawkey")
+
+
+class Role(object):
+    def __init__(self, name, path=None):
+        self.name = name
+        self.path = path
+        self.description = ""
+        self.channel = "stable"
+        self.groups = []              # [(group id, line)]
+        self.with_optional = False
+        self.packages = []            # [(name, line)]
+        self.arch_packages = {}       # arch -> [(name, line)]
+
+
+def load_role(path):
+    data = yamlsrc.load_file(path)
+    name = os.path.splitext(os.path.basename(path))[0]
+    try:
+        check_name(name, "role name")
+    except ClusterError as err:
+        raise ClusterError(err.bare, path)
+    check = yamlsrc.Checker(data, path, "role definition")
+    check.keys(optional=("description", "channel", "groups", "with_optional", "packages", "arch"))
+    role = Role(name, path)
+    role.description = check.get("description", str, "")
+    role.channel = check.get("channel", str, "stable")
+    if role.channel not in CHANNELS:
+        check.fail("channel must be one of {}".format(", ".join(CHANNELS)), "channel")
+    role.with_optional = check.get("with_optional", bool, False)
+
+    def names(container, key, what):
+        items = yamlsrc.Checker(container, path, what).get(key, list, yamlsrc.Seq())
+        out = []
+        for index, item in enumerate(items):
+            line = items.item_line(index)
+            try:
+                out.append((check_name(item, "package name" if key == "packages" else "group id"), line))
+            except ClusterError as err:
+                raise ClusterError("{}: {}".format(key, err.bare), path, line)
+        return out
+
+    role.groups = names(data, "groups", "role definition")
+    role.packages = names(data, "packages", "role definition")
+    arches = check.get("arch", dict, yamlsrc.Map())
+    for arch, spec in arches.items():
+        if arch not in KNOWN_BASEARCHES:
+            raise ClusterError("unknown arch '{}'".format(arch), path, arches.key_line(arch))
+        sub = yamlsrc.Checker(spec, path, "arch '{}'".format(arch))
+        sub.keys(optional=("packages",))
+        role.arch_packages[arch] = names(spec, "packages", "arch '{}'".format(arch))
+    return role
+
+
+def load_roles(directory):
+    if not os.path.isdir(directory):
+        raise ClusterError("no role definitions: not a directory", directory)
+    files = sorted(f for f in os.listdir(directory) if f.endswith((".yaml", ".yml")))
+    if not files:
+        raise ClusterError("no role definitions (*.yaml)", directory)
+    roles = [load_role(os.path.join(directory, f)) for f in files]
+    seen = {}
+    for role in roles:
+        if role.name in seen:
+            raise ClusterError("role '{}' is defined twice (also {})".format(role.name, seen[role.name]), role.path)
+        seen[role.name] = role.path
+    return roles
+
+
+def build(roles, comps_doc, arches=CLUSTER_ARCHES, pins=None, known=None):
+    """The profile dict for `roles`, resolving groups with `comps_doc` per arch.
+
+    known(arch) -> set of available names, to refuse roles naming unknown packages."""
+    out_roles = {}
+    for role in roles:
+        for gid, line in role.groups:
+            if comps_doc.group(gid) is None:
+                raise ClusterError("role '{}': unknown group '{}'".format(role.name, gid), role.path, line)
+        per_arch = {}
+        for arch in arches:
+            names = set(n for n, _ in role.packages + role.arch_packages.get(arch, []))
+            for gid, _ in role.groups:
+                names.update(comps_doc.group(gid).resolve(arch, role.with_optional))
+            if known is not None:
+                available = known(arch)
+                for name, line in role.packages + role.arch_packages.get(arch, []):
+                    if name not in available:
+                        raise ClusterError("role '{}': package '{}' is not available for {}".format(
+                            role.name, name, arch), role.path, line)
+            per_arch[arch] = {"packages": sorted(names)}
+        out_roles[role.name] = {
+            "description": role.description,
+            "channel": role.channel,
+            "groups": [g for g, _ in role.groups],
+            "arches": per_arch,
+        }
+    profile = {"format": FORMAT, "roles": out_roles, "pins": dict(pins or {})}
+    validate(profile, "generated profile")
+    return profile
+
+
+def dumps(profile):
+    return json.dumps(profile, indent=2, sort_keys=True) + "\n"
+
+
+def digest(profile):
+    return hashlib.sha256(dumps(profile).encode("utf-8")).hexdigest()
+
+
+def _fail(where, message, source):
+    raise ClusterError("invalid cluster profile ({}): {}: {}".format(source, where, message))
+
+
+def validate(data, source):
+    """Strict check of a profile from anywhere (it may come from a remote repository)."""
+    if not isinstance(data, dict):
+        _fail("top level", "not an object", source)
+    unknown = set(data) - {"format", "roles", "pins"}
+    if unknown:
+        _fail("top level", "unknown key '{}'".format(sorted(unknown)[0]), source)
+    if data.get("format") != FORMAT:
+        _fail("format", "unsupported format {!r} (this plugin reads {})".format(data.get("format"), FORMAT),
+              source)
+    roles = data.get("roles")
+    if not isinstance(roles, dict) or not roles:
+        _fail("roles", "must be a non-empty object", source)
+    for name, role in roles.items():
+        where = "roles.{}".format(name)
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            _fail(where, "invalid role name", source)
+        if not isinstance(role, dict) or set(role) - {"description", "channel", "groups", "arches"}:
+            _fail(where, "must be an object with description, channel, groups, arches", source)
+        if role.get("channel") not in CHANNELS:
+            _fail(where + ".channel", "must be one of {}".format(", ".join(CHANNELS)), source)
+        if not isinstance(role.get("description", ""), str):
+            _fail(where + ".description", "must be a string", source)
+        _names(role.get("groups"), where + ".groups", source)
+        arches = role.get("arches")
+        if not isinstance(arches, dict) or not arches:
+            _fail(where + ".arches", "must be a non-empty object", source)
+        for arch, spec in arches.items():
+            if arch not in KNOWN_BASEARCHES:
+                _fail("{}.arches.{}".format(where, arch), "unknown arch", source)
+            if not isinstance(spec, dict) or set(spec) != {"packages"}:
+                _fail("{}.arches.{}".format(where, arch), "must be an object with packages", source)
+            _names(spec["packages"], "{}.arches.{}.packages".format(where, arch), source)
+    pins = data.get("pins", {})
+    if not isinstance(pins, dict):
+        _fail("pins", "must be an object", source)
+    for name, evr in pins.items():
+        if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
+            _fail("pins", "invalid package name {!r}".format(name), source)
+        if not isinstance(evr, str) or not EVR_RE.match(evr):
+            _fail("pins.{}".format(name), "invalid version {!r} (want [epoch:]version-release)".format(evr),
+                  source)
+    return data
+
+
+def _names(items, where, source):
+    if not isinstance(items, list):
+        _fail(where, "must be a list", source)
+    for index, item in enumerate(items):
+        if not isinstance(item, str) or not NAME_RE.match(item) or ".." in item:
+            _fail("{}[{}]".format(where, index), "invalid name {!r}".format(item), source)
+
+
+def loads(text, source):
+    """Parse and validate profile text (bytes or str) received from `source`."""
+    if isinstance(text, bytes):
+        if len(text) > MAX_BYTES:
+            _fail("top level", "larger than {} bytes".format(MAX_BYTES), source)
+        text = text.decode("utf-8", "replace")
+    if len(text) > MAX_BYTES:
+        _fail("top level", "larger than {} bytes".format(MAX_BYTES), source)
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        raise ClusterError("invalid cluster profile ({}): not JSON: {}".format(source, err))
+    return validate(data, source)
+
+
+class RoleView(object):
+    """One role of a loaded profile, for one arch."""
+
+    def __init__(self, profile, role, arch):
+        roles = profile["roles"]
+        if role not in roles:
+            raise ClusterError("unknown role '{}' (the profile has: {})".format(role, ", ".join(sorted(roles))))
+        entry = roles[role]
+        if arch not in entry["arches"]:
+            raise ClusterError("role '{}' has no package set for arch {} (it has: {})".format(
+                role, arch, ", ".join(sorted(entry["arches"]))))
+        self.name = role
+        self.arch = arch
+        self.description = entry.get("description", "")
+        self.channel = entry["channel"]
+        self.groups = list(entry["groups"])
+        self.packages = list(entry["arches"][arch]["packages"])
+        self.pins = dict(profile.get("pins", {}))

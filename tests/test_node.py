@@ -1,0 +1,274 @@
+"""Nodes converge to the cluster profile with the real dnf: several installroots as
+nodes (x86_64 and aarch64; compute and gpu roles) against a repository served over HTTP
+on 127.0.0.1, the profile published by a head node into the repository metadata."""
+import json
+import os
+import re
+
+
+def history_count(node):
+    out = node.dnf("-q", "history", "list").out
+    return len([l for l in out.splitlines() if re.match(r"\s*\d+\s*\|", l)])
+
+
+def state_of(node):
+    path = node.path("var/lib/dnf/cluster/state.json")
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def test_initial_sync_installs_the_role_per_arch_and_a_second_sync_is_a_noop(site):
+    x86 = site.node("compute-x86", "x86_64", "compute")
+    arm = site.node("compute-arm", "aarch64", "compute")
+    gpu = site.node("gpu-x86", "x86_64", "gpu")
+    for node in (x86, arm, gpu):
+        result = node.dnf("-y", "cluster-node", "sync")
+        assert "role {} on {}".format("gpu" if node is gpu else "compute", node.arch) in result.out
+        assert "Complete!" in result.out
+    a, b, g = x86.installed(), arm.installed(), gpu.installed()
+    for name in ("cluster-node", "cluster-apps-bio", "slurm-slurmd", "openmpi", "munge", "ncbi-blast+"):
+        assert name in a and name in b, name
+    assert "opa-basic-tools" in a and "libpsm2" in a           # x86_64-only, from comps arch= and %ifarch
+    assert "opa-basic-tools" not in b and "libpsm2" not in b
+    assert a["cluster-node"].endswith(".x86_64") and b["cluster-node"].endswith(".aarch64")
+    for name in ("cluster-gpu", "nvtop", "cluster-apps-md", "gromacs-openmpi"):
+        assert name in g, name
+    assert "cluster-apps-bio" not in g
+    # the profile was fetched over HTTP through dnf, with the repository metadata
+    assert any(re.search(r"/cluster/9/x86_64/repodata/[0-9a-f]+-cluster-profile\.json\.gz$", r)
+               for r in site.server.requests)
+
+    for node in (x86, arm):
+        before, transactions = node.installed(), history_count(node)
+        again = node.dnf("-y", "cluster-node", "sync")
+        assert "In sync: nothing to do." in again.out
+        assert node.installed() == before and history_count(node) == transactions
+
+
+def test_sync_converges_exactly_after_profile_changes(site):
+    node = site.node("compute", "x86_64", "compute")
+    other = site.node("compute-arm", "aarch64", "compute")
+    for n in (node, other):
+        n.dnf("-y", "cluster-node", "sync")
+
+    # package added to the role
+    site.edit_role("compute", "packages: [cluster-apps-bio]", "packages: [cluster-apps-bio, cluster-apps-md]")
+    site.publish()
+    for n in (node, other):
+        n.dnf("-y", "cluster-node", "sync")
+        assert "gromacs-openmpi" in n.installed()
+        assert n.dnf("cluster-node", "status").rc == 0
+
+    # package dropped from the role: removed, with the dependencies only it needed
+    site.edit_role("compute", "packages: [cluster-apps-bio, cluster-apps-md]", "packages: [cluster-apps-md]")
+    site.publish()
+    plan = node.dnf("cluster-node", "sync", "--dry-run").out
+    assert "remove     cluster-apps-bio (installed by the profile, no longer listed)" in plan
+    for n in (node, other):
+        n.dnf("-y", "cluster-node", "sync")
+        installed = n.installed()
+        assert "cluster-apps-bio" not in installed and "ncbi-blast+" not in installed
+        assert "gromacs-openmpi" in installed and "cluster-node" in installed
+        assert "cluster-apps-bio" not in state_of(n)["managed"]
+
+    # pin moved: the head node runs the older Open MPI and locks it
+    master = site.master
+    master.dnf("-y", "cluster-node", "sync")
+    master.dnf("-y", "downgrade", "openmpi-4.1.5-1.el9", "openmpi-devel-4.1.5-1.el9")
+    published = site.publish("--lock", "--json").json
+    assert published["pins"]["openmpi"] == "4.1.5-1.el9"
+    assert published["pins"]["slurm"] == "23.11.10-1.el9"
+    assert "glibc" not in published["pins"] and "kernel-core" not in published["pins"]
+    for n in (node, other):
+        status = n.dnf("cluster-node", "status", "--json", check=False)
+        assert status.rc == 100
+        assert status.json["drift"]["wrong_version"] == [
+            {"name": "openmpi", "installed": "4.1.6-1.el9", "pinned": "4.1.5-1.el9"}]
+        n.dnf("-y", "cluster-node", "sync")
+        assert n.installed()["openmpi"].startswith("0:4.1.5-1.el9.")
+        assert n.dnf("cluster-node", "status").rc == 0
+    # a new node resolves dependencies to the pinned builds at once
+    fresh = site.node("compute-new", "aarch64", "compute")
+    fresh.dnf("-y", "cluster-node", "sync")
+    assert fresh.installed()["openmpi"] == "0:4.1.5-1.el9.aarch64"
+
+    # the head node moves on; the pin follows; nodes upgrade
+    master.dnf("-y", "upgrade", "openmpi", "openmpi-devel")
+    site.publish("--lock")
+    for n in (node, other, fresh):
+        out = n.dnf("-y", "cluster-node", "sync").out
+        assert "upgrade    openmpi 4.1.5-1.el9 -> 4.1.6-1.el9 (pinned)" in out
+        assert n.installed()["openmpi"].startswith("0:4.1.6-1.el9.")
+        assert n.dnf("-y", "cluster-node", "sync").out.count("In sync") == 1
+
+
+def test_hand_installed_packages_survive(site):
+    site.edit_role("compute", "packages: [cluster-apps-bio]",
+                   "packages: [cluster-apps-bio, fftw-openmpi, apptainer]")
+    site.publish()
+    node = site.node("compute")
+    node.dnf("-y", "install", "htop", "apptainer")         # by hand, before the profile's first sync
+    node.dnf("-y", "cluster-node", "sync")
+    node.dnf("-y", "install", "gromacs-openmpi")           # by hand, needs the profile's fftw-openmpi
+    managed = set(state_of(node)["managed"])
+    assert managed >= {"cluster-node", "cluster-apps-bio", "fftw-openmpi"}
+    assert not managed & {"htop", "apptainer", "gromacs-openmpi"}
+
+    site.edit_role("compute", "packages: [cluster-apps-bio, fftw-openmpi, apptainer]", "packages: []")
+    site.publish()
+    out = node.dnf("-y", "cluster-node", "sync").out
+    assert "remove     cluster-apps-bio (installed by the profile, no longer listed)" in out
+    assert "keep       fftw-openmpi (still needed by gromacs-openmpi)" in out
+    assert "apptainer" not in out.split("Dependencies resolved")[0]     # never even planned
+    installed = node.installed()
+    for name in ("htop", "apptainer", "gromacs-openmpi", "fftw-openmpi"):
+        assert name in installed, name                     # none of them is the profile's to remove
+    assert "cluster-apps-bio" not in installed             # this one the profile installed and dropped
+    assert node.dnf("-y", "cluster-node", "sync").out.count("keep       fftw-openmpi") == 1
+
+
+def test_status_reports_drift_and_dry_run_changes_nothing(site):
+    node = site.node("compute", "aarch64")
+    result = node.dnf("cluster-node", "status", check=False)
+    assert result.rc == 100
+    assert "  missing        cluster-node" in result.out
+    assert "Drift: 3 differences" in result.out
+
+    before, transactions = node.installed(), history_count(node)
+    dry = node.dnf("cluster-node", "sync", "--dry-run")
+    assert dry.rc == 0 and "Dry run: nothing was changed." in dry.out
+    assert "Transaction Summary" in dry.out and "cluster-node" in dry.out
+    check = node.dnf("cluster-node", "sync", "--check", check=False)
+    assert check.rc == 100
+    assumeno = node.dnf("--assumeno", "cluster-node", "sync")
+    assert assumeno.rc == 0 and "Dry run" in assumeno.out
+    planned = node.dnf("cluster-node", "sync", "--dry-run", "--json").json
+    assert planned["result"] == "planned" and planned["arch"] == "aarch64"
+    assert [i["name"] for i in planned["plan"]["install"]] == ["cluster-apps-bio", "cluster-node",
+                                                               "python3-dnf-plugin-cluster"]
+    assert node.installed() == before == {} and history_count(node) == transactions
+    assert not os.path.exists(node.path("var/lib/dnf/cluster/state.json"))
+
+    synced = node.dnf("-y", "cluster-node", "sync", "--json").json
+    assert synced["result"] == "synced"
+    assert any(t["package"].startswith("cluster-node-1.0-1.el9.aarch64") for t in synced["transaction"])
+    node.dnf("-y", "remove", "cluster-apps-bio")                # drift by hand
+    status = node.dnf("cluster-node", "status", "--json", check=False)
+    assert status.rc == 100 and status.json["drift"]["missing"] == ["cluster-apps-bio"]
+
+
+def test_standalone_front_door_syncs_the_same(site):
+    node = site.node("compute", "aarch64")
+    result = node.cluster("-y", "node", "sync")
+    assert "role compute on aarch64" in result.out
+    assert node.cluster("node", "status").rc == 0
+    assert node.dnf("cluster-node", "status").rc == 0
+
+
+def test_bad_input_is_one_line_and_changes_nothing(site, tmp_path):
+    from dnf_plugin_cluster import publish, repodata
+    node = site.node("compute")
+
+    def refused(*args, **kwargs):
+        result = node.dnf(*args, check=False)
+        assert result.rc == 1, result
+        errors = [l for l in result.err.splitlines() if l.startswith("Error:")]
+        assert len(errors) == 1, result
+        assert node.installed() == {} and not os.path.exists(node.path("var/lib/dnf/cluster/state.json"))
+        return errors[0]
+
+    assert "unknown role 'storage' (the profile has: compute, gpu, login, master)" in refused(
+        "-y", "cluster-node", "sync", "--role", "storage")
+    node.set_role("")
+    os.remove(node.path("etc/dnf/plugins/cluster.conf"))
+    assert "this node has no role" in refused("-y", "cluster-node", "sync")
+    node.set_role("compute")
+
+    # a profile naming a package no repository has
+    good = publish.current(site.tree)
+    bad = json.loads(json.dumps(good))
+    bad["roles"]["compute"]["arches"]["x86_64"]["packages"].append("no-such-package")
+    for md in publish.arch_repos(site.tree).values():
+        repodata.replace(md, "cluster", "cluster-profile.json", json.dumps(bad).encode())
+    assert "role 'compute': package 'no-such-package' is not available" in refused("-y", "cluster-node", "sync")
+
+    # malformed or hostile profiles
+    for text, message in (('{"format": 1, "roles": ', "not JSON"),
+                          (json.dumps(dict(good, pins={"../../etc/passwd": "1-1"})), "invalid package name"),
+                          (json.dumps(dict(good, format=7)), "unsupported format 7")):
+        for md in publish.arch_repos(site.tree).values():
+            repodata.replace(md, "cluster", "cluster-profile.json", text.encode())
+        assert message in refused("-y", "cluster-node", "sync")
+        assert message in refused("cluster-node", "status")
+
+    # no profile at all
+    for md in publish.arch_repos(site.tree).values():
+        os.system("modifyrepo_c --remove cluster {} >/dev/null".format(md))
+    assert "no enabled repository carries a cluster profile" in refused("-y", "cluster-node", "sync")
+
+    # publish refuses unknown groups with file:line
+    site.edit_role("compute", "groups: [cluster-node]", "groups: [cluster-nodes]")
+    result = site.master.dnf("cluster-master", "publish", "--roles", site.roles, "--repo-dir", site.tree,
+                             check=False)
+    assert result.rc == 1
+    assert re.search(r"Error: .*compute\.yaml:3: role 'compute': unknown group 'cluster-nodes'", result.err)
+
+
+def test_cluster_group_install_honours_arch(site):
+    arm = site.node("arm", "aarch64", role=None)
+    arm.dnf("-y", "cluster-group", "install", "cluster-node")
+    installed = arm.installed()
+    assert "cluster-node" in installed and "python3-dnf-plugin-cluster" in installed
+    assert "apptainer" not in installed                       # optional tier
+    x86 = site.node("x86", "x86_64", role=None)
+    x86.dnf("-y", "cluster-group", "install", "--with-optional", "cluster-node")
+    assert {"opa-basic-tools", "apptainer"} <= set(x86.installed())
+    info = x86.dnf("cluster-group", "info", "cluster-node").out
+    assert "Status: installed" in info and "opa-basic-tools" in info
+    x86.dnf("-y", "cluster-group", "remove", "cluster-node")
+    assert "cluster-node" not in x86.installed()
+    result = x86.dnf("-y", "cluster-group", "install", "cluster-nope", check=False)
+    assert result.rc == 1 and "unknown cluster group 'cluster-nope'" in result.err
+
+
+def test_kickstart_for_a_role(site):
+    ks = site.master.dnf("-q", "cluster-master", "kickstart", "--role", "compute", "--arch", "aarch64").out
+    assert "repo --name=cluster --baseurl={}/cluster/9/aarch64/".format(site.url) in ks
+    packages = ks.split("%packages\n")[1].split("%end")[0].split()
+    assert "cluster-node" in packages and "cluster-apps-bio" in packages
+    assert "opa-basic-tools" not in packages                  # x86_64 only
+    assert "role = compute" in ks
+    x86 = site.master.dnf("-q", "cluster-master", "kickstart", "--role", "compute").out
+    assert "opa-basic-tools" in x86.split("%packages\n")[1]
+
+
+def test_roles_follow_their_channel(site, project, tmp_path):
+    from conftest import cluster_repo
+    # a newer cluster-apps-bio exists only in the testing channel
+    path = os.path.join(project, "metapackages", "cluster-apps-bio.yaml")
+    with open(path) as handle:
+        text = handle.read()
+    with open(path, "w") as handle:
+        handle.write(text.replace('release: "1"', 'release: "2"'))
+    cluster_repo("-C", project, "build", os.path.join(site.www, "cluster"), "--channel", "testing")
+
+    site.edit_role("compute", "channel: stable", "channel: testing")
+    site.publish()
+    tester = site.node("tester", "aarch64", "compute")
+    tester.add_repo("cluster-testing", "{}/cluster/testing/$releasever/$basearch/".format(site.url), enabled=0)
+    out = tester.dnf("-y", "cluster-node", "sync").out
+    assert "channel testing" in out
+    assert tester.installed()["cluster-apps-bio"] == "0:1.0-2.el9.noarch"
+
+    # a stable role takes nothing from testing, even where the testing repository is enabled
+    login = site.node("login", "x86_64", "login")
+    login.add_repo("cluster-testing", "{}/cluster/testing/$releasever/$basearch/".format(site.url), enabled=1)
+    login.dnf("-y", "cluster-node", "sync")
+    assert login.installed()["cluster-apps-bio"] == "0:1.0-1.el9.noarch"
+
+    # a testing role on a node without the testing repository: one clear error, nothing done
+    bare = site.node("bare", "x86_64", "compute")
+    result = bare.dnf("-y", "cluster-node", "sync", check=False)
+    assert result.rc == 1 and bare.installed() == {}
+    assert "role 'compute' follows the testing channel, but repository 'cluster-testing' is not configured" \
+        in result.err
