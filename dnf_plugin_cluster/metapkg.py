@@ -313,11 +313,12 @@ def render(pkg, source_rel):
     return "\n".join(out) + "\n"
 
 
-def render_dir(definitions_dir, specs_dir, check_only=False, project_root=None):
+def render_dir(definitions_dir, specs_dir, check_only=False, project_root=None, pkgs=None):
     """Render every definition to specs_dir/<name>.spec. Returns (changed, stale):
     specs whose text differs from the rendering, and generated specs without a
-    definition. With check_only nothing is written."""
-    pkgs = load_dir(definitions_dir)
+    definition. With check_only nothing is written. `pkgs`: already loaded definitions."""
+    if pkgs is None:
+        pkgs = load_dir(definitions_dir)
     root = project_root or os.path.dirname(os.path.abspath(definitions_dir))
     changed, wanted = [], set()
     for pkg in pkgs:

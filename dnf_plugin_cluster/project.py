@@ -42,6 +42,7 @@ class Project(object):
         self.base_file = os.path.join(self.root, "base", "packages.yaml")
         self._base = self._metapackages = None
         self._handwritten = {}
+        self._known = {}
         if not os.path.isdir(self.comps_dir) or not os.path.isdir(self.metapackages_dir):
             raise ClusterError("not a cluster source tree (no comps/ and metapackages/)", self.root)
 
@@ -77,11 +78,19 @@ class Project(object):
     def known(self, family, arch):
         """Every name and provide available for that distro family and arch: the known
         base, our metapackages and our hand-written specs."""
-        names = set(self.base.provides(arch, family))
-        for pkg in self.metapackages:
-            names.update(pkg.provided_names())
-        names.update(self.handwritten_provides(family))
-        return names
+        key = (family, arch)
+        if key not in self._known:
+            names = set(self.base.provides(arch, family))
+            for pkg in self.metapackages:
+                names.update(pkg.provided_names())
+            names.update(self.handwritten_provides(family))
+            self._known[key] = names
+        return self._known[key]
+
+    def render(self, check_only=False):
+        """metapackages/*.yaml -> specs/*.spec: (changed, stale) as metapkg.render_dir."""
+        return metapkg.render_dir(self.metapackages_dir, self.specs_dir, check_only=check_only,
+                                  project_root=self.root, pkgs=self.metapackages)
 
     def comps_docs(self):
         return comps.load_dir(self.comps_dir)
@@ -99,8 +108,7 @@ class Project(object):
             problems += [ClusterError("metapackage name '{}' is already a base distribution package".format(
                 p.name), p.path, p.line_of("name")) for p in pkgs if p.name in base_names]
             problems += metapkg.check_known(pkgs, self.known)
-            changed, stale = metapkg.render_dir(self.metapackages_dir, self.specs_dir, check_only=True,
-                                                project_root=self.root)
+            changed, stale = self.render(check_only=True)
             if render_check:
                 problems += [ClusterError("out of date with its YAML: run `cluster-repo render`", p)
                              for p in changed]

@@ -21,7 +21,7 @@ import subprocess
 import tarfile
 import tempfile
 
-from . import comps, metapkg
+from . import comps
 from .errors import ClusterError
 from .project import Project, rpmspec_query
 from .rpmbuild import rpmbuild
@@ -155,44 +155,51 @@ class Builder(object):
 
     # --- inputs --------------------------------------------------------------------------
 
-    def _sources(self, spec, name, version, workdir):
-        """Write the spec's sources into workdir; returns their digest inputs."""
+    def _sources(self, name):
+        """(digest parts, writer) for a spec's sources. The digest comes from the inputs
+        alone, so an unchanged spec is recognised without rpmspec or writing anything;
+        writer(workdir, version) puts the source files in place for rpmbuild."""
         root = self.project.root
-        digest = []
         if name == PLUGIN_SPEC_NAME:
             pkg_dir = os.path.join(root, "dnf_plugin_cluster")
             files = list(PLUGIN_TREE) + sorted("dnf_plugin_cluster/" + f for f in os.listdir(pkg_dir)
                                                if f.endswith(".py"))
+            parts = []
             for rel in files:
                 with open(os.path.join(root, rel), "rb") as handle:
-                    digest.append(rel.encode() + b"\0" + handle.read())
-            prefix = "dnf-plugin-cluster-{}".format(version)
-            _deterministic_tar(root, files, prefix, os.path.join(workdir, prefix + ".tar.gz"))
-        elif name == "cluster-release":
-            text = repo_file_text(self.opts.baseurl, self.gpg is not None).encode()
-            outputs = {"cluster.repo": text}
+                    parts.append(rel.encode() + b"\0" + handle.read())
+
+            def write_tarball(workdir, version):
+                prefix = "dnf-plugin-cluster-{}".format(version)
+                _deterministic_tar(root, files, prefix, os.path.join(workdir, prefix + ".tar.gz"))
+            return parts, write_tarball
+        if name == "cluster-release":
+            outputs = {"cluster.repo": repo_file_text(self.opts.baseurl, self.gpg is not None).encode()}
             if self.gpg is not None:
                 outputs[KEY_FILE] = self.gpg.public_key()
-            for fname, data in sorted(outputs.items()):
-                with open(os.path.join(workdir, fname), "wb") as handle:
-                    handle.write(data)
-                digest.append(fname.encode() + b"\0" + data)
         else:
+            outputs = {}
             extra = os.path.join(self.project.specs_dir, name)
             if os.path.isdir(extra):
                 for fname in sorted(os.listdir(extra)):
-                    shutil.copy2(os.path.join(extra, fname), workdir)
                     with open(os.path.join(extra, fname), "rb") as handle:
-                        digest.append(fname.encode() + b"\0" + handle.read())
-        return digest
+                        outputs[fname] = handle.read()
 
-    def _spec_info(self, spec):
+        def write_files(workdir, version):
+            for fname, data in outputs.items():
+                with open(os.path.join(workdir, fname), "wb") as handle:
+                    handle.write(data)
+        return [f.encode() + b"\0" + d for f, d in sorted(outputs.items())], write_files
+
+    def _spec_info(self, spec, stem):
         target = self.opts.target
         line = rpmspec_query(spec, target, "%{name} %{version} %{release} %{epochnum}\\n", srpm=True)[0]
         name, version, release, epoch = line.split()
+        if name != stem:
+            raise ClusterError("the spec's Name is '{}': name the file {}.spec".format(name, name), spec)
         arches = set(rpmspec_query(spec, target, "%{arch}\\n", arch=self.opts.arches[0]))
         evr = "{}{}-{}".format("" if epoch in ("0", "(none)") else epoch + ":", version, release)
-        return name, version, evr, arches == {"noarch"}
+        return version, evr, arches == {"noarch"}
 
     # --- manifest -----------------------------------------------------------------------
 
@@ -222,8 +229,7 @@ class Builder(object):
         opts, log = self.opts, self.opts.log
         log("lint: comps, metapackages, specs")
         self.project.check(render_check=False)      # nothing is written before the sources are sound
-        changed, _ = metapkg.render_dir(self.project.metapackages_dir, self.project.specs_dir,
-                                        project_root=self.project.root)
+        changed, _ = self.project.render()
         for path in changed:
             log("rendered {}".format(os.path.relpath(path, self.project.root)))
         manifest = self._load_manifest()
@@ -242,24 +248,23 @@ class Builder(object):
 
     def _build_spec(self, spec, manifest, work):
         opts, log = self.opts, self.opts.log
-        name, version, evr, noarch = self._spec_info(spec)
-        srcdir = os.path.join(work, name + "-sources")
-        os.makedirs(srcdir)
+        name = os.path.basename(spec)[:-len(".spec")]
         with open(spec, "rb") as handle:
             digest = [handle.read(), opts.target.name.encode(), b"signed" if self.gpg else b"unsigned"]
-        digest += self._sources(spec, name, version, srcdir)
-        inputs = hashlib.sha256(b"\0\0".join(digest)).hexdigest()
-        wanted_arches = ["noarch"] if noarch else list(opts.arches)
+        parts, write_sources = self._sources(name)
+        inputs = hashlib.sha256(b"\0\0".join(digest + parts)).hexdigest()
         prev = manifest["packages"].get(name)
-        if prev is not None:
-            have_all = set(wanted_arches) <= set(prev.get("arches", [])) and all(
-                os.path.exists(os.path.join(opts.tree, f)) for f in prev["files"])
-            if prev["inputs"] != inputs and evr_compare(evr, prev["evr"]) <= 0:
-                raise ClusterError("{} changed but {} does not sort above the published {}: "
-                                   "bump its Release (or Version)".format(name, evr, prev["evr"]), spec)
-            if opts.update and prev["inputs"] == inputs and have_all:
-                self.report["kept"].append(name)
-                return
+        if opts.update and prev is not None and prev["inputs"] == inputs and self._published(prev):
+            self.report["kept"].append(name)
+            return
+        version, evr, noarch = self._spec_info(spec, name)
+        if prev is not None and prev["inputs"] != inputs and evr_compare(evr, prev["evr"]) <= 0:
+            raise ClusterError("{} changed but {} does not sort above the published {}: "
+                               "bump its Release (or Version)".format(name, evr, prev["evr"]), spec)
+        srcdir = os.path.join(work, name + "-sources")
+        os.makedirs(srcdir)
+        write_sources(srcdir, version)
+        wanted_arches = ["noarch"] if noarch else list(opts.arches)
         out = os.path.join(work, name + "-out")
         defines = opts.target.macros
         extra = ["--with", "gpgkey"] if self.gpg else []
@@ -290,6 +295,12 @@ class Builder(object):
         log("built {}-{} ({})".format(name, evr, "noarch" if noarch else ", ".join(opts.arches)))
         manifest["packages"][name] = {"evr": evr, "inputs": inputs, "arches": wanted_arches,
                                       "files": sorted(set(files))}
+
+    def _published(self, entry):
+        """Every file of a manifest entry is in the tree, for every arch being built."""
+        arches = entry.get("arches", [])
+        return (arches == ["noarch"] or set(self.opts.arches) <= set(arches)) and all(
+            os.path.exists(os.path.join(self.opts.tree, f)) for f in entry["files"])
 
     def _index(self):
         """createrepo_c per arch (with comps) and for SRPMS, the cluster profile from

@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from . import comps, metapkg
+from . import comps
 from .errors import ClusterError
 from .project import Project, rpmspec_query
 from .targets import CLUSTER_ARCHES, DEFAULT_TARGET, TARGETS, get_target
@@ -29,8 +29,7 @@ def cmd_fmt(args):
 
 def cmd_render(args):
     project = Project(args.project)
-    changed, stale = metapkg.render_dir(project.metapackages_dir, project.specs_dir, check_only=args.check,
-                                        project_root=project.root)
+    changed, stale = project.render(check_only=args.check)
     for path in changed:
         print("{} {}".format("out of date:" if args.check else "rendered", os.path.relpath(path, project.root)))
     for path in stale:
