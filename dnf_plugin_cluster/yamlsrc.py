@@ -24,20 +24,31 @@ class Seq(list):
         return self.lines[index] if index < len(self.lines) else self.line
 
 
-def _convert(node, loader, path):
+PLAIN_TAGS = {yaml.MappingNode: "tag:yaml.org,2002:map", yaml.SequenceNode: "tag:yaml.org,2002:seq"}
+
+
+def _convert(node, loader, path, seen):
     line = node.start_mark.line + 1
+    if type(node) in PLAIN_TAGS:
+        if node.tag != PLAIN_TAGS[type(node)]:
+            # SafeLoader refuses unknown tags on scalars; collections are walked here, so say it too
+            raise ClusterError("invalid YAML: tag '{}' is not allowed".format(node.tag), path, line)
+        if id(node) in seen:
+            # an alias: refused, so nested aliases cannot expand exponentially ("billion laughs")
+            raise ClusterError("invalid YAML: aliases (*name) are not allowed", path, line)
+        seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         out = Map()
         out.line, out.path, out.lines, out.raw = line, path, {}, {}
         loader.flatten_mapping(node)
         for knode, vnode in node.value:
-            key = _convert(knode, loader, path)
+            key = _convert(knode, loader, path, seen)
             if isinstance(key, (Map, Seq)):
                 raise ClusterError("mapping keys must be plain values", path, knode.start_mark.line + 1)
             if key in out:
                 raise ClusterError("duplicate key '{}' (first at line {})".format(key, out.lines[key]),
                                    path, knode.start_mark.line + 1)
-            out[key] = _convert(vnode, loader, path)
+            out[key] = _convert(vnode, loader, path, seen)
             out.lines[key] = knode.start_mark.line + 1
             if isinstance(vnode, yaml.ScalarNode):
                 out.raw[key] = vnode.value
@@ -46,7 +57,7 @@ def _convert(node, loader, path):
         out = Seq()
         out.line, out.path = line, path
         out.lines = [item.start_mark.line + 1 for item in node.value]
-        out.extend(_convert(item, loader, path) for item in node.value)
+        out.extend(_convert(item, loader, path, seen) for item in node.value)
         return out
     return loader.construct_object(node, deep=True)
 
@@ -58,7 +69,7 @@ def load(text, path):
         node = loader.get_single_node()
         if node is None:
             return None
-        return _convert(node, loader, path)
+        return _convert(node, loader, path, set())
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = mark.line + 1 if mark is not None else None
