@@ -30,11 +30,12 @@ def _base_for(arch, releasever, repos, cachedir):
     return base
 
 
-def check(tree, releasever, arches, base_urls, package_names, comps_doc):
+def check(tree, releasever, arches, base_urls, package_names, comps_doc, profile=None):
     """Problems (strings) found; empty when every package resolves on every arch.
 
     tree: the built OUTDIR/<releasever>; base_urls: base repository URLs (may use
-    $basearch); package_names: our binary packages; comps_doc: merged comps."""
+    $basearch); package_names: our binary packages; comps_doc: merged comps;
+    profile: the published cluster profile, whose every role must install as a whole."""
     import dnf
     problems = []
     cachedir = tempfile.mkdtemp(prefix="cluster-closure-")
@@ -58,6 +59,16 @@ def check(tree, releasever, arches, base_urls, package_names, comps_doc):
                     except dnf.exceptions.DepsolveError as err:
                         problems.append("{}: {} is not installable: {}".format(
                             arch, name, " ".join(str(err).split())))
+                for role, entry in sorted(((profile or {}).get("roles") or {}).items()):
+                    names = entry["arches"].get(arch, {}).get("packages", [])
+                    base.reset(goal=True)
+                    try:
+                        for name in names:
+                            base.install(name)
+                        base.resolve()
+                    except dnf.exceptions.Error as err:
+                        problems.append("{}: role {} does not install as a whole: {}".format(
+                            arch, role, " ".join(str(err).split())))
                 for grp in comps_doc.groups:
                     for req in grp.packages:
                         if req.applies_to(arch) and (not grp.arches or arch in grp.arches) \

@@ -49,11 +49,12 @@ def cmd_lint(args):
 
 
 def _closure(project, tree, target, arches, base_urls):
-    from . import closure
+    from . import closure, publish
     names = set()
     for spec in project.spec_files():
         names.update(rpmspec_query(spec, target, "%{name}\\n", arch=arches[0]))
-    return closure.check(tree, target.releasever, arches, base_urls, names, comps.merge(project.comps_docs()))
+    return closure.check(tree, target.releasever, arches, base_urls, names, comps.merge(project.comps_docs()),
+                         publish.current(tree))
 
 
 def cmd_build(args):
@@ -86,7 +87,7 @@ def _report_closure(problems):
     if problems:
         print("cluster-repo: closure check failed ({} problem(s))".format(len(problems)), file=sys.stderr)
         return 1
-    _say("closure: every package installs on every arch")
+    _say("closure: every package and every role installs on every arch")
     return 0
 
 

@@ -176,13 +176,14 @@ def test_testing_channel_lives_beside_stable(project, tmp_path):
 
 def test_closure(cluster_repo_el9, standin_el9, tmp_path):
     proc = cluster_repo("closure", cluster_repo_el9, "--base-repo", "file://{}/$basearch".format(standin_el9))
-    assert "every package installs on every arch" in proc.stdout
+    assert "every package and every role installs on every arch" in proc.stdout
     empty = tmp_path / "empty"
     empty.mkdir()
     subprocess.run(["createrepo_c", "--quiet", str(empty)], check=True)
     proc = cluster_repo("closure", cluster_repo_el9, "--base-repo", "file://{}".format(empty), check=False)
     assert proc.returncode == 1
     assert re.search(r"closure: x86_64: cluster-node is not installable: .*nothing provides", proc.stderr)
+    assert re.search(r"closure: aarch64: role gpu does not install as a whole", proc.stderr)
     assert re.search(r"closure: aarch64: group cluster-tools lists pdsh, which no repository provides",
                      proc.stderr)
 
