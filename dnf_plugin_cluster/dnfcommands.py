@@ -38,6 +38,12 @@ class _ClusterCommand(dnf.cli.Command):
     def sub(self):
         return self.opts.subcommand[0]
 
+    def configure(self):
+        """What every cluster command needs: the repositories and the sack."""
+        self.quiet_for_json()
+        self.cli.demands.sack_activation = True
+        self.cli.demands.available_repos = True
+
     def quiet_for_json(self):
         """Keep stdout pure JSON: dnf's informational logging goes quiet, the download
         progress goes to stderr, the rpm progress is off (as with -q), and whatever dnf
@@ -116,10 +122,8 @@ class ClusterGroupCommand(_ClusterCommand):
                             help="include the optional tier")
 
     def configure(self):
-        self.quiet_for_json()
+        super(ClusterGroupCommand, self).configure()
         demands = self.cli.demands
-        demands.available_repos = True
-        demands.sack_activation = True
         if self.sub in ("install", "remove"):
             demands.resolving = True
             demands.root_user = True
@@ -198,10 +202,8 @@ class ClusterNodeCommand(_ClusterCommand):
 
     def configure(self):
         from . import state
-        self.quiet_for_json()
+        super(ClusterNodeCommand, self).configure()
         demands = self.cli.demands
-        demands.sack_activation = True
-        demands.available_repos = True
         # A node must see the profile published now, not the one cached hours ago: check
         # every repomd.xml (like --refresh); unchanged metadata is revived, not downloaded.
         # -C/--cacheonly still wins, for nodes that must not touch the network.
@@ -468,10 +470,8 @@ class ClusterMasterCommand(_ClusterCommand):
                                               "(default: the profile repository's baseurl)")
 
     def configure(self):
-        self.quiet_for_json()
+        super(ClusterMasterCommand, self).configure()
         demands = self.cli.demands
-        demands.sack_activation = True
-        demands.available_repos = True
         if self.sub == "publish":
             if not self.opts.repo_dir or not (self.opts.roles or self.opts.lock or self.opts.unlock):
                 raise dnf.cli.CliError("cluster-master publish needs --repo-dir and --roles (or --lock/--unlock)")
