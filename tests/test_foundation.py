@@ -97,3 +97,15 @@ def test_library_runs_on_el8_python_3_6():
                           cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           universal_newlines=True)
     assert proc.returncode == 0, proc.stdout
+
+
+def test_versions_agree():
+    """setup.py, the library and the plugin's own spec name one version (the source
+    tarball the build makes is named after the spec's)."""
+    import re
+    import dnf_plugin_cluster
+    with open(os.path.join(REPO_ROOT, "setup.py")) as handle:
+        setup_version = re.search(r'version="([^"]+)"', handle.read()).group(1)
+    with open(os.path.join(REPO_ROOT, "specs", "python3-dnf-plugin-cluster.spec")) as handle:
+        spec_version = re.search(r"^Version:\s+(\S+)", handle.read(), re.M).group(1)
+    assert setup_version == dnf_plugin_cluster.__version__ == spec_version
