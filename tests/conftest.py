@@ -18,6 +18,16 @@ def pytest_configure(config):
                                 "(run `make test` as root, or through sudo)")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_leftover_gpg_agents(tmp_path_factory):
+    """GnuPG (ours, and librepo's for repo_gpgcheck) starts agents for keyrings under
+    the test directories; stop them when the session ends."""
+    yield
+    base = str(tmp_path_factory.getbasetemp())
+    subprocess.run(["pkill", "-f", "gpg-agent --homedir {}".format(base)], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+
+
 @pytest.fixture(scope="session")
 def standin_el9(tmp_path_factory):
     """The stand-in EL9 base: OUT/<arch>/ repositories of empty RPMs with real names."""
