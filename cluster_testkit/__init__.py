@@ -2,5 +2,23 @@
 repository generated from base/packages.yaml, throwaway dnf roots, an HTTP server.
 Not installed with the product; it is imported from the source tree."""
 import os
+import shutil
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+PROJECT_PARTS = ("comps", "metapackages", "specs", "roles", "base", "dnf_plugin_cluster", "plugins", "bin",
+                 "etc", "setup.py", "README.md", "LICENSE")
+
+
+def copy_project(dest):
+    """A copy of the source tree, for tests and benchmarks that edit definitions or build."""
+    os.makedirs(dest, exist_ok=True)
+    for part in PROJECT_PARTS:
+        src = os.path.join(REPO_ROOT, part)
+        if os.path.isdir(src):
+            shutil.copytree(src, os.path.join(dest, part),
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        elif os.path.exists(src):
+            shutil.copy2(src, dest)
+    return dest

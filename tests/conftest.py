@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from cluster_testkit import REPO_ROOT, standin
+from cluster_testkit import REPO_ROOT, copy_project, standin
 from cluster_testkit.dnfroot import DnfRoot
 from dnf_plugin_cluster import comps
 
@@ -56,23 +56,6 @@ def make_comps_repo(src, dest, comps_xml):
 @pytest.fixture(scope="session")
 def project_comps_xml():
     return comps.to_xml(comps.merge(comps.load_dir(os.path.join(REPO_ROOT, "comps"))))
-
-
-PROJECT_PARTS = ("comps", "metapackages", "specs", "roles", "base", "dnf_plugin_cluster", "plugins", "bin",
-                 "etc", "setup.py", "README.md", "LICENSE")
-
-
-def copy_project(dest):
-    """A copy of the source tree, for tests that edit definitions or build."""
-    os.makedirs(dest, exist_ok=True)
-    for part in PROJECT_PARTS:
-        src = os.path.join(REPO_ROOT, part)
-        if os.path.isdir(src):
-            shutil.copytree(src, os.path.join(dest, part),
-                            ignore=shutil.ignore_patterns("__pycache__"))
-        elif os.path.exists(src):
-            shutil.copy2(src, dest)
-    return dest
 
 
 def cluster_repo(*args, **kwargs):

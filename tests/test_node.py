@@ -40,8 +40,12 @@ def test_initial_sync_installs_the_role_per_arch_and_a_second_sync_is_a_noop(sit
 
     for node in (x86, arm):
         before, transactions = node.installed(), history_count(node)
+        del site.server.requests[:]
         again = node.dnf("-y", "cluster-node", "sync")
         assert "In sync: nothing to do." in again.out
+        # unchanged metadata is checked, not downloaded again: one repomd.xml per repository
+        assert sorted(site.server.requests) == ["/base/{}/repodata/repomd.xml".format(node.arch),
+                                                "/cluster/9/{}/repodata/repomd.xml".format(node.arch)]
         assert node.installed() == before and history_count(node) == transactions
 
 

@@ -1,0 +1,404 @@
+"""`make bench`: the four figures of bench/, each a ratio against plain dnf (or the plain
+tools) measured in this run, on the same roots:
+
+1. plugin load: `dnf -C repolist` with the plugin on the pluginpath vs an empty one;
+2. a no-op `dnf -y cluster-node sync` vs `dnf -C check-update` on a synced node, and the
+   files a no-op sync fetches from the HTTP mirror;
+3. planning on a ~20,000-package base: `dnf cluster-node sync --dry-run` vs
+   `dnf --assumeno install` of the same packages, for the compute role and for a role
+   of 1,000 packages;
+4. `cluster-repo build` of the project plus N generated metapackages vs the same rpmbuild
+   and createrepo_c runs, and `build --update` after one definition changed.
+
+Work goes to out/bench (rebuilt each run); the big base is cached under .cache/bench."""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+
+from cluster_testkit import REPO_ROOT, bigbase, copy_project, standin
+from cluster_testkit.dnfroot import PLUGIN_DIR, DnfRoot
+from cluster_testkit.httpd import RepoServer
+from dnf_plugin_cluster import basepkgs
+from dnf_plugin_cluster.targets import CLUSTER_ARCHES
+
+from .timing import Sample, compare, run, timed
+
+RESULTS = os.path.join(REPO_ROOT, "bench", "RESULTS.md")
+NOTES_MARKER = "<!-- notes: kept by --record -->"
+BIG_ROLE_SIZE = 1000
+
+
+def log(message):
+    print("bench: " + message, file=sys.stderr, flush=True)
+
+
+class Row(object):
+    def __init__(self, figure, what, ours, plain, target, met, note=""):
+        self.figure, self.what, self.ours, self.plain = figure, what, ours, plain
+        self.target, self.met, self.note = target, met, note
+
+    @property
+    def ratio(self):
+        if isinstance(self.ours, Sample) and isinstance(self.plain, Sample):
+            return self.ours.median / self.plain.median
+        return None
+
+    def cells(self):
+        def show(value):
+            if isinstance(value, Sample):
+                return "{:.3f}s".format(value.median)
+            return "" if value is None else str(value)
+        ratio = "{:.3f}x".format(self.ratio) if self.ratio is not None else ""
+        verdict = {True: "met", False: "MISSED", None: ""}[self.met]
+        return [self.figure, self.what, show(self.ours), show(self.plain), ratio, self.target, verdict, self.note]
+
+
+HEADERS = ["#", "measurement", "ours", "plain", "ratio", "target", "", "notes"]
+
+
+def table(rows, markdown=False):
+    cells = [HEADERS] + [r.cells() for r in rows]
+    if markdown:
+        lines = ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
+        lines.insert(1, "|" + "|".join("---" for _ in HEADERS) + "|")
+        return "\n".join(lines)
+    widths = [max(len(row[i]) for row in cells) for i in range(len(HEADERS))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells)
+
+
+# --- the site: base + cluster repository over HTTP, a head node, a synced compute node ----
+
+class Site(object):
+    def __init__(self, work):
+        self.work = work
+        self.www = os.path.join(work, "www")
+        os.makedirs(self.www)
+        self.server = RepoServer(self.www).start()
+        self.no_plugins = os.path.join(work, "no-plugins")
+        os.makedirs(self.no_plugins)
+
+    def setup(self):
+        log("stand-in base and the cluster repository (cluster-repo build), served at " + self.server.url)
+        standin.build(os.path.join(self.www, "base"), "el9")
+        self.project = copy_project(os.path.join(self.work, "project"))
+        self.tree = os.path.join(self.www, "cluster", "9")
+        subprocess.run([sys.executable, os.path.join(REPO_ROOT, "bin", "cluster-repo"), "-C", self.project,
+                        "build", os.path.join(self.www, "cluster"), "--target", "el9"],
+                       check=True, stdout=subprocess.DEVNULL)
+        log("head node installs cluster-master and publishes the profile locked to its versions")
+        self.head = self.node("head", "master")
+        self.head.dnf("-y", "-q", "install", "cluster-master")
+        self.head.dnf("-q", "cluster-master", "publish", "--roles", os.path.join(self.project, "roles"),
+                      "--repo-dir", self.tree, "--lock")
+        log("compute node syncs")
+        self.compute = self.node("compute", "compute")
+        self.compute.dnf("-y", "-q", "cluster-node", "sync")
+
+    def node(self, name, role, base_url=None):
+        root = DnfRoot(os.path.join(self.work, "roots", name))
+        root.add_repo("base", base_url or "{}/base/$basearch/".format(self.server.url))
+        root.add_repo("cluster", "{}/cluster/$releasever/$basearch/".format(self.server.url))
+        root.set_role(role)
+        return root
+
+    def plain(self, args):
+        """The same dnf invocation with nothing on the pluginpath: plain dnf."""
+        return [a if not a.startswith("--setopt=pluginpath=") else "--setopt=pluginpath=" + self.no_plugins
+                for a in args]
+
+    def close(self):
+        self.server.stop()
+
+
+def runs_note(ours, plain, extra=""):
+    """How a compared pair was measured, with the ratio of CPU time beside the wall-clock one."""
+    low, high = plain.quartiles()
+    return "median of {} runs (plain's IQR +-{:.0f}%); CPU time {:.3f}x{}".format(
+        len(ours.times), 100.0 * (high - low) / 2 / plain.median, ours.cpu_median / plain.cpu_median, extra)
+
+
+def plugin_import_ms(env, reps=11):
+    """Median import time of the plugin module with its library (after dnf.cli, which
+    dnf has loaded before any plugin), from `python -X importtime`: the part of the
+    overhead that is ours, free of the run-to-run noise of whole dnf runs."""
+    code = "import sys, dnf.cli; sys.path.insert(0, {!r}); import cluster".format(PLUGIN_DIR)
+    times = []
+    for _ in range(reps):
+        err = subprocess.run(["/usr/bin/python3", "-X", "importtime", "-c", code], env=env, check=True,
+                             stderr=subprocess.PIPE, universal_newlines=True).stderr
+        line = [l for l in err.splitlines() if l.rstrip().endswith("| cluster")][-1]
+        times.append(int(line.split("|")[1]) / 1000.0)
+    return Sample(times).median
+
+
+def figure_1(site, reps):
+    node = site.compute
+    args = node.dnf_args("-C", "-q", "repolist")
+    log("1: plugin load overhead, {} alternating runs each".format(reps))
+    ours, plain = compare((args, node.env, (0,)), (site.plain(args), node.env, (0,)), reps)
+    return [Row("1", "plugin load: `dnf -C repolist` with / without the plugin", ours, plain, "<= 1.03x",
+                ours.median / plain.median <= 1.03,
+                runs_note(ours, plain, "; plugin import {:.1f} ms".format(plugin_import_ms(node.env))))]
+
+
+def figure_2(site, reps):
+    node = site.compute
+    sync = node.dnf_args("-y", "cluster-node", "sync")
+    check = site.plain(node.dnf_args("-C", "check-update"))
+    log("2: no-op sync vs dnf -C check-update, {} alternating runs each".format(reps))
+    ours, plain = compare((sync, node.env, (0,)), (check, node.env, (0, 100)), reps)
+    del site.server.requests[:]
+    out = run(sync, node.env, capture=True)[1]
+    if "In sync: nothing to do." not in out:
+        raise RuntimeError("the compute node is not in sync:\n" + out)
+    fetched = list(site.server.requests)
+    only_repomd = bool(fetched) and all(path.endswith("/repodata/repomd.xml") for path in fetched)
+    names = sorted(set(os.path.basename(p) for p in fetched))
+    return [Row("2", "no-op `dnf -y cluster-node sync` / `dnf -C check-update`", ours, plain, "<= 1.2x",
+                ours.median / plain.median <= 1.2, runs_note(ours, plain)),
+            Row("2", "files a no-op sync fetches over HTTP", len(fetched), None, "repomd.xml only", only_repomd,
+                "{} ({} repositories)".format(", ".join(names), len(set(os.path.dirname(p) for p in fetched))))]
+
+
+def figure_3(site, reps, count, cache_dir):
+    path, built = bigbase.cached(count, "el9", ("x86_64",), cache_dir=cache_dir, log=log)
+    if built is not None:
+        log("3: big base built in {:.0f}s (cached for next runs)".format(built))
+    total = len(os.listdir(os.path.join(path, "x86_64", "Packages")))
+    base_url = "file://{}/$basearch/".format(path)
+
+    # a role of BIG_ROLE_SIZE packages of the big base, published beside the others
+    roles = os.path.join(site.work, "roles-big")
+    shutil.copytree(os.path.join(site.project, "roles"), roles)
+    fill = [p.name for p in bigbase.fillers(count) if not p.name.startswith("python3-")][:BIG_ROLE_SIZE]
+    with open(os.path.join(roles, "big.yaml"), "w") as handle:
+        handle.write("description: Compute node plus {} packages of the big base\nchannel: stable\n"
+                     "groups: [cluster-node]\npackages: [{}]\n".format(len(fill), ", ".join(fill)))
+    publisher = site.node("big-head", "master", base_url)
+    publisher.dnf("-q", "cluster-master", "publish", "--roles", roles, "--repo-dir", site.tree)
+
+    rows = []
+    for role in ("compute", "big"):
+        node = site.node("big-" + role, role, base_url)
+        node.dnf("-q", "makecache")
+        plan = node.dnf("cluster-node", "sync", "--dry-run", "--json").json["plan"]
+        specs = ["{}-{}".format(i["name"], i["evr"]) if i["evr"] else i["name"] for i in plan["install"]]
+        sync = node.dnf_args("cluster-node", "sync", "--dry-run")
+        install = site.plain(node.dnf_args("--assumeno", "install", *specs))
+        out = run(install, node.env, ok=(1,), capture=True)[1]
+        if "Transaction Summary" not in out:
+            raise RuntimeError("plain dnf did not resolve the install:\n" + out)
+        log("3: plan for role {} ({} packages asked) on {} packages, {} alternating runs each".format(
+            role, len(specs), total, reps))
+        ours, plain = compare((sync, node.env, (0,)), (install, node.env, (1,)), reps)
+        rows.append(Row("3", "plan role {} ({} asked) on {:,} packages: sync --dry-run / dnf --assumeno "
+                        "install".format(role, len(specs), total), ours, plain, "<= 1.5x",
+                        ours.median / plain.median <= 1.5, runs_note(ours, plain, "; warm cache")))
+    return rows
+
+
+def bench_metapackages(project, count):
+    """N generated metapackage definitions (every tenth with an x86_64-only requirement,
+    so it is built per arch); returns their names."""
+    base = sorted(n for n, p in basepkgs.load(standin.BASE_FILE).packages.items()
+                  if all(p.exists_for(arch, "rhel") for arch in CLUSTER_ARCHES))
+    names = []
+    for index in range(count):
+        name = "cluster-bench-{:04d}".format(index)
+        requires = ["  - {}".format(base[(index * 7 + k * 13) % len(base)]) for k in range(3)]
+        if index % 10 == 9:
+            requires.append("  - {name: libpsm2, arch: x86_64}")
+        with open(os.path.join(project, "metapackages", name + ".yaml"), "w") as handle:
+            handle.write('name: {}\nversion: "1.0"\nrelease: "1"\nsummary: Generated benchmark metapackage {}\n'
+                         "description: |\n  Generated by bench/ to measure repository builds.\nrequires:\n{}\n"
+                         .format(name, index, "\n".join(requires)))
+        names.append(name)
+    return names
+
+
+def plain_build(project, outdir):
+    """What the build costs with the plain tools: the same rpmbuild runs (sources put in
+    place first, untimed) and createrepo_c per arch and for SRPMS; seconds."""
+    from dnf_plugin_cluster import repobuild
+    from dnf_plugin_cluster.rpmbuild import rpmbuild
+    options = repobuild.BuildOptions(outdir, target="el9")
+    builder = repobuild.Builder(project, options)
+    jobs = []
+    for spec in builder.project.spec_files():
+        name = os.path.basename(spec)[:-len(".spec")]
+        version, _, noarch = builder._spec_info(spec, name)
+        srcdir = os.path.join(outdir, "sources", name)
+        os.makedirs(srcdir)
+        builder._sources(name)[1](srcdir, version)
+        jobs.append((spec, srcdir, noarch))
+    defines = options.target.macros
+
+    def build_all():
+        for spec, srcdir, noarch in jobs:
+            rpmbuild(spec, "-bs", srpmdir=os.path.join(outdir, "SRPMS"), sourcedir=srcdir, defines=defines)
+            for arch in ([options.arches[0]] if noarch else options.arches):
+                rpmbuild(spec, "-bb", rpmdir=os.path.join(outdir, "RPMS"), sourcedir=srcdir, target=arch,
+                         defines=defines)
+        for sub in ("RPMS", "SRPMS"):
+            subprocess.run(["createrepo_c", "--quiet", "--no-database", os.path.join(outdir, sub)], check=True)
+    return timed(build_all)[0]
+
+
+def figure_4(site, sizes):
+    rows = []
+    cluster_repo = [sys.executable, os.path.join(REPO_ROOT, "bin", "cluster-repo")]
+    base_repo = "file://{}/base/$basearch".format(site.www)
+    for count in sizes:
+        work = os.path.join(site.work, "build-{}".format(count))
+        project = copy_project(os.path.join(work, "project"))
+        names = bench_metapackages(project, count)
+        out = os.path.join(work, "repo")
+        build = cluster_repo + ["-C", project, "build", out, "--target", "el9", "--base-repo", base_repo]
+        log("4: full build of the project + {} generated metapackages".format(count))
+        full = run(build, site.compute.env)[0]
+        specs = len(os.listdir(os.path.join(project, "specs")))
+        plain = plain_build(project, os.path.join(work, "plain"))
+        rows.append(Row("4", "full `cluster-repo build` ({} specs, N={}) / same rpmbuild + createrepo_c runs"
+                        .format(specs, count), Sample([full]), Sample([plain]), "", None,
+                        "one run each; ours adds lint, render, closure"))
+
+        changed = os.path.join(project, "metapackages", names[count // 2] + ".yaml")
+        with open(changed) as handle:
+            text = handle.read()
+        with open(changed, "w") as handle:
+            handle.write(text.replace('release: "1"', 'release: "2"').replace("requires:\n", "requires:\n  - chrony\n"))
+        log("4: `build --update` after changing {}".format(os.path.basename(changed)))
+        update, output, _ = run(build + ["--update"], site.compute.env, capture=True)
+        summary = [l for l in output.splitlines() if " built, " in l]
+        rebuilt = int(summary[-1].split("cluster-repo: ")[1].split()[0]) if summary else -1
+        rows.append(Row("4", "`build --update` after one change (N={}) / full build".format(count),
+                        Sample([update]), Sample([full]), "1 spec rebuilt", rebuilt == 1,
+                        "{} spec(s) rebuilt".format(rebuilt)))
+    return rows
+
+
+# --- machine -----------------------------------------------------------------------------
+
+def _first_line(argv):
+    try:
+        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True).stdout.strip().splitlines()[0]
+    except (OSError, IndexError):
+        return "not found"
+
+
+def machine():
+    info = {}
+    with open("/proc/cpuinfo") as handle:
+        models = [l.split(":", 1)[1].strip() for l in handle if l.startswith("model name")]
+    with open("/proc/meminfo") as handle:
+        mem = [int(l.split()[1]) for l in handle if l.startswith("MemTotal:")]
+    osname = "unknown"
+    if os.path.exists("/etc/os-release"):
+        with open("/etc/os-release") as handle:
+            for line in handle:
+                if line.startswith("PRETTY_NAME="):
+                    osname = line.split("=", 1)[1].strip().strip('"')
+    info["os"] = "{} ({} {})".format(osname, platform.system(), platform.release())
+    info["cpu"] = "{} x {}".format(len(models), models[0] if models else platform.machine())
+    info["memory"] = "{:.1f} GiB".format(mem[0] / 1024.0 / 1024.0) if mem else "unknown"
+    info["dnf"] = _first_line(["/usr/bin/dnf", "--version"])
+    info["rpm"] = _first_line(["rpm", "--version"])
+    info["createrepo_c"] = _first_line(["createrepo_c", "--version"])
+    info["python"] = _first_line(["/usr/bin/python3", "--version"])
+    return info
+
+
+def record(rows, info, args):
+    notes = ""
+    if os.path.exists(RESULTS):
+        with open(RESULTS) as handle:
+            text = handle.read()
+        if NOTES_MARKER in text:
+            notes = text.split(NOTES_MARKER, 1)[1]
+    lines = ["# Benchmark results", "",
+             "Recorded by `.venv/bin/python -m bench --record` on {} (big base: {:,} generated packages; "
+             "runs: {}/{}/{} for figures 1/2/3; build sizes: {}).".format(
+                 datetime.date.today().isoformat(), args.count, args.load_reps, args.reps, args.plan_reps,
+                                                  ", ".join(map(str, args.sizes))),
+             "Ratios compare medians measured in the same run, on the same roots; `plain` is dnf with an "
+             "empty pluginpath (figures 1-3) or the plain rpmbuild + createrepo_c runs (figure 4).", "",
+             "## Machine", ""]
+    lines += ["- {}: {}".format(k, v) for k, v in info.items()]
+    lines += ["", "## Results", "", table(rows, markdown=True), "", NOTES_MARKER]
+    with open(RESULTS, "w") as handle:
+        handle.write("\n".join(lines) + (notes if notes else "\n"))
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--load-reps", type=int, default=60, help="runs of each side for figure 1 (default 60)")
+    parser.add_argument("--reps", type=int, default=15, help="runs of each side for figure 2 (default 15)")
+    parser.add_argument("--plan-reps", type=int, default=5, help="runs of each side for figure 3 (default 5)")
+    parser.add_argument("--count", type=int, default=20000, help="generated packages of the big base")
+    parser.add_argument("--sizes", default="10,100,500", help="generated metapackages for figure 4")
+    parser.add_argument("--only", default="1,2,3,4", help="figures to run (default: all)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny sizes and one run each: checks the benchmark works, measures nothing")
+    parser.add_argument("--record", action="store_true", help="rewrite bench/RESULTS.md with this run")
+    parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
+    parser.add_argument("--workdir", default=os.path.join(REPO_ROOT, "out", "bench"),
+                        help="scratch directory, emptied first (default: out/bench)")
+    parser.add_argument("--cache-dir", default=bigbase.CACHE_DIR, help="where the big base is kept between runs")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.load_reps, args.reps, args.plan_reps, args.count, args.sizes = 1, 1, 1, 200, "3"
+    args.sizes = [int(s) for s in args.sizes.split(",") if s]
+    args.only = set(args.only.split(","))
+    if args.smoke and args.record:
+        parser.error("--smoke measures nothing worth recording")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if os.geteuid() != 0:
+        print("bench: dnf installs into throwaway roots: run as root", file=sys.stderr)
+        return 2
+    # installed, the plugin and its library come with bytecode (rpm byte-compiles them):
+    # measure that, not a compile of the sources on every run
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    shutil.rmtree(args.workdir, ignore_errors=True)
+    os.makedirs(args.workdir)
+    info = machine()
+    site = Site(args.workdir)
+    rows = []
+    try:
+        site.setup()
+        if "1" in args.only:
+            rows += figure_1(site, args.load_reps)
+        if "2" in args.only:
+            rows += figure_2(site, args.reps)
+        if "4" in args.only:            # before 3: figure 3 republishes the profile
+            rows += figure_4(site, args.sizes)
+        if "3" in args.only:
+            rows += figure_3(site, args.plan_reps, args.count, args.cache_dir)
+    finally:
+        site.close()
+    rows.sort(key=lambda r: r.figure)
+    print("\n".join("{}: {}".format(k, v) for k, v in info.items()))
+    print()
+    print(table(rows))
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump([dict(zip(HEADERS[:2] + ["ours", "plain", "ratio", "target", "verdict", "notes"],
+                                r.cells())) for r in rows], handle, indent=2)
+    if args.record:
+        record(rows, info, args)
+        print("\nrecorded in " + os.path.relpath(RESULTS, REPO_ROOT))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
