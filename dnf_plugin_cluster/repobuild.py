@@ -11,6 +11,7 @@ Published files are never overwritten or deleted, so sites can always go back to
 older build; a package whose sources changed must sort above its published build.
 OUTDIR/<...>/<releasever>/.cluster-build.json remembers what was built from which
 inputs, so `--update` rebuilds only specs whose inputs changed."""
+import concurrent.futures
 import gzip
 import hashlib
 import io
@@ -90,7 +91,7 @@ def repo_file_text(baseurl, signed):
 
 class BuildOptions(object):
     def __init__(self, outdir, target="el9", arches=CLUSTER_ARCHES, channel="stable", update=False,
-                 baseurl=None, sign_key=None, gnupghome=None, log=None):
+                 baseurl=None, sign_key=None, gnupghome=None, log=None, jobs=None):
         if channel not in CHANNELS:
             raise ClusterError("unknown channel '{}' (one of {})".format(channel, ", ".join(CHANNELS)))
         self.outdir = os.path.abspath(outdir)
@@ -102,6 +103,7 @@ class BuildOptions(object):
         self.sign_key = sign_key
         self.gnupghome = os.path.abspath(gnupghome) if gnupghome else None
         self.log = log or (lambda message: None)
+        self.jobs = jobs or os.cpu_count() or 1
 
     @property
     def tree(self):
@@ -238,33 +240,45 @@ class Builder(object):
         os.makedirs(os.path.join(opts.tree, "SRPMS"), exist_ok=True)
         work = tempfile.mkdtemp(prefix="cluster-build-")
         try:
-            for spec in self.project.spec_files():
-                self._build_spec(spec, manifest, work)
+            todo = [job for job in (self._plan_spec(spec, manifest) for spec in self.project.spec_files()) if job]
+            # rpmbuild runs are independent: run them side by side, publish nothing until all succeeded
+            with concurrent.futures.ThreadPoolExecutor(max(1, opts.jobs)) as pool:
+                futures = [pool.submit(self._build_spec, job, work) for job in todo]
+                concurrent.futures.wait(futures)
+            built = [future.result() for future in futures]     # the first failure, in spec order
+            if self.gpg is not None and built:
+                self.gpg.sign_rpms([path for job in built for path in job["written"]])
+            for job in built:
+                self._publish_spec(job, manifest)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         self._save_manifest(manifest)
         self._index()
         return self.report
 
-    def _build_spec(self, spec, manifest, work):
-        opts, log = self.opts, self.opts.log
+    def _plan_spec(self, spec, manifest):
+        """The build job of a spec, or None when --update finds it unchanged and published."""
         name = os.path.basename(spec)[:-len(".spec")]
         with open(spec, "rb") as handle:
-            digest = [handle.read(), opts.target.name.encode(), b"signed" if self.gpg else b"unsigned"]
+            digest = [handle.read(), self.opts.target.name.encode(), b"signed" if self.gpg else b"unsigned"]
         parts, write_sources = self._sources(name)
         inputs = hashlib.sha256(b"\0\0".join(digest + parts)).hexdigest()
         prev = manifest["packages"].get(name)
-        if opts.update and prev is not None and prev["inputs"] == inputs and self._published(prev):
+        if self.opts.update and prev is not None and prev["inputs"] == inputs and self._published(prev):
             self.report["kept"].append(name)
-            return
+            return None
+        return {"spec": spec, "name": name, "inputs": inputs, "prev": prev, "write_sources": write_sources}
+
+    def _build_spec(self, job, work):
+        """SRPM and binary RPMs of one spec into the work directory (run in a thread)."""
+        opts, spec, name, prev = self.opts, job["spec"], job["name"], job["prev"]
         version, evr, noarch = self._spec_info(spec, name)
-        if prev is not None and prev["inputs"] != inputs and evr_compare(evr, prev["evr"]) <= 0:
+        if prev is not None and prev["inputs"] != job["inputs"] and evr_compare(evr, prev["evr"]) <= 0:
             raise ClusterError("{} changed but {} does not sort above the published {}: "
                                "bump its Release (or Version)".format(name, evr, prev["evr"]), spec)
         srcdir = os.path.join(work, name + "-sources")
         os.makedirs(srcdir)
-        write_sources(srcdir, version)
-        wanted_arches = ["noarch"] if noarch else list(opts.arches)
+        job["write_sources"](srcdir, version)
         out = os.path.join(work, name + "-out")
         defines = opts.target.macros
         extra = ["--with", "gpgkey"] if self.gpg else []
@@ -272,10 +286,13 @@ class Builder(object):
         for arch in ([opts.arches[0]] if noarch else opts.arches):
             written += rpmbuild(spec, "-bb", rpmdir=out, sourcedir=srcdir, target=arch, defines=defines,
                                 extra_args=extra)
-        if self.gpg is not None:
-            self.gpg.sign_rpms(written)
+        return dict(job, evr=evr, noarch=noarch, written=written)
+
+    def _publish_spec(self, job, manifest):
+        """Copy a built spec's files into the tree (published files are never replaced)."""
+        opts = self.opts
         files = []
-        for path in written:
+        for path in job["written"]:
             base = os.path.basename(path)
             if base.endswith(".src.rpm"):
                 dests = ["SRPMS"]
@@ -291,9 +308,11 @@ class Builder(object):
                     continue            # published files are immutable
                 shutil.copy2(path, target)
                 self.report["added"].append(rel)
+        name, evr = job["name"], job["evr"]
         self.report["built"].append(name)
-        log("built {}-{} ({})".format(name, evr, "noarch" if noarch else ", ".join(opts.arches)))
-        manifest["packages"][name] = {"evr": evr, "inputs": inputs, "arches": wanted_arches,
+        opts.log("built {}-{} ({})".format(name, evr, "noarch" if job["noarch"] else ", ".join(opts.arches)))
+        manifest["packages"][name] = {"evr": evr, "inputs": job["inputs"],
+                                      "arches": ["noarch"] if job["noarch"] else list(opts.arches),
                                       "files": sorted(set(files))}
 
     def _published(self, entry):

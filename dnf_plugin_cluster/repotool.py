@@ -50,9 +50,7 @@ def cmd_lint(args):
 
 def _closure(project, tree, target, arches, base_urls):
     from . import closure, publish
-    names = set()
-    for spec in project.spec_files():
-        names.update(rpmspec_query(spec, target, "%{name}\\n", arch=arches[0]))
+    names = set(rpmspec_query(project.spec_files(), target, "%{name}\\n", arch=arches[0]))
     return closure.check(tree, target.releasever, arches, base_urls, names, comps.merge(project.comps_docs()),
                          publish.current(tree))
 
@@ -62,7 +60,7 @@ def cmd_build(args):
     options = repobuild.BuildOptions(
         args.outdir, target=args.target, arches=args.arch or CLUSTER_ARCHES, channel=args.channel,
         update=args.update, baseurl=args.baseurl, sign_key=args.sign_key, gnupghome=args.gnupghome,
-        log=_say)
+        log=_say, jobs=args.jobs)
     project = Project(args.project)
     report = repobuild.build(project, options)
     _say("{} built, {} unchanged, {} files added".format(
@@ -102,6 +100,16 @@ def _common_build_args(sub):
                      help="base repository for the closure check ($basearch allowed; repeatable)")
 
 
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError("expected a whole number of 1 or more, not '{}'".format(text))
+    return value
+
+
 def parser():
     top = argparse.ArgumentParser(prog="cluster-repo", description=__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -119,6 +127,8 @@ def parser():
     build = subs.add_parser("build", help="build SRPMs, RPMs and the repository")
     _common_build_args(build)
     build.add_argument("--update", action="store_true", help="rebuild only specs whose inputs changed")
+    build.add_argument("-j", "--jobs", type=_positive, metavar="N",
+                       help="rpmbuild runs side by side (default: the number of CPUs)")
     build.add_argument("--baseurl", help="URL the repository is published at, for cluster-release's "
                        ".repo file (default: file://OUTDIR)")
     build.add_argument("--sign-key", metavar="KEYID", help="sign RPMs and repomd.xml with this GnuPG key")

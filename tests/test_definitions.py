@@ -214,3 +214,18 @@ def test_fmt_makes_comps_canonical_and_is_idempotent(project):
     assert read(path) == canonical
     cluster_repo("-C", project, "fmt", "--check")
     subprocess.run(["xmllint", "--noout", path], check=True)
+
+
+def test_specs_are_queried_in_one_rpmspec_run_and_a_broken_one_is_named(project):
+    from dnf_plugin_cluster.errors import ClusterError
+    from dnf_plugin_cluster.project import Project, rpmspec_query
+    from dnf_plugin_cluster.targets import get_target
+    specs = Project(project).spec_files()
+    names = rpmspec_query(specs, get_target("el9"), "%{name}\\n", arch="x86_64")
+    assert {"cluster-master", "cluster-node", "cluster-release", "python3-dnf-plugin-cluster"} <= set(names)
+    broken = os.path.join(project, "specs", "cluster-node.spec")
+    write(broken, read(broken).replace("Requires:", "Requires(bogus):", 1))
+    with pytest.raises(ClusterError) as err:
+        rpmspec_query(specs, get_target("el9"), "%{name}\\n", arch="x86_64")
+    assert str(err.value).startswith(broken + ": cannot parse spec:"), str(err.value)
+    assert "\n" not in str(err.value)

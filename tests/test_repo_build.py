@@ -121,6 +121,18 @@ def test_changed_sources_must_sort_above_the_published_build(project, tmp_path):
         assert files_with_digests(os.path.join(out)) == before
 
 
+def test_a_failing_spec_publishes_nothing_from_the_same_build(project, tmp_path):
+    out = str(tmp_path / "out")
+    cluster_repo("-C", project, "build", out)
+    before = files_with_digests(out)
+    _bump(project, "cluster-apps-bio", "hdf5")                      # sound change, built first
+    _bump(project, "cluster-users", "hdf5", release=None)          # refused, built last
+    for jobs in ("1", "4"):
+        proc = cluster_repo("-C", project, "build", out, "--update", "-j", jobs, check=False)
+        assert proc.returncode == 1 and "cluster-users changed but" in proc.stderr
+        assert files_with_digests(out) == before
+
+
 def test_full_rebuild_never_replaces_published_files(project, tmp_path):
     out = str(tmp_path / "out")
     cluster_repo("-C", project, "build", out)
