@@ -244,8 +244,13 @@ class Builder(object):
             # rpmbuild runs are independent: run them side by side, publish nothing until all succeeded
             with concurrent.futures.ThreadPoolExecutor(max(1, opts.jobs)) as pool:
                 futures = [pool.submit(self._build_spec, job, work) for job in todo]
-                concurrent.futures.wait(futures)
-            built = [future.result() for future in futures]     # the first failure, in spec order
+                _, pending = concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
+                for future in pending:          # a failure stops the specs not yet started
+                    future.cancel()
+            failed = [f.exception() for f in futures if not f.cancelled() and f.exception() is not None]
+            if failed:
+                raise failed[0]
+            built = [future.result() for future in futures]
             if self.gpg is not None and built:
                 self.gpg.sign_rpms([path for job in built for path in job["written"]])
             for job in built:
