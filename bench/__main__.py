@@ -115,11 +115,13 @@ class Site(object):
         self.server.stop()
 
 
-def runs_note(ours, plain, extra=""):
-    """How a compared pair was measured, with the ratio of CPU time beside the wall-clock one."""
+def compared(figure, what, ours, plain, limit, extra=""):
+    """The row of a timed pair against its target ratio, noting how it was measured and
+    the ratio of CPU time beside the wall-clock one."""
     low, high = plain.quartiles()
-    return "median of {} runs (plain's IQR +-{:.0f}%); CPU time {:.3f}x{}".format(
+    note = "median of {} runs (plain's IQR +-{:.0f}%); CPU time {:.3f}x{}".format(
         len(ours.times), 100.0 * (high - low) / 2 / plain.median, ours.cpu_median / plain.cpu_median, extra)
+    return Row(figure, what, ours, plain, "<= {}x".format(limit), ours.median / plain.median <= limit, note)
 
 
 def plugin_import_ms(env, reps=11):
@@ -141,9 +143,8 @@ def figure_1(site, reps):
     args = node.dnf_args("-C", "-q", "repolist")
     log("1: plugin load overhead, {} alternating runs each".format(reps))
     ours, plain = compare((args, node.env, (0,)), (site.plain(args), node.env, (0,)), reps)
-    return [Row("1", "plugin load: `dnf -C repolist` with / without the plugin", ours, plain, "<= 1.03x",
-                ours.median / plain.median <= 1.03,
-                runs_note(ours, plain, "; plugin import {:.1f} ms".format(plugin_import_ms(node.env))))]
+    return [compared("1", "plugin load: `dnf -C repolist` with / without the plugin", ours, plain, 1.03,
+                     "; plugin import {:.1f} ms".format(plugin_import_ms(node.env)))]
 
 
 def figure_2(site, reps):
@@ -159,8 +160,7 @@ def figure_2(site, reps):
     fetched = list(site.server.requests)
     only_repomd = bool(fetched) and all(path.endswith("/repodata/repomd.xml") for path in fetched)
     names = sorted(set(os.path.basename(p) for p in fetched))
-    return [Row("2", "no-op `dnf -y cluster-node sync` / `dnf -C check-update`", ours, plain, "<= 1.2x",
-                ours.median / plain.median <= 1.2, runs_note(ours, plain)),
+    return [compared("2", "no-op `dnf -y cluster-node sync` / `dnf -C check-update`", ours, plain, 1.2),
             Row("2", "files a no-op sync fetches over HTTP", len(fetched), None, "repomd.xml only", only_repomd,
                 "{} ({} repositories)".format(", ".join(names), len(set(os.path.dirname(p) for p in fetched))))]
 
@@ -196,9 +196,8 @@ def figure_3(site, reps, count, cache_dir):
         log("3: plan for role {} ({} packages asked) on {} packages, {} alternating runs each".format(
             role, len(specs), total, reps))
         ours, plain = compare((sync, node.env, (0,)), (install, node.env, (1,)), reps)
-        rows.append(Row("3", "plan role {} ({} asked) on {:,} packages: sync --dry-run / dnf --assumeno "
-                        "install".format(role, len(specs), total), ours, plain, "<= 1.5x",
-                        ours.median / plain.median <= 1.5, runs_note(ours, plain, "; warm cache")))
+        rows.append(compared("3", "plan role {} ({} asked) on {:,} packages: sync --dry-run / dnf --assumeno "
+                             "install".format(role, len(specs), total), ours, plain, 1.5, "; warm cache"))
     return rows
 
 
