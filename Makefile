@@ -3,7 +3,7 @@
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
 
-.PHONY: setup demo test bench lint fmt render clean
+.PHONY: setup demo test bench lint fmt render clean test-debian13
 
 setup:
 	@tools/bootstrap
@@ -25,6 +25,10 @@ fmt: setup
 
 render: setup
 	$(PYTHON) bin/cluster-repo render
+
+# Both commands again, from a copy of this checkout, in a fresh Debian 13 chroot.
+test-debian13:
+	tools/chroot-check --suite trixie demo test
 
 clean:
 	rm -rf $(VENV) build out .pytest_cache
