@@ -13,6 +13,8 @@ from .errors import ClusterError
 from .targets import CLUSTER_ARCHES, KNOWN_BASEARCHES, NAME_RE
 
 TIERS = ("mandatory", "default", "optional", "conditional")
+#: Fedora's comps with every translation is about 14 MB uncompressed.
+MAX_BYTES = 64 * 1024 * 1024
 DOCTYPE = '<!DOCTYPE comps PUBLIC "-//Red Hat, Inc.//DTD Comps info//EN" "comps.dtd">'
 XML_LANG = "xml:lang"
 

@@ -199,6 +199,12 @@ def _names(items, where, source):
             _fail("{}[{}]".format(where, index), "invalid name {!r}".format(item), source)
 
 
+def read_file(path, source):
+    """Read, size-check and validate a profile file (any compression createrepo_c writes)."""
+    from . import mdfile
+    return loads(mdfile.read_bounded(path, MAX_BYTES, "cluster profile of {}".format(source)), source)
+
+
 def loads(text, source):
     """Parse and validate profile text (bytes or str) received from `source`."""
     if isinstance(text, bytes):

@@ -26,7 +26,7 @@ def arch_repos(tree):
 def tree_comps(tree):
     """The comps the tree's repositories carry (identical in every arch repository)."""
     for arch, md in arch_repos(tree).items():
-        data = repodata.read(md, "group")
+        data = repodata.read(md, "group", comps.MAX_BYTES)
         if data is not None:
             return comps.parse(data, os.path.join(md, "comps"))
     raise ClusterError("the repositories carry no comps (group metadata)", tree)
@@ -35,7 +35,7 @@ def tree_comps(tree):
 def current(tree):
     """The profile published in the tree now, or None."""
     for arch, md in arch_repos(tree).items():
-        data = repodata.read(md, profile.MDTYPE)
+        data = repodata.read(md, profile.MDTYPE, profile.MAX_BYTES)
         if data is not None:
             return profile.loads(data, os.path.join(md, PROFILE_FILE))
     return None

@@ -7,6 +7,7 @@ import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
 
+from . import mdfile
 from .errors import ClusterError
 
 REPO_NS = "{http://linux.duke.edu/metadata/repo}"
@@ -26,27 +27,28 @@ def location(repodata, mdtype):
     return None
 
 
-def read(repodata, mdtype):
-    """Content of metadata `mdtype` (decompressed), or None when the type is absent."""
+def read(repodata, mdtype, limit):
+    """Content of metadata `mdtype` (decompressed, whatever the compression; at most
+    `limit` bytes), or None when the type is absent."""
     path = location(repodata, mdtype)
     if path is None:
         return None
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as handle:
-        return handle.read()
+    return mdfile.read_bounded(path, limit, "metadata '{}'".format(mdtype))
 
 
 def replace(repodata, mdtype, filename, data):
     """Add or replace metadata `mdtype` with `data` (bytes), stored gzipped as
     <checksum>-<filename>.gz. modifyrepo_c cannot detect the compression of plain JSON,
-    so it is handed an already gzipped file (deterministic: no name, mtime 0)."""
+    so it is handed an already gzipped file (deterministic: no name, mtime 0), and told
+    to keep gzip: createrepo_c 1.x would otherwise recompress it with zstd, which older
+    nodes' Python cannot read without an extra module or program."""
     work = tempfile.mkdtemp(prefix="cluster-md-")
     try:
         path = os.path.join(work, filename + ".gz")
         with open(path, "wb") as raw:
             with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
                 gz.write(data)
-        proc = subprocess.run(["modifyrepo_c", "--mdtype", mdtype, path, repodata],
+        proc = subprocess.run(["modifyrepo_c", "--mdtype", mdtype, "--compress-type", "gz", path, repodata],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
         if proc.returncode != 0:
             raise ClusterError("modifyrepo_c failed: {}".format(" ".join(proc.stdout.split())), repodata)

@@ -276,3 +276,24 @@ def test_roles_follow_their_channel(site, project, tmp_path):
     assert result.rc == 1 and bare.installed() == {}
     assert "role 'compute' follows the testing channel, but repository 'cluster-testing' is not configured" \
         in result.err
+
+
+def test_profile_in_every_compression_createrepo_c_writes(site):
+    """createrepo_c 1.x recompresses metadata with zstd; a mirror's tools may use xz or
+    bzip2. Nodes and the head node read the profile whatever its compression."""
+    from cluster_testkit.repomd import put_record
+    from dnf_plugin_cluster import profile, publish, repodata
+    site.edit_role("compute", "packages: [cluster-apps-bio]", "packages: [cluster-apps-bio, tmux]")
+    site.publish()
+    published = publish.current(site.tree)
+    node = site.node("compute")
+    for kind in ("zstd", "xz", "bz2", "gz"):
+        for md in publish.arch_repos(site.tree).values():
+            path = put_record(md, "cluster", "cluster-profile.json", profile.dumps(published).encode(), kind)
+            assert repodata.location(md, "cluster") == path
+        assert publish.current(site.tree) == published
+        status = node.dnf("-q", "cluster-node", "status", "--json", check=False)
+        assert status.json["profile"] == profile.digest(published), (kind, status)
+    node.dnf("-y", "cluster-node", "sync")
+    assert "tmux" in node.installed()
+    assert any(r.endswith("-cluster-profile.json.zst") for r in site.server.requests)
