@@ -106,7 +106,7 @@ class _ClusterCommand(dnf.cli.Command):
         else:
             raise ClusterError("several repositories carry a cluster profile ({}): set profile_repo in "
                                "cluster.conf".format(", ".join(sorted(by_id))))
-        return repo, profile.loads(repo.get_metadata_content(profile.MDTYPE), "repository '{}'".format(repo.id))
+        return repo, profile.read_file(repo.get_metadata_path(profile.MDTYPE), "repository '{}'".format(repo.id))
 
 
 class ClusterGroupCommand(_ClusterCommand):
@@ -132,15 +132,39 @@ class ClusterGroupCommand(_ClusterCommand):
 
     def repo_comps(self):
         """The enabled repositories' comps, parsed by our safe parser and merged."""
-        from . import comps
+        from . import comps, mdfile
         docs = []
         for repo in sorted(self.base.repos.iter_enabled(), key=lambda r: r.id):
             for mdtype in ("group_gz", "group"):
                 if repo.get_metadata_path(mdtype):
-                    docs.append(comps.parse(repo.get_metadata_content(mdtype),
+                    docs.append(comps.parse(mdfile.read_bounded(repo.get_metadata_path(mdtype), comps.MAX_BYTES,
+                                                                "comps of repository '{}'".format(repo.id)),
                                             "comps of repository '{}'".format(repo.id)))
                     break
         return comps.union(docs)
+
+    def group_install(self, view, with_optional):
+        """Install a cluster group as `dnf group install` would, from our own per-arch
+        resolution: dnf's group_install needs base.comps, which applies no arch= limits,
+        and on Debian 13 (python3-libcomps 0.1.21 on Python 3.13) iterating an empty
+        libcomps list crashes the process, which dnf's comps code does. The group is
+        recorded in dnf's history, and its packages get the reason `group`, as dnf does."""
+        import libdnf.transaction as lt
+        tiers = ("mandatory", "default", "optional") if with_optional else ("mandatory", "default")
+        kinds = {"mandatory": lt.CompsPackageType_MANDATORY, "default": lt.CompsPackageType_DEFAULT,
+                 "optional": lt.CompsPackageType_OPTIONAL, "conditional": lt.CompsPackageType_CONDITIONAL}
+        history = self.base.history
+        record = history.group.new(view.id, view.name, view.name, lt.listToCompsPackageType(list(tiers)))
+        for tier, names in sorted(view.tiers.items()):
+            for name in names:
+                record.addPackage(name, history.swdb.getPackageCompsGroups(name) != (), kinds[tier])
+        history.group.install(record)
+        for name in view.packages(with_optional):
+            if not self.base.sack.query().filterm(name=name, arch__neq=["src", "nosrc"]):
+                logger.warning('No match for group package "%s"', name)
+                continue
+            self.base.install(name)
+            self.base._goal.group_members.add(name)     # reason `group`, as dnf's own group install
 
     def _select(self, views):
         if not self.opts.groups:
@@ -162,19 +186,14 @@ class ClusterGroupCommand(_ClusterCommand):
             raise ClusterError("no cluster groups: no enabled repository has a comps category '{}'".format(
                 groups.CLUSTER_CATEGORY))
         selected = self._select(views)
-        if self.sub in ("install", "remove"):
-            self.base.read_comps(arch_filter=True)      # dnf's group_install/remove work on base.comps
         if self.sub == "install":
-            types = ("mandatory", "default", "optional") if self.opts.with_optional else ("mandatory", "default")
             for view in selected:
-                # dnf would also install the packages comps limits to other arches
-                exclude = groups.excluded_names(doc, view.id, self.basearch)
-                self.base.group_install(view.id, types, exclude=exclude)
+                self.group_install(view, self.opts.with_optional)
         elif self.sub == "remove":
             for view in selected:
                 if not view.installed:
                     raise ClusterError("cluster group '{}' is not installed".format(view.id))
-                self.base.group_remove(view.id)
+                self.base.group_remove(view.id)     # works from dnf's history alone
         elif self.opts.json:
             self.print_json({"arch": self.basearch,
                              "groups": [v.as_dict(self.opts.with_optional) for v in selected]})

@@ -51,14 +51,6 @@ def cluster_views(doc, arch, installed_ids=()):
     return views
 
 
-def excluded_names(doc, gid, arch):
-    """Package names of group `gid` that do not apply on `arch` (for dnf's group_install
-    exclude=, which would otherwise install them)."""
-    grp = doc.group(gid)
-    applies = set(req.name for req in grp.packages if req.applies_to(arch))
-    return sorted(set(req.name for req in grp.packages) - applies)
-
-
 def format_list(views, arch):
     rows = [("ID", "NAME", "PACKAGES", "STATUS")]
     rows += [(v.id, v.name, str(len(v.packages())), "installed" if v.installed else "")

@@ -2,6 +2,10 @@
 installed into throwaway roots of both arches with the real dnf."""
 import os
 
+import pytest
+
+from conftest import libcomps_iteration_crashes
+
 HEAD_NODE = ("slurm-slurmctld", "slurm-slurmdbd", "munge", "openmpi", "openmpi-devel", "pdsh", "pdsh-rcmd-ssh",
              "clustershell", "Lmod", "nfs-utils", "chrony", "ipmitool", "python3-dnf-plugin-cluster",
              "cluster-users", "createrepo_c")
@@ -55,6 +59,9 @@ def test_app_metapackages_pull_mpi_builds(node_factory):
         assert name in installed, name
 
 
+@pytest.mark.skipif(libcomps_iteration_crashes(), reason="this host's python3-libcomps crashes when a comps "
+                    "list is iterated (Debian 13, libcomps PR #132), so `dnf group install` itself dies; "
+                    "`dnf cluster-group install` does not use it (test_node.py)")
 def test_dnf_group_install_cluster_master(node_factory):
     head = node_factory("group-head")
     head.dnf("-y", "group", "install", "cluster-master")
