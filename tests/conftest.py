@@ -18,14 +18,25 @@ def pytest_configure(config):
                                 "(run `make test` as root, or through sudo)")
 
 
+GNUPG_HOME_MARKERS = ("pubring.kbx", "pubring.gpg", "trustdb.gpg", "S.gpg-agent")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_leftover_gpg_agents(tmp_path_factory):
     """GnuPG (ours, and librepo's for repo_gpgcheck) starts agents for keyrings under
-    the test directories; stop them when the session ends."""
+    the test directories; when the session ends, each is stopped by its home directory
+    (`gpgconf --homedir DIR --kill gpg-agent`), so no other agent on the host is touched."""
     yield
-    base = str(tmp_path_factory.getbasetemp())
-    subprocess.run(["pkill", "-f", "gpg-agent --homedir {}".format(base)], stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    for home in gnupg_homes(str(tmp_path_factory.getbasetemp())):
+        subprocess.run(["gpgconf", "--homedir", home, "--kill", "gpg-agent"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+
+
+def gnupg_homes(top):
+    """GnuPG home directories under `top` (a keyring or an agent socket in them)."""
+    for directory, _, files in os.walk(top):
+        if any(marker in files for marker in GNUPG_HOME_MARKERS):
+            yield directory
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +51,14 @@ def make_root(tmp_path):
     def make(name="node", arch="x86_64", releasever="9"):
         return DnfRoot(str(tmp_path / name), arch=arch, releasever=releasever)
     return make
+
+
+def libcomps_iteration_crashes():
+    """True where python3-libcomps crashes when a comps list is iterated (Debian 13:
+    0.1.21 on Python 3.13, libcomps PR #132): dnf 4's own group commands die there."""
+    probe = subprocess.run(["/usr/bin/python3", "-c", "import libcomps; [g for g in libcomps.Comps().groups]"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return probe.returncode < 0
 
 
 def make_comps_repo(src, dest, comps_xml):
