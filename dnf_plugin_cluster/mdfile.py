@@ -17,6 +17,7 @@ import zlib
 from .errors import ClusterError
 
 CHUNK = 64 * 1024
+ZSTD_STEP = 256
 
 MAGIC = (
     (b"\x1f\x8b", "gz"),
@@ -158,17 +159,19 @@ def _zstd_module():
         return None
 
     def read_zstandard(handle, path, limit, what):
+        # decompressobj has no output limit: feed it small pieces, so one step yields at
+        # most ZSTD_STEP / 4 blocks of 128 KiB (8 MiB), whatever the input
+        obj = zstandard.ZstdDecompressor().decompressobj()
         out = bytearray()
         try:
-            with zstandard.ZstdDecompressor().stream_reader(handle) as reader:
-                while len(out) <= limit:
-                    chunk = reader.read(CHUNK)
-                    if not chunk:
-                        break
-                    out += chunk
+            while not obj.eof:
+                chunk = handle.read(ZSTD_STEP)
+                if not chunk:
+                    raise ClusterError("{}: compressed data is truncated".format(what), path)
+                out += obj.decompress(chunk)
+                if len(out) > limit:
+                    raise _too_big(what, limit, path)
         except zstandard.ZstdError as err:
             raise ClusterError("{}: corrupt zstd data: {}".format(what, err), path)
-        if len(out) > limit:
-            raise _too_big(what, limit, path)
         return bytes(out)
     return read_zstandard

@@ -46,3 +46,19 @@ def test_zchunk_is_refused_clearly(tmp_path):
     path.write_bytes(b"\x00ZCK1" + b"\x00" * 64)
     with pytest.raises(ClusterError, match="zchunk"):
         mdfile.read_bounded(str(path), 100, "profile")
+
+
+def test_zstd_through_the_zstd_program_too(tmp_path, monkeypatch):
+    """Where Python has no zstd module (EL8's Python 3.6), the zstd program reads it."""
+    monkeypatch.setattr(mdfile, "_zstd_module", lambda: None)
+    path = str(tmp_path / "md")
+    packed = compress(DATA, "zstd")
+    with open(path, "wb") as handle:
+        handle.write(packed)
+    assert mdfile.read_bounded(path, len(DATA), "profile") == DATA
+    with pytest.raises(ClusterError, match="larger than 1000 bytes"):
+        mdfile.read_bounded(path, 1000, "profile")
+    with open(path, "wb") as handle:
+        handle.write(packed[:len(packed) // 2])
+    with pytest.raises(ClusterError, match="corrupt zstd data"):
+        mdfile.read_bounded(path, len(DATA), "profile")
