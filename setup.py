@@ -21,7 +21,7 @@ setup(
     version="0.1.0",
     description="Cluster add-on layer for RPM distributions: dnf plugin, metapackages, comps, repo build",
     license="MIT",
-    packages=["dnf_plugin_cluster"],
+    packages=["dnf_plugin_cluster", "dnf_plugin_cluster.backends", "dnf_plugin_cluster.commands", "cluster_repo"],
     scripts=["bin/dnf-cluster", "bin/cluster-repo"],
     python_requires=">=3.6",
     cmdclass={"build_py": BuildWithDnfPlugin},

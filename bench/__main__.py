@@ -23,8 +23,8 @@ import sys
 from cluster_testkit import REPO_ROOT, bigbase, copy_project, standin
 from cluster_testkit.dnfroot import PLUGIN_DIR, DnfRoot
 from cluster_testkit.httpd import RepoServer
-from dnf_plugin_cluster import basepkgs
-from dnf_plugin_cluster.targets import CLUSTER_ARCHES
+from cluster_repo import basepkgs
+from dnf_plugin_cluster.names import CLUSTER_ARCHES
 
 from .timing import Sample, compare, run, timed
 
@@ -223,8 +223,8 @@ def bench_metapackages(project, count):
 def plain_build(project, outdir):
     """What the build costs with the plain tools: the same rpmbuild runs (sources put in
     place first, untimed) and createrepo_c per arch and for SRPMS; seconds."""
-    from dnf_plugin_cluster import repobuild
-    from dnf_plugin_cluster.rpmbuild import rpmbuild
+    from cluster_repo import build as repobuild
+    from cluster_repo.rpmbuild import rpmbuild
     options = repobuild.BuildOptions(outdir, target="el9")
     builder = repobuild.Builder(project, options)
     jobs = []

@@ -7,7 +7,7 @@ import shutil
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-PROJECT_PARTS = ("comps", "metapackages", "specs", "roles", "base", "dnf_plugin_cluster", "plugins", "bin",
+PROJECT_PARTS = ("comps", "metapackages", "specs", "roles", "base", "dnf_plugin_cluster", "cluster_repo", "plugins", "bin",
                  "etc", "setup.py", "README.md", "LICENSE")
 
 

@@ -17,9 +17,9 @@ import subprocess
 import tempfile
 import time
 
-from dnf_plugin_cluster import basepkgs
-from dnf_plugin_cluster.rpmbuild import rpmbuild
-from dnf_plugin_cluster.targets import get_target
+from cluster_repo import basepkgs
+from cluster_repo.rpmbuild import rpmbuild
+from cluster_repo.targets import get_target
 
 from . import REPO_ROOT, standin
 

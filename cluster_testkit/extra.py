@@ -5,7 +5,7 @@ import shutil
 import subprocess
 import tempfile
 
-from dnf_plugin_cluster.rpmbuild import rpmbuild
+from cluster_repo.rpmbuild import rpmbuild
 
 
 class Pkg(object):

@@ -6,9 +6,10 @@ import shutil
 import subprocess
 import tempfile
 
-from dnf_plugin_cluster import basepkgs
-from dnf_plugin_cluster.rpmbuild import rpmbuild
-from dnf_plugin_cluster.targets import CLUSTER_ARCHES, get_target
+from cluster_repo import basepkgs
+from cluster_repo.rpmbuild import rpmbuild
+from cluster_repo.targets import get_target
+from dnf_plugin_cluster.names import CLUSTER_ARCHES
 
 from . import REPO_ROOT
 

@@ -1,8 +1,9 @@
-"""dnf-plugin-cluster library.
+"""dnf-plugin-cluster: what cluster nodes and the head node run.
 
-dnf-independent logic (definitions, comps, profiles, plans) lives in plain modules;
-`dnfcommands` holds the dnf 4 command classes that the dnf plugin (plugins/cluster.py)
-and the standalone `dnf-cluster` front door both register.
-Everything here must run on EL8's Python 3.6.
+The logic (profile, plan, sync, node state, groups, publish, kickstart) sits in plain
+modules above one package-manager seam (backends/); the dnf commands live in
+commands/, one module each, and `dnf_cluster` is the `dnf-cluster` program. The
+packager's toolchain is the separate `cluster_repo` package, which this one never
+imports. Everything here must run on EL8's Python 3.6.
 """
 __version__ = "0.1.0"

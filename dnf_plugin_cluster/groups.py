@@ -1,28 +1,32 @@
-"""Cluster groups as plain data: which comps groups are the cluster's (those listed in
-the `cluster` category), their tiers for one arch, and the package set a node gets.
+"""Cluster groups as plain data: the comps tiers, which groups are the cluster's (those
+listed in the `cluster` category), what a group brings on one arch, and their listing.
 
-Arch attributes are applied here, from our own comps parser: dnf 4 means to filter comps
-by basearch (`read_comps(arch_filter=True)`), but libcomps' `arch_filter` returns a
-filtered copy which dnf discards, so `base.comps` still lists other arches' packages."""
+Both comps readers give the same answers through `group_view(gid, arch)`: the nodes'
+(comps.py, libcomps over repository metadata) and the packager's strict one
+(cluster_repo/compsfile.py, over comps/*.xml). This is the one definition of tiers."""
 
 TIERS = ("mandatory", "default", "optional", "conditional")
 CLUSTER_CATEGORY = "cluster"
 
 
+def install_tiers(with_optional=False):
+    """The tiers a group install brings: mandatory + default (+ optional)."""
+    return ("mandatory", "default", "optional") if with_optional else ("mandatory", "default")
+
+
 class GroupView(object):
+    """One group as it applies to one arch."""
+
     def __init__(self, gid, name, description, tiers, installed=False):
         self.id = gid
         self.name = name
         self.description = description
-        self.tiers = tiers                  # tier -> sorted package names
+        self.tiers = dict((tier, sorted(set(names))) for tier, names in tiers.items() if names)
         self.installed = installed
 
     def packages(self, with_optional=False):
-        """Names a group install brings: mandatory + default (+ optional)."""
-        names = list(self.tiers.get("mandatory", [])) + list(self.tiers.get("default", []))
-        if with_optional:
-            names += self.tiers.get("optional", [])
-        return sorted(set(names))
+        """Names a group install brings."""
+        return sorted(set(n for tier in install_tiers(with_optional) for n in self.tiers.get(tier, ())))
 
     def as_dict(self, with_optional=False):
         return {"id": self.id, "name": self.name, "description": self.description,
@@ -30,24 +34,16 @@ class GroupView(object):
                 "packages": self.packages(with_optional)}
 
 
-def cluster_views(doc, arch, installed_ids=()):
-    """GroupViews of the groups in the `cluster` category (a comps.CompsDoc), resolved
-    for `arch`; groups limited to other arches are left out."""
-    listed = []
-    for cat in doc.categories:
-        if cat.id == CLUSTER_CATEGORY:
-            listed = [gid for gid, _ in cat.group_ids]
+def cluster_views(catalog, arch, installed_ids=()):
+    """GroupViews of the groups in the `cluster` category of `catalog` (anything with
+    group_view() and category_groups()), resolved for `arch`; groups limited to other
+    arches are left out."""
     views = []
-    for gid in listed:
-        grp = doc.group(gid)
-        if grp is None or (grp.arches and arch not in grp.arches):
-            continue
-        tiers = {}
-        for req in grp.packages:
-            if req.applies_to(arch):
-                tiers.setdefault(req.tier, []).append(req.name)
-        tiers = dict((tier, sorted(set(names))) for tier, names in tiers.items())
-        views.append(GroupView(gid, grp.name, grp.description, tiers, gid in installed_ids))
+    for gid in catalog.category_groups(CLUSTER_CATEGORY, arch) or []:
+        view = catalog.group_view(gid, arch)
+        if view is not None:
+            view.installed = gid in installed_ids
+            views.append(view)
     return views
 
 

@@ -5,7 +5,7 @@ import configparser
 import os
 
 from .errors import ClusterError
-from .targets import NAME_RE
+from .names import NAME_RE
 
 DEFAULT_PROFILE_REPO = "cluster"
 

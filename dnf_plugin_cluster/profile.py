@@ -21,7 +21,7 @@ import re
 
 from . import yamlsrc
 from .errors import ClusterError
-from .targets import CLUSTER_ARCHES, KNOWN_BASEARCHES, NAME_RE, check_name
+from .names import CLUSTER_ARCHES, KNOWN_BASEARCHES, NAME_RE, check_name
 
 FORMAT = 1
 MDTYPE = "cluster"
@@ -102,20 +102,22 @@ def load_roles(directory):
     return roles
 
 
-def build(roles, comps_doc, arches=CLUSTER_ARCHES, pins=None, known=None):
-    """The profile dict for `roles`, resolving groups with `comps_doc` per arch.
+def build(roles, catalog, arches=CLUSTER_ARCHES, pins=None, known=None):
+    """The profile dict for `roles`, resolving groups with `catalog` per arch (comps
+    read by comps.RepoComps or cluster_repo's compsfile: see groups.py).
 
     known(arch) -> set of available names, to refuse roles naming unknown packages."""
     out_roles = {}
     for role in roles:
         for gid, line in role.groups:
-            if comps_doc.group(gid) is None:
+            if not catalog.has_group(gid):
                 raise ClusterError("role '{}': unknown group '{}'".format(role.name, gid), role.path, line)
         per_arch = {}
         for arch in arches:
             names = set(n for n, _ in role.packages + role.arch_packages.get(arch, []))
             for gid, _ in role.groups:
-                names.update(comps_doc.group(gid).resolve(arch, role.with_optional))
+                view = catalog.group_view(gid, arch)         # None: the group is limited to other arches
+                names.update(view.packages(role.with_optional) if view is not None else ())
             if known is not None:
                 available = known(arch)
                 for name, line in role.packages + role.arch_packages.get(arch, []):

@@ -28,7 +28,7 @@ def tree_comps(tree):
     for arch, md in arch_repos(tree).items():
         data = repodata.read(md, "group", comps.MAX_BYTES)
         if data is not None:
-            return comps.parse(data, os.path.join(md, "comps"))
+            return comps.RepoComps().add(data, os.path.join(md, "comps"))
     raise ClusterError("the repositories carry no comps (group metadata)", tree)
 
 

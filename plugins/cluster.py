@@ -1,11 +1,11 @@
 # dnf-plugin-cluster: `dnf cluster-node`, `dnf cluster-group`, `dnf cluster-master`.
-# Thin by design: the commands and all logic live in the dnf_plugin_cluster library,
-# which the standalone `dnf-cluster` front door (for dnf5 hosts) uses as well.
+# Thin by design: the commands (dnf_plugin_cluster/commands/) and all logic live in the
+# dnf_plugin_cluster library, which the `dnf-cluster` command uses as well.
 from __future__ import absolute_import, unicode_literals
 
 import dnf
 
-from dnf_plugin_cluster import dnfcommands
+from dnf_plugin_cluster.commands import COMMANDS
 
 
 class Cluster(dnf.Plugin):
@@ -14,7 +14,7 @@ class Cluster(dnf.Plugin):
     def __init__(self, base, cli):
         super(Cluster, self).__init__(base, cli)
         if cli is not None:
-            for command in dnfcommands.COMMANDS:
+            for command in COMMANDS:
                 # the standalone dnf-cluster front door has registered them already
                 if command.aliases[0] not in cli.cli_commands:
                     cli.register_command(command)

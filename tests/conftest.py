@@ -9,7 +9,7 @@ import pytest
 
 from cluster_testkit import REPO_ROOT, copy_project, standin
 from cluster_testkit.dnfroot import DnfRoot
-from dnf_plugin_cluster import comps
+from cluster_repo import compsfile
 
 
 def pytest_configure(config):
@@ -74,7 +74,7 @@ def make_comps_repo(src, dest, comps_xml):
 
 @pytest.fixture(scope="session")
 def project_comps_xml():
-    return comps.to_xml(comps.merge(comps.load_dir(os.path.join(REPO_ROOT, "comps"))))
+    return compsfile.to_xml(compsfile.merge(compsfile.load_dir(os.path.join(REPO_ROOT, "comps"))))
 
 
 def cluster_repo(*args, **kwargs):

@@ -218,8 +218,8 @@ def test_fmt_makes_comps_canonical_and_is_idempotent(project):
 
 def test_specs_are_queried_in_one_rpmspec_run_and_a_broken_one_is_named(project):
     from dnf_plugin_cluster.errors import ClusterError
-    from dnf_plugin_cluster.project import Project, rpmspec_query
-    from dnf_plugin_cluster.targets import get_target
+    from cluster_repo.project import Project, rpmspec_query
+    from cluster_repo.targets import get_target
     specs = Project(project).spec_files()
     names = rpmspec_query(specs, get_target("el9"), "%{name}\\n", arch="x86_64")
     assert {"cluster-master", "cluster-node", "cluster-release", "python3-dnf-plugin-cluster"} <= set(names)

@@ -86,7 +86,7 @@ def test_setup_installs_plugin_where_dnf_looks(tmp_path):
                    cwd=REPO_ROOT, check=True)
     lib = tmp_path / "b" / "lib"
     assert (lib / "dnf-plugins" / "cluster.py").is_file()
-    assert (lib / "dnf_plugin_cluster" / "dnfcommands.py").is_file()
+    assert (lib / "dnf_plugin_cluster" / "commands" / "node.py").is_file()
     assert (tmp_path / "b" / "scripts-{}.{}".format(*sys.version_info[:2]) / "dnf-cluster").is_file()
 
 

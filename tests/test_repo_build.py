@@ -7,9 +7,9 @@ import subprocess
 
 from cluster_testkit.gpgkey import make_key
 from conftest import cluster_repo
-from dnf_plugin_cluster.project import Project
-from dnf_plugin_cluster.rpmbuild import rpmbuild
-from dnf_plugin_cluster.targets import get_target
+from cluster_repo.project import Project
+from cluster_repo.rpmbuild import rpmbuild
+from cluster_repo.targets import get_target
 
 ARCHES = ("x86_64", "aarch64")
 
@@ -63,7 +63,7 @@ def test_srpms_are_self_contained(cluster_repo_el9, tmp_path):
         assert len(written) == 1 and os.path.exists(written[0])
     plugin = rpm_query(written[0], "-l")
     assert "/usr/lib/python3.9/site-packages/dnf-plugins/cluster.py" in plugin
-    assert "/usr/lib/python3.9/site-packages/dnf_plugin_cluster/dnfcommands.py" in plugin
+    assert "/usr/lib/python3.9/site-packages/dnf_plugin_cluster/commands/node.py" in plugin
     assert "/usr/bin/dnf-cluster" in plugin and "/etc/dnf/plugins/cluster.conf" in plugin
     assert "/usr/lib/systemd/system/cluster-node-sync.timer" in plugin
 

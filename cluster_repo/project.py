@@ -3,8 +3,9 @@ lint that checks them together before anything is built."""
 import os
 import subprocess
 
-from . import basepkgs, comps, metapkg
-from .errors import ClusterError
+from dnf_plugin_cluster.errors import ClusterError
+
+from . import basepkgs, compsfile, metapkg
 from .targets import get_target
 
 # One target per distro family is enough to ask a hand-written spec what it provides.
@@ -107,10 +108,10 @@ class Project(object):
                                   project_root=self.root, pkgs=self.metapackages)
 
     def comps_docs(self):
-        return comps.load_dir(self.comps_dir)
+        return compsfile.load_dir(self.comps_dir)
 
     def merged_comps_xml(self):
-        return comps.to_xml(comps.merge(self.comps_docs()))
+        return compsfile.to_xml(compsfile.merge(self.comps_docs()))
 
     def lint(self, render_check=True):
         """All problems across the tree, each a ClusterError naming file and line.
@@ -128,7 +129,7 @@ class Project(object):
                              for p in changed]
             problems += [ClusterError("generated spec without a definition in metapackages/: delete it", p)
                          for p in stale]
-            problems += comps.lint(self.comps_docs(), self.known)
+            problems += compsfile.lint(self.comps_docs(), self.known)
         except ClusterError as err:
             problems.append(err)
         return problems

@@ -22,16 +22,20 @@ import subprocess
 import tarfile
 import tempfile
 
-from . import comps
-from .errors import ClusterError
+from dnf_plugin_cluster.errors import ClusterError
+from dnf_plugin_cluster.names import CLUSTER_ARCHES
+from dnf_plugin_cluster.signing import Gpg
+
+from . import compsfile
 from .project import Project, rpmspec_query
 from .rpmbuild import rpmbuild
-from .targets import CLUSTER_ARCHES, get_target
+from .targets import get_target
 
 MANIFEST = ".cluster-build.json"
 KEY_FILE = "RPM-GPG-KEY-cluster"
 CHANNELS = ("stable", "testing")
 PLUGIN_SPEC_NAME = "python3-dnf-plugin-cluster"
+PLUGIN_PACKAGES = ("dnf_plugin_cluster", "cluster_repo")
 PLUGIN_TREE = ("setup.py", "README.md", "LICENSE", "plugins/cluster.py", "bin/dnf-cluster",
                "bin/cluster-repo", "etc/dnf/plugins/cluster.conf", "etc/systemd/cluster-node-sync.service",
                "etc/systemd/cluster-node-sync.timer")
@@ -52,6 +56,16 @@ def evr_compare(a, b):
         version, _, release = rest.rpartition("-")
         return (epoch or "0", version, release)
     return rpm.labelCompare(split(a), split(b))
+
+
+def package_files(root, packages):
+    """Every file of the Python packages (relative paths, sorted), bytecode left out."""
+    out = []
+    for package in packages:
+        for top, dirs, files in os.walk(os.path.join(root, package)):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            out += [os.path.relpath(os.path.join(top, f), root) for f in files if not f.endswith((".pyc", ".pyo"))]
+    return sorted(out)
 
 
 def _deterministic_tar(root, files, prefix, dest):
@@ -110,43 +124,6 @@ class BuildOptions(object):
         return tree_dir(self.outdir, self.target, self.channel)
 
 
-class Gpg(object):
-    """Signing with GnuPG: RPMs through rpmsign, files with a detached armored signature."""
-
-    def __init__(self, key, home):
-        self.key, self.home = key, home
-
-    def _base(self):
-        return ["gpg", "--batch", "--yes"] + (["--homedir", self.home] if self.home else [])
-
-    def run(self, args, **kwargs):
-        proc = subprocess.run(self._base() + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
-        if proc.returncode != 0:
-            raise ClusterError("gpg {} failed: {}".format(args[0], proc.stderr.decode("utf-8", "replace")
-                                                          .strip().splitlines()[-1:]))
-        return proc.stdout
-
-    def public_key(self):
-        key = self.run(["--armor", "--export", self.key])
-        if not key.strip():
-            raise ClusterError("no public key '{}' in the GnuPG keyring".format(self.key))
-        return key
-
-    def sign_rpms(self, paths):
-        # rpm's %__gpg names /usr/bin/gpg2, which Debian does not ship; use the gpg on PATH.
-        cmd = ["rpmsign", "--addsign", "--define", "_gpg_name {}".format(self.key),
-               "--define", "__gpg {}".format(shutil.which("gpg") or "/usr/bin/gpg")]
-        if self.home:
-            cmd += ["--define", "_gpg_path {}".format(self.home)]
-        proc = subprocess.run(cmd + list(paths), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              universal_newlines=True)
-        if proc.returncode != 0:
-            raise ClusterError("rpmsign failed: {}".format(proc.stdout.strip().splitlines()[-1:]))
-
-    def sign_file(self, path):
-        self.run(["--local-user", self.key, "--armor", "--detach-sign", "--output", path + ".asc", path])
-
-
 class Builder(object):
     def __init__(self, project, options):
         self.project = project if isinstance(project, Project) else Project(project)
@@ -163,9 +140,7 @@ class Builder(object):
         writer(workdir, version) puts the source files in place for rpmbuild."""
         root = self.project.root
         if name == PLUGIN_SPEC_NAME:
-            pkg_dir = os.path.join(root, "dnf_plugin_cluster")
-            files = list(PLUGIN_TREE) + sorted("dnf_plugin_cluster/" + f for f in os.listdir(pkg_dir)
-                                               if f.endswith(".py"))
+            files = list(PLUGIN_TREE) + package_files(root, PLUGIN_PACKAGES)
             parts = []
             for rel in files:
                 with open(os.path.join(root, rel), "rb") as handle:
@@ -357,11 +332,11 @@ class Builder(object):
     def _publish_profile(self):
         """The profile from roles/; pins already published (by `dnf cluster-master
         publish --lock`) are carried over, so a rebuild never unlocks the cluster."""
-        from . import profile, publish
+        from dnf_plugin_cluster import profile, publish
         family = self.opts.target.family
         previous = publish.current(self.opts.tree)
         prof = profile.build(profile.load_roles(self.project.roles_dir),
-                             comps.merge(self.project.comps_docs()), self.opts.arches,
+                             compsfile.merge(self.project.comps_docs()), self.opts.arches,
                              pins=previous["pins"] if previous else None,
                              known=lambda arch: self.project.known(family, arch))
         publish.add(self.opts.tree, prof)

@@ -1,32 +1,6 @@
 """Build targets: which distribution a repository is built for, and the rpm macros
 that make `%{?rhel}`, `%{?fedora}`, `%{?dist}` and the Python paths come out as on it."""
-import re
-
-from .errors import ClusterError
-
-#: The architectures a cluster repository is built for (basearch names).
-CLUSTER_ARCHES = ("x86_64", "aarch64")
-#: basearch values dnf knows; comps `arch=` attributes must use these.
-KNOWN_BASEARCHES = ("x86_64", "aarch64", "ppc64le", "s390x", "i686", "armhfp", "riscv64")
-
-#: Names rpm and dnf accept for a package: no paths, no spaces, no shell or glob characters.
-NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]*$")
-
-
-#: Dependency names may also be qualified virtual provides, like `environment(modules)`.
-DEP_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]*(\([A-Za-z0-9._+-]+\))?$")
-
-
-def check_name(name, what="package name", pattern=NAME_RE):
-    """Refuse anything that is not a plain package name ('../x', 'a/b', 'x*', '')."""
-    if not isinstance(name, str) or not pattern.match(name) or ".." in name:
-        raise ClusterError("invalid {} {!r}: names are letters, digits and ._+- only".format(what, name))
-    return name
-
-
-def check_dep_name(name):
-    """A dependency name: a package name or a qualified provide such as `environment(modules)`."""
-    return check_name(name, "dependency name", DEP_NAME_RE)
+from dnf_plugin_cluster.errors import ClusterError
 
 
 class Target(object):

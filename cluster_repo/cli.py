@@ -10,10 +10,12 @@ import argparse
 import os
 import sys
 
-from . import comps
-from .errors import ClusterError
+from dnf_plugin_cluster.errors import ClusterError
+from dnf_plugin_cluster.names import CLUSTER_ARCHES
+
+from . import compsfile
 from .project import Project, rpmspec_query
-from .targets import CLUSTER_ARCHES, DEFAULT_TARGET, TARGETS, get_target
+from .targets import DEFAULT_TARGET, TARGETS, get_target
 
 
 def _say(message):
@@ -21,7 +23,7 @@ def _say(message):
 
 
 def cmd_fmt(args):
-    changed = comps.format_dir(Project(args.project).comps_dir, check_only=args.check)
+    changed = compsfile.format_dir(Project(args.project).comps_dir, check_only=args.check)
     for path in changed:
         print("{} {}".format("not canonical:" if args.check else "reformatted", path))
     return 1 if (args.check and changed) else 0
@@ -49,20 +51,22 @@ def cmd_lint(args):
 
 
 def _closure(project, tree, target, arches, base_urls):
-    from . import closure, publish
+    from dnf_plugin_cluster import publish
+
+    from . import closure
     names = set(rpmspec_query(project.spec_files(), target, "%{name}\\n", arch=arches[0]))
-    return closure.check(tree, target.releasever, arches, base_urls, names, comps.merge(project.comps_docs()),
+    return closure.check(tree, target.releasever, arches, base_urls, names, compsfile.merge(project.comps_docs()),
                          publish.current(tree))
 
 
 def cmd_build(args):
-    from . import repobuild
-    options = repobuild.BuildOptions(
+    from . import build
+    options = build.BuildOptions(
         args.outdir, target=args.target, arches=args.arch or CLUSTER_ARCHES, channel=args.channel,
         update=args.update, baseurl=args.baseurl, sign_key=args.sign_key, gnupghome=args.gnupghome,
         log=_say, jobs=args.jobs)
     project = Project(args.project)
-    report = repobuild.build(project, options)
+    report = build.build(project, options)
     _say("{} built, {} unchanged, {} files added".format(
         len(report["built"]), len(report["kept"]), len(report["added"])))
     if args.base_repo:
@@ -72,9 +76,9 @@ def cmd_build(args):
 
 
 def cmd_closure(args):
-    from . import repobuild
+    from . import build
     target = get_target(args.target)
-    tree = repobuild.tree_dir(os.path.abspath(args.outdir), target, args.channel)
+    tree = build.tree_dir(os.path.abspath(args.outdir), target, args.channel)
     return _report_closure(_closure(Project(args.project), tree, target, args.arch or CLUSTER_ARCHES,
                                     args.base_repo))
 

@@ -5,7 +5,7 @@ import os
 import shutil
 import tempfile
 
-from .errors import ClusterError
+from dnf_plugin_cluster.errors import ClusterError
 
 
 def _base_for(arch, releasever, repos, cachedir):

@@ -5,7 +5,7 @@ import shutil
 import subprocess
 import tempfile
 
-from .errors import ClusterError
+from dnf_plugin_cluster.errors import ClusterError
 
 _host_is_rpm_based = None
 

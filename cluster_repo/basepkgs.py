@@ -1,9 +1,9 @@
 """The known base distribution packages (base/packages.yaml): real Fedora/EL names,
 versions, arches and dependencies. Lint resolves names against it; the test and demo
 stand-in repository is generated from it."""
-from . import yamlsrc
-from .errors import ClusterError
-from .targets import CLUSTER_ARCHES, KNOWN_BASEARCHES, check_name
+from dnf_plugin_cluster import yamlsrc
+from dnf_plugin_cluster.errors import ClusterError
+from dnf_plugin_cluster.names import CLUSTER_ARCHES, KNOWN_BASEARCHES, check_name
 
 FAMILIES = ("rhel", "fedora")
 

@@ -14,9 +14,9 @@ a sysusers.d file with fixed ids (so head and compute nodes agree on uids)."""
 import os
 import re
 
-from . import yamlsrc
-from .errors import ClusterError
-from .targets import KNOWN_BASEARCHES, check_dep_name, check_name
+from dnf_plugin_cluster import yamlsrc
+from dnf_plugin_cluster.errors import ClusterError
+from dnf_plugin_cluster.names import KNOWN_BASEARCHES, check_dep_name, check_name
 
 FAMILIES = ("rhel", "fedora")
 DEP_KINDS = ("requires", "recommends", "suggests", "supplements", "conflicts", "obsoletes", "provides")

@@ -1,0 +1,161 @@
+"""An in-memory package manager behind the backend seam, for unit tests of the logic
+above it (sync.py): packages are plain (name, evr, requires) records, resolving is a
+small closure over requires, and nothing touches a disk but the node state directory."""
+from dnf_plugin_cluster.backends import Backend, Item
+from dnf_plugin_cluster.errors import ClusterError
+from dnf_plugin_cluster.plan import compare_evr
+
+
+class Pkg(object):
+    def __init__(self, name, evr="1.0-1", requires=(), arch="noarch"):
+        self.name, self.evr, self.requires, self.arch = name, evr, tuple(requires), arch
+
+
+class MemoryBackend(Backend):
+    name = "memory"
+
+    def __init__(self, persistdir, available=(), installed=(), reasons=None, repos=None, basearch="x86_64",
+                 protected=("dnf",)):
+        self.persistdir = persistdir
+        self.basearch = basearch
+        self.available = list(available)              # [Pkg]
+        self.system = dict((p.name, p) for p in installed)
+        self.reasons = dict(reasons or {})           # name -> reason (default "dependency")
+        self.repos = dict(repos or {})               # repo id -> {"enabled": bool, "metadata": {type: path}}
+        self._protected = set(protected)
+        self.hidden = set()
+        self.marks = []
+        self.ran = []
+        self._resolved = []
+
+    # repositories
+    def want_metadata(self, mdtype):
+        pass
+
+    def enabled_repos(self):
+        return sorted(r for r, info in self.repos.items() if info.get("enabled", True))
+
+    def repo_state(self, repoid):
+        return None if repoid not in self.repos else self.repos[repoid].get("enabled", True)
+
+    def enable_repo(self, repoid, mdtype=None):
+        self.repos[repoid]["enabled"] = True
+
+    def hide_repo(self, repoid):
+        self.hidden.add(repoid)
+
+    def metadata_path(self, repoid, mdtype):
+        return self.repos[repoid].get("metadata", {}).get(mdtype)
+
+    # packages
+    def installed(self):
+        return dict((n, p.evr) for n, p in self.system.items())
+
+    def reason(self, name):
+        return self.reasons.get(name, "dependency")
+
+    def available_names(self):
+        return set(p.name for p in self.available)
+
+    def protected(self):
+        return set(self._protected)
+
+    def installonly(self):
+        return set()
+
+    def _closure(self, names, pool):
+        seen, todo = set(), list(names)
+        while todo:
+            pkg = pool.get(todo.pop())
+            if pkg is None:
+                continue
+            for req in pkg.requires:
+                if req not in seen and req in pool:
+                    seen.add(req)
+                    todo.append(req)
+        return seen
+
+    def installed_requires(self, names):
+        found = set(n for n in names if n in self.system) | self._closure(names, self.system)
+        return dict((n, self.system[n].evr) for n in found)
+
+    def needs(self, name, among):
+        pool = dict((n, self.system[n]) for n in among if n in self.system)
+        pool[name] = self.system[name]
+        return self._closure([name], pool) - {name}
+
+    # one transaction
+    def _build(self, name, evr=None):
+        builds = [p for p in self.available if p.name == name and (evr is None or p.evr == evr)]
+        return max(builds, key=lambda p: _Key(p.evr)) if builds else None
+
+    def pin(self, name, evr):
+        if self._build(name, evr) is None:
+            return False
+        self.available = [p for p in self.available if p.name != name or p.evr == evr]
+        return True
+
+    def install(self, name, evr=None):
+        if self._build(name, evr) is None:
+            raise ClusterError("package '{}' is not available from any enabled repository".format(name))
+        self.marks.append(("install", name, evr))
+
+    def upgrade(self, name, evr):
+        self.marks.append(("upgrade", name, evr))
+
+    def downgrade(self, name, evr):
+        self.marks.append(("downgrade", name, evr))
+
+    def remove(self, name):
+        self.marks.append(("remove", name, None))
+
+    def reset(self):
+        self.marks = []
+
+    def resolve(self, allow_erasing):
+        items, want = [], {}
+        for action, name, evr in self.marks:
+            if action == "remove":
+                # removing a package takes every installed package that needs it along
+                doomed = set([name])
+                changed = True
+                while changed:
+                    changed = False
+                    for other in self.system.values():
+                        if other.name not in doomed and doomed & set(other.requires):
+                            doomed.add(other.name)
+                            changed = True
+                items += [Item("remove", n, self.system[n].evr, self.system[n].arch) for n in sorted(doomed)]
+            else:
+                want[name] = self._build(name, evr)
+        for name in sorted(self._closure(list(want), dict((p.name, p) for p in self.available)) - set(want)):
+            if name not in self.system:
+                want[name] = self._build(name)
+        for name, pkg in sorted(want.items()):
+            action = "install" if name not in self.system else (
+                "upgrade" if compare_evr(pkg.evr, self.system[name].evr) > 0 else "downgrade")
+            items.append(Item(action, name, pkg.evr, pkg.arch))
+        self._resolved = items
+        return items
+
+    def table(self, items):
+        return "\n".join("{} {}".format(i.label, i.nevra) for i in items)
+
+    def run(self, comment, done):
+        """Apply the resolved transaction to the in-memory system."""
+        self.ran.append(comment)
+        for item in self._resolved:
+            if item.action == "remove":
+                self.system.pop(item.name, None)
+            else:
+                self.system[item.name] = self._build(item.name, item.evr)
+                self.reasons.setdefault(item.name, "dependency")
+        done()
+
+
+class _Key(object):
+    def __init__(self, evr):
+        self.evr = evr
+
+    def __lt__(self, other):
+        return compare_evr(self.evr, other.evr) < 0

@@ -1,0 +1,107 @@
+"""`dnf cluster-node sync|status`: converge this node to its role in the cluster profile,
+or report how it has drifted. The work is sync.NodeRun's; this module is the dnf 4
+command around it (options, demands, printing, handing the transaction to dnf)."""
+from __future__ import absolute_import, unicode_literals
+
+import dnf.cli
+
+from .base import ClusterCommand, logger
+
+
+class ClusterNodeCommand(ClusterCommand):
+    aliases = ("cluster-node",)
+    summary = "converge this node to its role in the cluster profile (sync), or report drift (status)"
+    subcommands = ("sync", "status")
+
+    @classmethod
+    def set_argparser(cls, parser):
+        super(ClusterNodeCommand, cls).set_argparser(parser)
+        parser.add_argument("--role", help="the role to converge to (default: role= in cluster.conf)")
+        parser.add_argument("--dry-run", action="store_true", default=False,
+                            help="plan and show dnf's transaction, change nothing")
+        parser.add_argument("--check", action="store_true", default=False,
+                            help="like --dry-run, and exit 100 when the node has drifted")
+
+    def _configure_common(self):
+        demands = self.cli.demands
+        # A node must see the profile published now, not the one cached hours ago: check
+        # every repomd.xml (like --refresh); unchanged metadata is revived, not downloaded.
+        # -C/--cacheonly still wins, for nodes that must not touch the network.
+        if not self.base.conf.cacheonly:
+            demands.freshest_metadata = True
+        # plugins that filter the sack for resolving commands (versionlock) apply to sync;
+        # `resolving` itself is demanded only when there is a transaction to run
+        demands.plugin_filtering_enabled = True
+        self.config = self.node_config()
+        self.backend.want_metadata("cluster")
+        self.lock = None
+
+    def configure_status(self):
+        self._configure_common()
+
+    def configure_sync(self):
+        self._configure_common()
+        self.plan_only = self.opts.dry_run or self.opts.check or self.base.conf.assumeno
+        if not self.plan_only:
+            if self.opts.json and not self.base.conf.assumeyes:
+                raise dnf.cli.CliError("cluster-node sync --json needs -y (or --dry-run / --check)")
+            self.cli.demands.root_user = True
+            # one sync per root: a second one waits here, before dnf reads the rpm database
+            from ..state import SyncLock
+            self.lock = SyncLock(self.base.conf.persistdir).acquire(
+                on_wait=lambda: logger.warning("Waiting for another cluster-node sync on this root..."))
+
+    def _load(self):
+        from ..sync import NodeRun
+        return NodeRun(self.backend, self.config, self.opts.role).load()
+
+    def run_status(self):
+        run = self._load()
+        data, lines = run.status()
+        if self.opts.json:
+            self.print_json(data)
+        else:
+            print("\n".join(lines))
+        if not run.plan.in_sync:
+            self.cli.demands.success_exit_status = 100
+
+    def run_sync(self):
+        run = self._load()
+        run.prepare()
+        plan = run.plan
+        if not self.opts.json:
+            print(run.header)
+            print("\n".join(plan.lines()) if plan.lines() else "  (nothing to change)")
+        if self.plan_only:
+            if run.items and not self.opts.json:
+                print(self.backend.table(run.items))
+            if self.opts.check and not plan.in_sync:
+                self.cli.demands.success_exit_status = 100
+            if self.opts.json:
+                self.print_json(run.result("in-sync" if plan.in_sync else ("drift" if self.opts.check
+                                                                          else "planned")))
+            elif plan.in_sync:
+                print("In sync: nothing to do.")
+            else:
+                print("Dry run: nothing was changed." if not self.opts.check
+                      else "Drift found: `dnf cluster-node sync` converges the node.")
+            return
+        if plan.in_sync:
+            if self.opts.json:
+                self.print_json(run.result("in-sync"))
+            else:
+                print("In sync: nothing to do.")
+            return
+        run.record_intent()          # if this run dies mid-transaction, the next one knows
+
+        def done():
+            run.finish()
+            if self.opts.json:
+                self.print_json(run.result("synced"))
+        self.backend.run("cluster-node sync: role {}, profile {}".format(run.view.name, run.summary["profile"][:12]),
+                         done)
+
+    def run_transaction(self):
+        """After dnf's transaction succeeded: record what the profile now manages."""
+        if self.sub == "sync":
+            self.backend.transaction_done()

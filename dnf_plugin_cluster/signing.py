@@ -1,0 +1,43 @@
+"""Signing with GnuPG, for the packager's build and the head node's publish: RPMs
+through rpmsign, repository files (repomd.xml) with a detached armored signature."""
+import shutil
+import subprocess
+
+from .errors import ClusterError
+
+
+class Gpg(object):
+    """Signing with GnuPG: RPMs through rpmsign, files with a detached armored signature."""
+
+    def __init__(self, key, home):
+        self.key, self.home = key, home
+
+    def _base(self):
+        return ["gpg", "--batch", "--yes"] + (["--homedir", self.home] if self.home else [])
+
+    def run(self, args, **kwargs):
+        proc = subprocess.run(self._base() + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+        if proc.returncode != 0:
+            raise ClusterError("gpg {} failed: {}".format(args[0], proc.stderr.decode("utf-8", "replace")
+                                                          .strip().splitlines()[-1:]))
+        return proc.stdout
+
+    def public_key(self):
+        key = self.run(["--armor", "--export", self.key])
+        if not key.strip():
+            raise ClusterError("no public key '{}' in the GnuPG keyring".format(self.key))
+        return key
+
+    def sign_rpms(self, paths):
+        # rpm's %__gpg names /usr/bin/gpg2, which Debian does not ship; use the gpg on PATH.
+        cmd = ["rpmsign", "--addsign", "--define", "_gpg_name {}".format(self.key),
+               "--define", "__gpg {}".format(shutil.which("gpg") or "/usr/bin/gpg")]
+        if self.home:
+            cmd += ["--define", "_gpg_path {}".format(self.home)]
+        proc = subprocess.run(cmd + list(paths), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True)
+        if proc.returncode != 0:
+            raise ClusterError("rpmsign failed: {}".format(proc.stdout.strip().splitlines()[-1:]))
+
+    def sign_file(self, path):
+        self.run(["--local-user", self.key, "--armor", "--detach-sign", "--output", path + ".asc", path])

@@ -1,0 +1,186 @@
+"""`cluster-node sync` and `status` above the backend seam: find the profile, compute
+the plan for this node's role, turn it into one resolved transaction that never takes
+a hand-installed package along, and record what the profile installed. Written once
+for every package manager (backends/); the commands only print and hand over."""
+from . import nodeconf, plan as planning, profile, state
+from .backends import BY_HAND
+from .errors import ClusterError
+
+
+def find_profile(backend, preferred=None):
+    """(repository id, profile) from the enabled repositories' `cluster` metadata:
+    `preferred` (profile_repo in cluster.conf), else the repository named `cluster`,
+    else the only one that carries a profile."""
+    by_id = dict((r, backend.metadata_path(r, profile.MDTYPE)) for r in backend.enabled_repos())
+    by_id = dict((r, path) for r, path in by_id.items() if path)
+    if preferred:
+        if not backend.repo_state(preferred):
+            raise ClusterError("profile repository '{}' is not an enabled repository".format(preferred))
+        if preferred not in by_id:
+            raise ClusterError("repository '{}' carries no cluster profile (metadata type '{}')".format(
+                preferred, profile.MDTYPE))
+        repoid = preferred
+    elif nodeconf.DEFAULT_PROFILE_REPO in by_id:
+        repoid = nodeconf.DEFAULT_PROFILE_REPO
+    elif len(by_id) == 1:
+        repoid = list(by_id)[0]
+    elif not by_id:
+        raise ClusterError("no enabled repository carries a cluster profile (metadata type '{}')".format(
+            profile.MDTYPE))
+    else:
+        raise ClusterError("several repositories carry a cluster profile ({}): set profile_repo in "
+                           "cluster.conf".format(", ".join(sorted(by_id))))
+    return repoid, profile.read_file(by_id[repoid], "repository '{}'".format(repoid))
+
+
+class NodeRun(object):
+    """One sync or status of one node against its role in the published profile."""
+
+    def __init__(self, backend, config, role=None):
+        self.backend = backend
+        self.config = config
+        self.role = role or config.role
+        self.items = []
+
+    # --- what the node must do -----------------------------------------------------------
+    def load(self):
+        backend = self.backend
+        self.repo, self.profile = find_profile(backend, self.config.profile_repo)
+        if not self.role:
+            raise ClusterError("this node has no role: set role= in /etc/dnf/plugins/cluster.conf or pass --role")
+        arch = backend.basearch
+        self.view = profile.RoleView(self.profile, self.role, arch)
+        self.follow_channel()
+        self.installed = backend.installed()
+        self.state = state.load(backend.persistdir)
+        self.managed = self.state.reconciled(self.installed)
+        self.plan = planning.compute(self.view.name, arch, self.view.packages, self.installed, self.managed,
+                                     self.view.pins, backend.protected())
+        self.summary = {"role": self.view.name, "arch": arch, "channel": self.view.channel,
+                        "profile_repo": self.repo, "profile": profile.digest(self.profile)}
+        self.header = ("Cluster profile from repository '{}': role {} on {}, channel {}, {} packages, "
+                       "{} pins".format(self.repo, self.view.name, arch, self.view.channel,
+                                        len(self.view.packages), len(self.view.pins)))
+        return self
+
+    def follow_channel(self):
+        """Stable roles take nothing from <repo>-testing; testing roles need it (it is
+        enabled for this run when the node has it configured but disabled)."""
+        testing = self.repo + "-testing"
+        known = self.backend.repo_state(testing)
+        if self.view.channel == "testing":
+            if known is None:
+                raise ClusterError("role '{}' follows the testing channel, but repository '{}' is not "
+                                   "configured on this node".format(self.view.name, testing))
+            if not known:
+                self.backend.enable_repo(testing, profile.MDTYPE)
+        elif known:
+            self.backend.hide_repo(testing)
+
+    # --- turning the plan into one transaction -------------------------------------------
+    def prepare(self):
+        """Pins, marks and resolution: the resolved transaction ([backends.Item])."""
+        self.apply_pins()
+        if not self.plan.in_sync:
+            self.mark()
+            self.resolve_keeping()
+        return self.items
+
+    def apply_pins(self):
+        """Like versionlock, for this transaction: every other build of a pinned name is
+        hidden, so dependencies resolve to the pinned build too."""
+        relevant = set(self.view.packages) | set(self.installed)
+        for name, evr in sorted(self.view.pins.items()):
+            found = self.backend.pin(name, evr)
+            installed = self.installed.get(name)
+            needed = name in relevant and (installed is None or
+                                           planning.format_evr(installed) != planning.format_evr(evr))
+            if not found and needed:
+                raise ClusterError("pinned {}-{} is not available from any enabled repository".format(
+                    name, planning.format_evr(evr)))
+
+    def mark(self):
+        plan, backend = self.plan, self.backend
+        for name, evr in plan.install:
+            try:
+                backend.install(name, evr)
+            except ClusterError as err:
+                raise ClusterError(str(err) if evr else "role '{}': {}".format(plan.role, err))
+        for name, _, new in plan.upgrade:
+            backend.upgrade(name, new)
+        for name, _, new in plan.downgrade:
+            backend.downgrade(name, new)
+        for name in plan.remove:
+            backend.remove(name)
+
+    def resolve_keeping(self):
+        """Resolve. Removals need allow_erasing (as `dnf remove` has), so every erasure is
+        then checked: one that would take away a package the admin installed withdraws
+        the planned removal it follows from, and the plan says why. Anything else that
+        would remove a hand-installed package is refused."""
+        plan, backend = self.plan, self.backend
+        while True:
+            try:
+                self.items = backend.resolve(bool(plan.remove))
+            except ClusterError as err:
+                raise ClusterError("role '{}': cannot resolve the sync: {}".format(plan.role, err))
+            erased = [i.name for i in self.items if i.action == "remove"]
+            candidates = set(plan.remove)
+            collateral = [n for n in erased if n not in candidates and backend.reason(n) in BY_HAND]
+            if not collateral:
+                return
+            for victim in collateral:
+                causes = backend.needs(victim, erased) & candidates
+                if not causes:
+                    item = [i for i in self.items if i.name == victim][0]
+                    raise ClusterError("role '{}': the sync would remove {}, which the profile did not "
+                                       "install; refusing".format(plan.role, item.nevra))
+                for name in causes:
+                    plan.keep(name, "still needed by {}".format(victim))
+            backend.reset()
+            self.items = []
+            if plan.in_sync:
+                return
+            self.mark()
+
+    # --- recording -----------------------------------------------------------------------
+    def record_intent(self):
+        """Before the transaction runs: if it dies midway, the next run knows what it
+        was installing."""
+        self.state.managed = self.managed
+        self.state.pending = set(name for name, _ in self.plan.install)
+        self.state.save()
+
+    def finish(self):
+        """After the transaction succeeded: record what the profile now manages."""
+        removed = set(i.name for i in self.items if i.action == "remove")
+        self.state.managed = (set(self.managed) | set(n for n, _ in self.plan.install)) - removed
+        self.state.pending = set()
+        self.state.role = self.view.name
+        self.state.profile = profile.digest(self.profile)
+        self.state.save()
+
+    # --- reporting -----------------------------------------------------------------------
+    def transaction(self):
+        return [item.as_dict() for item in self.items]
+
+    def result(self, result):
+        """The JSON answer of sync (dry run, check or real)."""
+        return dict(self.summary, plan=self.plan.as_dict(), transaction=self.transaction(), result=result)
+
+    def status(self):
+        """(JSON answer, text lines) of `status`."""
+        found = planning.drift(self.plan)
+        data = dict(self.summary, in_sync=self.plan.in_sync, drift=found,
+                    kept=[{"name": n, "reason": r} for n, r in self.plan.kept])
+        lines = [self.header]
+        lines += ["  missing        {}".format(name) for name in found["missing"]]
+        lines += ["  wrong version  {} {} (pinned {})".format(i["name"], i["installed"], i["pinned"])
+                  for i in found["wrong_version"]]
+        lines += ["  extra          {} (installed by the profile, no longer listed)".format(name)
+                  for name in found["extra"]]
+        count = sum(len(v) for v in found.values())
+        lines.append("In sync." if self.plan.in_sync else
+                     "Drift: {} difference{}; `dnf cluster-node sync` converges the node.".format(
+                         count, "" if count == 1 else "s"))
+        return data, lines

@@ -1,0 +1,75 @@
+"""The layout holds: the node-side package never imports the packager's, every module
+says in its first docstring line what it holds, and the README's layout table names
+every top-level part of the tree and nothing that is not there."""
+import ast
+import os
+import re
+import subprocess
+
+from cluster_testkit import REPO_ROOT
+
+NODE_SIDE = ("dnf_plugin_cluster", "plugins", os.path.join("bin", "dnf-cluster"))
+
+
+def python_files(*parts):
+    for part in parts:
+        path = os.path.join(REPO_ROOT, part)
+        if os.path.isfile(path):
+            yield path
+            continue
+        for top, dirs, files in os.walk(path):
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
+            for name in files:
+                if name.endswith(".py"):
+                    yield os.path.join(top, name)
+
+
+def imported(path):
+    with open(path) as handle:
+        tree = ast.parse(handle.read(), path)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+
+
+def test_node_side_never_imports_the_packager_toolchain():
+    offenders = [(os.path.relpath(p, REPO_ROOT), name) for p in python_files(*NODE_SIDE) for name in imported(p)
+                 if name == "cluster_repo" or name.startswith("cluster_repo.")]
+    assert offenders == []
+
+
+def test_every_module_says_what_it_holds():
+    missing = []
+    for path in python_files("dnf_plugin_cluster", "cluster_repo", "cluster_testkit", "plugins"):
+        with open(path) as handle:
+            text = handle.read()
+        doc = ast.get_docstring(ast.parse(text, path))
+        if not (doc and doc.strip().splitlines()[0].strip()) and not text.startswith("# "):
+            missing.append(os.path.relpath(path, REPO_ROOT))
+    assert missing == []
+
+
+def test_readme_layout_table_matches_the_tree():
+    with open(os.path.join(REPO_ROOT, "README.md")) as handle:
+        readme = handle.read()
+    table = readme[readme.index("## Layout"):].split("\n## ")[0]
+    named = set()
+    for row in table.splitlines():
+        if row.startswith("| `"):
+            named.update(p.rstrip("/") for p in re.findall(r"`([^`]+)`", row.split("|")[1]))
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                             universal_newlines=True, check=True).stdout.split()
+    top = set(p.split("/")[0] for p in tracked) - {".gitignore", "LICENSE", "Makefile", "README.md", "pytest.ini",
+                                                    "requirements-dev.txt", "setup.py", "pyproject.toml"}
+    for path in sorted(named):
+        candidates = [path, os.path.join("dnf_plugin_cluster", path)]
+        assert any(os.path.exists(os.path.join(REPO_ROOT, c)) for c in candidates), path
+    assert top <= set(p.split("/")[0] for p in named), sorted(top - set(p.split("/")[0] for p in named))
+    for package in ("dnf_plugin_cluster", "cluster_repo"):
+        modules = set(os.path.relpath(p, REPO_ROOT) for p in python_files(package)
+                      if not p.endswith("__init__.py"))
+        described = set(m for m in modules if os.path.basename(m) in table)
+        assert described == modules, sorted(modules - described)
