@@ -20,6 +20,8 @@ logger = logging.getLogger("dnf.plugin.cluster")
 
 class ClusterCommand(dnf.cli.Command):
     subcommands = ()
+    #: subcommands that need neither repositories nor the rpm database
+    offline = ()
 
     @classmethod
     def set_argparser(cls, parser):
@@ -33,11 +35,13 @@ class ClusterCommand(dnf.cli.Command):
         return self.opts.subcommand[0]
 
     def configure(self):
-        """What every cluster command needs (the repositories and the sack), then the
-        subcommand's own configure_<sub>(). A ClusterError is one line, exit 1."""
+        """What every cluster command needs (the repositories and the sack, unless the
+        subcommand is offline), then the subcommand's own configure_<sub>(). A
+        ClusterError is one line, exit 1."""
         self.quiet_for_json()
-        self.cli.demands.sack_activation = True
-        self.cli.demands.available_repos = True
+        if self.sub not in self.offline:
+            self.cli.demands.sack_activation = True
+            self.cli.demands.available_repos = True
         from ..backends.dnf4 import Dnf4Backend
         self.backend = Dnf4Backend(self.base, self.cli)
         try:

@@ -1,6 +1,7 @@
-"""`dnf cluster-master publish|kickstart`, for the head node: put the cluster profile
-(from the site's role definitions, optionally pinned to this head node's versions) into
-the repository metadata, and print a kickstart fragment for a role."""
+"""`dnf cluster-master publish|kickstart|status|sync`, for the head node: put the cluster
+profile (from the site's role definitions, optionally pinned to this head node's
+versions) into the repository metadata, print a kickstart fragment for a role, and look
+at or roll out to the fleet (`-w NODESET`, through ClusterShell: fleet.py)."""
 from __future__ import absolute_import, unicode_literals
 
 import fnmatch
@@ -13,10 +14,21 @@ from ..errors import ClusterError
 from .base import ClusterCommand
 
 
+def _count(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
 class ClusterMasterCommand(ClusterCommand):
     aliases = ("cluster-master",)
-    summary = "head node: publish the cluster profile into the repository, write kickstart fragments"
-    subcommands = ("publish", "kickstart")
+    summary = "head node: publish the cluster profile, kickstart fragments, fleet status and rollouts"
+    subcommands = ("publish", "kickstart", "status", "sync")
+    offline = ("status", "sync")        # they ask nodes, not repositories
 
     @classmethod
     def set_argparser(cls, parser):
@@ -37,6 +49,30 @@ class ClusterMasterCommand(ClusterCommand):
         parser.add_argument("--arch", help="kickstart: the node's arch (default: this host's)")
         parser.add_argument("--baseurl", help="kickstart: the cluster repository URL as nodes reach it "
                                               "(default: the profile repository's baseurl)")
+        fleet = parser.add_argument_group("fleet (status, sync)")
+        fleet.add_argument("-w", "--nodes", metavar="NODESET",
+                           help="the nodes: node[001-512], @compute, @gpu!node007 (ClusterShell node sets)")
+        fleet.add_argument("--fanout", type=_count, metavar="N",
+                           help="nodes asked at once (default: clush.conf's fanout, else 64)")
+        fleet.add_argument("--connect-timeout", type=float, metavar="SECONDS", help="ssh connect timeout")
+        fleet.add_argument("--command-timeout", type=float, metavar="SECONDS",
+                           help="time each node may take (default: clush.conf's, else none)")
+        fleet.add_argument("--worker", choices=("ssh", "exec"), default="ssh",
+                           help="ssh (default), or exec: a local command per node, %%h is the node name")
+        fleet.add_argument("--node-command", metavar="PREFIX", default="dnf -q cluster-node",
+                           help="how to call cluster-node on a node (default: %(default)s; on dnf5 "
+                                "nodes: 'dnf-cluster -q node'; with --worker exec, e.g. "
+                                "'dnf --installroot=/images/%%h -q cluster-node')")
+        fleet.add_argument("--groups-conf", metavar="FILE",
+                           help="ClusterShell groups.conf for @groups (default: ClusterShell's own)")
+        fleet.add_argument("--canary", metavar="N|NODESET",
+                           help="sync: canaries first: the first N nodes, or these nodes (default: the "
+                                "@canary group's nodes, else the first node; 0: none)")
+        fleet.add_argument("--wave-size", type=_count, metavar="N", help="sync: nodes per wave (default: fanout)")
+        fleet.add_argument("--max-failures", type=int, default=0, metavar="N",
+                           help="sync: failed nodes a wave may have before the rollout stops (default: 0)")
+        fleet.add_argument("--dry-run", dest="fleet_dry_run", action="store_true", default=False,
+                           help="sync: every node's plan, grouped by identical plan; nothing changes")
 
     def configure_publish(self):
         if not self.opts.repo_dir or not (self.opts.roles or self.opts.lock or self.opts.unlock):
@@ -52,6 +88,53 @@ class ClusterMasterCommand(ClusterCommand):
         # messages and the metadata download progress go to stderr
         self.cli.redirect_logger(stdout=logging.WARNING, stderr=logging.INFO)
         self.cli.redirect_repo_progress()
+
+    def _configure_fleet(self):
+        if not self.opts.nodes:
+            raise dnf.cli.CliError("cluster-master {} needs -w NODESET".format(self.sub))
+
+    configure_status = _configure_fleet
+
+    configure_sync = _configure_fleet
+
+    def _transport(self):
+        from .. import fleet
+        defaults = fleet.clush_defaults()
+        opts = self.opts
+        return dict(fanout=opts.fanout or defaults.get("fanout", 64), worker=opts.worker,
+                    timeout=opts.command_timeout if opts.command_timeout is not None
+                    else defaults.get("command_timeout"),
+                    connect_timeout=opts.connect_timeout if opts.connect_timeout is not None
+                    else defaults.get("connect_timeout"),
+                    resolver=fleet.group_resolver(opts.groups_conf))
+
+    def _report(self, result):
+        from .. import fleet
+        if self.opts.json:
+            self.print_json(result.as_dict())
+        else:
+            print("\n".join(result.lines()))
+        if result.exit_code == 100:
+            self.cli.demands.success_exit_status = 100
+        elif result.exit_code:
+            failed = result.failed() if isinstance(result, fleet.Rollout) else result.unanswered()
+            raise ClusterError("{} node{} {}: {}".format(
+                len(failed), "" if len(failed) == 1 else "s",
+                "failed; the rollout stopped" if isinstance(result, fleet.Rollout) and not result.dry_run
+                else "could not be asked", failed))
+
+    def run_status(self):
+        from .. import fleet
+        self._report(fleet.status(self.opts.nodes, fleet.node_commands(self.opts.node_command)["status"],
+                                  **self._transport()))
+
+    def run_sync(self):
+        from .. import fleet
+        transport = self._transport()
+        canary = self.opts.canary
+        self._report(fleet.rollout(self.opts.nodes, fleet.node_commands(self.opts.node_command), canary=canary,
+                                   wave_size=self.opts.wave_size, max_failures=self.opts.max_failures,
+                                   dry_run=self.base.conf.assumeno or self.opts.fleet_dry_run, **transport))
 
     def lock_pins(self, names, excludes):
         """EVRs installed on this head node for the profile's packages and their whole

@@ -1,0 +1,513 @@
+"""The whole cluster at a glance: fleet status and staged rollouts (issue 14).
+
+The head node runs the node-side command (`dnf -q cluster-node status --json`, or
+`sync`) on many nodes and reads back one JSON answer per node. The fan-out is
+ClusterShell's, not a home-made ssh loop: it is the HPC fan-out library admins already
+use for clush, shipped as python3-clustershell by EPEL, Fedora and Debian, and it
+brings what we would otherwise rewrite: node sets with folding (`node[001-480]`), node
+groups from the site's own /etc/clustershell/groups.conf and groups.d (`@compute`,
+`@gpu!node007`), ssh with a fan-out width and connect/command timeouts, the `exec`
+worker (`%h` in a local command, so image roots and tests can be addressed as nodes),
+and MsgTree, which groups identical answers as `clubak -b` does.
+
+Pure logic: no dnf import, so both `dnf cluster-master status|sync -w NODESET` and
+`dnf-cluster master ...` can call it. Python 3.6 (EL8).
+
+Node answer, schema format 1 (one JSON object on stdout, `status --json` and
+`sync --json` alike; nothing else on stdout; exit 0 in sync or synced, 100 drift, 1 error):
+
+    {"format": 1,                       required, an integer; other values are refused
+     "command": "status" | "sync",
+     "result": "in-sync" | "drift" | "synced" | "planned" | "error",    required
+     "role": "compute", "arch": "x86_64",
+     "generation": 11 | null,           profile generation this node last synced to
+     "published_generation": 12 | null, profile generation the node sees published now
+     "in_sync": true | false,
+     "counts": {"missing": n, "wrong_version": n, "extra": n,           (status)
+                "install": n, "upgrade": n, "downgrade": n, "remove": n},  (sync)
+     "drift": {"missing": [name], "extra": [name],                      (status)
+               "wrong_version": [{"name", "installed", "pinned"}]},
+     "plan": {"install": [{"name", "evr"}], "remove": [name],           (sync)
+              "upgrade": [{"name", "from", "to"}], "downgrade": [...],
+              "kept": [{"name", "reason"}]},
+     "error": "one-line message"}       only with result "error" (and exit 1)
+
+`drift` and `plan` lists are what the fleet view shows and groups by, so two nodes
+share a line only when they differ from the profile in exactly the same way. Nodes in
+sync are grouped by `published_generation` (not by `generation`: a node last synced at
+11 is as converged as one synced at 12 when 12 changed nothing for its role).
+
+Whatever a node does (prints no JSON, a JSON error, exits non-zero silently, ssh fails
+with exit 255, or hangs past the command timeout) it gets a NodeResult; nothing a node
+does raises here. ClusterError is raised only for the caller's own mistakes (an empty
+or malformed node set, a bad command template).
+
+Fleet report (`Report.as_dict()`, `Rollout.as_dict()`), also format 1:
+
+    {"format": 1, "command": "status" | "sync" | "dry-run", "exit": 0 | 100 | 1,
+     "nodes": {"node001": {"state", "summary", "exit", "answer", "stderr", "wave"?}},
+     "groups": [{"nodes": "node[001-480]", "count": 480, "state", "summary"}],
+     "waves": [{"name": "canary" | "wave 1" ..., "nodes", "count",            (rollout)
+                "state": "done" | "stopped" | "not-reached" | "planned",
+                "failed": "node007", "sync": [groups], "check": [groups]}]}
+
+Node states: in-sync, synced (fine); drift, planned (differs); error, unreachable,
+timeout, bad-answer (could not be asked or answered wrongly). Exit: 1 when any node
+is in the last group, else 100 when any differs, else 0.
+"""
+import json
+from string import Template
+
+from ClusterShell.MsgTree import MsgTree
+from ClusterShell.NodeSet import (ILLEGAL_GROUP_CHARS, NodeSet, NodeSetError,
+                                  RESOLVER_NOGROUP, std_group_resolver)
+from ClusterShell.NodeUtils import GroupResolverConfig, GroupResolverError
+from ClusterShell.Task import task_self
+from ClusterShell.Worker.Exec import ExecWorker
+from ClusterShell.Worker.Ssh import WorkerSsh
+
+from .errors import ClusterError
+
+FORMAT = 1
+OK, DIFFERS = ("in-sync", "synced"), ("drift", "planned")
+FAILED = ("error", "unreachable", "timeout", "bad-answer")
+ANSWERS = OK + DIFFERS + ("error",)
+WORKERS = {"ssh": WorkerSsh, "exec": ExecWorker}
+SSH_MESSAGES = (("timed out", "ssh: connect timeout"),
+                ("Connection refused", "ssh: connection refused"),
+                ("No route to host", "ssh: no route to host"),
+                ("Could not resolve hostname", "ssh: unknown host"),
+                ("Permission denied", "ssh: permission denied"),
+                ("Host key verification failed", "ssh: host key verification failed"))
+
+
+def node_commands(prefix="dnf -q cluster-node"):
+    """The node-side commands, from the prefix that names `cluster-node` on a node:
+    over ssh the default; on dnf5 hosts "dnf-cluster -q node"; for image roots through
+    the exec worker "dnf --installroot=/images/%h -q cluster-node". (dnf and
+    dnf-cluster take their options anywhere on the line.)"""
+    return {"status": "{} status --json".format(prefix),
+            "sync": "{} sync -y --json".format(prefix),
+            "dry-run": "{} sync --dry-run --json".format(prefix)}
+
+
+def clush_defaults(path=None):
+    """fanout, connect_timeout and command_timeout from ClusterShell's own clush.conf
+    ($CLUSTERSHELL_CFGDIR, else /etc/clustershell), as clush reads them."""
+    import configparser
+    import os
+    path = path or os.path.join(os.environ.get("CLUSTERSHELL_CFGDIR", "/etc/clustershell"), "clush.conf")
+    parser = configparser.RawConfigParser()
+    out = {}
+    try:
+        parser.read(path)
+        for key, kind in (("fanout", int), ("connect_timeout", float), ("command_timeout", float)):
+            if parser.has_option("Main", key):
+                out[key] = kind(parser.get("Main", key))
+    except (configparser.Error, ValueError) as err:
+        raise ClusterError("cannot read ClusterShell's configuration: {}".format(" ".join(str(err).split())), path)
+    return out
+
+
+def group_resolver(groups_conf=None):
+    """ClusterShell's group resolver: the standard one (/etc/clustershell/groups.conf
+    and its groups.d, ~/.local/etc/clustershell, $CLUSTERSHELL_CFGDIR), or the one a
+    given groups.conf describes (its `autodir: $CFGDIR/groups.d` is relative to it)."""
+    if groups_conf is None:
+        return std_group_resolver()
+    return GroupResolverConfig([groups_conf], ILLEGAL_GROUP_CHARS)
+
+
+def nodeset(nodes, resolver=None):
+    """A non-empty NodeSet from `node[001-512]`, `@compute`, `@gpu!node007`, ..."""
+    try:
+        found = NodeSet(nodes, resolver=resolver)
+    except (NodeSetError, GroupResolverError) as err:
+        raise ClusterError("bad node set '{}': {}".format(nodes, err))
+    if not found:
+        raise ClusterError("node set '{}' names no node (unknown group?)".format(nodes))
+    return found
+
+
+# --- one node's answer ---------------------------------------------------------------
+
+class NodeResult(object):
+    """What one node answered, or why it did not."""
+    __slots__ = ("node", "state", "summary", "exit", "answer", "stderr", "wave")
+
+    def __init__(self, node, state, summary, exit=None, answer=None, stderr=""):
+        self.node, self.state, self.summary = node, state, summary
+        self.exit, self.answer, self.stderr, self.wave = exit, answer, stderr, None
+
+    @property
+    def ok(self):
+        return self.state in OK
+
+    def as_dict(self):
+        out = {"state": self.state, "summary": self.summary, "exit": self.exit,
+               "answer": self.answer, "stderr": self.stderr}
+        if self.wave is not None:
+            out["wave"] = self.wave
+        return out
+
+
+def _clean(text, node=None, limit=200):
+    """One printable line (remote text never drives the admin's terminal), with the
+    node's own name as %h so that identical failures group."""
+    text = " ".join(str(text).split())
+    if node:
+        text = text.replace(node, "%h")
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _json_answer(out):
+    """The JSON object in stdout: all of it, or from the first line that opens one
+    (a warning printed before it is tolerated)."""
+    lines = out.splitlines()
+    for start in range(len(lines)):
+        if lines[start].lstrip().startswith("{"):
+            try:
+                data = json.loads("\n".join(lines[start:]))
+            except ValueError:
+                continue
+            return data if isinstance(data, dict) else None
+    return None
+
+
+def _names(items):
+    if not isinstance(items, list):
+        raise TypeError("a list of names expected")
+    return ", ".join(_clean(i, limit=100) for i in items)
+
+
+def _describe(answer):
+    """The summary line of a well-formed answer."""
+    result = answer["result"]
+    gen = answer.get("published_generation", answer.get("generation"))
+    at = "" if gen is None else ", generation {}".format(int(gen))
+    if result == "in-sync":
+        return "in sync" + at
+    if result == "error":
+        return "error: " + _clean(answer.get("error") or "no message")
+    parts = []
+    if result == "drift" and "drift" in answer:
+        drift = answer["drift"]
+        if drift.get("missing"):
+            parts.append("missing: " + _names(drift["missing"]))
+        if drift.get("wrong_version"):
+            parts.append("wrong version: " + ", ".join("{} {} (pinned {})".format(
+                _clean(i["name"]), _clean(i["installed"]), _clean(i["pinned"]))
+                for i in drift["wrong_version"]))
+        if drift.get("extra"):
+            parts.append("extra: " + _names(drift["extra"]))
+    else:
+        plan = answer.get("plan") or {}
+        if plan.get("install"):
+            parts.append("install " + ", ".join(_clean(" ".join([i["name"], i.get("evr") or ""]))
+                                                for i in plan["install"]))
+        for label in ("upgrade", "downgrade"):
+            if plan.get(label):
+                parts.append(label + " " + ", ".join("{} {} -> {}".format(
+                    _clean(i["name"]), _clean(i["from"]), _clean(i["to"])) for i in plan[label]))
+        if plan.get("remove"):
+            parts.append("remove " + _names(plan["remove"]))
+        if plan.get("kept"):
+            parts.append("keep " + ", ".join("{} ({})".format(_clean(i["name"]), _clean(i["reason"]))
+                                             for i in plan["kept"]))
+    head = {"drift": "drift" + at, "synced": "synced" + at, "planned": "plan" + at}[result]
+    if result == "drift" and parts:
+        return "; ".join(parts)
+    return head + (": " + "; ".join(parts) if parts else "")
+
+
+def classify(node, rc, out, err, timed_out=False, timeout=None):
+    """One node's NodeResult from its exit status, stdout and stderr (text)."""
+    err_lines = [l for l in err.splitlines() if l.strip()]
+    tail = "\n".join(err_lines[-20:])
+    last = _clean(err_lines[-1], node) if err_lines else ""
+    if timed_out:
+        within = " within {:g} s".format(timeout) if timeout else ""
+        return NodeResult(node, "timeout", "timeout: no answer" + within, None, None, tail)
+    answer = _json_answer(out)
+    if answer is None:
+        if rc == 255:
+            text = next((short for key, short in SSH_MESSAGES if key in last), last or "exit 255")
+            return NodeResult(node, "unreachable", "unreachable: " + text, rc, None, tail)
+        first = next((l for l in out.splitlines() if l.strip()), "")
+        if first:
+            why = "bad answer: no JSON (exit {}): {}".format(rc, _clean(first, node, 80))
+            return NodeResult(node, "bad-answer", why, rc, None, tail)
+        why = "error: exit {}, no answer{}".format(rc, ": " + last if last else "")
+        return NodeResult(node, "error", why, rc, None, tail)
+    if answer.get("format") != FORMAT or answer.get("result") not in ANSWERS:
+        why = "bad answer: format {!r}, result {!r} (format {} expected)".format(
+            answer.get("format"), answer.get("result"), FORMAT)
+        return NodeResult(node, "bad-answer", _clean(why), rc, answer, tail)
+    try:
+        summary = _describe(answer)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return NodeResult(node, "bad-answer", "bad answer: malformed format 1 answer", rc, answer, tail)
+    state = answer["result"]
+    expected = {"drift": (100,), "error": (1,)}.get(state, (0,))
+    if state != "error" and rc not in expected:
+        state, summary = "error", "error: exit {} with answer '{}'".format(rc, summary)
+    return NodeResult(node, state, summary, rc, answer, tail)
+
+
+# --- many nodes ----------------------------------------------------------------------
+
+class Report(object):
+    """Per-node results of one fan-out, grouped by identical answer."""
+
+    def __init__(self, command, results):
+        self.command = command
+        self.results = results          # {node: NodeResult}
+
+    @property
+    def nodes(self):
+        return NodeSet.fromlist(self.results, resolver=RESOLVER_NOGROUP)
+
+    def failed(self):
+        return NodeSet.fromlist([n for n, r in self.results.items() if not r.ok],
+                                resolver=RESOLVER_NOGROUP)
+
+    def unanswered(self):
+        """The nodes that could not be asked or answered with an error."""
+        return NodeSet.fromlist([n for n, r in self.results.items() if r.state in FAILED],
+                                resolver=RESOLVER_NOGROUP)
+
+    def groups(self):
+        """[(NodeSet, state, summary)] of identical answers, in node order (clubak -b)."""
+        tree = MsgTree()
+        for node, res in self.results.items():
+            tree.add(node, res.state.encode("utf-8"))
+            tree.add(node, res.summary.encode("utf-8"))
+        order = dict((node, i) for i, node in enumerate(self.nodes))
+        out = []
+        for elem, keys in tree.walk():
+            state, summary = [line.decode("utf-8") for line in elem.lines()]
+            out.append((NodeSet.fromlist(keys, resolver=RESOLVER_NOGROUP), state, summary))
+        return sorted(out, key=lambda g: order[next(iter(g[0]))])
+
+    @property
+    def exit_code(self):
+        states = set(r.state for r in self.results.values())
+        if states & set(FAILED):
+            return 1
+        return 100 if states & set(DIFFERS) else 0
+
+    def lines(self, indent=""):
+        return format_groups(self.groups(), indent)
+
+    def groups_dict(self):
+        return [{"nodes": str(ns), "count": len(ns), "state": state, "summary": summary}
+                for ns, state, summary in self.groups()]
+
+    def as_dict(self):
+        return {"format": FORMAT, "command": self.command, "exit": self.exit_code,
+                "nodes": dict((n, r.as_dict()) for n, r in self.results.items()),
+                "groups": self.groups_dict()}
+
+
+def format_groups(groups, indent=""):
+    """`node[001-480] (480)  in sync, generation 12`, labels padded to one column."""
+    labels = ["{} ({})".format(ns, len(ns)) for ns, _, _ in groups]
+    width = max([len(l) for l in labels] or [0])
+    return ["{}{:<{}}  {}".format(indent, label, width, summary)
+            for label, (_, _, summary) in zip(labels, groups)]
+
+
+def _check_template(command, worker):
+    if worker not in WORKERS:
+        raise ClusterError("unknown worker '{}' (ssh or exec)".format(worker))
+    if worker == "exec":
+        if "%h" not in command and "%{h}" not in command:
+            raise ClusterError("the exec worker needs %h (the node) in its command: " + command)
+
+        class _Pattern(Template):
+            delimiter = "%"
+        try:
+            _Pattern(command).substitute(h="n", host="n", n=0, rank=0)
+        except (KeyError, ValueError) as err:
+            raise ClusterError("bad command template (write %% for %): {}: {}".format(command, err))
+
+
+def ask(nodes, command, label, fanout=64, timeout=None, worker="ssh", connect_timeout=None,
+        resolver=None):
+    """Run `command` on every node at once (at most `fanout` at a time) and return a
+    Report. timeout: seconds each node may take (None: ClusterShell's command_timeout,
+    0 = unlimited); connect_timeout: ssh's (None: ClusterShell's, 10 s by default)."""
+    nodes = nodeset(nodes, resolver)
+    _check_template(command, worker)
+    task = task_self()
+    if timeout is None:
+        timeout = task.info("command_timeout", 0)
+    timeout = timeout or None
+    saved = dict((k, task.info(k)) for k in ("fanout", "connect_timeout"))
+    task.set_info("fanout", int(fanout))
+    if connect_timeout is not None:
+        task.set_info("connect_timeout", connect_timeout)
+    try:
+        run = WORKERS[worker](nodes, handler=None, timeout=timeout, command=command, stderr=True)
+        run.set_write_eof()             # no stdin: ssh must not wait for one
+        task.schedule(run)
+        try:
+            task.resume()
+        except OSError as err:          # e.g. no ssh binary: no node could be asked
+            raise ClusterError("cannot run {}: {}".format(worker, err))
+        timed_out = set(run.iter_keys_timeout())
+        results = {}
+        for node in nodes:
+            try:
+                rc = run.node_retcode(node)
+            except KeyError:
+                rc = None
+            out, err = [(data or b"").decode("utf-8", "replace")
+                        for data in (run.node_buffer(node), run.node_error(node))]
+            results[node] = classify(node, rc, out, err, node in timed_out, timeout)
+        return Report(label, results)
+    finally:
+        for key, value in saved.items():
+            task.set_info(key, value)
+
+
+def status(nodes, command=None, **transport):
+    """Fleet status: the node-side `status --json` everywhere. Report.lines() are the
+    grouped lines, Report.exit_code 0/100/1. transport: fanout, timeout, worker,
+    connect_timeout, resolver (see ask)."""
+    return ask(nodes, command or node_commands()["status"], "status", **transport)
+
+
+# --- rollout -------------------------------------------------------------------------
+
+class Wave(object):
+    __slots__ = ("name", "nodes", "canary", "state", "sync", "check", "failed")
+
+    def __init__(self, name, nodes, canary=False):
+        self.name, self.nodes, self.canary = name, nodes, canary
+        self.state, self.sync, self.check, self.failed = "not-reached", None, None, NodeSet()
+
+    def as_dict(self):
+        return {"name": self.name, "nodes": str(self.nodes), "count": len(self.nodes),
+                "state": self.state, "failed": str(self.failed),
+                "sync": self.sync.groups_dict() if self.sync else [],
+                "check": self.check.groups_dict() if self.check else []}
+
+
+def plan_waves(nodes, canary=None, wave_size=64, resolver=None, canary_group="canary"):
+    """[Wave]: the canaries, then the other nodes in sorted order, wave_size at a time.
+    canary: N (the first N nodes; 0 for none), a node set (`@racka`, `node[1-2]`;
+    only its nodes in `nodes` count) or None: the `@canary` group's nodes among
+    `nodes` when it has any, otherwise the first node."""
+    nodes = nodeset(nodes, resolver)
+    if int(wave_size) < 1:
+        raise ClusterError("the wave size must be at least 1")
+    ordered = list(nodes)
+    if isinstance(canary, str) and canary.isdigit():
+        canary = int(canary)
+    if canary is None:
+        try:
+            found = NodeSet("@" + canary_group, resolver=resolver) & nodes
+        except (NodeSetError, GroupResolverError):
+            found = NodeSet()
+        canaries = found or NodeSet(ordered[0])
+    elif isinstance(canary, int):
+        if canary < 0:
+            raise ClusterError("--canary must be 0 or more")
+        canaries = NodeSet.fromlist(ordered[:canary], resolver=RESOLVER_NOGROUP)
+    else:
+        canaries = nodeset(canary, resolver) & nodes
+        if not canaries:
+            raise ClusterError("no canary of '{}' is among the nodes".format(canary))
+    rest = [n for n in ordered if n not in canaries]
+    waves = [Wave("canary", canaries, True)] if canaries else []
+    size = int(wave_size)
+    for i in range(0, len(rest), size):
+        waves.append(Wave("wave {}".format(i // size + 1),
+                          NodeSet.fromlist(rest[i:i + size], resolver=RESOLVER_NOGROUP)))
+    return waves
+
+
+class Rollout(object):
+    """The waves of one rollout (or dry run) and every node's last result."""
+
+    def __init__(self, waves, dry_run, report=None):
+        self.waves, self.dry_run, self.report = waves, dry_run, report
+
+    def results(self):
+        if self.report is not None:
+            return dict(self.report.results)
+        out = {}
+        for wave in self.waves:
+            for rep in (wave.sync, wave.check):
+                if rep is not None:
+                    for node, res in rep.results.items():
+                        res.wave = wave.name
+                        out[node] = res
+        return out
+
+    def failed(self):
+        """The nodes that failed or could not be asked (the waves' lines show those not reached)."""
+        nodes = [n for n, r in self.results().items() if not r.ok]
+        return NodeSet.fromlist(nodes, resolver=RESOLVER_NOGROUP) if nodes else NodeSet()
+
+    @property
+    def exit_code(self):
+        if self.dry_run:
+            return self.report.exit_code
+        done = all(w.state == "done" for w in self.waves)
+        return 0 if done and all(r.ok for r in self.results().values()) else 1
+
+    def lines(self):
+        out = []
+        for wave in self.waves:
+            head = "{:<8} {} ({})  {}".format(wave.name, wave.nodes, len(wave.nodes), wave.state)
+            if wave.state == "stopped":
+                head += ": {} failed ({})".format(len(wave.failed), wave.failed)
+            out.append(head)
+            if wave.sync is not None:
+                out.extend(wave.sync.lines("  "))
+            if wave.check is not None:
+                out.extend("  check " + l for l in wave.check.lines())
+        if self.dry_run:
+            out.append("dry run: nothing was changed; plans per group of identical plans:")
+            out.extend(self.report.lines("  "))
+        return out
+
+    def as_dict(self):
+        results = self.results()
+        groups = Report("sync", results).groups_dict() if results else []
+        return {"format": FORMAT, "command": "dry-run" if self.dry_run else "sync",
+                "exit": self.exit_code, "nodes": dict((n, r.as_dict()) for n, r in results.items()),
+                "groups": groups, "waves": [w.as_dict() for w in self.waves]}
+
+
+def rollout(nodes, commands=None, canary=None, wave_size=None, max_failures=0, dry_run=False,
+            fanout=64, canary_group="canary", resolver=None, **transport):
+    """Staged sync: the canaries are synced, then asked for status (any failure, or one
+    not in sync, stops the rollout); then each wave is synced, and the rollout stops
+    after the first wave with more than max_failures failed nodes. Waves not reached
+    are never touched. dry_run: the node-side dry run on every node instead, one
+    fan-out, plans grouped; nothing changes. commands: node_commands(...)."""
+    commands = commands or node_commands()
+    waves = plan_waves(nodes, canary, wave_size or fanout, resolver, canary_group)
+    transport = dict(transport, fanout=fanout, resolver=resolver)
+    if dry_run:
+        everyone = NodeSet.fromlist([n for w in waves for n in w.nodes], resolver=RESOLVER_NOGROUP)
+        report = ask(everyone, commands["dry-run"], "dry-run", **transport)
+        for wave in waves:
+            wave.state = "planned"
+        return Rollout(waves, True, report)
+    for wave in waves:
+        wave.sync = ask(wave.nodes, commands["sync"], "sync", **transport)
+        failed = wave.sync.failed()
+        if wave.canary and len(failed) < len(wave.nodes):
+            wave.check = ask(wave.nodes - failed, commands["status"], "status", **transport)
+            failed = failed | wave.check.failed()     # drift after a sync fails the canary
+        wave.failed = failed
+        if len(failed) > (0 if wave.canary else max_failures):
+            wave.state = "stopped"
+            break
+        wave.state = "done"
+    return Rollout(waves, False)

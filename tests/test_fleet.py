@@ -1,0 +1,356 @@
+"""Fleet status and staged rollouts (dnf_plugin_cluster.fleet) through real ClusterShell
+tasks: the exec worker runs a fake node-side command once per node name (`%h`), which
+answers what the test put in <tmp>/nodes/<node>/ and records every call it gets."""
+import json
+import time
+
+import pytest
+
+from dnf_plugin_cluster import fleet
+from dnf_plugin_cluster.errors import ClusterError
+
+NODES = "node[01-24]"        # compute node[01-16], gpu node[17-20], aarch64 login node[21-24]
+
+FAKE_NODE = r"""#!/bin/sh
+# fake node: $1 = node name, then the node-side command line
+node=$1; shift
+top=$(dirname "$0"); d=$top/nodes/$node
+case "$*" in
+  *--dry-run*) cmd=dry-run ;;
+  *sync*) cmd=sync ;;
+  *status*) cmd=status ;;
+  *) cmd=unknown ;;
+esac
+echo "$cmd" >> "$d/calls"
+echo "$node $cmd" >> "$top/log"
+[ -f "$d/$cmd.hang" ] && exec sleep 60
+if [ "$cmd" = sync ] && [ -f "$d/after-sync.out" ]; then
+  cp "$d/after-sync.out" "$d/status.out"; echo 0 > "$d/status.rc"
+fi
+[ -f "$d/$cmd.err" ] && cat "$d/$cmd.err" >&2
+[ -f "$d/$cmd.out" ] && cat "$d/$cmd.out"
+exit "$(cat "$d/$cmd.rc" 2>/dev/null || echo 0)"
+"""
+
+GROUPS_YAML = """cluster:
+  compute: 'node[01-16]'
+  gpu: 'node[17-20]'
+  login: 'node[21-24]'
+  canary: 'node[05,18]'
+"""
+
+
+def role_of(node):
+    number = int(node[4:])
+    if number <= 16:
+        return "compute", "x86_64"
+    return ("gpu", "x86_64") if number <= 20 else ("login", "aarch64")
+
+
+def status_answer(node, missing=(), wrong=(), extra=(), gen=12):
+    role, arch = role_of(node)
+    drift = {"missing": list(missing), "extra": list(extra),
+             "wrong_version": [{"name": n, "installed": i, "pinned": p} for n, i, p in wrong]}
+    in_sync = not (missing or wrong or extra)
+    return {"format": 1, "command": "status", "role": role, "arch": arch, "generation": gen,
+            "published_generation": gen, "in_sync": in_sync, "result": "in-sync" if in_sync else "drift",
+            "counts": {"missing": len(missing), "wrong_version": len(wrong), "extra": len(extra)},
+            "drift": drift}
+
+
+def sync_answer(node, result, install=(), upgrade=(), gen=12):
+    role, arch = role_of(node)
+    plan = {"install": [{"name": n, "evr": None} for n in install],
+            "upgrade": [{"name": n, "from": a, "to": b} for n, a, b in upgrade],
+            "downgrade": [], "remove": [], "kept": []}
+    return {"format": 1, "command": "sync", "role": role, "arch": arch, "generation": gen,
+            "published_generation": gen, "in_sync": result in ("in-sync", "synced"), "result": result,
+            "counts": {"install": len(install), "upgrade": len(upgrade), "downgrade": 0, "remove": 0},
+            "plan": plan}
+
+
+def error_answer(command, message):
+    return {"format": 1, "command": command, "result": "error", "error": message,
+            "generation": None, "published_generation": None}
+
+
+class Fleet(object):
+    def __init__(self, top):
+        self.top = top
+        top.mkdir(exist_ok=True)
+        (top / "fake-node").write_text(FAKE_NODE)
+        (top / "groups.d").mkdir()
+        (top / "groups.d" / "cluster.yaml").write_text(GROUPS_YAML)
+        (top / "groups.conf").write_text("[Main]\ndefault: cluster\nautodir: $CFGDIR/groups.d\n")
+        self.resolver = fleet.group_resolver(str(top / "groups.conf"))
+        self.commands = fleet.node_commands("exec sh {} %h".format(top / "fake-node"))
+        self.nodes = list(fleet.nodeset(NODES))
+        for node in self.nodes:
+            (top / "nodes" / node).mkdir(parents=True)
+            self.answer(node, "status", status_answer(node))
+
+    def answer(self, node, command, out=None, rc=None, err=None, hang=False):
+        d = self.top / "nodes" / node
+        for old in (".out", ".err", ".hang"):
+            if (d / (command + old)).exists():
+                (d / (command + old)).unlink()
+        if out is not None:
+            (d / (command + ".out")).write_text(out if isinstance(out, str) else json.dumps(out))
+            if rc is None and not isinstance(out, str):
+                rc = {"drift": 100, "error": 1}.get(out["result"], 0)
+        (d / (command + ".rc")).write_text(str(rc or 0))
+        if err is not None:
+            (d / (command + ".err")).write_text(err)
+        if hang:
+            (d / (command + ".hang")).write_text("")
+
+    def after_sync(self, node, out):
+        (self.top / "nodes" / node / "after-sync.out").write_text(json.dumps(out))
+
+    def calls(self, node):
+        path = self.top / "nodes" / node / "calls"
+        return path.read_text().split() if path.exists() else []
+
+    def log(self):
+        path = self.top / "log"
+        return [l.split() for l in path.read_text().splitlines()] if path.exists() else []
+
+    def status(self, nodes=NODES, **kw):
+        kw.setdefault("worker", "exec")
+        return fleet.status(nodes, self.commands["status"], resolver=self.resolver, **kw)
+
+    def rollout(self, nodes=NODES, **kw):
+        kw.setdefault("worker", "exec")
+        return fleet.rollout(nodes, self.commands, resolver=self.resolver, **kw)
+
+
+@pytest.fixture
+def farm(tmp_path):
+    return Fleet(tmp_path)
+
+
+def drifted_everywhere(farm):
+    """Every node lacks cluster-apps-md; a sync installs it and the node is in sync."""
+    for node in farm.nodes:
+        farm.answer(node, "status", status_answer(node, missing=["cluster-apps-md"]))
+        farm.answer(node, "sync", sync_answer(node, "synced", install=["cluster-apps-md"]))
+        farm.after_sync(node, status_answer(node))
+
+
+# --- status --------------------------------------------------------------------------
+
+def test_all_in_sync(farm):
+    report = farm.status(fanout=8)
+    assert report.lines() == ["node[01-24] (24)  in sync, generation 12"]
+    assert report.exit_code == 0
+    assert all(farm.calls(n) == ["status"] for n in farm.nodes)
+    data = json.loads(json.dumps(report.as_dict()))
+    assert data["format"] == 1 and data["exit"] == 0 and len(data["nodes"]) == 24
+    assert data["groups"] == [{"nodes": "node[01-24]", "count": 24, "state": "in-sync",
+                               "summary": "in sync, generation 12"}]
+    assert data["nodes"]["node21"]["answer"]["arch"] == "aarch64"
+
+
+def test_groups_name_roles(farm):
+    assert str(fleet.nodeset("@compute,@gpu,@login", farm.resolver)) == NODES
+    report = farm.status("@gpu!node18")
+    assert report.lines() == ["node[17,19-20] (3)  in sync, generation 12"]
+    with pytest.raises(ClusterError, match="names no node"):
+        farm.status("@nosuchgroup")
+    with pytest.raises(ClusterError, match="needs %h"):
+        fleet.status(NODES, "true", worker="exec", resolver=farm.resolver)
+
+
+def test_drift_grouped_exactly(farm):
+    for node in ("node05", "node06", "node07", "node22"):
+        farm.answer(node, "status", status_answer(node, missing=["cluster-apps-md"],
+                                                  wrong=[("slurm", "23.11.10", "23.11.9")]))
+    farm.answer("node20", "status", status_answer("node20", extra=["old-tool"]))
+    farm.answer("node11", "status", status_answer("node11", gen=11))
+    report = farm.status(fanout=5)
+    assert report.lines() == [
+        "node[01-04,08-10,12-19,21,23-24] (18)  in sync, generation 12",
+        "node[05-07,22] (4)                     "
+        "missing: cluster-apps-md; wrong version: slurm 23.11.10 (pinned 23.11.9)",
+        "node11 (1)                             in sync, generation 11",
+        "node20 (1)                             extra: old-tool",
+    ]
+    assert report.exit_code == 100
+    groups = report.as_dict()["groups"]
+    assert [(g["nodes"], g["count"], g["state"]) for g in groups] == [
+        ("node[01-04,08-10,12-19,21,23-24]", 18, "in-sync"), ("node[05-07,22]", 4, "drift"),
+        ("node11", 1, "in-sync"), ("node20", 1, "drift")]
+    assert report.results["node22"].answer["counts"] == {"missing": 1, "wrong_version": 1, "extra": 0}
+
+
+def test_failures_are_reported_never_fatal(farm):
+    farm.answer("node09", "status", rc=255,
+                err="ssh: connect to host node09 port 22: Connection timed out\n")
+    farm.answer("node10", "status", hang=True)
+    farm.answer("node12", "status", error_answer("status", "Failed to download metadata for repo 'cluster'"))
+    farm.answer("node13", "status", rc=3, err="Segmentation fault\n")
+    farm.answer("node14", "status", "Traceback (most recent call last):\n  File x\n", rc=1)
+    farm.answer("node15", "status", dict(status_answer("node15"), format=2))
+    farm.answer("node16", "status", "Last metadata expiration check: 0:01:02 ago.\n"
+                + json.dumps(status_answer("node16")))
+    farm.answer("node17", "status", status_answer("node17", missing=["cuda"]))
+    started = time.monotonic()
+    report = farm.status(timeout=3)   # healthy nodes answer in ms; the hung one sleeps 60 s
+    assert time.monotonic() - started < 30
+    assert report.lines() == [
+        "node[01-08,11,16,18-24] (17)  in sync, generation 12",
+        "node09 (1)                    unreachable: ssh: connect timeout",
+        "node10 (1)                    timeout: no answer within 3 s",
+        "node12 (1)                    error: Failed to download metadata for repo 'cluster'",
+        "node13 (1)                    error: exit 3, no answer: Segmentation fault",
+        "node14 (1)                    bad answer: no JSON (exit 1): Traceback (most recent call last):",
+        "node15 (1)                    bad answer: format 2, result 'in-sync' (format 1 expected)",
+        "node17 (1)                    missing: cuda",
+    ]
+    assert report.exit_code == 1                  # 1 wins over 100
+    states = dict((n, r.state) for n, r in report.results.items())
+    assert (states["node09"], states["node10"], states["node14"]) == ("unreachable", "timeout", "bad-answer")
+    assert report.results["node10"].exit is None and report.results["node09"].exit == 255
+    assert "Connection timed out" in report.as_dict()["nodes"]["node09"]["stderr"]
+
+
+def test_exit_codes(farm):
+    assert farm.status().exit_code == 0
+    farm.answer("node03", "status", status_answer("node03", extra=["x"]))
+    assert farm.status().exit_code == 100
+    farm.answer("node04", "status", rc=255, err="ssh: Could not resolve hostname node04: Name unknown\n")
+    report = farm.status()
+    assert report.exit_code == 1
+    assert report.lines() == ["node[01-02,05-24] (22)  in sync, generation 12",
+                              "node03 (1)              extra: x",
+                              "node04 (1)              unreachable: ssh: unknown host"]
+    assert farm.status("node[01-02]").exit_code == 0
+
+
+def test_classify_is_careful_with_remote_text():
+    answer = status_answer("node01", missing=["evil\x1b[2Jname"])
+    res = fleet.classify("node01", 100, json.dumps(answer), "")
+    assert res.summary == "missing: evil?[2Jname" and res.state == "drift"
+    res = fleet.classify("node01", 0, json.dumps(dict(answer, drift={"missing": 5})), "")
+    assert res.state == "bad-answer"
+    res = fleet.classify("node01", 0, json.dumps(status_answer("node01", missing=["a"])), "")
+    assert res.state == "error" and res.summary == "error: exit 0 with answer 'missing: a'"
+    res = fleet.classify("node01", 255, "", "ssh: connect to host node01 port 22: Weird thing\n")
+    assert res.summary == "unreachable: ssh: connect to host %h port 22: Weird thing"
+    res = fleet.classify("node01", 0, "[1, 2]", "")
+    assert res.state == "bad-answer"
+
+
+# --- rollout -------------------------------------------------------------------------
+
+def test_plan_waves(farm):
+    def shape(waves):
+        return [(w.name, str(w.nodes)) for w in waves]
+    assert shape(fleet.plan_waves(NODES, canary=3, wave_size=10, resolver=farm.resolver)) == [
+        ("canary", "node[01-03]"), ("wave 1", "node[04-13]"), ("wave 2", "node[14-23]"), ("wave 3", "node24")]
+    assert shape(fleet.plan_waves(NODES, wave_size=10, resolver=farm.resolver)) == [
+        ("canary", "node[05,18]"), ("wave 1", "node[01-04,06-11]"), ("wave 2", "node[12-17,19-22]"),
+        ("wave 3", "node[23-24]")]
+    assert shape(fleet.plan_waves("@login", resolver=farm.resolver)) == [
+        ("canary", "node21"), ("wave 1", "node[22-24]")]          # no @canary among them: first node
+    assert shape(fleet.plan_waves("@gpu", canary=0, wave_size=3, resolver=farm.resolver)) == [
+        ("wave 1", "node[17-19]"), ("wave 2", "node20")]
+    assert shape(fleet.plan_waves(NODES, canary="@login", wave_size=20, resolver=farm.resolver))[0] == (
+        "canary", "node[21-24]")
+    # the default wave size is the fan-out width
+    waves = fleet.rollout(NODES, farm.commands, canary=1, fanout=8, dry_run=True, worker="exec",
+                          resolver=farm.resolver).waves
+    assert [len(w.nodes) for w in waves] == [1, 8, 8, 7]
+
+
+def test_rollout_stops_after_failing_wave(farm):
+    drifted_everywhere(farm)
+    farm.answer("node10", "sync", error_answer("sync", "Error: Transaction test error: file conflicts"))
+    roll = farm.rollout(canary=2, wave_size=5, fanout=4)
+    assert [(w.name, str(w.nodes), w.state) for w in roll.waves] == [
+        ("canary", "node[01-02]", "done"), ("wave 1", "node[03-07]", "done"),
+        ("wave 2", "node[08-12]", "stopped"), ("wave 3", "node[13-17]", "not-reached"),
+        ("wave 4", "node[18-22]", "not-reached"), ("wave 5", "node[23-24]", "not-reached")]
+    assert roll.exit_code == 1
+    # the canaries were synced then checked, the waves synced, and the rest never touched
+    assert [farm.calls(n) for n in ("node01", "node02")] == [["sync", "status"]] * 2
+    assert all(farm.calls("node%02d" % i) == ["sync"] for i in range(3, 13))
+    assert all(farm.calls("node%02d" % i) == [] for i in range(13, 25))
+    assert roll.lines() == [
+        "canary   node[01-02] (2)  done",
+        "  node[01-02] (2)  synced, generation 12: install cluster-apps-md",
+        "  check node[01-02] (2)  in sync, generation 12",
+        "wave 1   node[03-07] (5)  done",
+        "  node[03-07] (5)  synced, generation 12: install cluster-apps-md",
+        "wave 2   node[08-12] (5)  stopped: 1 failed (node10)",
+        "  node[08-09,11-12] (4)  synced, generation 12: install cluster-apps-md",
+        "  node10 (1)             error: Error: Transaction test error: file conflicts",
+        "wave 3   node[13-17] (5)  not-reached",
+        "wave 4   node[18-22] (5)  not-reached",
+        "wave 5   node[23-24] (2)  not-reached",
+    ]
+    data = json.loads(json.dumps(roll.as_dict()))
+    assert data["exit"] == 1 and data["command"] == "sync" and sorted(data["nodes"]) == [
+        "node%02d" % i for i in range(1, 13)]
+    assert data["nodes"]["node10"]["wave"] == "wave 2" and data["nodes"]["node01"]["wave"] == "canary"
+    assert [w["state"] for w in data["waves"]] == ["done", "done", "stopped"] + ["not-reached"] * 3
+    assert data["waves"][2]["failed"] == "node10"
+    assert data["groups"][0] == {"nodes": "node[01-02]", "count": 2, "state": "in-sync",
+                                 "summary": "in sync, generation 12"}
+
+
+def test_rollout_tolerates_max_failures(farm):
+    drifted_everywhere(farm)
+    farm.answer("node10", "sync", rc=255, err="ssh: connect to host node10 port 22: Connection refused\n")
+    roll = farm.rollout(canary=2, wave_size=5, max_failures=1)
+    assert [w.state for w in roll.waves] == ["done"] * 6
+    assert all(farm.calls(n) for n in farm.nodes)
+    assert roll.exit_code == 1                    # finished, but one node was not synced
+    assert roll.results()["node10"].summary == "unreachable: ssh: connection refused"
+
+
+def test_canary_from_group_goes_first_and_must_end_in_sync(farm):
+    drifted_everywhere(farm)
+    roll = farm.rollout(wave_size=11)
+    assert [(w.name, str(w.nodes), w.state) for w in roll.waves] == [
+        ("canary", "node[05,18]", "done"), ("wave 1", "node[01-04,06-12]", "done"),
+        ("wave 2", "node[13-17,19-24]", "done")]
+    assert roll.exit_code == 0
+    log = farm.log()
+    assert sorted(map(tuple, log[:4])) == [("node05", "status"), ("node05", "sync"),
+                                             ("node18", "status"), ("node18", "sync")]
+    assert len(log) == 26
+
+    # a canary that syncs but still drifts stops the rollout before any wave
+    farm2 = Fleet(farm.top / "again")
+    drifted_everywhere(farm2)
+    (farm2.top / "nodes" / "node18" / "after-sync.out").unlink()
+    roll = farm2.rollout(wave_size=11)
+    assert [w.state for w in roll.waves] == ["stopped", "not-reached", "not-reached"]
+    assert str(roll.waves[0].failed) == "node18"
+    assert roll.lines()[3] == "  check node18 (1)  missing: cluster-apps-md"
+    assert [n for n in farm2.nodes if farm2.calls(n)] == ["node05", "node18"]
+
+
+def test_dry_run_groups_identical_plans(farm):
+    for node in farm.nodes:
+        number = int(node[4:])
+        if number <= 12:
+            out = sync_answer(node, "planned", install=["cluster-apps-md"])
+        elif number <= 20:
+            out = sync_answer(node, "in-sync")
+        else:
+            out = sync_answer(node, "planned", upgrade=[("slurm", "23.11.9", "23.11.10")])
+        farm.answer(node, "dry-run", out)
+    roll = farm.rollout(canary=1, wave_size=8, dry_run=True)
+    assert [w.state for w in roll.waves] == ["planned"] * 4
+    assert roll.lines()[-4:] == [
+        "dry run: nothing was changed; plans per group of identical plans:",
+        "  node[01-12] (12)  plan, generation 12: install cluster-apps-md",
+        "  node[13-20] (8)   in sync, generation 12",
+        "  node[21-24] (4)   plan, generation 12: upgrade slurm 23.11.9 -> 23.11.10",
+    ]
+    assert roll.exit_code == 100
+    assert all(farm.calls(n) == ["dry-run"] for n in farm.nodes)
+    data = roll.as_dict()
+    assert data["command"] == "dry-run" and [g["count"] for g in data["groups"]] == [12, 8, 4]
