@@ -9,6 +9,17 @@ from .names import NAME_RE
 
 DEFAULT_PROFILE_REPO = "cluster"
 
+#: The keys of cluster.conf's [main] section: (key, default, meaning). read() reads the
+#: ones after `enabled` (dnf's own switch); cluster.conf(5) is generated from this table.
+KEYS = (
+    ("enabled", "1", "dnf's own plugin switch: 0 disables the cluster commands of dnf (dnf-cluster "
+     "still works)."),
+    ("role", "(none)", "The role this node has in the cluster profile (master, compute, gpu, login, ...). "
+     "dnf cluster-node sync converges the node to it; --role overrides it for one run."),
+    ("profile_repo", "(the single enabled repository with a profile)",
+     "The repository whose metadata carries the cluster profile."),
+)
+
 
 class NodeConfig(object):
     def __init__(self, role=None, profile_repo=None, path=None):
@@ -36,9 +47,9 @@ def read(installroot, pluginconfpath):
         except configparser.Error as err:
             raise ClusterError("cannot parse: {}".format(" ".join(str(err).split())), path)
         get = lambda key: parser.get("main", key).strip() if parser.has_option("main", key) else None
-        role, repo = get("role"), get("profile_repo")
-        for key, value in (("role", role), ("profile_repo", repo)):
+        values = dict((key, get(key)) for key, _, _ in KEYS[1:])
+        for key, value in sorted(values.items()):
             if value is not None and not NAME_RE.match(value):
                 raise ClusterError("invalid {} '{}'".format(key, value), path)
-        return NodeConfig(role or None, repo or None, path)
+        return NodeConfig(values["role"] or None, values["profile_repo"] or None, path)
     return NodeConfig()
