@@ -38,9 +38,10 @@ PLUGIN_SPEC_NAME = "dnf-plugin-cluster"
 PLUGIN_PACKAGES = ("dnf_plugin_cluster", "cluster_repo")
 #: The plugin's source tarball besides the two packages: the sdist's files, the man page
 #: and completion generator its %build runs and the unit tests its %check runs.
-PLUGIN_TREE = ("setup.py", "README.md", "LICENSE", "plugins/cluster.py", "bin/dnf-cluster",
-               "bin/cluster-repo", "etc/dnf/plugins/cluster.conf", "etc/systemd/cluster-node-sync.service",
-               "etc/systemd/cluster-node-sync.timer", "tools/gen_docs.py", "tests/test_plan.py")
+PLUGIN_TREE = ("setup.py", "pyproject.toml", "MANIFEST.in", "README.md", "LICENSE", "plugins/cluster.py",
+               "bin/dnf-cluster", "bin/cluster-repo", "etc/dnf/plugins/cluster.conf",
+               "etc/systemd/cluster-node-sync.service", "etc/systemd/cluster-node-sync.timer",
+               "tools/gen_docs.py", "tests/test_plan.py")
 
 
 def tree_dir(outdir, target, channel="stable"):
