@@ -221,16 +221,23 @@ def bytecode_macros(python3_version, host_version):
     target's; otherwise `--without bytecode` (Debian 12's 3.11 is no target's Python)."""
     if host_version != python3_version:
         return {"_without_bytecode": "--without-bytecode"}
-    compile_cmd = "%{__python3} -s -B -m compileall -q -o 0 -o 1 -s %{buildroot} -p /"
-    return {
+    macros = {
         "_with_bytecode": "--with-bytecode",
-        "__brp_python_bytecompile": compile_cmd + " %{buildroot}%{python3_sitelib}",
         # the host's list plus the bytecompile step (Fedora's %{__os_install_post_python})
         "__os_install_post": "\\\n    %{?__brp_compress} \\\n    %{?__brp_elfperms} \\\n    %{?__brp_strip} \\\n"
                              "    %{?__brp_strip_static_archive} \\\n    %{?__brp_strip_comment_note} \\\n"
                              "    %{?__brp_remove_la_files} \\\n    %{?__brp_python_bytecompile} \\\n%{nil}",
-        "py_byte_compile()": compile_cmd + " %2",
     }
+    if tuple(int(part) for part in python3_version.split(".")) >= (3, 9):
+        # both optimisation levels, identical ones hardlinked (as Fedora's brp-python-hardlink)
+        compile_cmd = "%{__python3} -s -B -m compileall -q -o 0 -o 1 --hardlink-dupes -s %{buildroot} -p /"
+        macros["__brp_python_bytecompile"] = compile_cmd + " %{buildroot}%{python3_sitelib}"
+        macros["py_byte_compile()"] = compile_cmd + " %2"
+    else:   # EL8's 3.6 has neither -o nor -s/-p: one run per level, -d names the installed path
+        macros["__brp_python_bytecompile"] = " && ".join(
+            "%{{__python3}} -s -B {}-m compileall -q -d %{{python3_sitelib}} %{{buildroot}}%{{python3_sitelib}}".format(
+                opt) for opt in ("", "-O "))
+    return macros
 
 
 class Target(object):
@@ -262,11 +269,6 @@ class Target(object):
         """Every macro to --define for this target (names ending in "()" are parametric;
         multi-line bodies keep their trailing backslashes, as in a macro file)."""
         return dict(self._macros, **host_macros(self.python3_version))
-
-    def macros_file(self):
-        """The same as a macro file (`rpmbuild --load FILE`)."""
-        macros = self.macros
-        return "".join("%{} {}\n".format(name, macros[name]) for name in sorted(macros))
 
     def __repr__(self):
         return "Target({})".format(self.name)
