@@ -126,3 +126,47 @@ def test_the_plugin_srpm_rebuilds_into_the_targets_site_packages(cluster_repo_fo
                            srpm], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
     assert proc.returncode != 0
     assert not [l for l in proc.stdout.splitlines() if l.startswith("Wrote:") and l.endswith(".noarch.rpm")]
+
+
+def test_bytecode_where_the_host_python_is_the_targets(tmp_path):
+    """A host whose /usr/bin/python3 is the target's (Debian 13 building fc42, an EL9
+    builder) ships real bytecode: here a target with this host's Python stands in."""
+    from cluster_repo import build
+    from cluster_repo.targets import _python_macros, bytecode_macros, host_python
+    from cluster_testkit import REPO_ROOT
+    version = host_python()[0]
+    macros = dict(get_target("el9").macros)
+    for key in ("_without_bytecode", "_with_bytecode"):
+        macros.pop(key, None)
+    macros.update(_python_macros(version, "s", "/usr/bin/python3"))
+    macros.update(bytecode_macros(version, version))
+    builder = build.Builder(REPO_ROOT, build.BuildOptions(str(tmp_path / "unused")))
+    builder._sources("dnf-plugin-cluster")[1](str(tmp_path), "0.1.0")
+    written = rpmbuild(os.path.join(REPO_ROOT, "specs", "dnf-plugin-cluster.spec"), "-bb",
+                       rpmdir=str(tmp_path / "rpms"), sourcedir=str(tmp_path), defines=macros)
+    tag = "cpython-" + version.replace(".", "")
+    site = "/usr/lib/python{}/site-packages".format(version)
+    by_name = dict((os.path.basename(w).rsplit("-", 2)[0], w) for w in written)
+    for name, module in (("python3-dnf-plugin-cluster", "dnf_plugin_cluster/sync"),
+                         ("cluster-repo", "cluster_repo/build")):
+        rpm = by_name[name]
+        listing = rpm_q(rpm, "--dump").splitlines()
+        pyc = [l.split()[0] for l in listing if l.split()[0].endswith(".pyc")]
+        top, name = module.split("/")
+        assert "{}/{}/__pycache__/{}.{}.pyc".format(site, top, name, tag) in pyc
+        assert "{}/{}/__pycache__/{}.{}.opt-1.pyc".format(site, top, name, tag) in pyc
+        ghosts = rpm_q(rpm, "--qf", "[%{FILENAMES} %{FILEFLAGS:fflags}\n]").splitlines()
+        assert not [g for g in ghosts if g.endswith(" g")]        # real files, not %ghost
+    code = subprocess.run(["rpmlint/rpmlint-all"] + written, cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                          universal_newlines=True)
+    assert code.returncode == 0 and " 0 errors, 0 warnings" in code.stdout, code.stdout
+
+
+def test_without_the_targets_python_the_caches_are_ghosts(cluster_repo_for):
+    plugin = plugin_rpm(cluster_repo_for("el9"), "el9")
+    flags = rpm_q(plugin, "--qf", "[%{FILENAMES} %{FILEFLAGS:fflags}\n]").splitlines()
+    ghosts = [f.split()[0] for f in flags if f.endswith(" g")]
+    site = "/usr/lib/python3.9/site-packages"
+    assert site + "/dnf_plugin_cluster/__pycache__/sync.cpython-39.pyc" in ghosts
+    assert site + "/dnf-plugins/__pycache__/cluster.cpython-39.opt-1.pyc" in ghosts
+    assert not [f for f in flags if ".pyc" in f and not f.endswith(" g")]
