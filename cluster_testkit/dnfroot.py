@@ -3,6 +3,8 @@ configuration, rpm database and cache, driven by the real /usr/bin/dnf with the
 project's plugin on its pluginpath. Nothing touches the host's configuration."""
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 
@@ -26,6 +28,21 @@ def tool_env(home):
                PYTHONPATH=os.pathsep.join(p for p in [REPO_ROOT, env.get("PYTHONPATH")] if p))
     env.pop("PYTHONHOME", None)
     return env
+
+
+def give_shell(root):
+    """Put the host's /bin/sh and the libraries it loads into `root`. The stand-in bash
+    of base/packages.yaml provides /bin/sh but is an empty package, and rpm runs shell
+    scriptlets (systemd's %post/%preun in python3-dnf-plugin-cluster) with the root's
+    /bin/sh, as on a real system, where bash is there before them. The host binary runs
+    in roots of any --forcearch: the kernel does not care about rpm's arch."""
+    sh = "/bin/sh"
+    out = subprocess.run(["ldd", os.path.realpath(sh)], stdout=subprocess.PIPE, universal_newlines=True).stdout
+    for path in [sh] + re.findall(r"(/\S+) \(0x", out):
+        dest = os.path.join(root, path.lstrip("/"))
+        if not os.path.exists(dest):
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            shutil.copy2(os.path.realpath(path), dest)
 
 
 class Result(object):
@@ -53,6 +70,7 @@ class DnfRoot(object):
         self.env = tool_env(self.home)
         for sub in ("etc/yum.repos.d", "etc/dnf/plugins", "var/lib/rpm"):
             os.makedirs(os.path.join(self.root, sub), exist_ok=True)
+        give_shell(self.root)
         self.write("etc/dnf/dnf.conf", dnf_conf or (
             "[main]\ngpgcheck=0\ninstallonly_limit=3\nclean_requirements_on_remove=True\n"
             "best=True\nskip_if_unavailable=False\nkeepcache=False\n"))
