@@ -3,6 +3,7 @@ setuptools: an sdist holding everything the plugin's source tarball holds, and a
 built from that sdist (python3 -m build, pip wheel) with both packages, their data files,
 the dnf 4 plugin in dnf-plugins/ and the entry points."""
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -38,7 +39,8 @@ def test_sdist_and_wheel_from_it_build_offline(tmp_path):
     dist = tmp_path / "dist"
     # sdist, then the wheel from the unpacked sdist (what `python3 -m build` does)
     run(sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), src)
-    sdist = dist / "dnf-plugin-cluster-0.1.0.tar.gz"
+    # setuptools >= 69.3 names it after the normalised project name (PEP 625)
+    sdist = [p for p in dist.iterdir() if re.match(r"dnf[-_]plugin[-_]cluster-0\.1\.0\.tar\.gz$", p.name)][0]
     with tarfile.open(str(sdist)) as tar:
         in_sdist = set(n.split("/", 1)[1] for n in tar.getnames() if "/" in n)
     expected = list(PLUGIN_TREE) + package_files(src, PLUGIN_PACKAGES)
