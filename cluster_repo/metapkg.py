@@ -22,8 +22,8 @@ FAMILIES = ("rhel", "fedora")
 DEP_KINDS = ("requires", "recommends", "suggests", "supplements", "conflicts", "obsoletes", "provides")
 TOP_KEYS = ("name", "version", "release", "summary", "description", "license", "url",
             "sysusers") + DEP_KINDS
-VERSION_RE = re.compile(r"^(=|>=|<=|>|<)\s*([0-9A-Za-z._+~^:-]+)$")
-EVR_FIELD_RE = re.compile(r"^[0-9A-Za-z._+~^]+$")
+VERSION_RE = re.compile(r"(=|>=|<=|>|<) *([0-9A-Za-z._+~^:-]+)\Z")
+EVR_FIELD_RE = re.compile(r"[0-9A-Za-z._+~^]+\Z")
 HEADER = "# Generated from {} by `cluster-repo render`: edit the YAML, not this file.\n"
 
 
