@@ -26,7 +26,7 @@ from dnf_plugin_cluster.errors import ClusterError
 from dnf_plugin_cluster.names import CLUSTER_ARCHES
 from dnf_plugin_cluster.signing import Gpg
 
-from . import compsfile
+from . import compsfile, template
 from .project import Project, rpmspec_query
 from .rpmbuild import rpmbuild
 from .targets import get_target
@@ -34,6 +34,7 @@ from .targets import get_target
 MANIFEST = ".cluster-build.json"
 KEY_FILE = "RPM-GPG-KEY-cluster"
 CHANNELS = ("stable", "testing")
+REPO_TEMPLATE = "cluster.repo.in"
 PLUGIN_SPEC_NAME = "python3-dnf-plugin-cluster"
 PLUGIN_PACKAGES = ("dnf_plugin_cluster", "cluster_repo")
 PLUGIN_TREE = ("setup.py", "README.md", "LICENSE", "plugins/cluster.py", "bin/dnf-cluster",
@@ -85,22 +86,13 @@ def _deterministic_tar(root, files, prefix, dest):
 
 
 def repo_file_text(baseurl, signed):
-    """The .repo file cluster-release installs."""
+    """The .repo file cluster-release installs, from templates/cluster.repo.in."""
     check = "1" if signed else "0"
-    key = "gpgkey=file:///etc/pki/rpm-gpg/{}\n".format(KEY_FILE) if signed else ""
-    sections = [
-        ("cluster", "Cluster packages $releasever - $basearch", "$releasever/$basearch/", "1"),
-        ("cluster-testing", "Cluster packages $releasever - $basearch - testing",
-         "testing/$releasever/$basearch/", "0"),
-        ("cluster-source", "Cluster packages $releasever - source", "$releasever/SRPMS/", "0"),
-    ]
-    out = ["# Installed by cluster-release. The cluster profile for `dnf cluster-node sync`\n"
-           "# travels in the [cluster] repository's metadata.\n"]
-    for repoid, name, path, enabled in sections:
-        out.append("[{}]\nname={}\nbaseurl={}/{}\nenabled={}\ngpgcheck={}\nrepo_gpgcheck={}\n{}"
-                   "metadata_expire=6h\nskip_if_unavailable=False\n".format(
-                       repoid, name, baseurl.rstrip("/"), path, enabled, check, check, key))
-    return "\n".join(out)
+    return template.fill(REPO_TEMPLATE, {
+        "baseurl": baseurl.rstrip("/"),
+        "gpgcheck": check,
+        "gpgkey": "gpgkey=file:///etc/pki/rpm-gpg/{}".format(KEY_FILE) if signed else "",
+    })
 
 
 class BuildOptions(object):

@@ -10,7 +10,8 @@ Dependencies are either a string (`name` or `name >= version`) or a mapping:
       distro: rhel           # optional: %if 0%{?rhel} / 0%{?fedora}
 
 A package without arch-conditional dependencies is noarch. `sysusers` entries become
-a sysusers.d file with fixed ids (so head and compute nodes agree on uids)."""
+a sysusers.d file with fixed ids (so head and compute nodes agree on uids). The spec
+comes from templates/metapackage.spec.in."""
 import os
 import re
 
@@ -18,13 +19,18 @@ from dnf_plugin_cluster import yamlsrc
 from dnf_plugin_cluster.errors import ClusterError
 from dnf_plugin_cluster.names import KNOWN_BASEARCHES, check_dep_name, check_name
 
+from . import template
+
 FAMILIES = ("rhel", "fedora")
 DEP_KINDS = ("requires", "recommends", "suggests", "supplements", "conflicts", "obsoletes", "provides")
 TOP_KEYS = ("name", "version", "release", "summary", "description", "license", "url",
             "sysusers") + DEP_KINDS
 VERSION_RE = re.compile(r"(=|>=|<=|>|<) *([0-9A-Za-z._+~^:-]+)\Z")
 EVR_FIELD_RE = re.compile(r"[0-9A-Za-z._+~^]+\Z")
-HEADER = "# Generated from {} by `cluster-repo render`: edit the YAML, not this file.\n"
+GENERATED_MARK = "# Generated from "
+SPEC_TEMPLATE = "metapackage.spec.in"
+SYSUSERS_TEMPLATE = "sysusers.in"
+SYSUSERS_EOF = "EOF"
 
 
 class Dep(object):
@@ -273,44 +279,35 @@ def _guarded(lines, dep):
     return out
 
 
+def _sysusers_install(pkg, sysusers_file):
+    lines = [u.line() for u in pkg.sysusers]
+    return template.fill(SYSUSERS_TEMPLATE, {"file": sysusers_file, "eof": SYSUSERS_EOF,
+                                             "lines": "\n".join(lines)}).rstrip("\n")
+
+
 def render(pkg, source_rel):
-    """The spec text for one metapackage; `source_rel` names the YAML in the header."""
-    out = [HEADER.format(source_rel).rstrip("\n"),
-           "%global debug_package %{nil}",
-           "%{!?_sysusersdir:%global _sysusersdir /usr/lib/sysusers.d}",
-           "",
-           "Name:           {}".format(pkg.name),
-           "Version:        {}".format(pkg.version),
-           "Release:        {}%{{?dist}}".format(pkg.release),
-           "Summary:        {}".format(pkg.summary),
-           "License:        {}".format(pkg.license)]
-    if pkg.url:
-        out.append("URL:            {}".format(pkg.url))
-    if pkg.noarch:
-        out.append("BuildArch:      noarch")
+    """The spec text for one metapackage (templates/metapackage.spec.in); `source_rel`
+    names the YAML in the header."""
+    deps = []
     for kind in DEP_KINDS:
         tag = kind.capitalize() + ":"
         for dep in pkg.deps[kind]:
-            out += _guarded(["{:<15} {}".format(tag, dep.expression())], dep)
-    out += ["", "%description", pkg.description, ""]
+            deps += _guarded(["{:<15} {}".format(tag, dep.expression())], dep)
     sysusers_file = "%{_sysusersdir}/" + pkg.name + ".conf"
-    out.append("%install")
-    if pkg.sysusers:
-        out += ["install -d %{buildroot}%{_sysusersdir}",
-                "cat > %{buildroot}" + sysusers_file + " <<'EOF'",
-                "# Fixed ids: every node of the cluster must agree on these accounts."]
-        out += [u.line() for u in pkg.sysusers]
-        out += ["EOF", "",
-                "# Create the accounts now where systemd-sysusers exists (no shell needed);",
-                "# otherwise systemd-sysusers.service applies the file at boot.",
-                "%post -p <lua>",
-                'if rpm.execute and posix.access("/usr/bin/systemd-sysusers", "x") then',
-                '  rpm.execute("/usr/bin/systemd-sysusers", "{}")'.format(sysusers_file),
-                "end"]
-    out += ["", "%files"]
-    if pkg.sysusers:
-        out.append(sysusers_file)
-    return "\n".join(out) + "\n"
+    return template.fill(SPEC_TEMPLATE, {
+        "source": source_rel,
+        "name": pkg.name,
+        "version": pkg.version,
+        "release": pkg.release,
+        "summary": pkg.summary,
+        "license": pkg.license,
+        "url": "URL:            {}".format(pkg.url) if pkg.url else "",
+        "buildarch": "BuildArch:      noarch" if pkg.noarch else "",
+        "dependencies": "\n".join(deps),
+        "description": pkg.description,
+        "install": _sysusers_install(pkg, sysusers_file) if pkg.sysusers else "",
+        "files": sysusers_file if pkg.sysusers else "",
+    })
 
 
 def render_dir(definitions_dir, specs_dir, check_only=False, project_root=None, pkgs=None):
@@ -320,11 +317,11 @@ def render_dir(definitions_dir, specs_dir, check_only=False, project_root=None, 
     if pkgs is None:
         pkgs = load_dir(definitions_dir)
     root = project_root or os.path.dirname(os.path.abspath(definitions_dir))
+    rendered = [(os.path.join(specs_dir, pkg.spec_name), render(pkg, os.path.relpath(pkg.path, root)))
+                for pkg in pkgs]              # all rendered before anything is written
     changed, wanted = [], set()
-    for pkg in pkgs:
-        target = os.path.join(specs_dir, pkg.spec_name)
+    for target, text in rendered:
         wanted.add(os.path.abspath(target))
-        text = render(pkg, os.path.relpath(pkg.path, root))
         current = None
         if os.path.exists(target):
             with open(target, encoding="utf-8") as handle:
@@ -344,4 +341,4 @@ def render_dir(definitions_dir, specs_dir, check_only=False, project_root=None, 
 
 def is_generated(spec_path):
     with open(spec_path, encoding="utf-8") as handle:
-        return handle.readline().startswith("# Generated from ")
+        return handle.readline().startswith(GENERATED_MARK)
