@@ -10,8 +10,9 @@ Dependencies are either a string (`name` or `name >= version`) or a mapping:
       distro: rhel           # optional: %if 0%{?rhel} / 0%{?fedora}
 
 A package without arch-conditional dependencies is noarch. `sysusers` entries become
-a sysusers.d file with fixed ids (so head and compute nodes agree on uids). The spec
-comes from templates/metapackage.spec.in."""
+a sysusers.d file with fixed ids (so head and compute nodes agree on uids). `owners`
+(required) names who maintains it (owners.py). The spec comes from
+templates/metapackage.spec.in."""
 import os
 import re
 
@@ -19,11 +20,11 @@ from dnf_plugin_cluster import yamlsrc
 from dnf_plugin_cluster.errors import ClusterError
 from dnf_plugin_cluster.names import KNOWN_BASEARCHES, check_dep_name, check_name
 
-from . import template
+from . import owners, template
 
 FAMILIES = ("rhel", "fedora")
 DEP_KINDS = ("requires", "recommends", "suggests", "supplements", "conflicts", "obsoletes", "provides")
-TOP_KEYS = ("name", "version", "release", "summary", "description", "license", "url",
+TOP_KEYS = ("name", "version", "release", "summary", "description", "license", "url", "owners",
             "sysusers") + DEP_KINDS
 VERSION_RE = re.compile(r"(=|>=|<=|>|<) *([0-9A-Za-z._+~^:-]+)\Z")
 EVR_FIELD_RE = re.compile(r"[0-9A-Za-z._+~^]+\Z")
@@ -74,6 +75,7 @@ class Metapackage(object):
         self.path = path
         self.name = self.version = self.release = self.summary = self.description = None
         self.license, self.url = "MIT", None
+        self.owners = []
         self.deps = dict((kind, []) for kind in DEP_KINDS)
         self.sysusers = []
         self.lines = {}
@@ -162,7 +164,7 @@ def _sysusers(items, path):
 def load(path):
     data = yamlsrc.load_file(path)
     check = yamlsrc.Checker(data, path, "metapackage definition")
-    check.keys(required=("name", "version", "release", "summary", "description"), optional=TOP_KEYS)
+    check.keys(required=("name", "version", "release", "summary", "description", "owners"), optional=TOP_KEYS)
     pkg = Metapackage(path)
     pkg.lines = dict((key, data.key_line(key)) for key in data)
     pkg.name = check.get("name", str)
@@ -184,6 +186,16 @@ def load(path):
         check.fail("'summary' must be one non-empty line", "summary")
     pkg.license = check.get("license", str, pkg.license)
     pkg.url = check.get("url", str)
+    items = check.get("owners", list)
+    for index, item in enumerate(items):
+        try:
+            owners.check_owner(item)
+        except ClusterError as err:
+            raise ClusterError(err.bare, path, items.item_line(index))
+    try:
+        pkg.owners = owners.check_owners(items)
+    except ClusterError as err:
+        check.fail(err.bare, "owners")
     for kind in DEP_KINDS:
         items = check.get(kind, list, yamlsrc.Seq())
         pkg.deps[kind] = [_dep_from(item, path, items.item_line(i), kind) for i, item in enumerate(items)]
@@ -296,6 +308,7 @@ def render(pkg, source_rel):
     sysusers_file = "%{_sysusersdir}/" + pkg.name + ".conf"
     return template.fill(SPEC_TEMPLATE, {
         "source": source_rel,
+        "owners": ", ".join(pkg.owners),
         "name": pkg.name,
         "version": pkg.version,
         "release": pkg.release,
