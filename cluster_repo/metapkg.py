@@ -11,8 +11,9 @@ Dependencies are either a string (`name` or `name >= version`) or a mapping:
 
 A package without arch-conditional dependencies is noarch. `sysusers` entries become
 a sysusers.d file with fixed ids (so head and compute nodes agree on uids). `owners`
-(required) names who maintains it (owners.py). The spec comes from
-templates/metapackage.spec.in."""
+(required) names who maintains it (owners.py); `changelog` is optional (changelog.py);
+`license` is an SPDX expression (default MIT) and `url` the project's page (default
+DEFAULT_URL). The spec comes from templates/metapackage.spec.in."""
 import os
 import re
 
@@ -20,18 +21,20 @@ from dnf_plugin_cluster import yamlsrc
 from dnf_plugin_cluster.errors import ClusterError
 from dnf_plugin_cluster.names import KNOWN_BASEARCHES, check_dep_name, check_name
 
-from . import owners, template
+from . import changelog, owners, spectext, template
 
 FAMILIES = ("rhel", "fedora")
 DEP_KINDS = ("requires", "recommends", "suggests", "supplements", "conflicts", "obsoletes", "provides")
 TOP_KEYS = ("name", "version", "release", "summary", "description", "license", "url", "owners",
-            "sysusers") + DEP_KINDS
+            "changelog", "sysusers") + DEP_KINDS
 VERSION_RE = re.compile(r"(=|>=|<=|>|<) *([0-9A-Za-z._+~^:-]+)\Z")
 EVR_FIELD_RE = re.compile(r"[0-9A-Za-z._+~^]+\Z")
 GENERATED_MARK = "# Generated from "
 SPEC_TEMPLATE = "metapackage.spec.in"
 SYSUSERS_TEMPLATE = "sysusers.in"
 SYSUSERS_EOF = "EOF"
+#: The URL: of a metapackage whose definition has no url:.
+DEFAULT_URL = "https://cluster.example.org/"
 
 
 class Dep(object):
@@ -76,9 +79,14 @@ class Metapackage(object):
         self.name = self.version = self.release = self.summary = self.description = None
         self.license, self.url = "MIT", None
         self.owners = []
+        self.changelog = None           # entries from the YAML; None: one is generated
         self.deps = dict((kind, []) for kind in DEP_KINDS)
         self.sysusers = []
         self.lines = {}
+
+    @property
+    def evr(self):
+        return "{}-{}".format(self.version, self.release)
 
     @property
     def noarch(self):
@@ -161,8 +169,47 @@ def _sysusers(items, path):
     return users
 
 
+def _load_yaml(path):
+    """yamlsrc.load_file, plus a one-line error for a scalar YAML types but cannot
+    construct (`date: 2026-02-30`), which the YAML library raises as a bare ValueError."""
+    try:
+        return yamlsrc.load_file(path)
+    except (ValueError, OverflowError) as err:
+        if isinstance(err, ClusterError):
+            raise
+        raise ClusterError("invalid YAML value: {}".format(err), path, _unconstructible_line(path))
+
+
+def _unconstructible_line(path):
+    """The line of the first scalar the safe loader cannot construct, or None."""
+    import yaml
+    with open(path, encoding="utf-8") as handle:
+        loader = yaml.SafeLoader(handle.read())
+    try:
+        todo, seen = [loader.get_single_node()], set()
+        while todo:
+            node = todo.pop(0)
+            if node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            if isinstance(node, yaml.ScalarNode):
+                try:
+                    loader.construct_object(node)
+                except (ValueError, OverflowError):
+                    return node.start_mark.line + 1
+            elif isinstance(node, yaml.MappingNode):
+                todo += [n for pair in node.value for n in pair]
+            else:
+                todo += list(node.value)
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
+    return None
+
+
 def load(path):
-    data = yamlsrc.load_file(path)
+    data = _load_yaml(path)
     check = yamlsrc.Checker(data, path, "metapackage definition")
     check.keys(required=("name", "version", "release", "summary", "description", "owners"), optional=TOP_KEYS)
     pkg = Metapackage(path)
@@ -184,8 +231,14 @@ def load(path):
     pkg.description = check.get("description", str).strip()
     if "\n" in pkg.summary or not pkg.summary:
         check.fail("'summary' must be one non-empty line", "summary")
-    pkg.license = check.get("license", str, pkg.license)
-    pkg.url = check.get("url", str)
+    for key, checker in (("license", spectext.license_expression), ("url", spectext.url)):
+        value = check.get(key, str)
+        if value is None:
+            continue
+        try:
+            setattr(pkg, key, checker(value.strip()))
+        except ClusterError as err:
+            check.fail(err.bare, key)
     items = check.get("owners", list)
     for index, item in enumerate(items):
         try:
@@ -196,6 +249,8 @@ def load(path):
         pkg.owners = owners.check_owners(items)
     except ClusterError as err:
         check.fail(err.bare, "owners")
+    if "changelog" in data:
+        pkg.changelog = changelog.load(check.get("changelog", list), path, pkg.evr)
     for kind in DEP_KINDS:
         items = check.get(kind, list, yamlsrc.Seq())
         pkg.deps[kind] = [_dep_from(item, path, items.item_line(i), kind) for i, item in enumerate(items)]
@@ -306,6 +361,7 @@ def render(pkg, source_rel):
         for dep in pkg.deps[kind]:
             deps += _guarded(["{:<15} {}".format(tag, dep.expression())], dep)
     sysusers_file = "%{_sysusersdir}/" + pkg.name + ".conf"
+    entries = pkg.changelog or changelog.generated(pkg.evr, pkg.owners, source_rel)
     return template.fill(SPEC_TEMPLATE, {
         "source": source_rel,
         "owners": ", ".join(pkg.owners),
@@ -314,12 +370,13 @@ def render(pkg, source_rel):
         "release": pkg.release,
         "summary": pkg.summary,
         "license": pkg.license,
-        "url": "URL:            {}".format(pkg.url) if pkg.url else "",
+        "url": spectext.escape(pkg.url or DEFAULT_URL),
         "buildarch": "BuildArch:      noarch" if pkg.noarch else "",
         "dependencies": "\n".join(deps),
         "description": pkg.description,
         "install": _sysusers_install(pkg, sysusers_file) if pkg.sysusers else "",
         "files": sysusers_file if pkg.sysusers else "",
+        "changelog": changelog.render(entries),
     })
 
 
