@@ -13,7 +13,10 @@ A package without arch-conditional dependencies is noarch. `sysusers` entries be
 a sysusers.d file with fixed ids (so head and compute nodes agree on uids). `owners`
 (required) names who maintains it (owners.py); `changelog` is optional (changelog.py);
 `license` is an SPDX expression (default MIT) and `url` the project's page (default
-DEFAULT_URL). The spec comes from templates/metapackage.spec.in."""
+DEFAULT_URL).
+
+Every text value is checked and escaped before it reaches the spec (spectext.py), and
+the spec comes from templates/metapackage.spec.in."""
 import os
 import re
 
@@ -32,7 +35,7 @@ EVR_FIELD_RE = re.compile(r"[0-9A-Za-z._+~^]+\Z")
 GENERATED_MARK = "# Generated from "
 SPEC_TEMPLATE = "metapackage.spec.in"
 SYSUSERS_TEMPLATE = "sysusers.in"
-SYSUSERS_EOF = "EOF"
+SYSUSERS_EOF = "CLUSTER_SYSUSERS_EOF"
 #: The URL: of a metapackage whose definition has no url:.
 DEFAULT_URL = "https://cluster.example.org/"
 
@@ -68,6 +71,7 @@ class SysUser(object):
         self.kind, self.name, self.ident, self.comment, self.home = kind, name, ident, comment, home
 
     def line(self):
+        """The sysusers.d line; every field was checked (spectext), none needs escaping."""
         if self.kind == "g":
             return "g {} {}".format(self.name, self.ident)
         return 'u {} {} "{}" {} /sbin/nologin'.format(self.name, self.ident, self.comment, self.home)
@@ -155,16 +159,17 @@ def _sysusers(items, path):
         else:
             check.keys(required=("group", "gid"))
             name, ident, kind = check.get("group", str), item["gid"], "g"
-        try:
-            check_name(name, "account name")
-        except ClusterError as err:
-            raise ClusterError(err.bare, path, line)
         if not isinstance(ident, int) or isinstance(ident, bool) or not 1 <= ident < 1000:
             raise ClusterError("fixed ids must be system ids between 1 and 999", path, line)
         comment = check.get("comment", str, name)
         home = check.get("home", str, "/")
-        if '"' in comment or not home.startswith("/") or " " in home:
-            raise ClusterError("comment must not contain quotes; home must be an absolute path", path, line)
+        for key, value, checker in (("user" if kind == "u" else "group", name, spectext.account),
+                                    ("comment", comment, spectext.sysusers_comment),
+                                    ("home", home, spectext.sysusers_home)):
+            try:
+                checker(value)
+            except ClusterError as err:
+                check.fail(err.bare, key if key in item else None)
         users.append(SysUser(kind, name, ident, comment, home))
     return users
 
@@ -227,11 +232,8 @@ def load(path):
         if not EVR_FIELD_RE.match(value):
             check.fail("'{}' may contain only letters, digits and . _ + ~ ^".format(key), key)
         setattr(pkg, key, value)
-    pkg.summary = check.get("summary", str).strip()
-    pkg.description = check.get("description", str).strip()
-    if "\n" in pkg.summary or not pkg.summary:
-        check.fail("'summary' must be one non-empty line", "summary")
-    for key, checker in (("license", spectext.license_expression), ("url", spectext.url)):
+    for key, checker in (("summary", lambda v: spectext.one_line(v, "summary")),
+                         ("license", spectext.license_expression), ("url", spectext.url)):
         value = check.get(key, str)
         if value is None:
             continue
@@ -239,6 +241,10 @@ def load(path):
             setattr(pkg, key, checker(value.strip()))
         except ClusterError as err:
             check.fail(err.bare, key)
+    try:
+        pkg.description = spectext.description(check.get("description", str))
+    except ClusterError as err:
+        raise ClusterError(err.bare, path, _text_line(path, data.key_line("description"), err))
     items = check.get("owners", list)
     for index, item in enumerate(items):
         try:
@@ -263,6 +269,24 @@ def load(path):
             seen[key] = dep.line
     pkg.sysusers = _sysusers(check.get("sysusers", list, yamlsrc.Seq()), path)
     return pkg
+
+
+def _text_line(path, key_line, err):
+    """The file line of the description line `err` names (a block scalar's lines follow
+    its key), found by its text; the key's own line when it cannot be told."""
+    text = getattr(err, "text", "").strip()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().split("\n")
+    except OSError:
+        return key_line
+    for number in range(key_line + 1, len(lines) + 1):
+        line = lines[number - 1]
+        if line[:1] not in ("", " ", "\t"):
+            break                       # the next top-level key: the block has ended
+        if text and line.strip() == text:
+            return number
+    return key_line
 
 
 def load_dir(directory):
@@ -346,15 +370,26 @@ def _guarded(lines, dep):
     return out
 
 
+def _source_text(source_rel):
+    """The definition's path as the spec's header comment names it (rpm expands macros
+    in comments too)."""
+    try:
+        return spectext.escape(spectext.one_line(source_rel, "definition path"))
+    except ClusterError as err:
+        raise ClusterError(err.bare, source_rel)
+
+
 def _sysusers_install(pkg, sysusers_file):
     lines = [u.line() for u in pkg.sysusers]
+    if SYSUSERS_EOF in lines:           # cannot happen: every line starts with "u " or "g "
+        raise ClusterError("a sysusers line would end the heredoc", pkg.path)
     return template.fill(SYSUSERS_TEMPLATE, {"file": sysusers_file, "eof": SYSUSERS_EOF,
                                              "lines": "\n".join(lines)}).rstrip("\n")
 
 
 def render(pkg, source_rel):
     """The spec text for one metapackage (templates/metapackage.spec.in); `source_rel`
-    names the YAML in the header."""
+    names the YAML in the header. Every text value is escaped (spectext.escape) here."""
     deps = []
     for kind in DEP_KINDS:
         tag = kind.capitalize() + ":"
@@ -363,17 +398,17 @@ def render(pkg, source_rel):
     sysusers_file = "%{_sysusersdir}/" + pkg.name + ".conf"
     entries = pkg.changelog or changelog.generated(pkg.evr, pkg.owners, source_rel)
     return template.fill(SPEC_TEMPLATE, {
-        "source": source_rel,
+        "source": _source_text(source_rel),
         "owners": ", ".join(pkg.owners),
         "name": pkg.name,
         "version": pkg.version,
         "release": pkg.release,
-        "summary": pkg.summary,
-        "license": pkg.license,
+        "summary": spectext.escape(pkg.summary),
+        "license": spectext.escape(pkg.license),
         "url": spectext.escape(pkg.url or DEFAULT_URL),
         "buildarch": "BuildArch:      noarch" if pkg.noarch else "",
         "dependencies": "\n".join(deps),
-        "description": pkg.description,
+        "description": spectext.escape(pkg.description),
         "install": _sysusers_install(pkg, sysusers_file) if pkg.sysusers else "",
         "files": sysusers_file if pkg.sysusers else "",
         "changelog": changelog.render(entries),

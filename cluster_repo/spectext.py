@@ -1,7 +1,13 @@
 """Text that reaches a spec from YAML: checks that refuse what rpm would not read as
-plain text, and the escaping of what it would (every `%` doubled). One-line values
-refuse line breaks, control characters and a trailing backslash (rpm joins the next
-line to it); licenses are SPDX expressions, URLs plain http(s) or ftp."""
+plain text, and the escaping of what it would (every `%` doubled).
+
+rpm expands macros in every line of a spec before it decides what the line is, so `%%`
+keeps a `%` literal only inside a line: a line whose first non-blank character is `%`
+still becomes `%post`, `%if`, `%description`... after expansion and starts a section or
+a conditional (rpm 4.18: `%%post` alone on a description line makes a scriptlet), and a
+line whose first non-blank character is `#` is dropped as a comment. Such description
+lines cannot be escaped, so they are refused. One-line values refuse line breaks,
+control characters and a trailing backslash (rpm joins the next line to it)."""
 import re
 import unicodedata
 
@@ -11,6 +17,9 @@ URL_RE = re.compile(r"(https?|ftp)://[^\s\"'<>\\`]+\Z")
 #: SPDX license identifiers and exceptions (`LicenseRef-...` too; a `+` suffix means "or later").
 SPDX_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*\+?\Z")
 SPDX_TOKEN_RE = re.compile(r"\(|\)|[^\s()]+")
+#: Accounts systemd-sysusers and useradd accept (systemd's strict rule: at most 31 characters).
+ACCOUNT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,30}\Z")
+HOME_RE = re.compile(r"/[A-Za-z0-9._+/-]*\Z")
 
 
 def escape(text):
@@ -43,6 +52,36 @@ def one_line(value, what):
     if value.endswith("\\"):
         raise ClusterError("'{}' must not end with a backslash: rpm joins the next line to it".format(what))
     return value
+
+
+def description(text):
+    """The description as rpm will show it (each line's trailing blanks dropped, as rpm
+    does), or ClusterError(message) with `.index` set to the 0-based offending line."""
+    lines = [line.rstrip() for line in text.strip("\n").split("\n")]
+    while lines and not lines[0]:
+        lines.pop(0)
+    while lines and not lines[-1]:
+        lines.pop()
+    if not lines:
+        raise ClusterError("'description' must not be empty")
+    for index, line in enumerate(lines):
+        problem = None
+        bad = _bad_character(line, allowed="\t")
+        stripped = line.lstrip()
+        if bad is not None:
+            problem = "contains the control character {!r}".format(bad)
+        elif stripped.startswith("%"):
+            problem = ("starts with '%': rpm would read it as a spec directive (a section such as %post, or "
+                       "%if), even escaped as '%%'; reword the line")
+        elif stripped.startswith("#"):
+            problem = "starts with '#': rpm drops it as a comment; reword it"
+        elif line.endswith("\\"):
+            problem = "ends with a backslash: rpm joins the next line to it"
+        if problem:
+            err = ClusterError("description line {} {}".format(index + 1, problem))
+            err.index, err.text = index, line
+            raise err
+    return "\n".join(lines)
 
 
 def license_expression(value):
@@ -101,4 +140,32 @@ def url(value, what="url"):
     if not URL_RE.match(value):
         raise ClusterError("'{}' must be an http(s) or ftp URL without blanks or quotes, not {!r}".format(
             what, value))
+    return value
+
+
+def account(name):
+    """A sysusers account or group name (also what useradd accepts)."""
+    if not isinstance(name, str) or not ACCOUNT_RE.match(name):
+        raise ClusterError("invalid account name {!r}: letters, digits, _ and -, at most 31, not starting "
+                           "with a digit or -".format(name))
+    return name
+
+
+def sysusers_comment(value):
+    """The GECOS field of a sysusers `u` line: it sits in double quotes on one line of a
+    heredoc, and systemd-sysusers expands `%` specifiers and `\\` escapes in it."""
+    if not value or "\n" in value or "\r" in value or _bad_character(value) is not None:
+        raise ClusterError("sysusers comment {!r} must be one non-empty line without control characters".format(
+            value))
+    bad = [c for c in "\"'\\%:" if c in value]
+    if bad:
+        raise ClusterError("sysusers comment {!r} must not contain {}".format(
+            value, " ".join(repr(c) for c in bad)))
+    return value
+
+
+def sysusers_home(value):
+    """The home directory of a sysusers `u` line: a plain absolute path."""
+    if not HOME_RE.match(value) or "//" in value or "/../" in value + "/" or "/./" in value + "/":
+        raise ClusterError("sysusers home {!r} must be an absolute path of letters, digits and ._+-".format(value))
     return value
