@@ -38,6 +38,11 @@ SYSUSERS_TEMPLATE = "sysusers.in"
 SYSUSERS_EOF = "CLUSTER_SYSUSERS_EOF"
 #: The URL: of a metapackage whose definition has no url:.
 DEFAULT_URL = "https://cluster.example.org/"
+#: Longest name, version and release. The RPM file name is NAME-VERSION-RELEASE.DIST.ARCH.rpm
+#: and must stay under the 255-byte limit of a file name: 100 + 64 + 32, two dashes, a dist
+#: tag of up to 16 (".el10", ".fc43", ".el9_4") and ".aarch64.rpm" make 226, which leaves room
+#: for rpmbuild's own work names such as NAME-VERSION-RELEASE.DIST.ARCH under BUILDROOT/.
+MAX_LENGTHS = {"name": 100, "version": 64, "release": 32}
 
 
 class Dep(object):
@@ -227,10 +232,15 @@ def load(path):
     expected = os.path.splitext(os.path.basename(path))[0]
     if pkg.name != expected:
         check.fail("name '{}' must match the file name '{}.yaml'".format(pkg.name, expected), "name")
+    if len(pkg.name) > MAX_LENGTHS["name"]:
+        check.fail("name is {} characters long; at most {}, so its RPM file names stay under 255 bytes".format(
+            len(pkg.name), MAX_LENGTHS["name"]), "name")
     for key in ("version", "release"):
         value = check.get(key, str)
         if not EVR_FIELD_RE.match(value):
             check.fail("'{}' may contain only letters, digits and . _ + ~ ^".format(key), key)
+        if len(value) > MAX_LENGTHS[key]:
+            check.fail("'{}' is longer than {} characters".format(key, MAX_LENGTHS[key]), key)
         setattr(pkg, key, value)
     for key, checker in (("summary", lambda v: spectext.one_line(v, "summary")),
                          ("license", spectext.license_expression), ("url", spectext.url)):

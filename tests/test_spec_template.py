@@ -82,6 +82,18 @@ def test_repo_file_comes_from_its_template(own_templates):
     assert "metadata_expire=1h" in build.repo_file_text("https://x.example.org", signed=False)
 
 
+@pytest.mark.parametrize("url", ["https://x.example.org/a b", "https://x.example.org/\ngpgcheck=0",
+                                 "https://a.example.org,https://b.example.org", "x.example.org", "",
+                                 "https://x.example.org/#frag", "https://x.example.org/'"])
+def test_a_baseurl_dnf_would_misread_is_refused(project, tmp_path, url):
+    out = str(tmp_path / "out")
+    proc = cluster_repo("-C", project, "build", out, "--baseurl", url, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cluster-repo: error: --baseurl "), proc.stderr
+    assert not os.path.exists(out)
+
+
 def test_the_templates_ship_with_the_plugin(cluster_repo_el9, tmp_path):
     srpm = os.path.join(cluster_repo_el9, "9", "SRPMS", "python3-dnf-plugin-cluster-0.1.0-1.el9.src.rpm")
     subprocess.run("rpm2cpio '{}' | cpio -i --quiet -D '{}'".format(srpm, tmp_path), shell=True, check=True)
