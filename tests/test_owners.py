@@ -82,3 +82,10 @@ def test_a_hand_written_spec_without_an_owners_header_is_refused(project):
     proc = cluster_repo("-C", project, "lint", check=False)
     assert proc.returncode == 1
     assert re.search(r"specs/cluster-release\.spec:1: invalid owner 'jane!'", proc.stderr)
+
+
+def test_contributing_states_the_common_rules():
+    text = read(os.path.join(REPO_ROOT, "CONTRIBUTING.md"))
+    for topic in ("cluster-repo lint", "owners:", "# Owners:", "cluster-repo owners", "changelog:",
+                  "release:", "Fedora", "EPEL", "metapackages/", "comps/"):
+        assert topic in text, topic
