@@ -455,5 +455,5 @@ def render_dir(definitions_dir, specs_dir, check_only=False, project_root=None, 
 
 
 def is_generated(spec_path):
-    with open(spec_path, encoding="utf-8") as handle:
+    with open(spec_path, encoding="utf-8", errors="replace") as handle:
         return handle.readline().startswith(GENERATED_MARK)

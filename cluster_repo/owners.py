@@ -49,8 +49,11 @@ def check_owners(items):
 def spec_header(spec_path):
     """(owners, line) from the `# Owners: a, b` comment among the comment lines that
     open a hand-written spec; ClusterError naming file:line when it is missing or bad."""
-    with open(spec_path, encoding="utf-8") as handle:
-        lines = handle.read().split("\n")
+    try:
+        with open(spec_path, encoding="utf-8") as handle:
+            lines = handle.read().split("\n")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ClusterError("cannot read: {}".format(getattr(err, "strerror", None) or err), spec_path)
     for number, line in enumerate(lines, 1):
         if not line.startswith("#"):
             break

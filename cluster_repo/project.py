@@ -41,7 +41,7 @@ def _rpmspec(specs, target, queryformat, option, arch, srpm, defines):
     for key, value in sorted(dict(target.macros, **(defines or {})).items()):
         cmd += ["--define", "{} {}".format(key, value)]
     cmd += specs
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8", errors="replace")
     if proc.returncode != 0:
         message = (proc.stderr.strip().splitlines() or ["rpmspec failed"])[-1]
         raise ClusterError("cannot parse spec: {}".format(message), specs[0] if len(specs) == 1 else None)

@@ -89,3 +89,14 @@ def test_contributing_states_the_common_rules():
     for topic in ("cluster-repo lint", "owners:", "# Owners:", "cluster-repo owners", "changelog:",
                   "release:", "Fedora", "EPEL", "metapackages/", "comps/"):
         assert topic in text, topic
+
+
+def test_a_spec_that_is_not_utf8_is_an_error_line_not_a_traceback(project):
+    path = os.path.join(project, "specs", "broken.spec")
+    with open(path, "wb") as handle:
+        handle.write(b"\xff\xfe# Owners: jdoe\nName: broken\n")
+    for command in (["lint"], ["owners"]):
+        proc = cluster_repo("-C", project, *command, check=False)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, (command, proc.stderr)
+        assert proc.stderr.splitlines()[0].endswith("specs/broken.spec: cannot read: 'utf-8' codec can't decode "
+                                                    "byte 0xff in position 0: invalid start byte"), proc.stderr
