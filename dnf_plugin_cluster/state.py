@@ -1,9 +1,11 @@
 """The node's own record of what the profile installed (`managed`), kept in dnf's
 persistdir (<root>/var/lib/dnf/cluster/state.json, so image roots carry their own).
 
-Before a transaction runs, the names it is about to install are recorded as `pending`;
-after it succeeds they move to `managed`. A sync killed in between leaves `pending`
-behind, and the next run counts those that did get installed as managed.
+Before a transaction runs, its tag (the nonce in its history comment) and the names it
+is about to install are recorded as `pending`; after it succeeds they move to
+`managed`. A run that failed or died in between leaves `pending` behind; the next one
+asks dnf's history what that very transaction installed (sync.py): a name is never
+adopted by name alone.
 
 The state is trusted only from where root put it: the directory must be a real
 directory owned by root and writable by nobody else; state.json and sync.lock are
@@ -22,6 +24,7 @@ from .names import is_name
 
 FORMAT = 1
 KEYS = ("format", "role", "profile", "managed", "pending")
+TAG_RE = re.compile(r"\A[0-9a-f]{32}\Z")
 DIGEST_RE = re.compile(r"\A[0-9a-f]{64}\Z")
 MAX_BYTES = 4 * 1024 * 1024
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -32,19 +35,24 @@ class State(object):
         self.path = path
         data = data or {}
         self.managed = set(data.get("managed") or [])
-        self.pending = set(data.get("pending") or [])
+        pending = data.get("pending")
+        if isinstance(pending, dict):
+            self.pending = {"tag": pending["tag"], "names": set(pending["names"])}
+        elif pending:
+            # a list, as written before transactions were tagged: nothing can prove what
+            # those names' transaction installed, so none of them will be adopted
+            self.pending = {"tag": None, "names": set(pending)}
+        else:
+            self.pending = None
         self.role = data.get("role")
         self.profile = data.get("profile")
 
-    def reconciled(self, installed_names):
-        """Managed names as they stand: pending installs that happened count, and
-        names no longer installed are no longer managed."""
-        installed_names = set(installed_names)
-        return (self.managed | (self.pending & installed_names)) & installed_names
-
     def as_dict(self):
+        pending = None
+        if self.pending:
+            pending = {"tag": self.pending["tag"], "names": sorted(self.pending["names"])}
         return {"format": FORMAT, "role": self.role, "profile": self.profile,
-                "managed": sorted(self.managed), "pending": sorted(self.pending)}
+                "managed": sorted(self.managed), "pending": pending}
 
     def save(self):
         directory = check_dir(os.path.dirname(self.path), create=True)
@@ -184,8 +192,15 @@ def invalid(data):
         return "profile must be a sha256 digest"
     if not _names(data.get("managed", [])):
         return "managed must be a list of package names"
-    if not _names(data.get("pending", [])):
-        return "pending must be a list of package names"
+    pending = data.get("pending")
+    if pending is None or (isinstance(pending, list) and _names(pending)):
+        return None                                   # nothing pending, or as written before tags
+    if not isinstance(pending, dict) or sorted(pending) != ["names", "tag"]:
+        return "pending must be null or an object with tag and names"
+    if not (isinstance(pending["tag"], str) and TAG_RE.match(pending["tag"])):
+        return "pending.tag must be 32 hexadecimal digits"
+    if not _names(pending["names"]):
+        return "pending.names must be a list of package names"
     return None
 
 

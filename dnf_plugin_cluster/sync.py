@@ -2,6 +2,8 @@
 the plan for this node's role, turn it into one resolved transaction that never takes
 a hand-installed package along, and record what the profile installed. Written once
 for every package manager (backends/); the commands only print and hand over."""
+import uuid
+
 from . import nodeconf, plan as planning, profile, state
 from .backends import BY_HAND
 from .errors import ClusterError
@@ -53,7 +55,7 @@ class NodeRun(object):
         self.follow_channel()
         self.installed = backend.installed()
         self.state = state.load(backend.persistdir)
-        self.managed = self.state.reconciled(self.installed)
+        self.managed = (self.state.managed | self.adopted()) & set(self.installed)
         self.plan = planning.compute(self.view.name, arch, self.view.packages, self.installed, self.managed,
                                      self.view.pins, backend.protected())
         self.summary = {"role": self.view.name, "arch": arch, "channel": self.view.channel,
@@ -144,18 +146,44 @@ class NodeRun(object):
             self.mark()
 
     # --- recording -----------------------------------------------------------------------
+    def adopted(self):
+        """The pending names of a run that did not finish (download failed, killed) that
+        its own transaction installed, as the package manager's history shows them
+        (found by the run's tag). Never by name alone: a package the admin installed
+        (or reinstalled) since is the admin's."""
+        pending = self.state.pending
+        if not pending or not pending["names"] or pending["tag"] is None:
+            return set()
+        return set(pending["names"]) & set(self.backend.installed_by(pending["tag"]) or ())
+
+    def settle(self):
+        """A real sync first writes down how the unfinished run ended (its adopted names
+        become managed, its pending intent is dropped) and forgets managed names no longer
+        installed, even when there is then nothing to do."""
+        if self.state.pending is not None or self.state.managed != self.managed:
+            self.state.managed = set(self.managed)
+            self.state.pending = None
+            self.state.save()
+
     def record_intent(self):
-        """Before the transaction runs: if it dies midway, the next run knows what it
-        was installing."""
-        self.state.managed = self.managed
-        self.state.pending = set(name for name, _ in self.plan.install)
+        """Before the transaction runs: its tag and the names it installs, so that the
+        next run can find out what it did if it never finishes. Returns the history
+        comment that carries the tag."""
+        self.tag = uuid.uuid4().hex
+        self.state.managed = set(self.managed)
+        self.state.pending = {"tag": self.tag, "names": set(name for name, _ in self.plan.install)}
         self.state.save()
+        return "cluster-node sync {}: role {}, profile {}".format(self.tag, self.view.name,
+                                                                   self.summary["profile"][:12])
 
     def finish(self):
-        """After the transaction succeeded: record what the profile now manages."""
+        """After the transaction succeeded: record what the profile now manages, the
+        planned installs this very transaction installed."""
         removed = set(i.name for i in self.items if i.action == "remove")
-        self.state.managed = (set(self.managed) | set(n for n, _ in self.plan.install)) - removed
-        self.state.pending = set()
+        installed_now = set(i.name for i in self.items if i.action == "install")
+        self.managed = (set(self.managed) | (set(n for n, _ in self.plan.install) & installed_now)) - removed
+        self.state.managed = set(self.managed)
+        self.state.pending = None
         self.state.role = self.view.name
         self.state.profile = profile.digest(self.profile)
         self.state.save()

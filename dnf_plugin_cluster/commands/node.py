@@ -67,6 +67,8 @@ class ClusterNodeCommand(ClusterCommand):
 
     def run_sync(self):
         run = self._load()
+        if not self.plan_only:
+            run.settle()             # how the last unfinished run ended, saved even if nothing is to do
         run.prepare()
         plan = run.plan
         if not self.opts.json:
@@ -92,14 +94,13 @@ class ClusterNodeCommand(ClusterCommand):
             else:
                 print("In sync: nothing to do.")
             return
-        run.record_intent()          # if this run dies mid-transaction, the next one knows
+        comment = run.record_intent()        # if this run never finishes, the next one finds out
 
         def done():
             run.finish()
             if self.opts.json:
                 self.print_json(run.result("synced"))
-        self.backend.run("cluster-node sync: role {}, profile {}".format(run.view.name, run.summary["profile"][:12]),
-                         done)
+        self.backend.run(comment, done)
 
     def run_transaction(self):
         """After dnf's transaction succeeded: record what the profile now manages."""
