@@ -10,8 +10,9 @@ from dnf_plugin_cluster.plan import compare_evr
 
 
 class Pkg(object):
-    def __init__(self, name, evr="1.0-1", requires=(), arch="noarch"):
+    def __init__(self, name, evr="1.0-1", requires=(), arch="noarch", obsoletes=()):
         self.name, self.evr, self.requires, self.arch = name, evr, tuple(requires), arch
+        self.obsoletes = tuple(obsoletes)
 
 
 class MemoryBackend(Backend):
@@ -27,6 +28,7 @@ class MemoryBackend(Backend):
         self.repos = dict(repos or {})               # repo id -> {"enabled": bool, "metadata": {type: path}}
         self._protected = set(protected)
         self.hidden = set()
+        self.held = set()
         self.marks = []
         self.ran = []
         self._resolved = []
@@ -116,6 +118,9 @@ class MemoryBackend(Backend):
     def remove(self, name):
         self.marks.append(("remove", name, None))
 
+    def hold(self, names):
+        self.held = set(names)
+
     def reset(self):
         self.marks = []
 
@@ -142,6 +147,8 @@ class MemoryBackend(Backend):
             action = "install" if name not in self.system else (
                 "upgrade" if compare_evr(pkg.evr, self.system[name].evr) > 0 else "downgrade")
             items.append(Item(action, name, pkg.evr, pkg.arch))
+            items += [Item("obsoleted", n, self.system[n].evr, self.system[n].arch) for n in pkg.obsoletes
+                      if n in self.system]
         self._resolved = items
         return items
 
@@ -174,7 +181,7 @@ class MemoryBackend(Backend):
         self.history.append((comment, {}))
         for action, name, evr in changes:
             self.origin.pop(name, None)
-            if action == "remove":
+            if action in ("remove", "obsoleted"):
                 self.system.pop(name, None)
                 continue
             self.system[name] = self._build(name, evr)

@@ -2,6 +2,7 @@
 the plan for this node's role, turn it into one resolved transaction that never takes
 a hand-installed package along, and record what the profile installed. Written once
 for every package manager (backends/); the commands only print and hand over."""
+import math
 import uuid
 
 from . import nodeconf, plan as planning, profile, state
@@ -56,8 +57,9 @@ class NodeRun(object):
         self.installed = backend.installed()
         self.state = state.load(backend.persistdir)
         self.managed = (self.state.managed | self.adopted()) & set(self.installed)
+        self.floor = planning.Floor(backend.protected(), self.config.protected)
         self.plan = planning.compute(self.view.name, arch, self.view.packages, self.installed, self.managed,
-                                     self.view.pins, backend.protected())
+                                     self.view.pins, self.floor)
         self.summary = {"role": self.view.name, "arch": arch, "channel": self.view.channel,
                         "profile_repo": self.repo, "profile": profile.digest(self.profile)}
         self.header = ("Cluster profile from repository '{}': role {} on {}, channel {}, {} packages, "
@@ -83,6 +85,8 @@ class NodeRun(object):
     def prepare(self):
         """Pins, marks and resolution: the resolved transaction ([backends.Item])."""
         self.apply_pins()
+        # the floor stays, and so does what it needs: never cleaned up as unneeded
+        self.backend.hold(sorted(n for n in self.installed if self.floor.reason(n)))
         if not self.plan.in_sync:
             self.mark()
             self.resolve_keeping()
@@ -93,6 +97,8 @@ class NodeRun(object):
         hidden, so dependencies resolve to the pinned build too."""
         relevant = set(self.view.packages) | set(self.installed)
         for name, evr in sorted(self.view.pins.items()):
+            if name in self.plan.unpinned:
+                continue                     # a pin below the floor: the node keeps its build
             found = self.backend.pin(name, evr)
             installed = self.installed.get(name)
             needed = name in relevant and (installed is None or
@@ -117,26 +123,31 @@ class NodeRun(object):
 
     def resolve_keeping(self):
         """Resolve. Removals need allow_erasing (as `dnf remove` has), so every erasure is
-        then checked: one that would take away a package the admin installed withdraws
-        the planned removal it follows from, and the plan says why. Anything else that
-        would remove a hand-installed package is refused."""
+        then checked: one that would take away a package the admin installed, or one of
+        the floor, withdraws the planned removal it follows from, and the plan says why.
+        Anything else that would remove such a package, or downgrade the floor, is
+        refused."""
         plan, backend = self.plan, self.backend
         while True:
             try:
                 self.items = backend.resolve(bool(plan.remove))
             except ClusterError as err:
                 raise ClusterError("role '{}': cannot resolve the sync: {}".format(plan.role, err))
-            erased = [i.name for i in self.items if i.action == "remove"]
+            self.refuse_floor_downgrades()
+            erased = [i.name for i in self.items if i.action in ("remove", "obsoleted")]
             candidates = set(plan.remove)
-            collateral = [n for n in erased if n not in candidates and backend.reason(n) in BY_HAND]
+            collateral = [n for n in erased if n not in candidates and
+                          (self.floor.reason(n) or backend.reason(n) in BY_HAND)]
             if not collateral:
                 return
             for victim in collateral:
                 causes = backend.needs(victim, erased) & candidates
                 if not causes:
                     item = [i for i in self.items if i.name == victim][0]
-                    raise ClusterError("role '{}': the sync would remove {}, which the profile did not "
-                                       "install; refusing".format(plan.role, item.nevra))
+                    why = self.floor.reason(victim)
+                    raise ClusterError("role '{}': the sync would remove {}{}; refusing".format(
+                        plan.role, item.nevra, " ({}), which a profile never removes".format(why) if why
+                        else ", which the profile did not install"))
                 for name in causes:
                     plan.keep(name, "still needed by {}".format(victim))
             backend.reset()
@@ -144,6 +155,30 @@ class NodeRun(object):
             if plan.in_sync:
                 return
             self.mark()
+
+    def refuse_floor_downgrades(self):
+        for item in self.items:
+            why = self.floor.reason(item.name)
+            if item.action == "downgrade" and why:
+                raise ClusterError("role '{}': the sync would downgrade {} to {} ({}), which a profile never "
+                                   "does; refusing".format(self.plan.role, item.name, item.evr, why))
+
+    def removal_limit(self):
+        """max_remove from cluster.conf, else 25 or a tenth of the installed packages
+        (rounded up), whichever is smaller."""
+        if self.config.max_remove is not None:
+            return self.config.max_remove
+        return min(25, int(math.ceil(len(self.installed) / 10.0)))
+
+    def mass_removal(self):
+        """Why this transaction may not run without --allow-mass-removal, or None."""
+        count = len([i for i in self.items if i.action == "remove"])
+        limit = self.removal_limit()
+        if count <= limit:
+            return None
+        return ("role '{}': the sync would remove {} packages, more than max_remove allows ({}); check the "
+                "plan with --dry-run, then rerun with --allow-mass-removal (or raise max_remove in "
+                "cluster.conf)".format(self.plan.role, count, limit))
 
     # --- recording -----------------------------------------------------------------------
     def adopted(self):

@@ -176,3 +176,53 @@ def test_pending_names_from_before_tags_are_never_adopted(world, tmp_path):
         json.dump(dict(data, pending=["htop"]), handle)           # as an older plugin wrote it
     assert sync(backend).plan.remove == [] and "htop" in backend.installed()
     assert state.load(backend.persistdir).pending is None
+
+
+# --- the node floor and the removal limit ---------------------------------------------
+def test_the_floor_is_never_removed_nor_downgraded_by_a_profile(world):
+    backend = world(["bash", "lib", "glibc"], installed=[Pkg("glibc", "2.34-100")])
+    backend.available += [Pkg("bash", requires=["lib"]), Pkg("glibc", "2.34-99"), Pkg("glibc", "2.34-100")]
+    sync(backend)
+    assert state.load(backend.persistdir).managed == {"bash", "lib"}
+    write_profile(backend.repos["cluster"]["metadata"]["cluster"], [], pins={"glibc": "2.34-99"})
+    run = sync(backend)
+    assert run.plan.kept == [
+        ("glibc", "node floor: pinned 2.34-99 is older than the installed 2.34-100; not applied"),
+        ("bash", "node floor"), ("lib", "still needed by bash")]
+    assert run.plan.in_sync and backend.installed()["glibc"] == "2.34-100"
+    assert backend.held == {"bash", "glibc"}                 # never cleaned up as unneeded
+
+
+def test_what_cluster_conf_protects_stays(world):
+    backend = world(["tool", "htop"])
+    sync(backend)
+    republish(backend, [])
+    run = NodeRun(backend, NodeConfig(role="compute", protected=("ht*",))).load()
+    assert run.plan.kept == [("htop", "protected in cluster.conf")] and run.plan.remove == ["tool"]
+
+
+def test_collateral_removal_of_the_floor_is_refused(world):
+    backend = world(["tool"], installed=[Pkg("systemd")])
+    backend.available.append(Pkg("newinit", obsoletes=["systemd"]))
+    sync(backend)
+    republish(backend, ["tool", "newinit"])
+    with pytest.raises(ClusterError, match=r"the sync would remove systemd-1.0-1.noarch \(node floor\), which a "
+                                           r"profile never removes; refusing"):
+        sync(backend)
+    assert "systemd" in backend.installed()
+
+
+def test_mass_removal_needs_the_flag(world):
+    names = ["p{}".format(i) for i in range(30)]
+    backend = world(names)
+    backend.available += [Pkg(n) for n in names]
+    sync(backend)
+    republish(backend, [])
+    run = NodeRun(backend, NodeConfig(role="compute")).load()
+    run.prepare()
+    assert run.removal_limit() == 3                          # a tenth of 30, below 25
+    assert "the sync would remove 30 packages, more than max_remove allows (3)" in run.mass_removal()
+    backend.reset()
+    run = NodeRun(backend, NodeConfig(role="compute", max_remove=30)).load()
+    run.prepare()
+    assert run.mass_removal() is None

@@ -120,8 +120,13 @@ class Backend(object):
     def remove(self, name):
         raise NotImplementedError
 
+    def hold(self, names):
+        """Installed packages `names` (and what they need) stay in every resolve of this
+        run unless marked for removal: never cleaned up as unneeded dependencies."""
+        raise NotImplementedError
+
     def reset(self):
-        """Forget every mark (pins and hidden repositories stay)."""
+        """Forget every mark (pins, holds and hidden repositories stay)."""
         raise NotImplementedError
 
     def resolve(self, allow_erasing):

@@ -37,6 +37,7 @@ class Dnf4Backend(Backend):
         self.installroot = base.conf.installroot
         self.persistdir = base.conf.persistdir
         self._done = None
+        self._held = ()
 
     # --- repositories ----------------------------------------------------------------------
     def want_metadata(self, mdtype):
@@ -167,11 +168,17 @@ class Dnf4Backend(Backend):
     def remove(self, name):
         self.base.remove(name)
 
+    def hold(self, names):
+        self._held = tuple(names)
+
     def reset(self):
         self.base.reset(goal=True)
 
     def resolve(self, allow_erasing):
         allow_erasing = allow_erasing or bool(self.cli and self.cli.demands.allow_erasing)
+        if self._held:
+            # as dnf does for user-installed packages: what they need is not "unneeded"
+            self.base._goal.userinstalled(self.base.sack.query().installed().filterm(name=list(self._held)))
         try:
             self.base.resolve(allow_erasing)
         except dnf.exceptions.DepsolveError as err:

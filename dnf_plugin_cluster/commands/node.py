@@ -5,6 +5,7 @@ from __future__ import absolute_import, unicode_literals
 
 import dnf.cli
 
+from ..errors import ClusterError
 from .base import ClusterCommand, logger
 
 
@@ -21,6 +22,8 @@ class ClusterNodeCommand(ClusterCommand):
                             help="plan and show dnf's transaction, change nothing")
         parser.add_argument("--check", action="store_true", default=False,
                             help="like --dry-run, and exit 100 when the node has drifted")
+        parser.add_argument("--allow-mass-removal", action="store_true", default=False,
+                            help="sync even when it removes more packages than max_remove in cluster.conf")
 
     def _configure_common(self):
         demands = self.cli.demands
@@ -74,9 +77,12 @@ class ClusterNodeCommand(ClusterCommand):
         if not self.opts.json:
             print(run.header)
             print("\n".join(plan.lines()) if plan.lines() else "  (nothing to change)")
+        too_many = run.mass_removal()
         if self.plan_only:
             if run.items and not self.opts.json:
                 print(self.backend.table(run.items))
+            if too_many and not self.opts.allow_mass_removal and not self.opts.json:
+                print("Note: a real sync refuses this: " + too_many.split(": ", 1)[1])
             if self.opts.check and not plan.in_sync:
                 self.cli.demands.success_exit_status = 100
             if self.opts.json:
@@ -94,6 +100,8 @@ class ClusterNodeCommand(ClusterCommand):
             else:
                 print("In sync: nothing to do.")
             return
+        if too_many and not self.opts.allow_mass_removal:
+            raise ClusterError(too_many)
         comment = run.record_intent()        # if this run never finishes, the next one finds out
 
         def done():
