@@ -232,7 +232,8 @@ class NodeRun(object):
         return dict(self.summary, plan=self.plan.as_dict(), transaction=self.transaction(), result=result)
 
     def status(self):
-        """(JSON answer, text lines) of `status`."""
+        """(JSON answer, text lines) of `status`, from the plan as prepare() resolved it
+        (so it agrees with `sync --check`); nothing is written."""
         found = planning.drift(self.plan)
         data = dict(self.summary, in_sync=self.plan.in_sync, drift=found,
                     kept=[{"name": n, "reason": r} for n, r in self.plan.kept])
@@ -242,6 +243,7 @@ class NodeRun(object):
                   for i in found["wrong_version"]]
         lines += ["  extra          {} (installed by the profile, no longer listed)".format(name)
                   for name in found["extra"]]
+        lines += ["  keep           {} ({})".format(name, reason) for name, reason in self.plan.kept]
         count = sum(len(v) for v in found.values())
         lines.append("In sync." if self.plan.in_sync else
                      "Drift: {} difference{}; `dnf cluster-node sync` converges the node.".format(

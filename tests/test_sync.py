@@ -226,3 +226,16 @@ def test_mass_removal_needs_the_flag(world):
     run = NodeRun(backend, NodeConfig(role="compute", max_remove=30)).load()
     run.prepare()
     assert run.mass_removal() is None
+
+
+def test_status_reports_a_kept_package_as_no_drift(world):
+    backend = world(["app", "lib"])
+    sync(backend)
+    backend.by_hand("install", "tool")
+    backend.system["tool"] = Pkg("tool", requires=["lib"])
+    republish(backend, ["app"])
+    run = status(backend)
+    run.prepare()
+    data, lines = run.status()
+    assert data["in_sync"] and data["drift"]["extra"] == []
+    assert "  keep           lib (still needed by tool)" in lines and lines[-1] == "In sync."

@@ -60,6 +60,7 @@ class ClusterNodeCommand(ClusterCommand):
 
     def run_status(self):
         run = self._load()
+        run.prepare()                # the same resolved plan as sync --check: kept packages are no drift
         data, lines = run.status()
         if self.opts.json:
             self.print_json(data)
