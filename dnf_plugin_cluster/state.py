@@ -154,7 +154,7 @@ def load(persistdir):
     if directory is None:
         return State(path)
     try:
-        fd = _open_nofollow(path, os.O_RDONLY, "node state")
+        fd = _open_nofollow(path, os.O_RDONLY, "the node state")
     except OSError:                                  # ENOENT: no state yet
         return State(path)
     with os.fdopen(fd, "rb") as handle:

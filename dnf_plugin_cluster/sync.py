@@ -8,6 +8,7 @@ import uuid
 from . import nodeconf, plan as planning, profile, state
 from .backends import BY_HAND
 from .errors import ClusterError
+from .names import check_name
 
 
 def find_profile(backend, preferred=None):
@@ -48,6 +49,8 @@ class NodeRun(object):
     # --- what the node must do -----------------------------------------------------------
     def load(self):
         backend = self.backend
+        if self.role is not None:
+            check_name(self.role, "role")
         self.repo, self.profile = find_profile(backend, self.config.profile_repo)
         if not self.role:
             raise ClusterError("this node has no role: set role= in /etc/dnf/plugins/cluster.conf or pass --role")

@@ -111,7 +111,6 @@ class ClusterNodeCommand(ClusterCommand):
                 self.print_json(run.result("synced"))
         self.backend.run(comment, done)
 
-    def run_transaction(self):
+    def after_transaction_sync(self):
         """After dnf's transaction succeeded: record what the profile now manages."""
-        if self.sub == "sync":
-            self.backend.transaction_done()
+        self.backend.transaction_done()
