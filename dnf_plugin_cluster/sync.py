@@ -10,6 +10,10 @@ from .backends import BY_HAND
 from .errors import ClusterError
 from .names import check_name
 
+#: The node answer's schema version: `status --json` and `sync --json` (README, "Machine-
+#: readable output"; fleet.py reads it). Errors under --json are answers too (commands/base.py).
+ANSWER_FORMAT = 1
+
 
 def find_profile(backend, preferred=None):
     """(repository id, profile) from the enabled repositories' `cluster` metadata:
@@ -231,15 +235,21 @@ class NodeRun(object):
         return [item.as_dict() for item in self.items]
 
     def result(self, result):
-        """The JSON answer of sync (dry run, check or real)."""
-        return dict(self.summary, plan=self.plan.as_dict(), transaction=self.transaction(), result=result)
+        """The JSON answer of sync (dry run, check or real): format 1 (fleet.py)."""
+        plan = self.plan
+        return dict(self.summary, format=ANSWER_FORMAT, command="sync", result=result,
+                    in_sync=result in ("in-sync", "synced"), plan=plan.as_dict(), transaction=self.transaction(),
+                    counts={"install": len(plan.install), "upgrade": len(plan.upgrade),
+                            "downgrade": len(plan.downgrade), "remove": len(plan.remove), "kept": len(plan.kept)})
 
     def status(self):
         """(JSON answer, text lines) of `status`, from the plan as prepare() resolved it
         (so it agrees with `sync --check`); nothing is written."""
         found = planning.drift(self.plan)
-        data = dict(self.summary, in_sync=self.plan.in_sync, drift=found,
-                    kept=[{"name": n, "reason": r} for n, r in self.plan.kept])
+        data = dict(self.summary, format=ANSWER_FORMAT, command="status",
+                    result="in-sync" if self.plan.in_sync else "drift", in_sync=self.plan.in_sync, drift=found,
+                    kept=[{"name": n, "reason": r} for n, r in self.plan.kept],
+                    counts=dict((key, len(value)) for key, value in found.items()))
         lines = [self.header]
         lines += ["  missing        {}".format(name) for name in found["missing"]]
         lines += ["  wrong version  {} {} (pinned {})".format(i["name"], i["installed"], i["pinned"])
