@@ -84,10 +84,13 @@ def test_cluster_conf_page_has_every_key_nodeconf_reads(docs, tmp_path):
     shipped = read(os.path.join(REPO_ROOT, "etc", "dnf", "plugins", "cluster.conf"))
     assert set(re.findall(r"^#?(\w+) = ", shipped, re.M)) <= set(keys)
     # and read() reads exactly the keys after dnf's own `enabled`
+    with open(nodeconf.__file__) as handle:
+        assert set(re.findall(r'get\("(\w+)"\)', handle.read())) == set(keys[1:])
     conf = tmp_path / "cluster.conf"
-    conf.write_text("[main]\nenabled = 1\nrole = gpu\nprofile_repo = site-cluster\n")
+    conf.write_text("[main]\nenabled = 1\nrole = gpu\nprofile_repo = site-cluster\nprotected = lustre*\n"
+                    "max_remove = 7\n")
     node = nodeconf.read(None, [str(tmp_path)])
-    assert (node.role, node.profile_repo) == ("gpu", "site-cluster") and keys == ["enabled", "role", "profile_repo"]
+    assert (node.role, node.profile_repo, node.protected, node.max_remove) == ("gpu", "site-cluster", ("lustre*",), 7)
 
 
 def complete(docs, prog, *words):
