@@ -9,16 +9,8 @@ import shutil
 import subprocess
 
 from cluster_testkit import REPO_ROOT
-from cluster_repo import metapkg
 
 RUNNER = os.path.join(REPO_ROOT, "rpmlint", "rpmlint-all")
-
-#: Messages the metapackage spec template (cluster_repo/metapkg.py, being moved into
-#: templates with %changelog, URL and empty sections on the packager branch) still
-#: produces (no-%check-section: rpmlint 2.5+, Debian 13). Allowed only for generated metapackage specs and their packages; to be
-#: emptied when that lands.
-TEMPLATE_PENDING = ("E: no-changelogname-tag", "W: no-url-tag", "W: no-%prep-section", "W: no-%build-section",
-                    "W: no-%check-section", "W: unversioned-explicit-provides ")
 
 MESSAGE = re.compile(r"^(?P<where>\S+?)(?::\d+)?: (?P<message>[EW]: .*)$")
 
@@ -33,28 +25,11 @@ def lint(files):
     return proc.returncode, [(m.group("where"), m.group("message")) for m in messages if m], proc.stdout
 
 
-def package_of(where):
-    """cluster-node.spec, cluster-node.src, cluster-node.x86_64 -> cluster-node"""
-    return re.sub(r"\.(spec|src|noarch|x86_64|aarch64)$", "", where)
-
-
-def generated_names():
-    return set(os.path.basename(s)[:-5] for s in glob.glob(os.path.join(REPO_ROOT, "specs", "*.spec"))
-               if metapkg.is_generated(s))
-
-
-def unexplained(messages):
-    generated = generated_names()
-    return [(w, m) for w, m in messages
-            if not (package_of(w) in generated and m.startswith(TEMPLATE_PENDING))]
-
-
 def test_specs_lint_clean():
     specs = sorted(glob.glob(os.path.join(REPO_ROOT, "specs", "*.spec")))
-    _, messages, out = lint(specs)
-    assert unexplained(messages) == [], out
-    # the hand-written specs have nothing at all to say
-    assert [m for m in messages if package_of(m[0]) not in generated_names()] == [], out
+    assert len(specs) >= 14
+    code, messages, out = lint(specs)
+    assert code == 0 and messages == [], out
 
 
 def test_everything_the_build_makes_lints_clean(cluster_repo_for):
@@ -65,11 +40,9 @@ def test_everything_the_build_makes_lints_clean(cluster_repo_for):
         if target == "el9":
             files += sorted(glob.glob(os.path.join(tree, "SRPMS", "*.src.rpm")))
     assert len([f for f in files if "dnf-plugin-cluster" in f]) == 3 * 2 * 1 + 1   # both arch dirs, SRPM
-    _, messages, out = lint(files)
-    assert unexplained(messages) == [], out
-    ours = set(generated_names())
-    assert [m for m in messages if package_of(m[0]) not in ours] == [], out
-    assert not [m for m in messages if m[1].startswith("E:") and not m[1].startswith(TEMPLATE_PENDING)], out
+    assert len([f for f in files if f.endswith(".src.rpm")]) >= 14
+    code, messages, out = lint(files)
+    assert code == 0 and messages == [], out
 
 
 def test_the_configuration_refuses_what_fedora_refuses(tmp_path):
