@@ -164,6 +164,13 @@ SYSUSERS_NATIVE = {
     "sysusers_requires_compat": "%{nil}",
     "sysusers_create_compat()": "%{nil}",
 }
+#: rpm >= 4.19 (Debian 13's 4.20 as a build host) adds `Provides: user(NAME)` for sysusers.d
+#: files and `Requires: user(NAME)`/`group(NAME)` for files owned by other accounts. EL8/EL9
+#: (rpm 4.14/4.16) have neither, EL10 and Fedora 41 patch them out, Fedora 42 makes the
+#: requires weak, Fedora 43 has both. The closest Debian's rpm comes to "none": a sysusers
+#: path no file has, and weak (Recommends) user/group dependencies.
+USERGROUP_NONE = {"__sysusers_path": "^$", "_use_weak_usergroup_deps": "1"}
+USERGROUP_WEAK = {"_use_weak_usergroup_deps": "1"}
 
 
 def _python_macros(version, shebang_flags, shebang):
@@ -242,7 +249,8 @@ def bytecode_macros(python3_version, host_version):
 
 class Target(object):
     def __init__(self, name, family, releasever, python3_version, rpm, systemd, shebang_flags,
-                 sbin_merged=False, native_sysusers=False, shebang="/usr/bin/python3", payload="w19.zstdio"):
+                 sbin_merged=False, native_sysusers=False, shebang="/usr/bin/python3", payload="w19.zstdio",
+                 usergroup_deps=USERGROUP_NONE):
         self.name = name
         self.family = family                  # "rhel" or "fedora"
         self.releasever = releasever          # what $releasever is on such a host
@@ -255,6 +263,7 @@ class Target(object):
         macros.update(SYSTEMD_PATHS)
         macros.update(SYSTEMD_V239 if systemd < 249 else SYSTEMD_HELPER)
         macros.update(SYSUSERS_NATIVE if native_sysusers else SYSUSERS_COMPAT)
+        macros.update(usergroup_deps)
         macros.update(_python_macros(python3_version, shebang_flags, shebang))
         if sbin_merged:
             macros["_sbindir"] = "%{_bindir}"
@@ -283,8 +292,10 @@ TARGETS = dict((t.name, t) for t in (
     Target("el10", "rhel", "10", "3.12", "4.19.1.1", 257, "sP"),
     # rpm 4.20.0 with sysusers disabled and /usr/sbin not yet merged
     Target("fc41", "fedora", "41", "3.13", "4.20.0", 256, "sP"),
-    Target("fc42", "fedora", "42", "3.13", "4.20.1", 257, "sP", sbin_merged=True, native_sysusers=True),
-    Target("fc43", "fedora", "43", "3.14", "6.0", 258, "sP", sbin_merged=True, native_sysusers=True),
+    Target("fc42", "fedora", "42", "3.13", "4.20.1", 257, "sP", sbin_merged=True, native_sysusers=True,
+           usergroup_deps=USERGROUP_WEAK),
+    Target("fc43", "fedora", "43", "3.14", "6.0", 258, "sP", sbin_merged=True, native_sysusers=True,
+           usergroup_deps={}),
 ))
 DEFAULT_TARGET = "el9"
 
