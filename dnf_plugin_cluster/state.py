@@ -24,6 +24,7 @@ class State(object):
         self.pending = set(data.get("pending", []))
         self.role = data.get("role")
         self.profile = data.get("profile")
+        self.generation = data.get("generation")      # of the profile last synced to
 
     def reconciled(self, installed_names):
         """Managed names as they stand: pending installs that happened count, and
@@ -32,7 +33,7 @@ class State(object):
         return (self.managed | (self.pending & installed_names)) & installed_names
 
     def as_dict(self):
-        return {"format": FORMAT, "role": self.role, "profile": self.profile,
+        return {"format": FORMAT, "role": self.role, "profile": self.profile, "generation": self.generation,
                 "managed": sorted(self.managed), "pending": sorted(self.pending)}
 
     def save(self):

@@ -9,8 +9,9 @@ from .errors import ClusterError
 
 def find_profile(backend, preferred=None):
     """(repository id, profile) from the enabled repositories' `cluster` metadata:
-    `preferred` (profile_repo in cluster.conf), else the repository named `cluster`,
-    else the only one that carries a profile."""
+    `preferred` (profile_repo in cluster.conf), else the site repository
+    `cluster-site`, else the repository `cluster`, else the only one that carries a
+    profile."""
     by_id = dict((r, backend.metadata_path(r, profile.MDTYPE)) for r in backend.enabled_repos())
     by_id = dict((r, path) for r, path in by_id.items() if path)
     if preferred:
@@ -20,8 +21,8 @@ def find_profile(backend, preferred=None):
             raise ClusterError("repository '{}' carries no cluster profile (metadata type '{}')".format(
                 preferred, profile.MDTYPE))
         repoid = preferred
-    elif nodeconf.DEFAULT_PROFILE_REPO in by_id:
-        repoid = nodeconf.DEFAULT_PROFILE_REPO
+    elif any(r in by_id for r in nodeconf.PROFILE_REPOS):
+        repoid = [r for r in nodeconf.PROFILE_REPOS if r in by_id][0]
     elif len(by_id) == 1:
         repoid = list(by_id)[0]
     elif not by_id:
@@ -57,16 +58,19 @@ class NodeRun(object):
         self.plan = planning.compute(self.view.name, arch, self.view.packages, self.installed, self.managed,
                                      self.view.pins, backend.protected())
         self.summary = {"role": self.view.name, "arch": arch, "channel": self.view.channel,
-                        "profile_repo": self.repo, "profile": profile.digest(self.profile)}
-        self.header = ("Cluster profile from repository '{}': role {} on {}, channel {}, {} packages, "
-                       "{} pins".format(self.repo, self.view.name, arch, self.view.channel,
+                        "profile_repo": self.repo, "profile": profile.digest(self.profile),
+                        "published_generation": self.view.generation}
+        self.header = ("Cluster profile from repository '{}'{}: role {} on {}, channel {}, {} packages, "
+                       "{} pins".format(self.repo, "" if self.view.generation is None else
+                                        " (generation {})".format(self.view.generation),
+                                        self.view.name, arch, self.view.channel,
                                         len(self.view.packages), len(self.view.pins)))
         return self
 
     def follow_channel(self):
-        """Stable roles take nothing from <repo>-testing; testing roles need it (it is
-        enabled for this run when the node has it configured but disabled)."""
-        testing = self.repo + "-testing"
+        """Stable roles take nothing from the testing repository; testing roles need it
+        (it is enabled for this run when the node has it configured but disabled)."""
+        testing = nodeconf.testing_repo(self.repo)
         known = self.backend.repo_state(testing)
         if self.view.channel == "testing":
             if known is None:
@@ -156,8 +160,19 @@ class NodeRun(object):
         removed = set(i.name for i in self.items if i.action == "remove")
         self.state.managed = (set(self.managed) | set(n for n, _ in self.plan.install)) - removed
         self.state.pending = set()
+        self._record_profile()
+
+    def record_in_sync(self):
+        """A sync found nothing to do: the node is at the published profile."""
+        self.state.managed = set(self.managed)
+        self.state.pending = set()
+        self._record_profile()
+
+    def _record_profile(self):
+        """Which profile the node is at now (its generation, for status and the fleet)."""
         self.state.role = self.view.name
         self.state.profile = profile.digest(self.profile)
+        self.state.generation = self.view.generation
         self.state.save()
 
     # --- reporting -----------------------------------------------------------------------
@@ -166,14 +181,19 @@ class NodeRun(object):
 
     def result(self, result):
         """The JSON answer of sync (dry run, check or real)."""
-        return dict(self.summary, plan=self.plan.as_dict(), transaction=self.transaction(), result=result)
+        return dict(self.summary, generation=self.state.generation, plan=self.plan.as_dict(),
+                    transaction=self.transaction(), result=result)
 
     def status(self):
         """(JSON answer, text lines) of `status`."""
         found = planning.drift(self.plan)
-        data = dict(self.summary, in_sync=self.plan.in_sync, drift=found,
+        data = dict(self.summary, generation=self.state.generation, in_sync=self.plan.in_sync, drift=found,
                     kept=[{"name": n, "reason": r} for n, r in self.plan.kept])
         lines = [self.header]
+        if self.view.generation is not None or self.state.generation is not None:
+            lines.append("  generation     published {}, this node synced to {}".format(
+                "none" if self.view.generation is None else self.view.generation,
+                "none yet" if self.state.generation is None else self.state.generation))
         lines += ["  missing        {}".format(name) for name in found["missing"]]
         lines += ["  wrong version  {} {} (pinned {})".format(i["name"], i["installed"], i["pinned"])
                   for i in found["wrong_version"]]

@@ -87,6 +87,7 @@ class ClusterNodeCommand(ClusterCommand):
                       else "Drift found: `dnf cluster-node sync` converges the node.")
             return
         if plan.in_sync:
+            run.record_in_sync()
             if self.opts.json:
                 self.print_json(run.result("in-sync"))
             else:
