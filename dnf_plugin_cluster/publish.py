@@ -41,6 +41,8 @@ FORMAT = 1
 #: How many earlier repomd.xml versions per arch keep the files they name.
 KEEP_REPOMD = 3
 CONTENT_ADDRESSED = re.compile(r"^[0-9a-f]{32,128}-")
+#: $releasever of EL and Fedora: 8, 9, 10, 9.4, 41, rawhide, eln.
+RELEASEVER_RE = re.compile(r"^(\d+(\.\d+)?|rawhide|eln)$")
 #: Marks of a tree that `cluster-repo build` made (the packager's, never the site's).
 BUILD_MARKS = (".cluster-build.json", "SRPMS")
 
@@ -154,18 +156,23 @@ class SiteTree(object):
     # --- what is there -------------------------------------------------------------------
     def check(self):
         """Refuse a tree that is not a site repository (nothing is written before)."""
-        if os.path.exists(self.path) and not os.path.isdir(self.path):
-            raise ClusterError("not a directory", self.path)
-        if not os.path.isdir(self.top):
-            raise ClusterError("no such directory (the site repository goes to SITE/<releasever>)", self.top)
+        for path in (self.top, self.path):
+            if os.path.exists(path) and not os.path.isdir(path):
+                raise ClusterError("not a directory", path)
         for mark in BUILD_MARKS:
             if os.path.exists(os.path.join(self.path, mark)):
                 raise ClusterError("this is a tree `cluster-repo build` made (it has {}): the site's profile "
                                    "goes to a repository of its own, e.g. /srv/cluster/site/{}".format(
                                        mark, self.releasever), self.path)
-        if self.releasever in KNOWN_BASEARCHES or self.releasever in (GENERATIONS, "repodata", "Packages"):
-            raise ClusterError("--repo-dir names a release's directory, SITE/<releasever> (e.g. "
-                               "/srv/cluster/site/9), not '{}'".format(self.releasever), self.path)
+        if not RELEASEVER_RE.match(self.releasever):
+            raise ClusterError("the site repository of one release is SITE/<releasever> (e.g. /srv/cluster/site/9): "
+                               "'{}' is not a release version".format(self.releasever), self.path)
+        return self
+
+    def exists(self):
+        """Refuse to read a site repository that is not there."""
+        if not os.path.isdir(os.path.join(self.path, GENERATIONS)) and not self.arches():
+            raise ClusterError("no site repository here (nothing published yet)", self.path)
         return self
 
     def arches(self):
@@ -215,14 +222,19 @@ class SiteTree(object):
         return None
 
     def history(self):
-        """Index entries of every generation, oldest first (rebuilt from the generation
-        files when the index is missing)."""
+        """Index entries of every generation, oldest first; a generation whose file is
+        there but not yet in the index (a publish stopped between the two) is read from
+        its file."""
         data = _read_json(self._gen_dir(INDEX), "generation index")
         if data is None:
-            return [self._entry(self.generation(n)) for n in self._generation_files()]
+            data = {"generations": []}
         if not isinstance(data, dict) or not isinstance(data.get("generations"), list):
             raise ClusterError("corrupt generation index", self._gen_dir(INDEX))
-        return data["generations"]
+        entries = dict((e.get("generation"), e) for e in data["generations"] if isinstance(e, dict))
+        for number in self._generation_files():
+            if number not in entries:
+                entries[number] = self._entry(self.generation(number))
+        return [entries[n] for n in sorted(entries, key=lambda n: n or 0)]
 
     def _generation_files(self):
         if not os.path.isdir(self._gen_dir()):
@@ -279,8 +291,7 @@ class SiteTree(object):
             handle.close()
 
     # --- publishing ----------------------------------------------------------------------
-    def publish(self, prof, arches, gpg=None, message="", user=None, action="publish", baseurl=None,
-                log=None, warn=None):
+    def publish(self, prof, arches, gpg=None, message="", user=None, action="publish", baseurl=None, log=None):
         """Publish `prof` as the next generation into every arch of `arches`; the caller
         holds locked(). gpg: signing.Gpg that can sign (checked by the caller), or None.
         Returns the generation's index entry."""
@@ -288,7 +299,7 @@ class SiteTree(object):
             raise RuntimeError("SiteTree.publish() needs the tree's lock (with tree.locked(): ...)")
         log = log or (lambda text: None)
         self._clean_leftovers(arches)
-        number = self.next_generation(self.published(warn=warn or (lambda text: None)))
+        number = self.next_generation(self.published(warn=lambda text: None))
         prof = dict(prof, generation=number)
         profile.validate(prof, "published profile")
         record = {"format": FORMAT, "generation": number, "time": utc_now(), "user": user or invoking_user(),

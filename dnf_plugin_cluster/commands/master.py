@@ -208,8 +208,7 @@ class ClusterMasterCommand(ClusterCommand):
             previous = site.published(warn=lambda text: logger.warning("Warning: %s", text))
             prof = build(previous, arches)
             entry = site.publish(prof, arches, gpg=gpg, message=self.opts.message, action=action,
-                                 baseurl=self.opts.baseurl[0] if self.opts.baseurl else None,
-                                 warn=lambda text: logger.warning("Warning: %s", text))
+                                 baseurl=self.opts.baseurl[0] if self.opts.baseurl else None)
         if self.opts.json:
             self.print_json(dict(entry, written=[os.path.join(site.path, a) for a in arches],
                                  profile=entry["digest"], pins=prof["pins"]))
@@ -260,7 +259,7 @@ class ClusterMasterCommand(ClusterCommand):
         return prof
 
     def run_history(self):
-        site = self._site()
+        site = self._site().exists()
         entries = site.history()
         published = site.published(warn=lambda text: logger.warning("Warning: %s", text))
         current = published.get("generation") if published else None
@@ -275,7 +274,7 @@ class ClusterMasterCommand(ClusterCommand):
             mark = "*" if e.get("generation") == current else " "
             rows.append(("{}{}".format(e.get("generation"), mark), e.get("time", ""), e.get("user", ""),
                          e.get("action", ""), str(e.get("pins", "")), (e.get("digest") or "")[:12],
-                         e.get("message", "")))
+                         " ".join(str(e.get("message", "")).split())))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
         for row in rows:
             print(("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1]).rstrip())
@@ -283,7 +282,7 @@ class ClusterMasterCommand(ClusterCommand):
               "again.".format(site.path))
 
     def run_rollback(self):
-        site = self._site()
+        site = self._site().exists()
         target = site.generation(self.rollback_to)
         if not self.opts.message:
             self.opts.message = "rollback to generation {}".format(self.rollback_to)
