@@ -188,7 +188,6 @@ def test_a_profile_change_costs_nodes_the_site_repository_only(site):
     assert any(r.endswith("-cluster-profile.json.gz") for r in fetched)
     size = sum(os.path.getsize(os.path.join(site.www, r.lstrip("/"))) for r in fetched
                if r.startswith("/site/") and os.path.exists(os.path.join(site.www, r.lstrip("/"))))
-    print("FETCHED", size, fetched)
     assert size <= 10 * 1024, (size, fetched)
 
 
