@@ -26,6 +26,7 @@ SPEC = os.path.join(TEMPLATES, "cluster-site-release.spec")
 REPO_TEMPLATE = os.path.join(TEMPLATES, "cluster-site.repo.in")
 URL_RE = re.compile(r"^(https?|ftp|file)://[^\s'\"\\]+$")
 FILE_RE = re.compile(r"^cluster-site-release-1-(\d+)\.noarch\.rpm$")
+PLACEHOLDER_RE = re.compile(r"@([a-z][a-z_]*)@")
 
 
 def check_baseurl(url):
@@ -36,23 +37,29 @@ def check_baseurl(url):
 
 
 def repo_text(baseurl, signed):
-    """The .repo file: the template with its @...@ values filled in."""
+    """The .repo file: the template with its @name@ values filled in, by the rules of the
+    packager's templates (cluster_repo/template.py): `@#` lines are notes and go, a line
+    that is only a placeholder whose value is empty goes, `@@` is a literal `@`."""
+    values = {"baseurl": check_baseurl(baseurl), "gpgcheck": "1" if signed else "0",
+              "gpgkey": "gpgkey=file:///etc/pki/rpm-gpg/{}".format(KEY_FILE) if signed else ""}
     with open(REPO_TEMPLATE) as handle:
         text = handle.read()
-    values = {"@BASEURL@": check_baseurl(baseurl), "@CHECK@": "1" if signed else "0",
-              "@GPGKEY@": "gpgkey=file:///etc/pki/rpm-gpg/{}".format(KEY_FILE) if signed else ""}
-    lines = []
-    for line in text.splitlines():
-        filled = line
-        for key, value in values.items():
-            filled = filled.replace(key, value)
-        if filled.strip() or filled == line:           # a line left empty by its value goes
-            lines.append(filled)
-    out = "\n".join(lines) + "\n"
-    leftover = re.search(r"@[A-Z]+@", out)
-    if leftover:
-        raise ClusterError("unknown placeholder {} in the template".format(leftover.group(0)), REPO_TEMPLATE)
-    return out
+    out = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith("@#"):
+            continue
+        alone = PLACEHOLDER_RE.fullmatch(line.strip())
+        if alone and alone.group(1) in values and not values[alone.group(1)]:
+            continue
+
+        def fill(match, number=number):
+            if match.group(0) == "@@":
+                return "@"
+            if match.group(1) not in values:
+                raise ClusterError("unknown placeholder {}".format(match.group(0)), REPO_TEMPLATE, number)
+            return values[match.group(1)]
+        out.append(re.sub(r"@@|@([a-z][a-z_]*)@", fill, line))
+    return "\n".join(out) + "\n"
 
 
 def latest_path(tree):
