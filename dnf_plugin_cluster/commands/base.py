@@ -1,6 +1,7 @@
 """What every cluster command shares, as dnf-plugins-core's small helper does: the
-subcommand argument, --json with a pure-JSON stdout, errors as dnf's one-line
-`Error: ...`, and dispatch to configure_<sub>() / run_<sub>() methods.
+subcommand argument, --json with a pure-JSON stdout, every error as dnf's one-line
+`Error: ...` (in configure, run and after the transaction alike), and dispatch to
+configure_<sub>() / run_<sub>() methods.
 
 Imports stay light: the plugin is loaded for every dnf command, so the library and the
 backend load only when a cluster command runs."""
@@ -12,6 +13,7 @@ import sys
 
 import dnf.cli
 import dnf.exceptions
+import dnf.logging
 
 from ..errors import ClusterError
 
@@ -44,16 +46,16 @@ class ClusterCommand(dnf.cli.Command):
             self.cli.demands.available_repos = True
         from ..backends.dnf4 import Dnf4Backend
         self.backend = Dnf4Backend(self.base, self.cli)
-        try:
-            getattr(self, "configure_" + self.sub.replace("-", "_"))()
-        except ClusterError as err:
-            raise dnf.exceptions.Error(str(err))
+        one_line(getattr(self, "configure_" + self.sub.replace("-", "_")))
 
     def run(self):
-        try:
-            getattr(self, "run_" + self.sub.replace("-", "_"))()
-        except ClusterError as err:
-            raise dnf.exceptions.Error(str(err))
+        one_line(getattr(self, "run_" + self.sub.replace("-", "_")))
+
+    def run_transaction(self):
+        """After dnf's transaction succeeded: the subcommand's after_transaction_<sub>()."""
+        after = getattr(self, "after_transaction_" + self.sub.replace("-", "_"), None)
+        if after is not None:
+            one_line(after)
 
     def quiet_for_json(self):
         """Keep stdout pure JSON: dnf's informational logging goes quiet, the download
@@ -73,3 +75,24 @@ class ClusterCommand(dnf.cli.Command):
     def node_config(self):
         from .. import nodeconf
         return nodeconf.read(self.base.conf.installroot, self.base.conf.pluginconfpath)
+
+
+def one_line(call):
+    """Run call(); whatever it raises reaches the user as dnf's one-line `Error: ...`
+    (exit 1): a ClusterError as it is, an OSError with its file, anything else (a bug)
+    by its type and message, its traceback kept in dnf's log at debug level."""
+    try:
+        return call()
+    except dnf.exceptions.Error:
+        raise                                   # dnf's own (CliError, DepsolveError, ...): one line already
+    except ClusterError as err:
+        raise dnf.exceptions.Error(str(err))
+    except EnvironmentError as err:
+        logger.log(dnf.logging.SUBDEBUG, "cluster plugin", exc_info=True)
+        where = getattr(err, "filename", None)
+        message = err.strerror or str(err)
+        raise dnf.exceptions.Error(" ".join(("{}: {}".format(where, message) if where else message).split()))
+    except Exception as err:                    # pylint: disable=broad-except
+        logger.log(dnf.logging.SUBDEBUG, "cluster plugin", exc_info=True)
+        raise dnf.exceptions.Error(" ".join("unexpected {}: {} (details in dnf.log)".format(
+            type(err).__name__, err).split()))
