@@ -117,9 +117,12 @@ class Site(object):
         root.add_repo("cluster-site", "{}/site/$releasever/$basearch/".format(self.server.url))
 
     def plain(self, args):
-        """The same dnf invocation with nothing on the pluginpath: plain dnf."""
-        return [a if not a.startswith("--setopt=pluginpath=") else "--setopt=pluginpath=" + self.no_plugins
-                for a in args]
+        """The same dnf invocation without our plugin: plain dnf (with the
+        dnf-plugins-core plugins a node has, versionlock, as on the other side)."""
+        def strip(arg):
+            dirs = [d for d in arg.split("=", 2)[2].split(",") if d != PLUGIN_DIR]
+            return "--setopt=pluginpath=" + ",".join(dirs or [self.no_plugins])
+        return [strip(a) if a.startswith("--setopt=pluginpath=") else a for a in args]
 
     def close(self):
         self.server.stop()

@@ -58,20 +58,28 @@ class NodeRun(object):
         arch = backend.basearch
         self.view = profile.RoleView(self.profile, self.role, arch)
         self.follow_channel()
+        # the admin's own version locks hold for this run too; the cluster's entries are
+        # the last sync's pins, which this run replaces (see hand_pins)
+        backend.apply_admin_locks()
         self.installed = backend.installed()
         self.state = state.load(backend.persistdir)
         self.managed = (self.state.managed | self.adopted()) & set(self.installed)
         self.floor = planning.Floor(backend.protected(), self.config.protected)
+        newest = None
+        if self.view.update == "latest":
+            newest = backend.newest(set(self.view.packages) & set(self.installed))
         self.plan = planning.compute(self.view.name, arch, self.view.packages, self.installed, self.managed,
-                                     self.view.pins, self.floor)
+                                     self.view.pins, self.floor, newest)
         self.summary = {"role": self.view.name, "arch": arch, "channel": self.view.channel,
-                        "profile_repo": self.repo, "profile": profile.digest(self.profile),
-                        "published_generation": self.view.generation}
+                        "update": self.view.update, "profile_repo": self.repo,
+                        "profile": profile.digest(self.profile), "published_generation": self.view.generation}
         self.header = ("Cluster profile from repository '{}'{}: role {} on {}, channel {}, {} packages, "
-                       "{} pins".format(self.repo, "" if self.view.generation is None else
-                                        " (generation {})".format(self.view.generation),
-                                        self.view.name, arch, self.view.channel,
-                                        len(self.view.packages), len(self.view.pins)))
+                       "{} pins{}".format(self.repo, "" if self.view.generation is None else
+                                          " (generation {})".format(self.view.generation),
+                                          self.view.name, arch, self.view.channel, len(self.view.packages),
+                                          len(self.view.pins), "" if self.view.update == "pinned" else
+                                          ", update {}".format(self.view.update)))
+        self.lock_note = None
         return self
 
     def follow_channel(self):
@@ -235,6 +243,13 @@ class NodeRun(object):
         if (self.state.role, self.state.profile, self.state.generation) != now:
             self._record_profile()
 
+    def hand_pins(self):
+        """After a real sync (with or without a transaction): the role's pins go to the
+        package manager's own version lock, so plain `dnf upgrade` keeps them; none for a
+        role that is not pinned. Returns why they could not be handed over, or None."""
+        self.lock_note = self.backend.hand_pins(self.view.pins)
+        return self.lock_note
+
     def _record_profile(self):
         """Which profile the node is at now (its generation, for status and the fleet)."""
         self.state.role = self.view.name
@@ -248,8 +263,11 @@ class NodeRun(object):
 
     def result(self, result):
         """The JSON answer of sync (dry run, check or real)."""
-        return dict(self.summary, generation=self.state.generation, plan=self.plan.as_dict(),
-                    transaction=self.transaction(), result=result)
+        out = dict(self.summary, generation=self.state.generation, plan=self.plan.as_dict(),
+                   transaction=self.transaction(), result=result)
+        if self.lock_note:
+            out["warnings"] = [self.lock_note]
+        return out
 
     def status(self):
         """(JSON answer, text lines) of `status`, from the plan as prepare() resolved it
@@ -265,6 +283,8 @@ class NodeRun(object):
         lines += ["  missing        {}".format(name) for name in found["missing"]]
         lines += ["  wrong version  {} {} (pinned {})".format(i["name"], i["installed"], i["pinned"])
                   for i in found["wrong_version"]]
+        lines += ["  outdated       {} {} (latest {})".format(i["name"], i["installed"], i["latest"])
+                  for i in found["outdated"]]
         lines += ["  extra          {} (installed by the profile, no longer listed)".format(name)
                   for name in found["extra"]]
         lines += ["  keep           {} ({})".format(name, reason) for name, reason in self.plan.kept]
