@@ -15,7 +15,9 @@ def verdicts(node):
     plan = check.json["plan"]
     from_check = {"missing": [i["name"] for i in plan["install"]],
                   "wrong_version": [{"name": i["name"], "installed": i["from"], "pinned": i["to"]}
-                                    for i in plan["upgrade"] + plan["downgrade"]],
+                                    for i in plan["upgrade"] + plan["downgrade"] if i.get("why") != "latest"],
+                  "outdated": [{"name": i["name"], "installed": i["from"], "latest": i["to"]}
+                               for i in plan["upgrade"] if i.get("why") == "latest"],
                   "extra": plan["remove"]}
     assert (status.rc, status.json["drift"]) == (check.rc, from_check), (status, check)
     assert status.json["kept"] == plan["kept"]
