@@ -57,3 +57,14 @@ def test_status_and_check_agree_on_every_drift_case(site):
         {"name": "openmpi", "installed": "4.1.6-1.el9", "pinned": "4.1.5-1.el9"}]
     node.dnf("-y", "cluster-node", "sync")
     assert verdicts(node)[0] == 0
+
+    latest = json.loads(json.dumps(good))                          # outdated (update: latest)
+    latest["roles"]["compute"].update(update="latest")
+    latest["roles"]["compute"]["arches"]["x86_64"]["packages"].append("openmpi")
+    for md in publish.arch_repos(site.tree).values():
+        repodata.replace(md, "cluster", publish.PROFILE_FILE, json.dumps(latest).encode())
+    rc, data = verdicts(node)
+    assert rc == 100 and data["drift"]["outdated"] == [
+        {"name": "openmpi", "installed": "4.1.5-1.el9", "latest": "4.1.6-1.el9"}]
+    node.dnf("-y", "cluster-node", "sync")
+    assert verdicts(node)[0] == 0
