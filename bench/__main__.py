@@ -9,7 +9,10 @@ measured in this run, on the same roots:
    of 1,000 packages;
 4. `cluster-repo build` of the project plus N generated metapackages vs the same rpmbuild
    and createrepo_c runs, and `build --update` after one definition changed;
-5. the files and bytes a node fetches after a profile-only change, with the ~20,000-package
+5. fleet status of 64 installroot nodes through ClusterShell (`dnf cluster-master status
+   -w`) vs the same 64 node-side `status --json` runs launched by `xargs -P` with the same
+   width, and the seconds per node at 16, 32 and 64 nodes;
+6. the files and bytes a node fetches after a profile-only change, with the ~20,000-package
    base as the cluster repository: the profile in the site repository vs the same change
    made inside the package repository's metadata (as before the site repository).
 
@@ -26,6 +29,7 @@ import sys
 
 from cluster_testkit import REPO_ROOT, bigbase, copy_project, standin
 from cluster_testkit.dnfroot import PLUGIN_DIR, DnfRoot
+from cluster_testkit.farm import Farm
 from cluster_testkit.httpd import RepoServer
 from cluster_repo import basepkgs
 from dnf_plugin_cluster.names import CLUSTER_ARCHES
@@ -228,7 +232,7 @@ def fetched_after_profile_change(site, node, publish, label):
     return len(paths), size, paths
 
 
-def figure_5(site, count, cache_dir):
+def figure_6(site, count, cache_dir):
     """A profile-only change, with the big base as the cluster repository: what a node
     fetches when the profile lives in the site repository, and when it lives in the
     package repository's own metadata (what the site repository replaced)."""
@@ -260,7 +264,7 @@ def figure_5(site, count, cache_dir):
     head = root("fig5-head", False)
     write_role(fill[:40])
     head.dnf("-q", "cluster-master", "publish", "--roles", roles, "--repo-dir", tree)
-    log("5: a profile-only change in the site repository, the cluster repository of {:,} packages".format(total))
+    log("6: a profile-only change in the site repository, the cluster repository of {:,} packages".format(total))
 
     def site_change():
         write_role(fill[:41])
@@ -272,7 +276,7 @@ def figure_5(site, count, cache_dir):
     md = os.path.join(big, "repodata")
     repodata.replace(md, "cluster", publish.PROFILE_FILE, profile.dumps(text).encode())
     changed = dict(text, generation=text["generation"] + 1)
-    log("5: the same change inside the cluster repository's own metadata")
+    log("6: the same change inside the cluster repository's own metadata")
     plain = fetched_after_profile_change(
         site, root("fig5-plain", False),
         lambda: repodata.replace(md, "cluster", publish.PROFILE_FILE, profile.dumps(changed).encode()),
@@ -280,7 +284,7 @@ def figure_5(site, count, cache_dir):
     site_files = sorted(set(os.path.basename(p) for p in ours[2] if p.startswith("/bigsite/")))
     other = [p for p in ours[2] if not p.startswith("/bigsite/") and not p.endswith("/repomd.xml")]
     show = lambda r: "{} files, {:.1f} kB".format(r[0], r[1] / 1024.0)
-    return [Row("5", "fetched after a profile-only change, {:,}-package cluster repository: site repository / "
+    return [Row("6", "fetched after a profile-only change, {:,}-package cluster repository: site repository / "
                 "profile in the package repository".format(total), show(ours), show(plain), "<= 10 kB",
                 ours[1] <= 10 * 1024 and not other,
                 "site: {}; the cluster repository: repomd.xml only; its primary alone is {:.0f} kB".format(
@@ -370,6 +374,33 @@ def figure_4(site, sizes):
 
 # --- machine -----------------------------------------------------------------------------
 
+def figure_5(site, reps, sizes, width):
+    """The fleet: ClusterShell's fan-out against xargs -P of the very same node commands."""
+    farm = Farm(os.path.join(site.work, "farm"))
+    names = ["n{:03d}".format(i + 1) for i in range(max(sizes))]
+    log("5: fleet status, {} installroot nodes cloned from the synced compute node".format(len(names)))
+    for name in names:
+        farm.clone(name, site.compute, os.path.join(site.work, "farm-roots", name))
+    head = site.head
+
+    def ours(count):
+        return head.dnf_args(*farm.fleet_args("status", "n[001-{:03d}]".format(count), "--fanout", str(width)))
+
+    plain = ["sh", "-c", "printf '%s\\n' {} | xargs -P {} -I@ {} @ cluster-node status --json >/dev/null".format(
+        " ".join(names), width, os.path.join(farm.top, "node"))]
+    log("5: {} nodes, {} alternating runs each, width {}".format(len(names), reps, width))
+    mine, theirs = compare((ours(len(names)), head.env, (0,)), (plain, head.env, (0,)), reps, warmup=0)
+    rows = [compared("5", "fleet status of {} nodes / the same runs by `xargs -P {}`".format(len(names), width),
+                     mine, theirs, 1.1)]
+    per_node = []
+    for count in sizes:
+        seconds = run(ours(count), head.env)[0]
+        per_node.append("{} nodes: {:.3f} s/node".format(count, seconds / count))
+    rows.append(Row("5", "fleet status, seconds per node (grows linearly when flat)", None, None, "", None,
+                    "; ".join(per_node)))
+    return rows
+
+
 def _first_line(argv):
     try:
         return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -414,7 +445,7 @@ def record(rows, info, args):
                                                   ", ".join(map(str, args.sizes))),
              "Ratios compare medians measured in the same run, on the same roots; `plain` is dnf with an "
              "empty pluginpath (figures 1-3), the plain rpmbuild + createrepo_c runs (figure 4), or the "
-             "profile inside the package repository's metadata (figure 5).", "",
+             "profile inside the package repository's metadata (figure 6).", "",
              "## Machine", ""]
     lines += ["- {}: {}".format(k, v) for k, v in info.items()]
     lines += ["", "## Results", "", table(rows, markdown=True), "", NOTES_MARKER]
@@ -430,7 +461,10 @@ def parse_args(argv):
     parser.add_argument("--plan-reps", type=int, default=5, help="runs of each side for figure 3 (default 5)")
     parser.add_argument("--count", type=int, default=20000, help="generated packages of the big base")
     parser.add_argument("--sizes", default="10,100,500", help="generated metapackages for figure 4")
-    parser.add_argument("--only", default="1,2,3,4,5", help="figures to run (default: all)")
+    parser.add_argument("--fleet-reps", type=int, default=3, help="runs of each side for figure 5 (default 3)")
+    parser.add_argument("--fleet-sizes", default="16,32,64", help="node counts for figure 5")
+    parser.add_argument("--fleet-width", type=int, default=16, help="fan-out of both sides in figure 5")
+    parser.add_argument("--only", default="1,2,3,4,5,6", help="figures to run (default: all)")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes and one run each: checks the benchmark works, measures nothing")
     parser.add_argument("--record", action="store_true", help="rewrite bench/RESULTS.md with this run")
@@ -441,7 +475,9 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.smoke:
         args.load_reps, args.reps, args.plan_reps, args.count, args.sizes = 1, 1, 1, 200, "3"
+        args.fleet_reps, args.fleet_sizes, args.fleet_width = 1, "2,4", 2
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
+    args.fleet_sizes = [int(s) for s in args.fleet_sizes.split(",") if s]
     args.only = set(args.only.split(","))
     if args.smoke and args.record:
         parser.error("--smoke measures nothing worth recording")
@@ -467,12 +503,14 @@ def main(argv=None):
             rows += figure_1(site, args.load_reps)
         if "2" in args.only:
             rows += figure_2(site, args.reps)
+        if "5" in args.only:
+            rows += figure_5(site, args.fleet_reps, args.fleet_sizes, args.fleet_width)
         if "4" in args.only:            # before 3: figure 3 republishes the profile
             rows += figure_4(site, args.sizes)
         if "3" in args.only:
             rows += figure_3(site, args.plan_reps, args.count, args.cache_dir)
-        if "5" in args.only:
-            rows += figure_5(site, args.count, args.cache_dir)
+        if "6" in args.only:
+            rows += figure_6(site, args.count, args.cache_dir)
     finally:
         site.close()
     rows.sort(key=lambda r: r.figure)

@@ -9,7 +9,9 @@
    cluster-site-release;
 4. nodes: an x86_64 compute node and an aarch64 GPU node install both release packages
    and converge with `dnf cluster-node sync`; `dnf cluster-node status` shows them in
-   sync; `dnf cluster-master history` lists the generation."""
+   sync; `dnf cluster-master history` lists the generation;
+5. admin: `dnf cluster-master status -w NODESET` shows the fleet, grouped by answer
+   (ClusterShell's exec worker reaches the node roots by name, as image roots would)."""
 import os
 import shutil
 import subprocess
@@ -17,6 +19,7 @@ import sys
 
 from . import REPO_ROOT, standin
 from .dnfroot import DnfRoot
+from .farm import Farm
 from .httpd import RepoServer
 
 
@@ -95,6 +98,19 @@ def run(out, www, url):
 
     step("admin: `dnf cluster-master history`")
     show(head.dnf("-q", "cluster-master", "history", "--repo-dir", site))
+
+    step("admin: the whole cluster at a glance, `dnf cluster-master status -w NODESET`")
+    farm = Farm(os.path.join(out, "farm"))
+    for node in nodes:
+        farm.add(os.path.basename(node.root), node)
+    args = farm.fleet_args("status", ",".join(sorted(farm.nodes)))
+    print("$ dnf cluster-master status -w {} --worker exec --node-command '{}'".format(
+        args[3], farm.node_command), flush=True)
+    result = head.dnf(*args, check=False)
+    show(result)
+    if result.rc != 0:
+        print("fleet status exited {}:\n{}".format(result.rc, result.err), flush=True)
+        return 1
     return 0
 
 

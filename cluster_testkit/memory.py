@@ -40,6 +40,9 @@ class MemoryBackend(Backend):
         self.locks = None                            # the cluster's entries, once handed over
 
     # repositories
+    def load(self):
+        pass
+
     def want_metadata(self, mdtype):
         pass
 

@@ -10,6 +10,10 @@ from .backends import BY_HAND
 from .errors import ClusterError
 from .names import check_name
 
+#: The node answer's schema version: `status --json` and `sync --json` (README, "Machine-
+#: readable output"; fleet.py reads it). Errors under --json are answers too (commands/base.py).
+ANSWER_FORMAT = 1
+
 
 def find_profile(backend, preferred=None):
     """(repository id, profile) from the enabled repositories' `cluster` metadata:
@@ -262,9 +266,13 @@ class NodeRun(object):
         return [item.as_dict() for item in self.items]
 
     def result(self, result):
-        """The JSON answer of sync (dry run, check or real)."""
-        out = dict(self.summary, generation=self.state.generation, plan=self.plan.as_dict(),
-                   transaction=self.transaction(), result=result)
+        """The JSON answer of sync (dry run, check or real): format 1 (fleet.py)."""
+        plan = self.plan
+        out = dict(self.summary, format=ANSWER_FORMAT, command="sync", result=result,
+                   generation=self.state.generation, in_sync=result in ("in-sync", "synced"), plan=plan.as_dict(),
+                   transaction=self.transaction(),
+                   counts={"install": len(plan.install), "upgrade": len(plan.upgrade),
+                           "downgrade": len(plan.downgrade), "remove": len(plan.remove), "kept": len(plan.kept)})
         if self.lock_note:
             out["warnings"] = [self.lock_note]
         return out
@@ -273,8 +281,10 @@ class NodeRun(object):
         """(JSON answer, text lines) of `status`, from the plan as prepare() resolved it
         (so it agrees with `sync --check`); nothing is written."""
         found = planning.drift(self.plan)
-        data = dict(self.summary, generation=self.state.generation, in_sync=self.plan.in_sync, drift=found,
-                    kept=[{"name": n, "reason": r} for n, r in self.plan.kept])
+        data = dict(self.summary, format=ANSWER_FORMAT, command="status", generation=self.state.generation,
+                    result="in-sync" if self.plan.in_sync else "drift", in_sync=self.plan.in_sync, drift=found,
+                    kept=[{"name": n, "reason": r} for n, r in self.plan.kept],
+                    counts=dict((key, len(value)) for key, value in found.items()))
         lines = [self.header]
         if self.view.generation is not None or self.state.generation is not None:
             lines.append("  generation     published {}, this node synced to {}".format(

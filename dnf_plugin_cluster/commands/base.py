@@ -24,6 +24,13 @@ class ClusterCommand(dnf.cli.Command):
     subcommands = ()
     #: subcommands that need neither repositories nor the rpm database
     offline = ()
+    #: subcommands that load the repositories themselves at the start of run_<sub>(),
+    #: so that a repository that cannot be reached is reported like any other error
+    #: (under --json, as a JSON answer)
+    loads_repos = ()
+    #: subcommands whose --json answer is a node answer (fleet.py reads it): an error is
+    #: then a JSON object too
+    answers = ()
 
     @classmethod
     def set_argparser(cls, parser):
@@ -41,21 +48,36 @@ class ClusterCommand(dnf.cli.Command):
         subcommand is offline), then the subcommand's own configure_<sub>(). A
         ClusterError is one line, exit 1."""
         self.quiet_for_json()
-        if self.sub not in self.offline:
+        if self.sub not in self.offline + self.loads_repos:
             self.cli.demands.sack_activation = True
             self.cli.demands.available_repos = True
         from ..backends.dnf4 import Dnf4Backend
         self.backend = Dnf4Backend(self.base, self.cli)
-        one_line(getattr(self, "configure_" + self.sub.replace("-", "_")))
+        self.guarded(getattr(self, "configure_" + self.sub.replace("-", "_")))
 
     def run(self):
-        one_line(getattr(self, "run_" + self.sub.replace("-", "_")))
+        def run_sub():
+            if self.sub in self.loads_repos:
+                self.backend.load()
+            getattr(self, "run_" + self.sub.replace("-", "_"))()
+        self.guarded(run_sub)
 
     def run_transaction(self):
         """After dnf's transaction succeeded: the subcommand's after_transaction_<sub>()."""
         after = getattr(self, "after_transaction_" + self.sub.replace("-", "_"), None)
         if after is not None:
-            one_line(after)
+            self.guarded(after)
+
+    def guarded(self, call):
+        """one_line(call), and under --json a node answer's error is a JSON answer too
+        (format 1: {"format": 1, "command": ..., "result": "error", "error": ...})."""
+        try:
+            return one_line(call)
+        except dnf.exceptions.Error as err:
+            if self.opts.json and self.sub in self.answers:
+                self.print_json({"format": 1, "command": self.sub, "result": "error",
+                                 "error": " ".join(str(err).split())})
+            raise
 
     def quiet_for_json(self):
         """Keep stdout pure JSON: dnf's informational logging goes quiet, the download
