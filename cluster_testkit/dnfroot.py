@@ -86,7 +86,8 @@ class DnfRoot(object):
         # path nor its locklist with --installroot, so the list is named by its host path
         self.write("etc/dnf/plugins/versionlock.conf", "[main]\nenabled = 1\nlocklist = {}\n".format(
             self.path("etc/dnf/plugins/versionlock.list")))
-        self.write("etc/dnf/plugins/versionlock.list", "")
+        if not os.path.exists(self.path("etc/dnf/plugins/versionlock.list")):
+            self.write("etc/dnf/plugins/versionlock.list", "")
 
     def path(self, rel):
         return os.path.join(self.root, rel.lstrip("/"))
