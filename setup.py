@@ -23,7 +23,8 @@ setup(
     license="MIT",
     packages=["dnf_plugin_cluster", "dnf_plugin_cluster.backends", "dnf_plugin_cluster.commands", "cluster_repo"],
     # the spec, Lua and .repo templates `cluster-repo render`/`build` fill
-    package_data={"cluster_repo": ["templates/*"]},
+    # and the cluster-site-release spec and .repo templates `cluster-master publish` fills
+    package_data={"cluster_repo": ["templates/*"], "dnf_plugin_cluster": ["templates/*"]},
     scripts=["bin/dnf-cluster", "bin/cluster-repo"],
     python_requires=">=3.6",
     cmdclass={"build_py": BuildWithDnfPlugin},

@@ -34,9 +34,10 @@ class ClusterNodeCommand(ClusterCommand):
         # -C/--cacheonly still wins, for nodes that must not touch the network.
         if not self.base.conf.cacheonly:
             demands.freshest_metadata = True
-        # plugins that filter the sack for resolving commands (versionlock) apply to sync;
-        # `resolving` itself is demanded only when there is a transaction to run
-        demands.plugin_filtering_enabled = True
+        # dnf's versionlock plugin stays out of this run: its list holds the pins the last
+        # sync handed it, which this run replaces (a moved pin must be reachable); the
+        # backend applies the admin's own entries itself (NodeRun.load, apply_admin_locks)
+        demands.plugin_filtering_enabled = False
         self.config = self.node_config()
         self.backend.want_metadata("cluster")
         self.lock = None
@@ -98,6 +99,8 @@ class ClusterNodeCommand(ClusterCommand):
                       else "Drift found: `dnf cluster-node sync` converges the node.")
             return
         if plan.in_sync:
+            run.record_in_sync()
+            self._hand_pins(run)
             if self.opts.json:
                 self.print_json(run.result("in-sync"))
             else:
@@ -109,9 +112,18 @@ class ClusterNodeCommand(ClusterCommand):
 
         def done():
             run.finish()
+            self._hand_pins(run)
             if self.opts.json:
                 self.print_json(run.result("synced"))
         self.backend.run(comment, done)
+
+    @staticmethod
+    def _hand_pins(run):
+        """The pins to dnf's own version lock; where that cannot be, they still hold for
+        every sync, and the admin is told why plain dnf commands will not keep them."""
+        note = run.hand_pins()
+        if note:
+            logger.warning("Warning: %s", note)
 
     def after_transaction_sync(self):
         """After dnf's transaction succeeded: record what the profile now manages."""
