@@ -43,11 +43,14 @@ KEY_FILE = "RPM-GPG-KEY-cluster"
 CHANNELS = ("stable", "testing")
 REPO_TEMPLATE = "cluster.repo.in"
 BASEURL_RE = re.compile(r"(https?|ftp|file)://[A-Za-z0-9._~:/?\[\]@!&()*+=%$-]+\Z")
-PLUGIN_SPEC_NAME = "python3-dnf-plugin-cluster"
+PLUGIN_SPEC_NAME = "dnf-plugin-cluster"
 PLUGIN_PACKAGES = ("dnf_plugin_cluster", "cluster_repo")
-PLUGIN_TREE = ("setup.py", "README.md", "LICENSE", "plugins/cluster.py", "bin/dnf-cluster",
-               "bin/cluster-repo", "etc/dnf/plugins/cluster.conf", "etc/systemd/cluster-node-sync.service",
-               "etc/systemd/cluster-node-sync.timer")
+#: The plugin's source tarball besides the two packages: the sdist's files, the man page
+#: and completion generator its %build runs and the unit tests its %check runs.
+PLUGIN_TREE = ("setup.py", "pyproject.toml", "MANIFEST.in", "README.md", "LICENSE", "plugins/cluster.py",
+               "bin/dnf-cluster", "bin/cluster-repo", "etc/dnf/plugins/cluster.conf",
+               "etc/systemd/cluster-node-sync.service", "etc/systemd/cluster-node-sync.timer",
+               "tools/gen_docs.py", "tests/test_plan.py")
 
 
 def tree_dir(outdir, target, channel="stable"):

@@ -132,8 +132,12 @@ def _positive(text):
 
 
 def parser():
-    top = argparse.ArgumentParser(prog="cluster-repo", description=__doc__,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    top = argparse.ArgumentParser(
+        prog="cluster-repo",
+        description="The packager's toolchain of the cluster layer: format and lint comps groups, render "
+                    "metapackage specs from their YAML definitions, build SRPMs and RPMs per target "
+                    "distribution and arch, and publish them as a mirrorable, optionally signed "
+                    "repository with its comps and cluster profile; check that every package installs.")
     top.add_argument("-C", "--project", default=".", help="source tree (default: .)")
     subs = top.add_subparsers(dest="command", metavar="COMMAND")
     subs.required = True

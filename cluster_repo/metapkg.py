@@ -482,7 +482,12 @@ def render(pkg, source_rel):
     for kind in DEP_KINDS:
         tag = kind.capitalize() + ":"
         for dep in pkg.deps[kind]:
-            deps += _guarded(["{:<15} {}".format(tag, dep.expression())], dep)
+            expression = dep.expression()
+            if kind == "provides" and not dep.version and not dep.cond and len(dep.names) == 1:
+                # versioned, as Fedora asks of explicit provides: `Requires: cluster-role(compute)
+                # >= 1.0` can then tell builds apart
+                expression += " = %{version}-%{release}"
+            deps += _guarded(["{:<15} {}".format(tag, expression)], dep)
     if pkg.sysusers:
         # the account scriptlets read and write setup's /etc/passwd and /etc/group
         deps.append("{:<15} setup".format("Requires(pre):"))

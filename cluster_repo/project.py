@@ -29,9 +29,9 @@ def rpmspec_query(spec, target, queryformat=None, option=None, arch=None, srpm=F
 
 
 def _rpmspec(specs, target, queryformat, option, arch, srpm, defines):
-    cmd = ["rpmspec", "-q"]
-    if srpm:
-        cmd.append("--srpm")
+    # --builtrpms: the packages a build makes (a spec whose main package has no %files,
+    # as dnf-plugin-cluster's, builds only its subpackages)
+    cmd = ["rpmspec", "-q", "--srpm" if srpm else "--builtrpms"]
     if option:
         cmd.append(option)
     if queryformat:

@@ -28,7 +28,7 @@ def rpmbuild(spec, mode, rpmdir=None, srpmdir=None, sourcedir=None, target=None,
     """Build `spec` with `rpmbuild mode` (-bb, -bs, -ba); returns the paths written.
 
     `target` is the arch for `--target` (None: rpmbuild's default).
-    `defines` is a dict of macros (e.g. a build Target's macros)."""
+    `defines` is a dict of macros (e.g. a build Target's macros, payload compression included)."""
     work = tempfile.mkdtemp(prefix="cluster-rpmbuild-")
     try:
         cmd = ["rpmbuild", mode]
@@ -38,9 +38,6 @@ def rpmbuild(spec, mode, rpmdir=None, srpmdir=None, sourcedir=None, target=None,
         if srpmdir:
             macros["_srcrpmdir"] = os.path.abspath(srpmdir)
         macros["_sourcedir"] = os.path.abspath(sourcedir or os.path.dirname(os.path.abspath(spec)))
-        # gzip payloads install on every target (EL8's rpm included), whatever the build host's default.
-        macros["_source_payload"] = "w9.gzdio"
-        macros["_binary_payload"] = "w9.gzdio"
         macros.update(defines or {})
         for key, value in macros.items():
             cmd += ["--define", "{} {}".format(key, value)]

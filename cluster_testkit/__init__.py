@@ -8,17 +8,25 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 PROJECT_PARTS = ("comps", "metapackages", "specs", "roles", "base", "dnf_plugin_cluster", "cluster_repo", "plugins", "bin",
-                 "etc", "setup.py", "README.md", "LICENSE")
+                 "etc")
+
+
+def project_parts():
+    """What a copy needs to build: the definitions, both packages and every file of the
+    plugin's source tarball (cluster_repo.build.PLUGIN_TREE)."""
+    from cluster_repo.build import PLUGIN_TREE
+    return PROJECT_PARTS + tuple(PLUGIN_TREE)
 
 
 def copy_project(dest):
     """A copy of the source tree, for tests and benchmarks that edit definitions or build."""
     os.makedirs(dest, exist_ok=True)
-    for part in PROJECT_PARTS:
+    for part in project_parts():
         src = os.path.join(REPO_ROOT, part)
         if os.path.isdir(src):
             shutil.copytree(src, os.path.join(dest, part),
                             ignore=shutil.ignore_patterns("__pycache__"))
         elif os.path.exists(src):
-            shutil.copy2(src, dest)
+            os.makedirs(os.path.dirname(os.path.join(dest, part)), exist_ok=True)
+            shutil.copy2(src, os.path.join(dest, part))
     return dest

@@ -5,6 +5,8 @@ node: each root has its own versionlock.conf and versionlock.list. Nothing touch
 host's configuration."""
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 
@@ -53,6 +55,21 @@ def tool_env(home):
     return env
 
 
+def give_shell(root):
+    """Put the host's /bin/sh and the libraries it loads into `root`. The stand-in bash
+    of base/packages.yaml provides /bin/sh but is an empty package, and rpm runs shell
+    scriptlets (systemd's %post/%preun in python3-dnf-plugin-cluster) with the root's
+    /bin/sh, as on a real system, where bash is there before them. The host binary runs
+    in roots of any --forcearch: the kernel does not care about rpm's arch."""
+    sh = "/bin/sh"
+    out = subprocess.run(["ldd", os.path.realpath(sh)], stdout=subprocess.PIPE, universal_newlines=True).stdout
+    for path in [sh] + re.findall(r"(/\S+) \(0x", out):
+        dest = os.path.join(root, path.lstrip("/"))
+        if not os.path.exists(dest):
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            shutil.copy2(os.path.realpath(path), dest)
+
+
 class Result(object):
     def __init__(self, args, rc, out, err):
         self.args, self.rc, self.out, self.err = args, rc, out, err
@@ -79,6 +96,7 @@ class DnfRoot(object):
         self.plugin_dirs = [PLUGIN_DIR] + [d for d in [core_plugin_dir(self.home)] if d]
         for sub in ("etc/yum.repos.d", "etc/dnf/plugins", "var/lib/rpm"):
             os.makedirs(os.path.join(self.root, sub), exist_ok=True)
+        give_shell(self.root)
         self.write("etc/dnf/dnf.conf", dnf_conf or (
             "[main]\ngpgcheck=0\ninstallonly_limit=3\nclean_requirements_on_remove=True\n"
             "best=True\nskip_if_unavailable=False\nkeepcache=False\n"))

@@ -23,6 +23,22 @@ MAX_BYTES = 64 * 1024
 #: A protected entry: a package name, or a glob over package names (* ? [...]).
 PATTERN_RE = re.compile(r"\A[A-Za-z0-9_*?\[][A-Za-z0-9._+*?\[\]!-]*\Z")
 
+#: The keys of cluster.conf's [main] section: (key, default, meaning). read() reads all
+#: but `enabled` (dnf's own switch); cluster.conf(5) is generated from this table.
+KEYS = (
+    ("enabled", "1", "dnf's own plugin switch: 0 disables the cluster commands of dnf (dnf-cluster "
+     "still works)."),
+    ("role", "(none)", "The role this node has in the cluster profile (master, compute, gpu, login, ...). "
+     "dnf cluster-node sync converges the node to it; --role overrides it for one run."),
+    ("profile_repo", "(the single enabled repository with a profile)",
+     "The repository whose metadata carries the cluster profile."),
+    ("protected", "(none)", "Package names or globs (* ? [...]), separated by spaces or commas, that a profile "
+     "never removes or downgrades on this node, on top of the built-in floor: kernel*, glibc, systemd, bash, "
+     "rpm, dnf, openssh-server, this plugin, and what dnf protects."),
+    ("max_remove", "25, or a tenth of the installed packages if smaller",
+     "The most packages one sync may remove without --allow-mass-removal."),
+)
+
 
 def testing_repo(profile_repo):
     """The repository of the testing channel for a profile repository: the package

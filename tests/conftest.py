@@ -128,6 +128,22 @@ def cluster_repo_el9(tmp_path_factory, standin_el9):
     return out
 
 
+@pytest.fixture(scope="session")
+def cluster_repo_for(tmp_path_factory, cluster_repo_el9):
+    """cluster_repo_for(target) -> OUTDIR built from (a copy of) the sources for that
+    target, both arches; each target is built once per session (el9: cluster_repo_el9)."""
+    built = {"el9": cluster_repo_el9}
+
+    def get(target):
+        if target not in built:
+            work = tmp_path_factory.mktemp("cluster-repo-" + target)
+            src = copy_project(str(work / "project"))
+            cluster_repo("-C", src, "build", str(work / "repo"), "--target", target)
+            built[target] = str(work / "repo")
+        return built[target]
+    return get
+
+
 @pytest.fixture
 def node_factory(make_root, standin_el9, cluster_repo_el9):
     """node_factory(name, arch) -> a root with the stand-in base and the cluster repo."""

@@ -231,7 +231,9 @@ def test_specs_are_queried_in_one_rpmspec_run_and_a_broken_one_is_named(project)
     from cluster_repo.targets import get_target
     specs = Project(project).spec_files()
     names = rpmspec_query(specs, get_target("el9"), "%{name}\\n", arch="x86_64")
-    assert {"cluster-master", "cluster-node", "cluster-release", "python3-dnf-plugin-cluster"} <= set(names)
+    assert {"cluster-master", "cluster-node", "cluster-release", "python3-dnf-plugin-cluster",
+            "cluster-repo"} <= set(names)
+    assert "dnf-plugin-cluster" not in names            # a source name: no such binary package is built
     broken = os.path.join(project, "specs", "cluster-node.spec")
     write(broken, read(broken).replace("Requires:", "Requires(bogus):", 1))
     with pytest.raises(ClusterError) as err:

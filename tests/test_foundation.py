@@ -129,11 +129,16 @@ def test_library_runs_on_el8_python_3_6():
 
 def test_versions_agree():
     """setup.py, the library and the plugin's own spec name one version (the source
-    tarball the build makes is named after the spec's)."""
+    tarball the build makes is named after the spec's), and the spec's newest
+    %changelog entry is for the Version-Release it builds."""
     import re
     import dnf_plugin_cluster
     with open(os.path.join(REPO_ROOT, "setup.py")) as handle:
         setup_version = re.search(r'version="([^"]+)"', handle.read()).group(1)
-    with open(os.path.join(REPO_ROOT, "specs", "python3-dnf-plugin-cluster.spec")) as handle:
-        spec_version = re.search(r"^Version:\s+(\S+)", handle.read(), re.M).group(1)
+    with open(os.path.join(REPO_ROOT, "specs", "dnf-plugin-cluster.spec")) as handle:
+        spec = handle.read()
+    spec_version = re.search(r"^Version:\s+(\S+)", spec, re.M).group(1)
+    release = re.search(r"^Release:\s+(\d+)%\{\?dist\}", spec, re.M).group(1)
     assert setup_version == dnf_plugin_cluster.__version__ == spec_version
+    newest = spec[spec.index("\n%changelog\n"):].splitlines()[2]
+    assert newest.startswith("* ") and newest.endswith(" - {}-{}".format(spec_version, release)), newest

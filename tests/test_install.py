@@ -22,6 +22,8 @@ def test_dnf_install_cluster_master_installs_the_head_node_stack(node_factory):
     assert "cluster-mpi-openmpi" in installed and "cluster-mpi-mpich" not in installed
     assert "mpich-devel" not in installed
     assert "slurm-slurmd" not in installed              # compute-node daemon stays off the head node
+    # the packager's toolchain too (rpm-build is there: publish builds cluster-site-release)
+    assert "cluster-repo" not in installed and "rpmlint" not in installed and "rpm-sign" not in installed
     # the plugin lands where EL9's dnf looks for plugins, with its configuration
     assert os.path.isfile(head.path("usr/lib/python3.9/site-packages/dnf-plugins/cluster.py"))
     assert os.path.isfile(head.path("etc/dnf/plugins/cluster.conf"))
@@ -40,6 +42,7 @@ def test_dnf_install_cluster_node_installs_the_right_set_per_arch(node_factory):
         node.dnf("-y", "install", "cluster-node")
         sets[arch] = node.installed()
         assert sets[arch]["cluster-node"] == "0:1.0-1.el9." + arch
+        assert "python3-dnf-plugin-cluster" in sets[arch] and "cluster-repo" not in sets[arch]
         for name in ("slurm-slurmd", "slurm-pmi", "munge", "openmpi", "Lmod", "chrony", "nfs-utils"):
             assert sets[arch][name].endswith((arch, "noarch")), (arch, name)
         assert "slurm-slurmctld" not in sets[arch] and "openmpi-devel" not in sets[arch]

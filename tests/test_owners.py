@@ -27,10 +27,10 @@ def test_owners_lists_every_package_once():
 def test_owners_filters_by_name_and_refuses_an_unknown_one(project):
     path = os.path.join(project, "metapackages", "cluster-gpu.yaml")
     write(path, read(path).replace("  - " + TEAM, "  - Jane Doe <jane@example.org>\n  - jdoe"))
-    proc = cluster_repo("-C", project, "owners", "cluster-gpu", "python3-dnf-plugin-cluster")
+    proc = cluster_repo("-C", project, "owners", "cluster-gpu", "dnf-plugin-cluster")
     assert proc.stdout.splitlines() == [
-        "cluster-gpu                 Jane Doe <jane@example.org>, jdoe",
-        "python3-dnf-plugin-cluster  " + TEAM]
+        "cluster-gpu         Jane Doe <jane@example.org>, jdoe",
+        "dnf-plugin-cluster  " + TEAM]
     proc = cluster_repo("-C", project, "owners", "cluster-gpu", "no-such-package", check=False)
     assert proc.returncode == 1 and proc.stdout == ""
     assert proc.stderr.splitlines() == ["cluster-repo: error: no metapackage or spec named 'no-such-package' "

@@ -56,16 +56,19 @@ def test_tree_layout(cluster_repo_el9):
 def test_srpms_are_self_contained(cluster_repo_el9, tmp_path):
     """Anyone can rebuild our packages from the published SRPMs alone."""
     srpms = os.path.join(cluster_repo_el9, "9", "SRPMS")
-    for name, arch in (("cluster-node-1.0-1.el9.src.rpm", "aarch64"),
-                       ("python3-dnf-plugin-cluster-0.1.0-1.el9.src.rpm", "x86_64")):
+    for name, arch, count in (("cluster-node-1.0-1.el9.src.rpm", "aarch64", 1),
+                              ("dnf-plugin-cluster-0.1.0-1.el9.src.rpm", "x86_64", 2)):
         written = rpmbuild(os.path.join(srpms, name), "--rebuild", rpmdir=str(tmp_path), target=arch,
                            defines=get_target("el9").macros)
-        assert len(written) == 1 and os.path.exists(written[0])
-    plugin = rpm_query(written[0], "-l")
-    assert "/usr/lib/python3.9/site-packages/dnf-plugins/cluster.py" in plugin
-    assert "/usr/lib/python3.9/site-packages/dnf_plugin_cluster/commands/node.py" in plugin
-    assert "/usr/bin/dnf-cluster" in plugin and "/etc/dnf/plugins/cluster.conf" in plugin
-    assert "/usr/lib/systemd/system/cluster-node-sync.timer" in plugin
+        assert len(written) == count and all(os.path.exists(w) for w in written)
+    plugin, repo = sorted(written, key=lambda w: "cluster-repo-" in w)
+    files = rpm_query(plugin, "-l")
+    assert "/usr/lib/python3.9/site-packages/dnf-plugins/cluster.py" in files
+    assert "/usr/lib/python3.9/site-packages/dnf_plugin_cluster/commands/node.py" in files
+    assert "/usr/bin/dnf-cluster" in files and "/etc/dnf/plugins/cluster.conf" in files
+    assert "/usr/lib/systemd/system/cluster-node-sync.timer" in files
+    assert "cluster_repo" not in files and "/usr/bin/cluster-repo" not in files
+    assert "/usr/lib/python3.9/site-packages/cluster_repo/build.py" in rpm_query(repo, "-l")
 
 
 def _bump(project, name, extra_requires, release="2"):

@@ -152,22 +152,37 @@ def test_accounts_that_existed_with_other_ids_are_refused_with_the_fix(node_fact
     assert_fixed(node)
 
 
+@pytest.fixture(scope="module")
+def el8_repos(tmp_path_factory, cluster_repo_for):
+    """The stand-in base and the cluster repository built for EL8 (xz payloads, Python 3.6)."""
+    from cluster_testkit import standin
+    return standin.build(str(tmp_path_factory.mktemp("standin-el8")), "el8"), cluster_repo_for("el8")
+
+
 @pytest.mark.skipif(not os.access(RPM414, os.X_OK), reason="no EL8-like rpm 4.14.3 in /opt/rpm414 on this host")
-def test_el8_rpm_414_installs_the_same_ids(node_factory, tmp_path):
+def test_el8_rpm_414_installs_the_same_ids(el8_repos, make_root, tmp_path):
     """EL8's rpm: Lua 5.3 without rpm.execute. One `rpm -i` of everything a compute and
-    a head node install (the packages dnf picks for cluster-node and cluster-master)."""
+    a head node install (the EL8 packages dnf picks for cluster-node and cluster-master)."""
+    base, cluster = el8_repos
+
+    def el8_root(name, arch):
+        root = make_root(name, arch, releasever="8")
+        root.add_repo("base", "file://{}/$basearch".format(base))
+        root.add_repo("cluster", "file://{}/$releasever/$basearch".format(cluster))
+        return root
     seen = []
     for name, arch in (("cluster-node", "x86_64"), ("cluster-master", "aarch64")):
-        scratch = node_factory("download-{}-{}".format(name, arch), arch)
+        scratch = el8_root("download-{}-{}".format(name, arch), arch)
         rpms = str(tmp_path / "rpms-{}-{}".format(name, arch))
         scratch.dnf("-y", "install", "--downloadonly", "--destdir", rpms, name)
-        node = node_factory("el8-{}-{}".format(name, arch), arch)
+        node = el8_root("el8-{}-{}".format(name, arch), arch)
         shutil.rmtree(node.path("var/lib/rpm"))
         files = sorted(os.path.join(rpms, f) for f in os.listdir(rpms) if f.endswith(".rpm"))
         assert any(os.path.basename(f).startswith("munge-") for f in files)
-        base = [RPM414, "--root", node.root, "--dbpath", "/var/lib/rpm"]
-        subprocess.run(base + ["--initdb"], check=True, env=node.env)
-        proc = subprocess.run(base + ["-i", "--nosignature", "--ignorearch"] + files, env=node.env,
+        assert any(re.match(r"cluster-users-[^-]+-[^-]+\.el8\.noarch\.rpm$", os.path.basename(f)) for f in files)
+        base_cmd = [RPM414, "--root", node.root, "--dbpath", "/var/lib/rpm"]
+        subprocess.run(base_cmd + ["--initdb"], check=True, env=node.env)
+        proc = subprocess.run(base_cmd + ["-i", "--nosignature", "--ignorearch"] + files, env=node.env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
         assert proc.returncode == 0, proc.stdout
         assert "rpm.execute" not in proc.stdout

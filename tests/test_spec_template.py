@@ -95,7 +95,7 @@ def test_a_baseurl_dnf_would_misread_is_refused(project, tmp_path, url):
 
 
 def test_the_templates_ship_with_the_plugin(cluster_repo_el9, tmp_path):
-    srpm = os.path.join(cluster_repo_el9, "9", "SRPMS", "python3-dnf-plugin-cluster-0.1.0-1.el9.src.rpm")
+    srpm = os.path.join(cluster_repo_el9, "9", "SRPMS", "dnf-plugin-cluster-0.1.0-1.el9.src.rpm")
     subprocess.run("rpm2cpio '{}' | cpio -i --quiet -D '{}'".format(srpm, tmp_path), shell=True, check=True)
     with tarfile.open(str(tmp_path / "dnf-plugin-cluster-0.1.0.tar.gz")) as tar:
         names = set(tar.getnames())

@@ -1,0 +1,154 @@
+"""Man pages (dnf-cluster.8, cluster-repo.1, cluster.conf.5) and bash completion come
+out of the argparse definitions and nodeconf's keys (tools/gen_docs.py), so they cannot
+drift: every command, subcommand and option of the parsers is in them, the completion
+offers them to bash, and the packages ship exactly what the generator writes."""
+import gzip
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from cluster_testkit import REPO_ROOT
+
+sys.path.insert(0, os.path.join(REPO_ROOT, "tools"))
+import gen_docs  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def docs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("docs")
+    subprocess.run([sys.executable, os.path.join(REPO_ROOT, "tools", "gen_docs.py"), REPO_ROOT, str(out)],
+                   check=True, env=dict(os.environ, SOURCE_DATE_EPOCH="1795564800"))
+    return str(out)
+
+
+def read(path):
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt") as handle:
+        return handle.read()
+
+
+def plain(roff):
+    """Man page text with roff's escaped hyphens and font changes taken out."""
+    return re.sub(r"\\f[BIRP]|\\/|\\,", "", roff.replace("\\-", "-"))
+
+
+def parser_words(parser):
+    """{subcommand: (options, positional choices)} of a parser and its subparsers."""
+    _, subs, _, _, _ = gen_docs.walk(parser)
+    out = {}
+    for name, sub in subs.items():
+        opts, _, words, _, _ = gen_docs.walk(sub)
+        out[name] = (opts, words)
+    return out
+
+
+PARSERS = {"dnf-cluster": ("dnf-cluster.8", gen_docs.dnf_cluster_parser),
+           "cluster-repo": ("cluster-repo.1", gen_docs.cluster_repo_parser)}
+
+
+@pytest.mark.parametrize("prog", sorted(PARSERS))
+def test_man_page_has_every_command_and_option(docs, prog):
+    page, make = PARSERS[prog]
+    text = plain(read(os.path.join(docs, page)))
+    section = page.rsplit(".", 1)[1]
+    assert text.startswith('.TH {} "{}" "2026-11-25" "dnf-plugin-cluster 0.1.0"'.format(prog.upper(), section))
+    assert re.search(r"^\.SH NAME\n{} - \S".format(re.escape(prog)), text, re.M)      # what whatis reads
+    words = parser_words(make())
+    assert len(words) >= 3
+    sections = text.split("\n.SH ")
+    for sub, (opts, choices) in sorted(words.items()):
+        # argparse-manpage 1.2.2 writes one "OPTIONS 'prog sub'" section per subcommand,
+        # 4.x a "COMMAND 'prog sub'" section and, when it has options, an "OPTIONS" one
+        title = "'{} {}'".format(prog, sub)
+        body = "\n".join(s for s in sections if s.split("\n", 1)[0].endswith(title))
+        assert body, sub
+        for word in opts + choices:
+            if word not in ("-h", "--help"):
+                assert word in body, (prog, sub, word)
+    if prog == "dnf-cluster":
+        for command in ("cluster-node", "cluster-group", "cluster-master"):
+            assert "dnf {}".format(command) in text
+        assert "\n.SH EXIT STATUS\n0 in sync or synced, 100 drift found" in text
+
+
+def test_cluster_conf_page_has_every_key_nodeconf_reads(docs, tmp_path):
+    from dnf_plugin_cluster import nodeconf
+    text = plain(read(os.path.join(docs, "cluster.conf.5")))
+    keys = [key for key, _, _ in nodeconf.KEYS]
+    for key in keys:
+        assert "\n.TP\n{} = ".format(key) in text, key
+    # the shipped cluster.conf documents no key the page lacks
+    shipped = read(os.path.join(REPO_ROOT, "etc", "dnf", "plugins", "cluster.conf"))
+    assert set(re.findall(r"^#?(\w+) = ", shipped, re.M)) <= set(keys)
+    # and read() reads exactly the keys after dnf's own `enabled`
+    with open(nodeconf.__file__) as handle:
+        assert set(re.findall(r'get\("(\w+)"\)', handle.read())) == set(keys[1:])
+    conf = tmp_path / "cluster.conf"
+    conf.write_text("[main]\nenabled = 1\nrole = gpu\nprofile_repo = site-cluster\nprotected = lustre*\n"
+                    "max_remove = 7\n")
+    node = nodeconf.read(None, [str(tmp_path)])
+    assert (node.role, node.profile_repo, node.protected, node.max_remove) == ("gpu", "site-cluster", ("lustre*",), 7)
+
+
+def complete(docs, prog, *words):
+    """What bash offers for `prog WORDS...<TAB>` with the generated completion."""
+    script = ('source {}; COMP_WORDS=({} "$@"); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); COMPREPLY=(); '
+              '_{}; printf "%s\\n" "${{COMPREPLY[@]}}"').format(
+                  os.path.join(docs, "completions", prog), prog, re.sub(r"\W", "_", prog))
+    proc = subprocess.run(["bash", "-c", script, "bash"] + list(words), stdout=subprocess.PIPE, check=True,
+                          universal_newlines=True, cwd=REPO_ROOT)
+    return set(proc.stdout.split())
+
+
+@pytest.mark.parametrize("prog", sorted(PARSERS))
+def test_completion_offers_every_subcommand_and_option(docs, prog):
+    _, make = PARSERS[prog]
+    parser = make()
+    words = parser_words(parser)
+    top_opts = gen_docs.walk(parser)[0]
+    assert complete(docs, prog, "") == set(words) | set(top_opts)
+    for sub, (opts, choices) in sorted(words.items()):
+        assert complete(docs, prog, sub, "") >= set(opts) | set(choices), sub
+        if prog == "dnf-cluster":      # the dnf command names work as well
+            assert complete(docs, prog, "cluster-" + sub, "") == complete(docs, prog, sub, "")
+    for sub, (opts, _) in sorted(words.items()):
+        for option in opts:
+            kind = gen_docs.walk(parser._subparsers._group_actions[0].choices[sub])[3].get(option)
+            if isinstance(kind, tuple):
+                assert complete(docs, prog, sub, option, "") == set(kind), (sub, option)
+
+
+def test_completion_examples(docs):
+    from cluster_repo.targets import TARGETS
+    assert complete(docs, "cluster-repo", "build", "--target", "") == set(TARGETS)
+    assert complete(docs, "cluster-repo", "-C", ".", "b") == {"build"}
+    assert {"sync", "status", "--dry-run", "--check"} <= complete(docs, "dnf-cluster", "node", "")
+    assert complete(docs, "dnf-cluster", "master", "--worker", "") == {"ssh", "exec"}
+    assert "specs" in complete(docs, "cluster-repo", "build", "sp")             # OUTDIR: directories
+    assert complete(docs, "dnf-cluster", "master", "--repo-dir", "spe") == {"specs"}
+
+
+def test_packages_ship_the_generated_pages_and_completion(cluster_repo_el9, docs, tmp_path):
+    """The specs install what the generator writes (generated again in %build), each
+    program's man page beside it in the same package."""
+    packages = os.path.join(cluster_repo_el9, "9", "x86_64", "Packages")
+    shipped = {"python3-dnf-plugin-cluster": ["usr/share/man/man8/dnf-cluster.8.gz", "usr/share/man/man5/cluster.conf.5.gz",
+                                              "usr/share/bash-completion/completions/dnf-cluster"],
+               "cluster-repo": ["usr/share/man/man1/cluster-repo.1.gz",
+                                "usr/share/bash-completion/completions/cluster-repo"]}
+    for name, paths in sorted(shipped.items()):
+        root = tmp_path / name
+        root.mkdir()
+        rpm = os.path.join(packages, "{}-0.1.0-1.el9.noarch.rpm".format(name))
+        subprocess.run("rpm2cpio {} | cpio -idm --quiet".format(rpm), shell=True, cwd=str(root), check=True)
+        for path in paths:
+            ours = read(str(root / path))
+            generated = read(os.path.join(docs, os.path.basename(path)[:-3] if path.endswith(".gz")
+                                          else os.path.join("completions", os.path.basename(path))))
+            strip_date = lambda text: re.sub(r'^(\.TH \S+ "\d") "[^"]*"', r"\1", text)
+            assert strip_date(ours) == strip_date(generated), path
+        for binary in os.listdir(str(root / "usr" / "bin")):
+            assert [p for p in paths if "/man/" in p and os.path.basename(p).startswith(binary + ".")], binary

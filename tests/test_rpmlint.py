@@ -1,0 +1,85 @@
+"""rpmlint (the distribution's package) with the project's Fedora-like configuration
+(rpmlint/config/) over every spec and over every SRPM and RPM `cluster-repo build`
+makes: no errors, and no warning that the configuration does not filter with a
+justification."""
+import glob
+import os
+import re
+import shutil
+import subprocess
+
+from cluster_testkit import REPO_ROOT
+
+RUNNER = os.path.join(REPO_ROOT, "rpmlint", "rpmlint-all")
+
+MESSAGE = re.compile(r"^(?P<where>\S+?)(?::\d+)?: (?P<message>[EW]: .*)$")
+
+
+def lint(files):
+    assert shutil.which("rpmlint") and shutil.which("checkbashisms"), "tools/bootstrap installs rpmlint, devscripts"
+    proc = subprocess.run([RUNNER] + list(files), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True)
+    messages = [MESSAGE.match(l) for l in proc.stdout.splitlines()]
+    summary = proc.stdout.strip().splitlines()[-1]
+    assert re.match(r"rpmlint [\d.]+: \d+ errors, \d+ warnings in {} files$".format(len(files)), summary), proc.stdout
+    return proc.returncode, [(m.group("where"), m.group("message")) for m in messages if m], proc.stdout
+
+
+def test_specs_lint_clean():
+    specs = sorted(glob.glob(os.path.join(REPO_ROOT, "specs", "*.spec")))
+    assert len(specs) >= 14
+    code, messages, out = lint(specs)
+    assert code == 0 and messages == [], out
+
+
+def test_everything_the_build_makes_lints_clean(cluster_repo_for):
+    files = []
+    for target in ("el9", "fc42", "el8"):
+        tree = os.path.join(cluster_repo_for(target), target.lstrip("elfc"))
+        files += sorted(glob.glob(os.path.join(tree, "*", "Packages", "*.rpm")))
+        if target == "el9":
+            files += sorted(glob.glob(os.path.join(tree, "SRPMS", "*.src.rpm")))
+    assert len([f for f in files if "dnf-plugin-cluster" in f]) == 3 * 2 * 1 + 1   # both arch dirs, SRPM
+    assert len([f for f in files if f.endswith(".src.rpm")]) >= 14
+    code, messages, out = lint(files)
+    assert code == 0 and messages == [], out
+
+
+def test_the_configuration_refuses_what_fedora_refuses(tmp_path):
+    """The runner really applies Fedora's rules: a package without %changelog, with an
+    uncapitalised summary and a license Fedora does not know is reported, exit 1."""
+    from cluster_repo.rpmbuild import rpmbuild
+    from cluster_repo.targets import get_target
+    spec = tmp_path / "bad-example.spec"
+    spec.write_text("Name: bad-example\nVersion: 1\nRelease: 1%{?dist}\nSummary: lower case summary.\n"
+                    "License: Proprietary-Thing\nURL: https://example.org/\nBuildArch: noarch\n"
+                    "%description\nAn example.\n%prep\n%build\n%install\n"
+                    "install -D -m 0644 /dev/null %{buildroot}%{_datadir}/bad-example/data\n"
+                    "%files\n%{_datadir}/bad-example/\n")
+    written = rpmbuild(str(spec), "-bb", rpmdir=str(tmp_path / "rpms"), defines=get_target("el9").macros)
+    code, messages, out = lint(written)
+    found = set(m.split()[1] for _, m in messages)
+    assert code == 1, out
+    assert {"no-changelogname-tag", "invalid-license", "summary-not-capitalized", "summary-ended-with-dot"} <= found
+
+
+def test_every_filter_says_why():
+    """Each accepted message is filtered with a comment above it justifying it."""
+    for path in glob.glob(os.path.join(REPO_ROOT, "rpmlint", "config*", "cluster*.toml")):
+        with open(path) as handle:
+            lines = handle.read().splitlines()
+        inside, comment, filters = False, False, 0
+        for number, line in enumerate(lines, 1):
+            stripped = line.strip()
+            if stripped.startswith("#"):
+                comment = True
+            elif stripped.startswith("Filters = ["):
+                inside = True           # a comment right above the list may justify its filter
+            elif inside and stripped == "]":
+                inside = False
+            elif inside and stripped.startswith("'"):
+                assert comment, "{}:{}: filter without a justification".format(path, number)
+                comment, filters = False, filters + 1
+            elif stripped:
+                comment = False
+        assert filters, path

@@ -1,0 +1,252 @@
+#!/usr/bin/python3
+"""Man pages and bash completion generated from the argparse definitions, at build time.
+
+    tools/gen_docs.py SRC_TREE OUTDIR
+
+writes OUTDIR/dnf-cluster.8, cluster-repo.1, cluster.conf.5 and
+OUTDIR/completions/{dnf-cluster,cluster-repo}; the plugin spec runs it in %build.
+
+- cluster-repo.1: argparse-manpage over `cluster_repo.cli.parser()`.
+- dnf-cluster.8: the dnf commands parse with dnf's own option parser, so a plain
+  argparse parser is built here with one subparser per command on which the command
+  class's own `set_argparser()` is called: every option of `dnf cluster-node`,
+  `cluster-group` and `cluster-master` (= `dnf-cluster node|group|master`) comes from
+  the code that parses it.
+- cluster.conf.5: from `dnf_plugin_cluster.nodeconf.KEYS`, the keys `read()` reads.
+- completion: static bash functions walking the same parsers (no runtime dependency,
+  nothing runs on TAB).
+
+argparse-manpage is a build-time dependency only (Debian 12: 1.2.2, Debian 13: 4.5,
+Fedora and EPEL: 4.x): only options those versions share are used; the title line, NAME
+(`name \\- summary`, which whatis needs) and the extra sections are set afterwards.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import time
+
+URL = "https://cluster.example.org/dnf-plugin-cluster"
+PROJECT = "dnf-plugin-cluster"
+
+#: (page, section, manual, parser function, NAME summary, extra sections)
+PAGES = (
+    ("dnf-cluster", "8", "System Administration", "dnf_cluster_parser",
+     "converge cluster nodes to the cluster profile (dnf cluster-node, cluster-group, cluster-master)",
+     [("EXIT STATUS", "0 in sync or synced, 100 drift found (\\fBstatus\\fR, \\fB\\-\\-check\\fR, fleet status), "
+                      "1 error."),
+      ("FILES", ".TP\n/etc/dnf/plugins/cluster.conf\nthe node's role and profile repository, see "
+                "cluster.conf(5)\n.TP\n/var/lib/dnf/cluster/state.json\nwhat the profile installed on "
+                "this node\n.TP\ncluster\\-node\\-sync.timer\nruns \\fBdnf\\-cluster node sync\\fR hourly "
+                "(not enabled by default)"),
+      ("SEE ALSO", ".BR dnf (8),\n.BR cluster.conf (5),\n.BR cluster\\-repo (1)")]),
+    ("cluster-repo", "1", "User Commands", "cluster_repo_parser",
+     "build the cluster repository from comps and metapackage definitions",
+     [("SEE ALSO", ".BR rpmbuild (8),\n.BR createrepo_c (8),\n.BR rpmlint (1),\n.BR dnf\\-cluster (8)")]),
+)
+
+
+def dnf_cluster_parser():
+    """argparse twin of `dnf-cluster` / `dnf cluster-node|cluster-group|cluster-master`."""
+    from dnf_plugin_cluster.commands.group import ClusterGroupCommand
+    from dnf_plugin_cluster.commands.master import ClusterMasterCommand
+    from dnf_plugin_cluster.commands.node import ClusterNodeCommand
+    top = argparse.ArgumentParser(
+        prog="dnf-cluster",
+        description="Keep cluster nodes converged to the cluster profile. Every command is "
+                    "also a dnf command: `dnf-cluster node sync` is `dnf cluster-node sync`. "
+                    "The options of dnf(8) apply too (-y, -q, -C, --installroot, --forcearch, ...).")
+    subs = top.add_subparsers(dest="command", metavar="COMMAND")
+    for short, cls in (("node", ClusterNodeCommand), ("group", ClusterGroupCommand),
+                       ("master", ClusterMasterCommand)):
+        # no argparse aliases: man page generators repeat a section per alias
+        sub = subs.add_parser(short, help="{} (dnf {})".format(cls.summary, cls.aliases[0]),
+                              description="{}. Also `dnf {} ...`.".format(cls.summary, cls.aliases[0]))
+        cls.set_argparser(sub)
+    return top
+
+
+def cluster_repo_parser():
+    from cluster_repo.cli import parser
+    return parser()
+
+
+# ------------------------------------------------------------------ man pages
+
+def _version():
+    import dnf_plugin_cluster
+    return dnf_plugin_cluster.__version__
+
+
+def _date():
+    """The build date, reproducible: rpmbuild exports SOURCE_DATE_EPOCH from %changelog."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    return time.strftime("%Y-%m-%d", time.gmtime(int(epoch) if epoch else time.time()))
+
+
+def _man_escape(text):
+    return text.replace("\\", "\\\\").replace("-", "\\-")
+
+
+def argparse_manpage(function, name, section, manual, summary, extra, out):
+    """Run the argparse-manpage command (1.2.2 and 4.x), then set what 1.2.2 cannot."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])))
+    subprocess.run(["argparse-manpage", "--module", "gen_docs", "--function", function,
+                    "--project-name", PROJECT, "--url", URL, "--output", out], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    with open(out) as handle:
+        lines = handle.read().splitlines()
+    lines[0] = '.TH {} "{}" "{}" "{} {}" "{}"'.format(name.upper(), section, _date(), PROJECT, _version(), manual)
+    for index, line in enumerate(lines):
+        if line == ".SH NAME":
+            lines[index + 1] = "{} \\- {}".format(name, _man_escape(summary))
+            break
+    # argparse-manpage ends with AUTHORS (1.2.2 without --author-email, which 4.x lacks:
+    # "<<UNSET ...>>") and DISTRIBUTION: ours replace the first and go before the second
+    tail = next((i for i, l in enumerate(lines) if l.startswith(".SH AUTHOR") or l.startswith(".SH DISTRIBUTION")),
+                len(lines))
+    end = next((i for i in range(tail + 1, len(lines)) if lines[i].startswith(".SH ")), len(lines))
+    if tail < len(lines) and lines[tail].startswith(".SH AUTHOR"):
+        del lines[tail:end]
+    extra = list(extra) + [("AUTHORS", "The dnf\\-plugin\\-cluster developers.")]
+    added = []
+    for title, body in extra:
+        added += [".SH {}".format(title), body]
+    lines[tail:tail] = added
+    with open(out, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
+def conf_manpage(out):
+    from dnf_plugin_cluster import nodeconf
+    rows = []
+    for key, default, text in nodeconf.KEYS:
+        rows += [".TP", "\\fB{}\\fR = \\fI{}\\fR".format(key, _man_escape(default)), _man_escape(text)]
+    page = [
+        '.TH CLUSTER.CONF "5" "{}" "{} {}" "File Formats"'.format(_date(), PROJECT, _version()),
+        ".SH NAME", "cluster.conf \\- configuration of the cluster dnf plugin and dnf\\-cluster",
+        ".SH SYNOPSIS", "/etc/dnf/plugins/cluster.conf",
+        ".SH DESCRIPTION",
+        "An INI file with one \\fB[main]\\fR section. In an image root (dnf \\fB\\-\\-installroot\\fR) "
+        "the root's own /etc/dnf/plugins/cluster.conf wins over the host's, so each image converges "
+        "to its own role.",
+        ".SH OPTIONS"] + rows + [
+        ".SH SEE ALSO", ".BR dnf\\-cluster (8),", ".BR dnf.conf (5)", ""]
+    with open(out, "w") as handle:
+        handle.write("\n".join(page))
+
+
+# ------------------------------------------------------------------ completion
+
+DIR_HINTS = ("DIR", "OUTDIR", "PROJECT")
+FILE_HINTS = ("FILE", "OUTPUT")
+
+
+def walk(parser):
+    """(options, {subcommand: parser}, positional words, {option: kind}, positional kind)
+    of one parser; kind is "dir", "file", "any" or a tuple of choices."""
+    opts, subs, words, valued, positional = [], {}, [], {}, None
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            subs.update(action.choices)
+            continue
+        hint = (action.metavar or action.dest or "").upper()
+        kind = tuple(action.choices) if action.choices else \
+            "dir" if hint in DIR_HINTS else "file" if hint in FILE_HINTS else "any"
+        if action.option_strings:
+            opts += action.option_strings
+            if action.nargs != 0:
+                for option in action.option_strings:
+                    valued[option] = kind
+        elif isinstance(kind, tuple):
+            words += list(kind)
+        elif kind in ("dir", "file"):
+            positional = kind
+    return opts, subs, words, valued, positional
+
+
+#: spellings the parser does not list: dnf-cluster takes the dnf command names too
+ALIASES = {("dnf-cluster", "node"): ["cluster-node"], ("dnf-cluster", "group"): ["cluster-group"],
+           ("dnf-cluster", "master"): ["cluster-master"]}
+
+
+def bash_completion(prog, parser):
+    fn = "_" + re.sub(r"[^A-Za-z0-9]", "_", prog)
+    top_opts, subs, _, top_valued, _ = walk(parser)
+    cases, valued, positional_dirs = [], dict(top_valued), []
+    for name, sub in sorted(subs.items()):
+        opts, _, words, sub_valued, positional = walk(sub)
+        valued.update(sub_valued)
+        names = [name] + ALIASES.get((prog, name), [])
+        cases.append('        {}) words_here="{}"{} ;;'.format(
+            "|".join(names), " ".join(words + sorted(opts)),
+            "; files_here={}".format(positional) if positional else ""))
+
+    def alternatives(kind):
+        return " | ".join(sorted(o for o, k in valued.items() if k == kind)) or "--no-such-option"
+    choice_cases = "".join('        {}) COMPREPLY=($(compgen -W "{}" -- "$cur")); return ;;\n'.format(
+        option, " ".join(kind)) for option, kind in sorted(valued.items()) if isinstance(kind, tuple))
+    return textwrap.dedent("""\
+        # bash completion for {prog}                                 -*- shell-script -*-
+        # Generated at build time from the argparse definitions by tools/gen_docs.py: do not edit.
+        {fn}()
+        {{
+            local cur=${{COMP_WORDS[COMP_CWORD]}} prev=${{COMP_WORDS[COMP_CWORD-1]}}
+            local i cmd="" words_here files_here=""
+            case $prev in
+        {choice_cases}        {dirs}) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+                {files}) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                {anyv}) return ;;
+            esac
+            for ((i = 1; i < COMP_CWORD; i++)); do
+                case ${{COMP_WORDS[i-1]}} in {valued_top}) continue ;; esac
+                case ${{COMP_WORDS[i]}} in
+                    -*) ;;
+                    *) cmd=${{COMP_WORDS[i]}}; break ;;
+                esac
+            done
+            case $cmd in
+                "") words_here="{subs} {top}" ;;
+        {cases}
+                *) words_here="" ;;
+            esac
+            COMPREPLY=($(compgen -W "$words_here" -- "$cur"))
+            if [[ $cur != -* ]]; then
+                case $files_here in
+                    dir) COMPREPLY+=($(compgen -d -- "$cur")) ;;
+                    file) COMPREPLY+=($(compgen -f -- "$cur")) ;;
+                esac
+            fi
+        }}
+        complete -F {fn} {prog}
+        """).format(prog=prog, fn=fn, dirs=alternatives("dir"), files=alternatives("file"),
+                    anyv=alternatives("any"), subs=" ".join(sorted(subs)), top=" ".join(sorted(top_opts)),
+                    valued_top=" | ".join(sorted(top_valued)) or "--no-such-option",
+                    cases="\n".join(cases), choice_cases=choice_cases)
+
+
+PARSERS = (("dnf-cluster", dnf_cluster_parser), ("cluster-repo", cluster_repo_parser))
+
+
+def main(src, outdir):
+    src = os.path.abspath(src)
+    sys.path.insert(0, src)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
+    os.makedirs(os.path.join(outdir, "completions"), exist_ok=True)
+    for name, section, manual, function, summary, extra in PAGES:
+        argparse_manpage(function, name, section, manual, summary, extra,
+                         os.path.join(outdir, "{}.{}".format(name, section)))
+    conf_manpage(os.path.join(outdir, "cluster.conf.5"))
+    for prog, make_parser in PARSERS:
+        with open(os.path.join(outdir, "completions", prog), "w") as handle:
+            handle.write(bash_completion(prog, make_parser()))
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit("usage: gen_docs.py SRC_TREE OUTDIR")
+    sys.exit(main(sys.argv[1], sys.argv[2]))
