@@ -10,7 +10,7 @@ import dnf.cli.main
 import dnf.cli.option_parser
 import dnf.util
 
-from .commands import COMMANDS
+from .commands import COMMANDS, dnf4_commands
 
 SHORT = (("node", "cluster-node"), ("group", "cluster-group"), ("master", "cluster-master"))
 
@@ -19,7 +19,7 @@ class _ClusterCli(dnf.cli.cli.Cli):
     def __init__(self, base):
         super(_ClusterCli, self).__init__(base)
         self.cli_commands = {}          # dnf's own commands are not ours to offer
-        for command in COMMANDS:
+        for command in dnf4_commands():
             self.register_command(command)
 
 

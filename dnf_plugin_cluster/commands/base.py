@@ -1,6 +1,14 @@
 """What every cluster command shares, as dnf-plugins-core's small helper does: the
-subcommand argument, --json with a pure-JSON stdout, errors as dnf's one-line
-`Error: ...`, and dispatch to configure_<sub>() / run_<sub>() methods.
+subcommand argument, --json with a pure-JSON stdout, and dispatch to configure_<sub>()
+/ run_<sub>() methods. A ClusterError is the one-line `Error: ...`, exit 1.
+
+The commands are written once for two hosts: dnf 4's command line (the plugin, and
+`dnf-cluster --backend dnf4`; commands/__init__.py mixes in dnf.cli.Command) and
+dnf5cli.py (`dnf-cluster --backend libdnf5`, which `dnf5 cluster-node` runs). A host
+gives a command what it uses of dnf 4's Cli: `cli.demands` (what to load, root only,
+the exit status, whether a transaction follows), `cli.base.conf` (assumeyes, assumeno,
+cacheonly, installroot, pluginconfpath, persistdir, debuglevel), redirect_logger(),
+redirect_repo_progress(), and, on libdnf5, cluster_backend(). Nothing here imports dnf.
 
 Imports stay light: the plugin is loaded for every dnf command, so the library and the
 backend load only when a cluster command runs."""
@@ -10,18 +18,23 @@ import json
 import logging
 import sys
 
-import dnf.cli
-import dnf.exceptions
-
-from ..errors import ClusterError
-
 logger = logging.getLogger("dnf.plugin.cluster")
 
 
-class ClusterCommand(dnf.cli.Command):
+class ClusterCommand(object):
+    aliases = ()
+    summary = ""
     subcommands = ()
     #: subcommands that need neither repositories nor the rpm database
     offline = ()
+    opts = None
+
+    def __init__(self, cli):
+        self.cli = cli
+
+    @property
+    def base(self):
+        return self.cli.base
 
     @classmethod
     def set_argparser(cls, parser):
@@ -36,29 +49,32 @@ class ClusterCommand(dnf.cli.Command):
 
     def configure(self):
         """What every cluster command needs (the repositories and the sack, unless the
-        subcommand is offline), then the subcommand's own configure_<sub>(). A
-        ClusterError is one line, exit 1."""
+        subcommand is offline), then the subcommand's own configure_<sub>()."""
         self.quiet_for_json()
         if self.sub not in self.offline:
             self.cli.demands.sack_activation = True
             self.cli.demands.available_repos = True
+        self.backend = self.make_backend()
+        getattr(self, "configure_" + self.sub.replace("-", "_"))()
+
+    def make_backend(self):
+        """The host's package manager: libdnf5 when dnf5cli is the host, else dnf 4."""
+        factory = getattr(self.cli, "cluster_backend", None)
+        if factory is not None:
+            return factory()
         from ..backends.dnf4 import Dnf4Backend
-        self.backend = Dnf4Backend(self.base, self.cli)
-        try:
-            getattr(self, "configure_" + self.sub.replace("-", "_"))()
-        except ClusterError as err:
-            raise dnf.exceptions.Error(str(err))
+        return Dnf4Backend(self.base, self.cli)
 
     def run(self):
-        try:
-            getattr(self, "run_" + self.sub.replace("-", "_"))()
-        except ClusterError as err:
-            raise dnf.exceptions.Error(str(err))
+        getattr(self, "run_" + self.sub.replace("-", "_"))()
+
+    def run_transaction(self):
+        """After the host ran the transaction."""
 
     def quiet_for_json(self):
-        """Keep stdout pure JSON: dnf's informational logging goes quiet, the download
-        progress goes to stderr, the rpm progress is off (as with -q), and whatever dnf
-        still prints itself (its post-transaction summary) goes to stderr too."""
+        """Keep stdout pure JSON: the host's informational logging goes quiet, the download
+        progress goes to stderr, the rpm progress is off (as with -q), and whatever the
+        host still prints itself (its post-transaction summary) goes to stderr too."""
         self.json_out = sys.stdout
         if self.opts.json:
             self.cli.redirect_logger(stdout=logging.WARNING, stderr=logging.WARNING)

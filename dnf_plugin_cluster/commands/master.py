@@ -8,8 +8,6 @@ import fnmatch
 import logging
 import os
 
-import dnf.cli
-
 from ..errors import ClusterError
 from .base import ClusterCommand
 
@@ -76,13 +74,13 @@ class ClusterMasterCommand(ClusterCommand):
 
     def configure_publish(self):
         if not self.opts.repo_dir or not (self.opts.roles or self.opts.lock or self.opts.unlock):
-            raise dnf.cli.CliError("cluster-master publish needs --repo-dir and --roles (or --lock/--unlock)")
+            raise ClusterError("cluster-master publish needs --repo-dir and --roles (or --lock/--unlock)")
         if not self.opts.lock:
             self.cli.demands.load_system_repo = False
 
     def configure_kickstart(self):
         if not self.opts.role:
-            raise dnf.cli.CliError("cluster-master kickstart needs --role")
+            raise ClusterError("cluster-master kickstart needs --role")
         self.backend.want_metadata("cluster")
         # stdout is the kickstart alone (saved to a file, read by ksvalidator): dnf's
         # messages and the metadata download progress go to stderr
@@ -91,7 +89,7 @@ class ClusterMasterCommand(ClusterCommand):
 
     def _configure_fleet(self):
         if not self.opts.nodes:
-            raise dnf.cli.CliError("cluster-master {} needs -w NODESET".format(self.sub))
+            raise ClusterError("cluster-master {} needs -w NODESET".format(self.sub))
 
     configure_status = _configure_fleet
 

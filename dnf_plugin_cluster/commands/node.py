@@ -1,10 +1,9 @@
 """`dnf cluster-node sync|status`: converge this node to its role in the cluster profile,
-or report how it has drifted. The work is sync.NodeRun's; this module is the dnf 4
-command around it (options, demands, printing, handing the transaction to dnf)."""
+or report how it has drifted. The work is sync.NodeRun's; this module is the command
+around it (options, demands, printing, handing the transaction to the host)."""
 from __future__ import absolute_import, unicode_literals
 
-import dnf.cli
-
+from ..errors import ClusterError
 from .base import ClusterCommand, logger
 
 
@@ -44,7 +43,7 @@ class ClusterNodeCommand(ClusterCommand):
         self.plan_only = self.opts.dry_run or self.opts.check or self.base.conf.assumeno
         if not self.plan_only:
             if self.opts.json and not self.base.conf.assumeyes:
-                raise dnf.cli.CliError("cluster-node sync --json needs -y (or --dry-run / --check)")
+                raise ClusterError("cluster-node sync --json needs -y (or --dry-run / --check)")
             self.cli.demands.root_user = True
             # one sync per root: a second one waits here, before dnf reads the rpm database
             from ..state import SyncLock
