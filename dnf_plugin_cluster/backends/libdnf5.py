@@ -259,6 +259,8 @@ class Libdnf5Backend(Backend):
     def _reload(self):
         """A new Base with the same settings (and repositories enabled since), loaded as before."""
         self.base = None
+        self.tx = None
+        self._repairs = None
         self._setup()
         if self.load_args is not None:
             self.load(*self.load_args)
@@ -454,18 +456,20 @@ class Libdnf5Backend(Backend):
         return self.items()
 
     def items(self):
-        """The resolved transaction as [Item]."""
-        out = []
+        """The resolved transaction as [Item]; the old package of an upgrade or downgrade
+        is named as dnf 4 names it (Upgraded, Downgraded, Obsoleted)."""
         if self.tx is None:
-            return out
-        for tp in self.tx.get_transaction_packages():
+            return []
+        packages = list(self.tx.get_transaction_packages())
+        action_of = dict((tp.get_package().get_nevra(), tp.get_action()) for tp in packages)
+        out = []
+        for tp in packages:
             pkg, action = tp.get_package(), tp.get_action()
             if action == T.TransactionItemAction_REPLACED:
-                by = [r for r in tp.get_replaced_by()]
-                kind = REPLACED.get(by[0].get_action(), ("obsoleted", "Obsoleted")) if by else ("obsoleted",
-                                                                                             "Obsoleted")
-                if by and by[0].get_package().get_name() != pkg.get_name():
-                    kind = ("obsoleted", "Obsoleted")
+                by = [p for p in tp.get_replaced_by()]
+                same = [p for p in by if p.get_name() == pkg.get_name()]
+                kind = REPLACED.get(action_of.get(same[0].get_nevra()), ("obsoleted", "Obsoleted")) if same \
+                    else ("obsoleted", "Obsoleted")
             else:
                 kind = ACTIONS.get(action, (T.transaction_item_action_to_string(action).lower(),
                                             T.transaction_item_action_to_string(action)))
