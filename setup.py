@@ -22,6 +22,8 @@ setup(
     description="Cluster add-on layer for RPM distributions: dnf plugin, metapackages, comps, repo build",
     license="MIT",
     packages=["dnf_plugin_cluster", "dnf_plugin_cluster.backends", "dnf_plugin_cluster.commands", "cluster_repo"],
+    # the spec and .repo templates `cluster-repo render`/`build` fill
+    package_data={"cluster_repo": ["templates/*.in"]},
     scripts=["bin/dnf-cluster", "bin/cluster-repo"],
     python_requires=">=3.6",
     cmdclass={"build_py": BuildWithDnfPlugin},

@@ -28,12 +28,13 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import urllib.parse
 
 from dnf_plugin_cluster.errors import ClusterError
 from dnf_plugin_cluster.names import CLUSTER_ARCHES
 from dnf_plugin_cluster.signing import Gpg
 
-from . import compsfile, metapkg
+from . import compsfile, metapkg, template
 from .project import Project, rpmspec_query
 from .rpmbuild import host_is_rpm_based, rpmbuild
 from .targets import get_target
@@ -41,6 +42,8 @@ from .targets import get_target
 MANIFEST = ".cluster-build.json"
 KEY_FILE = "RPM-GPG-KEY-cluster"
 CHANNELS = ("stable", "testing")
+REPO_TEMPLATE = "cluster.repo.in"
+BASEURL_RE = re.compile(r"(https?|ftp|file)://[A-Za-z0-9._~:/?\[\]@!&()*+=%$-]+\Z")
 PLUGIN_SPEC_NAME = "python3-dnf-plugin-cluster"
 PLUGIN_PACKAGES = ("dnf_plugin_cluster", "cluster_repo")
 PLUGIN_TREE = ("setup.py", "README.md", "LICENSE", "plugins/cluster.py", "bin/dnf-cluster",
@@ -50,8 +53,6 @@ DNF5_PLUGIN_SPEC_NAME = "dnf5-plugin-cluster"
 DNF5_PLUGIN_TREE = (("dnf5-plugin/CMakeLists.txt", "CMakeLists.txt"),
                     ("dnf5-plugin/cluster_cmd_plugin.cpp", "cluster_cmd_plugin.cpp"), ("LICENSE", "LICENSE"))
 PKGCONFIG_RE = re.compile(r"^pkgconfig\(([^)\s]+)\)")
-
-
 ARCH_QUERY = "[%{exclusivearch} ]|[%{excludearch} ]\\n"
 
 
@@ -112,23 +113,31 @@ def _deterministic_tar(root, files, prefix, dest):
             gz.write(raw.getvalue())
 
 
+def file_url(path):
+    """The file:// URL of a local directory, percent-encoded: dnf splits a baseurl at
+    blanks and commas and expands `$names` in it, so a path with any of them (an OUTDIR
+    with spaces) would otherwise point nodes elsewhere."""
+    return "file://" + urllib.parse.quote(os.path.abspath(path), safe="/")
+
+
+def check_baseurl(url):
+    """A base URL that goes into the .repo file as it is: one line of URL characters
+    (`$releasever`-style dnf variables and %-escapes allowed), no blanks or commas."""
+    if not isinstance(url, str) or not BASEURL_RE.match(url):
+        raise ClusterError("--baseurl {!r} must be an http(s), ftp or file URL of URL characters only: no blanks, "
+                           "commas, quotes, '#' or line breaks (percent-encode them, e.g. %20 for a space)"
+                           .format(url))
+    return url
+
+
 def repo_file_text(baseurl, signed):
-    """The .repo file cluster-release installs."""
+    """The .repo file cluster-release installs, from templates/cluster.repo.in."""
     check = "1" if signed else "0"
-    key = "gpgkey=file:///etc/pki/rpm-gpg/{}\n".format(KEY_FILE) if signed else ""
-    sections = [
-        ("cluster", "Cluster packages $releasever - $basearch", "$releasever/$basearch/", "1"),
-        ("cluster-testing", "Cluster packages $releasever - $basearch - testing",
-         "testing/$releasever/$basearch/", "0"),
-        ("cluster-source", "Cluster packages $releasever - source", "$releasever/SRPMS/", "0"),
-    ]
-    out = ["# Installed by cluster-release. The cluster profile for `dnf cluster-node sync`\n"
-           "# travels in the [cluster] repository's metadata.\n"]
-    for repoid, name, path, enabled in sections:
-        out.append("[{}]\nname={}\nbaseurl={}/{}\nenabled={}\ngpgcheck={}\nrepo_gpgcheck={}\n{}"
-                   "metadata_expire=6h\nskip_if_unavailable=False\n".format(
-                       repoid, name, baseurl.rstrip("/"), path, enabled, check, check, key))
-    return "\n".join(out)
+    return template.fill(REPO_TEMPLATE, {
+        "baseurl": check_baseurl(baseurl).rstrip("/"),
+        "gpgcheck": check,
+        "gpgkey": "gpgkey=file:///etc/pki/rpm-gpg/{}".format(KEY_FILE) if signed else "",
+    })
 
 
 class BuildOptions(object):
@@ -141,7 +150,7 @@ class BuildOptions(object):
         self.arches = tuple(arches)
         self.channel = channel
         self.update = update
-        self.baseurl = baseurl or "file://" + self.outdir
+        self.baseurl = check_baseurl(baseurl) if baseurl is not None else file_url(self.outdir)
         self.sign_key = sign_key
         self.gnupghome = os.path.abspath(gnupghome) if gnupghome else None
         self.log = log or (lambda message: None)

@@ -5,6 +5,7 @@
     cluster-repo lint                 comps, metapackages and specs, checked together
     cluster-repo build OUTDIR         lint, render, SRPMs + RPMs, repository (+ closure)
     cluster-repo closure OUTDIR       every package installable on every arch
+    cluster-repo owners [NAME...]     who owns each package (metapackages and specs)
 """
 import argparse
 import os
@@ -47,6 +48,19 @@ def cmd_lint(args):
         print("cluster-repo: {} problem(s)".format(len(problems)), file=sys.stderr)
         return 1
     _say("lint clean")
+    return 0
+
+
+def cmd_owners(args):
+    table = Project(args.project).owners()
+    known = set(name for name, _, _, _ in table)
+    unknown = [name for name in args.names if name not in known]
+    if unknown:
+        raise ClusterError("no metapackage or spec named '{}' (see `cluster-repo owners`)".format(unknown[0]))
+    rows = [row for row in table if not args.names or row[0] in args.names]
+    width = max(len(row[0]) for row in rows) if rows else 0
+    for name, owners, _, _ in rows:
+        print("{:<{}}  {}".format(name, width, ", ".join(owners)))
     return 0
 
 
@@ -147,6 +161,9 @@ def parser():
     closure = subs.add_parser("closure", help="check every package installs on every arch")
     _common_build_args(closure)
     closure.set_defaults(func=cmd_closure)
+    owners = subs.add_parser("owners", help="list who owns each metapackage and hand-written spec")
+    owners.add_argument("names", nargs="*", metavar="NAME", help="only these packages")
+    owners.set_defaults(func=cmd_owners)
     return top
 
 

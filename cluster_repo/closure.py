@@ -7,6 +7,8 @@ import tempfile
 
 from dnf_plugin_cluster.errors import ClusterError
 
+from .build import file_url
+
 
 def _base_for(arch, releasever, repos, cachedir):
     import dnf
@@ -41,7 +43,7 @@ def check(tree, releasever, arches, base_urls, package_names, comps_doc, profile
     cachedir = tempfile.mkdtemp(prefix="cluster-closure-")
     try:
         for arch in arches:
-            repos = ["file://" + os.path.join(os.path.abspath(tree), arch)] + list(base_urls)
+            repos = [file_url(os.path.join(tree, arch))] + list(base_urls)
             try:
                 base = _base_for(arch, releasever, repos, os.path.join(cachedir, arch))
             except dnf.exceptions.Error as err:

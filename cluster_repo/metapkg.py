@@ -10,7 +10,13 @@ Dependencies are either a string (`name` or `name >= version`) or a mapping:
       distro: rhel           # optional: %if 0%{?rhel} / 0%{?fedora}
 
 A package without arch-conditional dependencies is noarch. `sysusers` entries become
-a sysusers.d file with fixed ids (so head and compute nodes agree on uids)."""
+a sysusers.d file with fixed ids (so head and compute nodes agree on uids). `owners`
+(required) names who maintains it (owners.py); `changelog` is optional (changelog.py);
+`license` is an SPDX expression (default MIT) and `url` the project's page (default
+DEFAULT_URL).
+
+Every text value is checked and escaped before it reaches the spec (spectext.py), and
+the spec comes from templates/metapackage.spec.in."""
 import os
 import re
 
@@ -18,13 +24,25 @@ from dnf_plugin_cluster import yamlsrc
 from dnf_plugin_cluster.errors import ClusterError
 from dnf_plugin_cluster.names import KNOWN_BASEARCHES, check_dep_name, check_name
 
+from . import changelog, owners, spectext, template
+
 FAMILIES = ("rhel", "fedora")
 DEP_KINDS = ("requires", "recommends", "suggests", "supplements", "conflicts", "obsoletes", "provides")
-TOP_KEYS = ("name", "version", "release", "summary", "description", "license", "url",
-            "sysusers") + DEP_KINDS
-VERSION_RE = re.compile(r"^(=|>=|<=|>|<)\s*([0-9A-Za-z._+~^:-]+)$")
-EVR_FIELD_RE = re.compile(r"^[0-9A-Za-z._+~^]+$")
-HEADER = "# Generated from {} by `cluster-repo render`: edit the YAML, not this file.\n"
+TOP_KEYS = ("name", "version", "release", "summary", "description", "license", "url", "owners",
+            "changelog", "sysusers") + DEP_KINDS
+VERSION_RE = re.compile(r"(=|>=|<=|>|<) *([0-9A-Za-z._+~^:-]+)\Z")
+EVR_FIELD_RE = re.compile(r"[0-9A-Za-z._+~^]+\Z")
+GENERATED_MARK = "# Generated from "
+SPEC_TEMPLATE = "metapackage.spec.in"
+SYSUSERS_TEMPLATE = "sysusers.in"
+SYSUSERS_EOF = "CLUSTER_SYSUSERS_EOF"
+#: The URL: of a metapackage whose definition has no url:.
+DEFAULT_URL = "https://cluster.example.org/"
+#: Longest name, version and release. The RPM file name is NAME-VERSION-RELEASE.DIST.ARCH.rpm
+#: and must stay under the 255-byte limit of a file name: 100 + 64 + 32, two dashes, a dist
+#: tag of up to 16 (".el10", ".fc43", ".el9_4") and ".aarch64.rpm" make 226, which leaves room
+#: for rpmbuild's own work names such as NAME-VERSION-RELEASE.DIST.ARCH under BUILDROOT/.
+MAX_LENGTHS = {"name": 100, "version": 64, "release": 32}
 
 
 class Dep(object):
@@ -58,6 +76,7 @@ class SysUser(object):
         self.kind, self.name, self.ident, self.comment, self.home = kind, name, ident, comment, home
 
     def line(self):
+        """The sysusers.d line; every field was checked (spectext), none needs escaping."""
         if self.kind == "g":
             return "g {} {}".format(self.name, self.ident)
         return 'u {} {} "{}" {} /sbin/nologin'.format(self.name, self.ident, self.comment, self.home)
@@ -68,9 +87,15 @@ class Metapackage(object):
         self.path = path
         self.name = self.version = self.release = self.summary = self.description = None
         self.license, self.url = "MIT", None
+        self.owners = []
+        self.changelog = None           # entries from the YAML; None: one is generated
         self.deps = dict((kind, []) for kind in DEP_KINDS)
         self.sysusers = []
         self.lines = {}
+
+    @property
+    def evr(self):
+        return "{}-{}".format(self.version, self.release)
 
     @property
     def noarch(self):
@@ -139,24 +164,64 @@ def _sysusers(items, path):
         else:
             check.keys(required=("group", "gid"))
             name, ident, kind = check.get("group", str), item["gid"], "g"
-        try:
-            check_name(name, "account name")
-        except ClusterError as err:
-            raise ClusterError(err.bare, path, line)
         if not isinstance(ident, int) or isinstance(ident, bool) or not 1 <= ident < 1000:
             raise ClusterError("fixed ids must be system ids between 1 and 999", path, line)
         comment = check.get("comment", str, name)
         home = check.get("home", str, "/")
-        if '"' in comment or not home.startswith("/") or " " in home:
-            raise ClusterError("comment must not contain quotes; home must be an absolute path", path, line)
+        for key, value, checker in (("user" if kind == "u" else "group", name, spectext.account),
+                                    ("comment", comment, spectext.sysusers_comment),
+                                    ("home", home, spectext.sysusers_home)):
+            try:
+                checker(value)
+            except ClusterError as err:
+                check.fail(err.bare, key if key in item else None)
         users.append(SysUser(kind, name, ident, comment, home))
     return users
 
 
+def _load_yaml(path):
+    """yamlsrc.load_file, plus a one-line error for a scalar YAML types but cannot
+    construct (`date: 2026-02-30`), which the YAML library raises as a bare ValueError."""
+    try:
+        return yamlsrc.load_file(path)
+    except (ValueError, OverflowError) as err:
+        if isinstance(err, ClusterError):
+            raise
+        raise ClusterError("invalid YAML value: {}".format(err), path, _unconstructible_line(path))
+
+
+def _unconstructible_line(path):
+    """The line of the first scalar the safe loader cannot construct, or None."""
+    import yaml
+    with open(path, encoding="utf-8") as handle:
+        loader = yaml.SafeLoader(handle.read())
+    try:
+        todo, seen = [loader.get_single_node()], set()
+        while todo:
+            node = todo.pop(0)
+            if node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            if isinstance(node, yaml.ScalarNode):
+                try:
+                    loader.construct_object(node)
+                except (ValueError, OverflowError):
+                    return node.start_mark.line + 1
+            elif isinstance(node, yaml.MappingNode):
+                todo += [n for pair in node.value for n in pair]
+            else:
+                todo += list(node.value)
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
+    return None
+
+
 def load(path):
-    data = yamlsrc.load_file(path)
+    data = _load_yaml(path)
     check = yamlsrc.Checker(data, path, "metapackage definition")
-    check.keys(required=("name", "version", "release", "summary", "description"), optional=TOP_KEYS)
+    check.keys(required=("name", "version", "release", "summary", "description", "owners"), optional=TOP_KEYS)
     pkg = Metapackage(path)
     pkg.lines = dict((key, data.key_line(key)) for key in data)
     pkg.name = check.get("name", str)
@@ -167,17 +232,41 @@ def load(path):
     expected = os.path.splitext(os.path.basename(path))[0]
     if pkg.name != expected:
         check.fail("name '{}' must match the file name '{}.yaml'".format(pkg.name, expected), "name")
+    if len(pkg.name) > MAX_LENGTHS["name"]:
+        check.fail("name is {} characters long; at most {}, so its RPM file names stay under 255 bytes".format(
+            len(pkg.name), MAX_LENGTHS["name"]), "name")
     for key in ("version", "release"):
         value = check.get(key, str)
         if not EVR_FIELD_RE.match(value):
             check.fail("'{}' may contain only letters, digits and . _ + ~ ^".format(key), key)
+        if len(value) > MAX_LENGTHS[key]:
+            check.fail("'{}' is longer than {} characters".format(key, MAX_LENGTHS[key]), key)
         setattr(pkg, key, value)
-    pkg.summary = check.get("summary", str).strip()
-    pkg.description = check.get("description", str).strip()
-    if "\n" in pkg.summary or not pkg.summary:
-        check.fail("'summary' must be one non-empty line", "summary")
-    pkg.license = check.get("license", str, pkg.license)
-    pkg.url = check.get("url", str)
+    for key, checker in (("summary", lambda v: spectext.one_line(v, "summary")),
+                         ("license", spectext.license_expression), ("url", spectext.url)):
+        value = check.get(key, str)
+        if value is None:
+            continue
+        try:
+            setattr(pkg, key, checker(value.strip()))
+        except ClusterError as err:
+            check.fail(err.bare, key)
+    try:
+        pkg.description = spectext.description(check.get("description", str))
+    except ClusterError as err:
+        raise ClusterError(err.bare, path, _text_line(path, data.key_line("description"), err))
+    items = check.get("owners", list)
+    for index, item in enumerate(items):
+        try:
+            owners.check_owner(item)
+        except ClusterError as err:
+            raise ClusterError(err.bare, path, items.item_line(index))
+    try:
+        pkg.owners = owners.check_owners(items)
+    except ClusterError as err:
+        check.fail(err.bare, "owners")
+    if "changelog" in data:
+        pkg.changelog = changelog.load(check.get("changelog", list), path, pkg.evr)
     for kind in DEP_KINDS:
         items = check.get(kind, list, yamlsrc.Seq())
         pkg.deps[kind] = [_dep_from(item, path, items.item_line(i), kind) for i, item in enumerate(items)]
@@ -190,6 +279,24 @@ def load(path):
             seen[key] = dep.line
     pkg.sysusers = _sysusers(check.get("sysusers", list, yamlsrc.Seq()), path)
     return pkg
+
+
+def _text_line(path, key_line, err):
+    """The file line of the description line `err` names (a block scalar's lines follow
+    its key), found by its text; the key's own line when it cannot be told."""
+    text = getattr(err, "text", "").strip()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().split("\n")
+    except OSError:
+        return key_line
+    for number in range(key_line + 1, len(lines) + 1):
+        line = lines[number - 1]
+        if line[:1] not in ("", " ", "\t"):
+            break                       # the next top-level key: the block has ended
+        if text and line.strip() == text:
+            return number
+    return key_line
 
 
 def load_dir(directory):
@@ -273,44 +380,49 @@ def _guarded(lines, dep):
     return out
 
 
+def _source_text(source_rel):
+    """The definition's path as the spec's header comment names it (rpm expands macros
+    in comments too)."""
+    try:
+        return spectext.escape(spectext.one_line(source_rel, "definition path"))
+    except ClusterError as err:
+        raise ClusterError(err.bare, source_rel)
+
+
+def _sysusers_install(pkg, sysusers_file):
+    lines = [u.line() for u in pkg.sysusers]
+    if SYSUSERS_EOF in lines:           # cannot happen: every line starts with "u " or "g "
+        raise ClusterError("a sysusers line would end the heredoc", pkg.path)
+    return template.fill(SYSUSERS_TEMPLATE, {"file": sysusers_file, "eof": SYSUSERS_EOF,
+                                             "lines": "\n".join(lines)}).rstrip("\n")
+
+
 def render(pkg, source_rel):
-    """The spec text for one metapackage; `source_rel` names the YAML in the header."""
-    out = [HEADER.format(source_rel).rstrip("\n"),
-           "%global debug_package %{nil}",
-           "%{!?_sysusersdir:%global _sysusersdir /usr/lib/sysusers.d}",
-           "",
-           "Name:           {}".format(pkg.name),
-           "Version:        {}".format(pkg.version),
-           "Release:        {}%{{?dist}}".format(pkg.release),
-           "Summary:        {}".format(pkg.summary),
-           "License:        {}".format(pkg.license)]
-    if pkg.url:
-        out.append("URL:            {}".format(pkg.url))
-    if pkg.noarch:
-        out.append("BuildArch:      noarch")
+    """The spec text for one metapackage (templates/metapackage.spec.in); `source_rel`
+    names the YAML in the header. Every text value is escaped (spectext.escape) here."""
+    deps = []
     for kind in DEP_KINDS:
         tag = kind.capitalize() + ":"
         for dep in pkg.deps[kind]:
-            out += _guarded(["{:<15} {}".format(tag, dep.expression())], dep)
-    out += ["", "%description", pkg.description, ""]
+            deps += _guarded(["{:<15} {}".format(tag, dep.expression())], dep)
     sysusers_file = "%{_sysusersdir}/" + pkg.name + ".conf"
-    out.append("%install")
-    if pkg.sysusers:
-        out += ["install -d %{buildroot}%{_sysusersdir}",
-                "cat > %{buildroot}" + sysusers_file + " <<'EOF'",
-                "# Fixed ids: every node of the cluster must agree on these accounts."]
-        out += [u.line() for u in pkg.sysusers]
-        out += ["EOF", "",
-                "# Create the accounts now where systemd-sysusers exists (no shell needed);",
-                "# otherwise systemd-sysusers.service applies the file at boot.",
-                "%post -p <lua>",
-                'if rpm.execute and posix.access("/usr/bin/systemd-sysusers", "x") then',
-                '  rpm.execute("/usr/bin/systemd-sysusers", "{}")'.format(sysusers_file),
-                "end"]
-    out += ["", "%files"]
-    if pkg.sysusers:
-        out.append(sysusers_file)
-    return "\n".join(out) + "\n"
+    entries = pkg.changelog or changelog.generated(pkg.evr, pkg.owners, source_rel)
+    return template.fill(SPEC_TEMPLATE, {
+        "source": _source_text(source_rel),
+        "owners": ", ".join(pkg.owners),
+        "name": pkg.name,
+        "version": pkg.version,
+        "release": pkg.release,
+        "summary": spectext.escape(pkg.summary),
+        "license": spectext.escape(pkg.license),
+        "url": spectext.escape(pkg.url or DEFAULT_URL),
+        "buildarch": "BuildArch:      noarch" if pkg.noarch else "",
+        "dependencies": "\n".join(deps),
+        "description": spectext.escape(pkg.description),
+        "install": _sysusers_install(pkg, sysusers_file) if pkg.sysusers else "",
+        "files": sysusers_file if pkg.sysusers else "",
+        "changelog": changelog.render(entries),
+    })
 
 
 def render_dir(definitions_dir, specs_dir, check_only=False, project_root=None, pkgs=None):
@@ -320,11 +432,11 @@ def render_dir(definitions_dir, specs_dir, check_only=False, project_root=None, 
     if pkgs is None:
         pkgs = load_dir(definitions_dir)
     root = project_root or os.path.dirname(os.path.abspath(definitions_dir))
+    rendered = [(os.path.join(specs_dir, pkg.spec_name), render(pkg, os.path.relpath(pkg.path, root)))
+                for pkg in pkgs]              # all rendered before anything is written
     changed, wanted = [], set()
-    for pkg in pkgs:
-        target = os.path.join(specs_dir, pkg.spec_name)
+    for target, text in rendered:
         wanted.add(os.path.abspath(target))
-        text = render(pkg, os.path.relpath(pkg.path, root))
         current = None
         if os.path.exists(target):
             with open(target, encoding="utf-8") as handle:
@@ -343,5 +455,5 @@ def render_dir(definitions_dir, specs_dir, check_only=False, project_root=None, 
 
 
 def is_generated(spec_path):
-    with open(spec_path, encoding="utf-8") as handle:
-        return handle.readline().startswith("# Generated from ")
+    with open(spec_path, encoding="utf-8", errors="replace") as handle:
+        return handle.readline().startswith(GENERATED_MARK)

@@ -5,7 +5,7 @@ import subprocess
 
 from dnf_plugin_cluster.errors import ClusterError
 
-from . import basepkgs, compsfile, metapkg
+from . import basepkgs, compsfile, metapkg, owners
 from .targets import get_target
 
 # One target per distro family is enough to ask a hand-written spec what it provides.
@@ -41,7 +41,7 @@ def _rpmspec(specs, target, queryformat, option, arch, srpm, defines):
     for key, value in sorted(dict(target.macros, **(defines or {})).items()):
         cmd += ["--define", "{} {}".format(key, value)]
     cmd += specs
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8", errors="replace")
     if proc.returncode != 0:
         message = (proc.stderr.strip().splitlines() or ["rpmspec failed"])[-1]
         raise ClusterError("cannot parse spec: {}".format(message), specs[0] if len(specs) == 1 else None)
@@ -79,6 +79,15 @@ class Project(object):
 
     def handwritten_specs(self):
         return [s for s in self.spec_files() if not metapkg.is_generated(s)]
+
+    def owners(self):
+        """[(package name, [owners], file, line)] for every metapackage and hand-written
+        spec, sorted by name; a hand-written spec without its owners header is an error."""
+        out = [(p.name, p.owners, p.path, p.line_of("owners")) for p in self.metapackages]
+        for spec in self.handwritten_specs():
+            names, line = owners.spec_header(spec)
+            out.append((os.path.basename(spec)[:-len(".spec")], names, spec, line))
+        return sorted(out)
 
     def handwritten_provides(self, family):
         """Names and provides of the hand-written specs' packages (noarch, so any arch)."""
@@ -122,6 +131,11 @@ class Project(object):
             base_names = set(self.base.packages)
             problems += [ClusterError("metapackage name '{}' is already a base distribution package".format(
                 p.name), p.path, p.line_of("name")) for p in pkgs if p.name in base_names]
+            for spec in self.handwritten_specs():
+                try:
+                    owners.spec_header(spec)
+                except ClusterError as err:
+                    problems.append(err)
             problems += metapkg.check_known(pkgs, self.known)
             changed, stale = self.render(check_only=True)
             if render_check:

@@ -51,7 +51,7 @@ def rpmbuild(spec, mode, rpmdir=None, srpmdir=None, sourcedir=None, target=None,
         cmd += list(extra_args)
         cmd.append(spec)
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              universal_newlines=True)
+                              encoding="utf-8", errors="replace")
         if proc.returncode != 0:
             lines = [l for l in proc.stdout.splitlines() if l.strip()]
             errors = [l for l in lines if "error" in l.lower()] or lines[-3:]

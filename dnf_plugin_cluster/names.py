@@ -10,9 +10,9 @@ CLUSTER_ARCHES = ("x86_64", "aarch64")
 KNOWN_BASEARCHES = ("x86_64", "aarch64", "ppc64le", "s390x", "i686", "armhfp", "riscv64")
 
 #: Names rpm and dnf accept for a package: no paths, no spaces, no shell or glob characters.
-NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]*$")
+NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]*\Z")
 #: Dependency names may also be qualified virtual provides, like `environment(modules)`.
-DEP_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]*(\([A-Za-z0-9._+-]+\))?$")
+DEP_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]*(\([A-Za-z0-9._+-]+\))?\Z")
 
 
 def check_name(name, what="package name", pattern=NAME_RE):

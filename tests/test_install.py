@@ -1,6 +1,7 @@
 """`dnf install cluster-master` for real: the built repository plus the stand-in base,
 installed into throwaway roots of both arches with the real dnf."""
 import os
+import re
 
 import pytest
 
@@ -86,3 +87,23 @@ def test_cluster_release_writes_a_working_repo_file(make_root, standin_el9, clus
     node.dnf("-y", "install", "cluster-node")
     assert "cluster-node" in node.installed()
     assert "cluster" in node.dnf("-q", "repolist").out
+
+
+def test_cluster_release_from_an_outdir_with_spaces_works(project, tmp_path, make_root, standin_el9):
+    """OUTDIR with a space, a `$` and a comma: the default baseurl is percent-encoded,
+    so dnf neither splits it nor expands `$x` in it."""
+    from urllib.parse import quote
+    from conftest import cluster_repo
+    out = str(tmp_path / "out dir $x,y")
+    cluster_repo("-C", project, "build", out, "--arch", "x86_64")
+    node = make_root("fresh")
+    node.add_repo("base", "file://{}/$basearch".format(standin_el9))
+    node.dnf("-y", "install", os.path.join(out, "9", "x86_64", "Packages", "cluster-release-1-1.el9.noarch.rpm"))
+    with open(node.path("etc/yum.repos.d/cluster.repo")) as handle:
+        repo = handle.read()
+    assert "baseurl=file://{}/$releasever/$basearch/\n".format(quote(out)) in repo
+    assert "%20" in repo and "%24x%2Cy" in repo
+    node.dnf("-y", "install", "cluster-node")
+    assert "cluster-node" in node.installed()
+    repolist = node.dnf("repolist", "--enabled").out
+    assert re.search(r"^cluster\s+Cluster packages 9 - x86_64", repolist, flags=re.M), repolist

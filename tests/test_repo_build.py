@@ -231,3 +231,43 @@ def test_specs_build_with_plain_rhel_and_fedora_defines(tmp_path):
         rpm = [os.path.join(d, f) for d, _, fs in os.walk(str(out / "RPMS")) for f in fs][0]
         requires = rpm_query(rpm, "--requires").split("\n")
         assert present in requires and absent not in requires, (define, requires)
+
+
+def _definition(name, version="1.0", release="1"):
+    return ('name: {}\nversion: "{}"\nrelease: "{}"\nsummary: Long names\nowners:\n  - jdoe\n'
+            "description: |\n  Long names.\nrequires:\n  - chrony\n  - {{name: libpsm2, arch: x86_64}}\n"
+            .format(name, version, release))
+
+
+def test_a_name_too_long_for_an_rpm_file_name_is_refused(project, tmp_path):
+    """A 248-character name used to crash the build (the file name of its work
+    directory, then of its RPM, passes the 255-byte limit); it is refused instead."""
+    name = "cluster-" + "x" * 240
+    path = os.path.join(project, "metapackages", name + ".yaml")
+    with open(path, "w") as handle:
+        handle.write(_definition(name))
+    out = str(tmp_path / "out")
+    for command in (["render"], ["lint"], ["build", out]):
+        proc = cluster_repo("-C", project, *command, check=False)
+        lines = proc.stderr.splitlines()
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, (command, proc.stderr)
+        assert "{}:1: name is 248 characters long; at most 100, so its RPM file names stay under 255 bytes".format(
+            path) in lines[0], (command, lines[0])
+    assert not os.path.exists(os.path.join(project, "specs", name + ".spec"))
+    assert not os.path.exists(os.path.join(out, "9", "x86_64", "Packages")) or \
+        not os.listdir(os.path.join(out, "9", "x86_64", "Packages"))
+
+
+def test_the_longest_name_version_and_release_build(project, tmp_path):
+    """At the limits (name 100, version 64, release 32), with the longest dist tag and
+    arch, the RPMs build and their file names stay under 255 bytes."""
+    name = "cluster-" + "y" * 92
+    version, release = "1." + "2" * 62, "3" * 32
+    with open(os.path.join(project, "metapackages", name + ".yaml"), "w") as handle:
+        handle.write(_definition(name, version, release))
+    out = str(tmp_path / "out")
+    cluster_repo("-C", project, "build", out, "--target", "el10", "--arch", "aarch64")
+    rpm = "{}-{}-{}.el10.aarch64.rpm".format(name, version, release)
+    assert os.path.exists(os.path.join(out, "10", "aarch64", "Packages", rpm))
+    assert os.path.exists(os.path.join(out, "10", "SRPMS", "{}-{}-{}.el10.src.rpm".format(name, version, release)))
+    assert len(rpm) < 255
