@@ -56,6 +56,10 @@ REPLACED = {T.TransactionItemAction_UPGRADE: ("upgraded", "Upgraded"),
             T.TransactionItemAction_REINSTALL: ("reinstalled", "Reinstalled")}
 #: history comments of the transactions this project runs
 OUR_COMMENTS = ("cluster-node sync",)
+#: the comment of recover()'s transaction: it finishes one of ours, it is not a new hand
+REPAIR_COMMENT = "cluster-node sync: reasons of an interrupted transaction"
+#: history actions that put a package on the system (as dnf 4's backend counts them)
+FORWARD = (T.TransactionItemAction_INSTALL, T.TransactionItemAction_UPGRADE, T.TransactionItemAction_DOWNGRADE)
 
 
 class Settings(object):
@@ -89,6 +93,21 @@ def one_line(err):
     return " ".join(str(err).split())
 
 
+def _nevra(item):
+    """name-[epoch:]version-release.arch of a history item, as Package.get_nevra() spells it."""
+    epoch = item.get_epoch()
+    return "{}-{}{}-{}.{}".format(item.get_name(), "" if epoch in ("", "0") else epoch + ":", item.get_version(),
+                                  item.get_release(), item.get_arch())
+
+
+def _clean(clean):
+    """Job settings: clean up unneeded dependencies on remove, or not."""
+    settings = libdnf5.base.GoalJobSettings()
+    settings.set_clean_requirements_on_remove(libdnf5.base.GoalSetting_SET_TRUE if clean
+                                              else libdnf5.base.GoalSetting_SET_FALSE)
+    return settings
+
+
 class Libdnf5Backend(Backend):
     name = "libdnf5"
 
@@ -100,7 +119,7 @@ class Libdnf5Backend(Backend):
         self.extra_enabled = []
         self.load_args = None
         self.base = None
-        self.goal = None
+        self.marks, self.removals, self.held = [], set(), ()
         self.tx = None
         self._done = None
         self.comment = None
@@ -238,7 +257,6 @@ class Libdnf5Backend(Backend):
                 sack.load_repos(libdnf5.repo.Repo.Type_SYSTEM if system else libdnf5.repo.Repo.Type_AVAILABLE)
         except libdnf5.exception.Error as err:
             raise ClusterError(one_line(err))
-        self.goal = libdnf5.base.Goal(self.base)
         if available and self._refetch_incomplete():
             self._reload()
 
@@ -259,7 +277,7 @@ class Libdnf5Backend(Backend):
     def _reload(self):
         """A new Base with the same settings (and repositories enabled since), loaded as before."""
         self.base = None
-        self.tx = None
+        self.reset()
         self._repairs = None
         self._setup()
         if self.load_args is not None:
@@ -420,39 +438,66 @@ class Libdnf5Backend(Backend):
             raise ClusterError("pinned {}-{} is not available for {}".format(name, evr, self.basearch))
         return found[0]
 
+    # Marks are kept, not put into a Goal at once: resolve() may need a second goal
+    # (see hold()). Each is a function of (goal, clean requirements on remove).
     def install(self, name, evr=None):
         if evr:
-            self.goal.add_rpm_install(self._exact(name, evr))
+            pkg = self._exact(name, evr)
+            self.marks.append(lambda goal, clean: goal.add_rpm_install(pkg))
             return
         query = libdnf5.rpm.PackageQuery(self.base)
         query.filter_available()
         query.filter_provides([name])
         if query.empty():
             raise ClusterError("package '{}' is not available from any enabled repository".format(name))
-        self.goal.add_rpm_install(name)
+        self.marks.append(lambda goal, clean: goal.add_rpm_install(name))
 
     def upgrade(self, name, evr):
-        self.goal.add_rpm_upgrade(self._exact(name, evr))
+        pkg = self._exact(name, evr)
+        self.marks.append(lambda goal, clean: goal.add_rpm_upgrade(pkg))
 
     def downgrade(self, name, evr):
-        self.goal.add_rpm_downgrade(self._exact(name, evr))
+        pkg = self._exact(name, evr)
+        self.marks.append(lambda goal, clean: goal.add_rpm_downgrade(pkg))
 
     def remove(self, name):
-        self.goal.add_rpm_remove(name)
+        self.marks.append(lambda goal, clean: goal.add_rpm_remove(name, _clean(clean)))
+        self.removals.add(name)
+
+    def hold(self, names):
+        """libdnf5 has no per-run `userinstalled`: resolve() checks instead that clean-up
+        of unneeded dependencies takes nothing `names` need, and redoes it without them."""
+        self.held = tuple(names)
 
     def reset(self):
-        self.goal = libdnf5.base.Goal(self.base)
+        self.marks, self.removals = [], set()
         self.tx = None
+
+    def _resolve(self, allow_erasing, clean, extra=()):
+        goal = libdnf5.base.Goal(self.base)
+        for mark in list(self.marks) + list(extra):
+            mark(goal, clean)
+        goal.set_allow_erasing(allow_erasing)
+        tx = goal.resolve()
+        if tx.get_problems() != libdnf5.base.GoalProblem_NO_PROBLEM:
+            raise ClusterError(" ".join(one_line(m) for m in tx.get_resolve_logs_as_strings()) or
+                               "cannot resolve the transaction")
+        return tx
 
     def resolve(self, allow_erasing):
         if self.cli is not None and getattr(self.cli.demands, "allow_erasing", False):
             allow_erasing = True
-        self.goal.set_allow_erasing(allow_erasing)
-        tx = self.goal.resolve()
-        if tx.get_problems() != libdnf5.base.GoalProblem_NO_PROBLEM:
-            raise ClusterError(" ".join(one_line(m) for m in tx.get_resolve_logs_as_strings()) or
-                               "cannot resolve the transaction")
-        self.tx = tx
+        clean = self.conf.clean_requirements_on_remove
+        self.tx = self._resolve(allow_erasing, clean)
+        if clean and self.held and self.removals:
+            removed = set(i.name for i in self.items() if i.action == "remove")
+            needed = set(self.installed_requires(self.held))
+            if (removed & needed) - self.removals:
+                # remove what the clean-up found unneeded, but nothing the held packages need
+                unneeded = sorted(removed - needed - self.removals)
+                self.tx = self._resolve(allow_erasing, False, [
+                    (lambda name: lambda goal, clean: goal.add_rpm_remove(name, _clean(False)))(name)
+                    for name in unneeded])
         return self.items()
 
     def items(self):
@@ -514,6 +559,34 @@ class Libdnf5Backend(Backend):
         self.tx = None
         self._repairs = {}
 
+    # --- history -------------------------------------------------------------------------
+    def installed_by(self, tag):
+        """From dnf5's history, as `dnf5 history info` shows it: the latest transaction
+        whose comment carries the word `tag` (one killed mid-way is `Started` and counts),
+        and of the packages it put on the system, those still installed from it: the
+        same build, and no later transaction has an item for that build (recover()'s,
+        which only writes the reasons the killed one meant to, does not count)."""
+        transactions = list(self.base.get_transaction_history().list_all_transactions())
+        found = None
+        for trans in reversed(transactions):
+            if tag in trans.get_comment().replace(":", " ").replace(",", " ").split():
+                found = trans
+                break
+        if found is None:
+            return None
+        touched = set()
+        for trans in transactions:
+            if trans.get_id() > found.get_id() and trans.get_comment() != REPAIR_COMMENT:
+                touched.update(_nevra(item) for item in trans.get_packages())
+        installed = set(p.get_nevra() for p in self._installed())
+        out = {}
+        for item in found.get_packages():
+            nevra = _nevra(item)
+            if item.get_action() in FORWARD and nevra in installed and nevra not in touched:
+                out[item.get_name()] = format_evr("{}:{}-{}".format(item.get_epoch() or "0", item.get_version(),
+                                                                    item.get_release()))
+        return out
+
     # --- kill -9 recovery ------------------------------------------------------------------
     def repairs(self):
         """{name: reason} for installed packages that a transaction of ours installed but
@@ -534,10 +607,7 @@ class Libdnf5Backend(Backend):
                 for item in trans.get_packages():
                     if not T.transaction_item_action_is_inbound(item.get_action()):
                         continue
-                    nevra = "{}-{}{}-{}.{}".format(item.get_name(), "" if item.get_epoch() in ("", "0") else
-                                                   item.get_epoch() + ":", item.get_version(),
-                                                   item.get_release(), item.get_arch())
-                    if nevra in external:
+                    if _nevra(item) in external:
                         self._repairs[item.get_name()] = item.get_reason()
         return self._repairs
 
@@ -552,7 +622,7 @@ class Libdnf5Backend(Backend):
             goal.add_rpm_reason_change(name, reason)
         tx = goal.resolve()
         if tx.get_problems() == libdnf5.base.GoalProblem_NO_PROBLEM:
-            tx.set_comment("cluster-node sync: reasons of an interrupted transaction")
+            tx.set_comment(REPAIR_COMMENT)
             tx.set_description(description)
             tx.run()
         self._reload()
@@ -583,10 +653,11 @@ class Libdnf5Backend(Backend):
         settings = libdnf5.base.GoalJobSettings()
         settings.set_group_package_types(libdnf5.comps.package_type_from_string(
             libdnf5.common.VectorString(list(install_tiers(with_optional)))))
-        self.goal.add_group_install(view.id, T.TransactionItemReason_USER, settings)
+        self.marks.append(lambda goal, clean: goal.add_group_install(view.id, T.TransactionItemReason_USER,
+                                                                     settings))
 
     def group_remove(self, gid):
-        self.goal.add_group_remove(gid, T.TransactionItemReason_USER)
+        self.marks.append(lambda goal, clean: goal.add_group_remove(gid, T.TransactionItemReason_USER))
 
 
 # --- dnf5's transaction table --------------------------------------------------------------
