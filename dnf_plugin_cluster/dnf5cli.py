@@ -250,6 +250,17 @@ class Host(object):
         self.info("Complete!")
         command.run_transaction()
 
+    def confirm_key(self, key):
+        """Import a repository's OpenPGP key? Shown as dnf5 shows it; -y imports it,
+        --assumeno does not, else the user answers."""
+        sys.stdout.write("Importing OpenPGP key 0x{}:\n Userid     : \"{}\"\n Fingerprint: {}\n From       : {}\n".format(
+            key.get_short_key_id().upper(), ", ".join(key.get_user_ids()), key.get_fingerprint().upper(),
+            key.get_url()))
+        if self.base.conf.assumeno:
+            sys.stdout.write("The key was not imported (--assumeno).\n")
+            return False
+        return self.confirm()
+
     def confirm(self):
         if self.base.conf.assumeyes:
             return True

@@ -387,3 +387,25 @@ def test_dnf5_plugin_rpm_builds_from_our_spec(world, tmp_path):
     missing = world.run(["dnf5", "cluster-node", "status"], env=env, check=False)
     assert missing.rc == 1
     assert "cannot run /usr/bin/dnf-cluster: No such file or directory" in missing.err
+
+
+def test_dnf5_repository_key_is_imported_only_when_confirmed(site, make_node, project, tmp_path):
+    """gpgcheck=1 and repo_gpgcheck=1 with the cluster repository's own key: libdnf5 asks
+    before importing it, as dnf5 does; without a yes nothing is imported or installed."""
+    from cluster_testkit.gpgkey import make_key
+    from conftest import cluster_repo
+    home = str(tmp_path / "gnupg")
+    key_id, _ = make_key(home)
+    cluster_repo("-C", project, "build", os.path.join(site.www, "signed"), "--sign-key", key_id, "--gnupghome", home)
+    node = make_node("signed")
+    node.add_repo("cluster", "{}/signed/$releasever/$basearch/".format(site.url), gpgcheck=1, repo_gpgcheck=1,
+                  gpgkey="{}/signed/RPM-GPG-KEY-cluster".format(site.url))
+    for door, answer in (("dnf-cluster", ""), ("plugin", "n\n")):
+        refused = DOORS[door](node, "status", check=False, input=answer)
+        assert refused.rc == 1 and "Importing OpenPGP key 0x" in refused.out and "Is this ok [y/N]:" in refused.out
+        assert refused.err.count("\n") == 1 and "GPG signature verification error" in refused.err, refused
+    assert node.installed() == {}
+    synced = plugin(node, "-y", "sync")
+    assert "Importing OpenPGP key 0x" in synced.out and "Complete!" in synced.out
+    installed = node.installed()
+    assert "cluster-node" in installed and any(n.startswith("gpg-pubkey") for n in installed)

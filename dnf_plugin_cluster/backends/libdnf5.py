@@ -185,10 +185,29 @@ class Libdnf5Backend(Backend):
             self.base.setup()
             self.base.get_repo_sack().create_repos_from_system_configuration()
             self._configure_repos(self.base)
+            self._key_callbacks()
         except libdnf5.exception.Error as err:
             raise ClusterError(one_line(err))
         self.ready = True
         return self.base
+
+    def _key_callbacks(self):
+        """An OpenPGP key a repository names (gpgkey=) is imported only when the host
+        confirms it (-y, or the user's answer), as dnf5 asks; without a host, never."""
+        confirm = getattr(self.cli, "confirm_key", None) or (lambda key: False)
+
+        class Callbacks(libdnf5.repo.RepoCallbacks):
+            def repokey_import(self, key_info):
+                return bool(confirm(key_info))
+
+            def repokey_imported(self, key_info):
+                pass
+
+        self._callbacks = []
+        for repo in self._repos(self.base):
+            callbacks = Callbacks()
+            self._callbacks.append(callbacks)          # the director must outlive the repository's use
+            repo.set_callbacks(libdnf5.repo.RepoCallbacksUniquePtr(callbacks))
 
     @property
     def basearch(self):
