@@ -10,6 +10,8 @@ from . import REPO_ROOT
 
 DNF = "/usr/bin/dnf"
 PLUGIN_DIR = os.path.join(REPO_ROOT, "plugins")
+#: Plugins only tests load (cluster_testkit/dnfplugins/), e.g. one that stalls after a transaction.
+TEST_PLUGIN_DIR = os.path.join(REPO_ROOT, "cluster_testkit", "dnfplugins")
 
 
 def tool_env(home):
@@ -51,6 +53,7 @@ class DnfRoot(object):
         self.releasever = releasever
         self.home = home or os.path.join(self.root + ".home")
         self.env = tool_env(self.home)
+        self.plugin_dirs = [PLUGIN_DIR]
         for sub in ("etc/yum.repos.d", "etc/dnf/plugins", "var/lib/rpm"):
             os.makedirs(os.path.join(self.root, sub), exist_ok=True)
         self.write("etc/dnf/dnf.conf", dnf_conf or (
@@ -83,7 +86,7 @@ class DnfRoot(object):
         return [DNF, "-c", self.path("etc/dnf/dnf.conf"),
                 "--installroot={}".format(self.root),
                 "--setopt=reposdir={}".format(self.path("etc/yum.repos.d")),
-                "--setopt=pluginpath={}".format(PLUGIN_DIR),
+                "--setopt=pluginpath={}".format(",".join(self.plugin_dirs)),
                 "--setopt=pluginconfpath={}".format(self.path("etc/dnf/plugins")),
                 "--releasever={}".format(self.releasever),
                 "--forcearch={}".format(self.arch)] + list(args)

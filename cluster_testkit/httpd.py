@@ -1,5 +1,6 @@
 """A static HTTP server on 127.0.0.1 for repositories, as any mirror serves them,
-recording every requested path so tests and benchmarks can count fetches."""
+recording every requested path so tests and benchmarks can count fetches, and able to
+hold requests for chosen files (a download in progress, to interrupt)."""
 import functools
 import http.server
 import threading
@@ -11,6 +12,9 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
     def do_GET(self):
         self.server.requests.append(self.path)
+        for suffix, release in list(self.server.holds.items()):
+            if self.path.endswith(suffix):
+                release.wait(120)
         return http.server.SimpleHTTPRequestHandler.do_GET(self)
 
 
@@ -19,14 +23,27 @@ class RepoServer(object):
         self.directory = directory
         self.httpd = None
         self.requests = []
+        self.holds = {}                              # path suffix -> threading.Event
 
     def start(self, port=0):
         handler = functools.partial(_Handler, directory=self.directory)
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.httpd.daemon_threads = True
         self.httpd.requests = self.requests
+        self.httpd.holds = self.holds
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
         return self
+
+    def hold(self, suffix):
+        """Requests for paths ending in `suffix` wait (at most two minutes) until
+        release(suffix); the request is recorded before it waits."""
+        self.holds[suffix] = threading.Event()
+
+    def release(self, suffix):
+        event = self.holds.pop(suffix, None)
+        if event is not None:
+            event.set()
 
     @property
     def port(self):
@@ -37,6 +54,8 @@ class RepoServer(object):
         return "http://127.0.0.1:{}".format(self.port)
 
     def stop(self):
+        for suffix in list(self.holds):
+            self.release(suffix)
         if self.httpd is not None:
             self.httpd.shutdown()
             self.httpd.server_close()

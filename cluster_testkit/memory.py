@@ -1,14 +1,18 @@
 """An in-memory package manager behind the backend seam, for unit tests of the logic
 above it (sync.py): packages are plain (name, evr, requires) records, resolving is a
-small closure over requires, and nothing touches a disk but the node state directory."""
+small closure over requires, history is a list of transactions with their comments,
+and nothing touches a disk but the node state directory. Faults are injected with
+`fail_next` (the transaction fails before anything changes, as a failed download) and
+`die_after_next` (it runs, then the process "dies" before done())."""
 from dnf_plugin_cluster.backends import Backend, Item
 from dnf_plugin_cluster.errors import ClusterError
 from dnf_plugin_cluster.plan import compare_evr
 
 
 class Pkg(object):
-    def __init__(self, name, evr="1.0-1", requires=(), arch="noarch"):
+    def __init__(self, name, evr="1.0-1", requires=(), arch="noarch", obsoletes=()):
         self.name, self.evr, self.requires, self.arch = name, evr, tuple(requires), arch
+        self.obsoletes = tuple(obsoletes)
 
 
 class MemoryBackend(Backend):
@@ -24,9 +28,14 @@ class MemoryBackend(Backend):
         self.repos = dict(repos or {})               # repo id -> {"enabled": bool, "metadata": {type: path}}
         self._protected = set(protected)
         self.hidden = set()
+        self.held = set()
         self.marks = []
         self.ran = []
         self._resolved = []
+        self.history = []                            # [(comment, {name: evr} put on the system)]
+        self.origin = {}                             # installed name -> index of its latest transaction
+        self.fail_next = False
+        self.die_after_next = False
 
     # repositories
     def want_metadata(self, mdtype):
@@ -109,6 +118,9 @@ class MemoryBackend(Backend):
     def remove(self, name):
         self.marks.append(("remove", name, None))
 
+    def hold(self, names):
+        self.held = set(names)
+
     def reset(self):
         self.marks = []
 
@@ -135,6 +147,8 @@ class MemoryBackend(Backend):
             action = "install" if name not in self.system else (
                 "upgrade" if compare_evr(pkg.evr, self.system[name].evr) > 0 else "downgrade")
             items.append(Item(action, name, pkg.evr, pkg.arch))
+            items += [Item("obsoleted", n, self.system[n].evr, self.system[n].arch) for n in pkg.obsoletes
+                      if n in self.system]
         self._resolved = items
         return items
 
@@ -142,15 +156,49 @@ class MemoryBackend(Backend):
         return "\n".join("{} {}".format(i.label, i.nevra) for i in items)
 
     def run(self, comment, done):
-        """Apply the resolved transaction to the in-memory system."""
+        """Apply the resolved transaction to the in-memory system and its history."""
         self.ran.append(comment)
-        for item in self._resolved:
-            if item.action == "remove":
-                self.system.pop(item.name, None)
-            else:
-                self.system[item.name] = self._build(item.name, item.evr)
-                self.reasons.setdefault(item.name, "dependency")
+        self.marks = []                              # the next run starts afresh, as a new dnf process
+        if self.fail_next:
+            self.fail_next = False
+            raise ClusterError("Error downloading packages: simulated")
+        self._apply(comment, [(i.action, i.name, i.evr) for i in self._resolved])
+        if self.die_after_next:
+            self.die_after_next = False
+            raise Died()
         done()
+
+    def by_hand(self, action, name, reason="user"):
+        """What the admin does with plain dnf: install, reinstall or remove `name`, one
+        history transaction without a cluster comment."""
+        evr = None if action == "remove" else (self.system.get(name) or self._build(name)).evr
+        self._apply("", [(action, name, evr)])
+        if action != "remove":
+            self.reasons[name] = reason
+
+    def _apply(self, comment, changes):
+        index = len(self.history)
+        self.history.append((comment, {}))
+        for action, name, evr in changes:
+            self.origin.pop(name, None)
+            if action in ("remove", "obsoleted"):
+                self.system.pop(name, None)
+                continue
+            self.system[name] = self._build(name, evr)
+            self.reasons.setdefault(name, "dependency")
+            self.history[index][1][name] = evr
+            self.origin[name] = index
+
+    def installed_by(self, tag):
+        for index in range(len(self.history) - 1, -1, -1):
+            comment, changed = self.history[index]
+            if tag in comment.replace(":", " ").split():
+                return dict((n, e) for n, e in changed.items() if self.origin.get(n) == index)
+        return None
+
+
+class Died(Exception):
+    """The sync process was killed (after its transaction, before done())."""
 
 
 class _Key(object):

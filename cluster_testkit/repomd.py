@@ -31,11 +31,17 @@ def compress(data, kind):
 def put_record(repodata, mdtype, filename, data, kind):
     """Replace metadata `mdtype` in `repodata` with `data` compressed as `kind`;
     returns the new file's path. The old file is left in place, as createrepo_c does."""
+    return put_packed(repodata, mdtype, filename + SUFFIX[kind], compress(data, kind),
+                      hashlib.sha256(data).hexdigest(), len(data))
+
+
+def put_packed(repodata, mdtype, filename, packed, open_sha256=None, open_size=None):
+    """Replace metadata `mdtype` with the compressed bytes `packed` (named
+    <sha256>-`filename`); the open-checksum and open-size are listed when given."""
     ET.register_namespace("", NS)
     ET.register_namespace("rpm", RPM_NS)
-    packed = compress(data, kind)
-    sha = lambda b: hashlib.sha256(b).hexdigest()
-    name = "{}-{}{}".format(sha(packed), filename, SUFFIX[kind])
+    sha = hashlib.sha256(packed).hexdigest()
+    name = "{}-{}".format(sha, filename)
     with open(os.path.join(repodata, name), "wb") as handle:
         handle.write(packed)
     repomd = os.path.join(repodata, "repomd.xml")
@@ -45,12 +51,15 @@ def put_record(repodata, mdtype, filename, data, kind):
         if old.get("type") == mdtype:
             root.remove(old)
     record = ET.SubElement(root, "{%s}data" % NS, {"type": mdtype})
-    for tag, text, attrs in (("checksum", sha(packed), {"type": "sha256"}),
-                             ("open-checksum", sha(data), {"type": "sha256"}),
-                             ("location", None, {"href": "repodata/" + name}),
-                             ("timestamp", str(int(time.time())), {}),
-                             ("size", str(len(packed)), {}),
-                             ("open-size", str(len(data)), {})):
+    fields = [("checksum", sha, {"type": "sha256"})]
+    if open_sha256 is not None:
+        fields.append(("open-checksum", open_sha256, {"type": "sha256"}))
+    fields += [("location", None, {"href": "repodata/" + name}),
+               ("timestamp", str(int(time.time())), {}),
+               ("size", str(len(packed)), {})]
+    if open_size is not None:
+        fields.append(("open-size", str(open_size), {}))
+    for tag, text, attrs in fields:
         element = ET.SubElement(record, "{%s}%s" % (NS, tag), attrs)
         if text is not None:
             element.text = text

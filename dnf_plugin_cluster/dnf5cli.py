@@ -10,7 +10,8 @@ passes them as typed): -c/--config, --installroot, --releasever, --forcearch,
 command configures itself (what to load), the repositories and the rpm database load,
 the command runs, and when it leaves a transaction: the transaction table, the
 confirmation (unless -y), download, run, and the command's run_transaction().
-Errors are one line (`Error: ...`, exit 1); bad options one line too (exit 2)."""
+Errors are one line (`Error: ...`, exit 1), whatever raised them; bad options one
+line too (exit 2)."""
 import argparse
 import logging
 import os
@@ -311,20 +312,18 @@ def main(args, argv=None):
     command = cls(host)
     command.opts = opts
     import libdnf5
+    from .commands.base import error_line
     stdout = sys.stdout
     try:
         return host.run(command)
-    except ClusterError as err:
-        sys.stderr.write("Error: {}\n".format(err))
-        return 1
     except libdnf5.exception.Error as err:
         sys.stderr.write("Error: {}\n".format(" ".join(str(err).split())))
         return 1
-    except (IOError, OSError) as err:
-        sys.stderr.write("Error: {}\n".format(err))
-        return 1
     except KeyboardInterrupt:
         sys.stderr.write("Terminated.\n")
+        return 1
+    except Exception as err:            # pylint: disable=broad-except; one line, never a traceback
+        sys.stderr.write("Error: {}\n".format(error_line(err)))
         return 1
     finally:
         sys.stdout.flush()

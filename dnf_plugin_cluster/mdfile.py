@@ -17,6 +17,7 @@ import zlib
 from .errors import ClusterError
 
 CHUNK = 64 * 1024
+STEP = 1024 * 1024
 ZSTD_STEP = 256
 
 MAGIC = (
@@ -108,7 +109,8 @@ def _stream(handle, decompressor, limit, what, path):
             chunk = handle.read(CHUNK)
             if not chunk:
                 raise ClusterError("{}: compressed data is truncated".format(what), path)
-        out += decompressor.decompress(chunk, limit - len(out) + 1)
+        # at most STEP per call: one call's output is a copy on top of `out`
+        out += decompressor.decompress(chunk, min(STEP, limit - len(out) + 1))
     raise _too_big(what, limit, path)
 
 

@@ -10,16 +10,23 @@ CLUSTER_ARCHES = ("x86_64", "aarch64")
 KNOWN_BASEARCHES = ("x86_64", "aarch64", "ppc64le", "s390x", "i686", "armhfp", "riscv64")
 
 #: Names rpm and dnf accept for a package: no paths, no spaces, no shell or glob characters.
-NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]*\Z")
+#: Anchored with \A and \Z (never ^ and $, which let a trailing newline through), so
+#: `.match()` and `.fullmatch()` agree.
+NAME_RE = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9._+-]*\Z")
 #: Dependency names may also be qualified virtual provides, like `environment(modules)`.
-DEP_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]*(\([A-Za-z0-9._+-]+\))?\Z")
+DEP_NAME_RE = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9._+-]*(\([A-Za-z0-9._+-]+\))?\Z")
 
 
 def check_name(name, what="package name", pattern=NAME_RE):
     """Refuse anything that is not a plain package name ('../x', 'a/b', 'x*', '')."""
-    if not isinstance(name, str) or not pattern.match(name) or ".." in name:
+    if not is_name(name, pattern):
         raise ClusterError("invalid {} {!r}: names are letters, digits and ._+- only".format(what, name))
     return name
+
+
+def is_name(name, pattern=NAME_RE):
+    """True for a plain name: the whole string matches `pattern`, with no `..` in it."""
+    return isinstance(name, str) and pattern.fullmatch(name) is not None and ".." not in name
 
 
 def check_dep_name(name):

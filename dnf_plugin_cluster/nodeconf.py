@@ -1,44 +1,92 @@
-"""The node's plugin configuration (cluster.conf): its role and the repository that
-carries the profile. An image root's own /etc/dnf/plugins/cluster.conf wins over the
-host's, so `dnf --installroot=IMAGE cluster-node sync` converges the image to its role."""
+"""The node's plugin configuration (cluster.conf): its role, the repository that
+carries the profile, and its own floor: `protected` (names or globs, space or comma
+separated, that a profile never removes or downgrades here) and `max_remove` (the most
+packages one sync may remove without --allow-mass-removal). An image root's own
+/etc/dnf/plugins/cluster.conf wins over the host's, so
+`dnf --installroot=IMAGE cluster-node sync` converges the image to its role."""
 import configparser
+import errno
 import os
+import re
+import stat
 
 from .errors import ClusterError
 from .names import NAME_RE
 
 DEFAULT_PROFILE_REPO = "cluster"
+MAX_BYTES = 64 * 1024
+#: A protected entry: a package name, or a glob over package names (* ? [...]).
+PATTERN_RE = re.compile(r"\A[A-Za-z0-9_*?\[][A-Za-z0-9._+*?\[\]!-]*\Z")
 
 
 class NodeConfig(object):
-    def __init__(self, role=None, profile_repo=None, path=None):
+    def __init__(self, role=None, profile_repo=None, path=None, protected=(), max_remove=None):
         self.role = role
         self.profile_repo = profile_repo
         self.path = path
+        self.protected = tuple(protected)
+        self.max_remove = max_remove            # None: the default (see sync.py)
 
 
 def candidates(installroot, pluginconfpath):
+    """[(path, inside the image root)], the image root's own first."""
     paths = []
     if installroot and installroot != "/":
-        paths += [os.path.join(installroot, p.lstrip("/"), "cluster.conf") for p in pluginconfpath]
-        paths.append(os.path.join(installroot, "etc/dnf/plugins/cluster.conf"))
-    paths += [os.path.join(p, "cluster.conf") for p in pluginconfpath]
+        paths += [(os.path.join(installroot, p.lstrip("/"), "cluster.conf"), True) for p in pluginconfpath]
+        paths.append((os.path.join(installroot, "etc/dnf/plugins/cluster.conf"), True))
+    paths += [(os.path.join(p, "cluster.conf"), False) for p in pluginconfpath]
     return paths
 
 
+def _text(path, in_root):
+    """The text of a cluster.conf, or None when there is none. Inside an image root it
+    is opened without following a symbolic link (the image's files are its own)."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    if in_root:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as err:
+        if err.errno == errno.ENOENT:
+            return None
+        if err.errno == errno.ELOOP and in_root:
+            raise ClusterError("refusing to follow a symbolic link out of the image root", path)
+        raise ClusterError("cannot read: {}".format(err.strerror), path)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise ClusterError("not a regular file", path)
+        data = handle.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise ClusterError("larger than {} bytes".format(MAX_BYTES), path)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ClusterError("not UTF-8 text (byte {} is invalid)".format(err.start), path)
+
+
 def read(installroot, pluginconfpath):
-    for path in candidates(installroot, pluginconfpath):
-        if not os.path.isfile(path):
+    for path, in_root in candidates(installroot, pluginconfpath):
+        text = _text(path, in_root)
+        if text is None:
             continue
         parser = configparser.RawConfigParser()
         try:
-            parser.read(path)
+            parser.read_string(text, source=path)
         except configparser.Error as err:
             raise ClusterError("cannot parse: {}".format(" ".join(str(err).split())), path)
         get = lambda key: parser.get("main", key).strip() if parser.has_option("main", key) else None
         role, repo = get("role"), get("profile_repo")
         for key, value in (("role", role), ("profile_repo", repo)):
             if value is not None and not NAME_RE.match(value):
-                raise ClusterError("invalid {} '{}'".format(key, value), path)
-        return NodeConfig(role or None, repo or None, path)
+                raise ClusterError("invalid {} {!r}".format(key, value), path)
+        protected = (get("protected") or "").replace(",", " ").split()
+        for pattern in protected:
+            if not PATTERN_RE.match(pattern) or ".." in pattern:
+                raise ClusterError("invalid protected pattern {!r}: package names or globs (* ? [...]) "
+                                   "only".format(pattern), path)
+        max_remove = get("max_remove")
+        if max_remove is not None and not re.match(r"\A[0-9]{1,9}\Z", max_remove):
+            raise ClusterError("max_remove must be a whole number of packages, not {!r}".format(max_remove), path)
+        return NodeConfig(role or None, repo or None, path, protected,
+                          int(max_remove) if max_remove is not None else None)
     return NodeConfig()

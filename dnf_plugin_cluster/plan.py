@@ -3,8 +3,32 @@ profile wants, what is installed, what the profile installed earlier, the pins).
 
 Removal is narrow on purpose: only packages that sync itself installed (the managed
 set in the node's state) and that the profile no longer lists are removed. What the
-admin installed by hand, what was there before the profile listed it, and what dnf
-protects are never removed."""
+admin installed by hand, what was there before the profile listed it, and the node
+floor are never removed; a pin never downgrades the floor."""
+import fnmatch
+
+#: Names a profile never removes or downgrades on any node: the kernel, the OS core,
+#: the package manager, remote access and this plugin itself.
+FLOOR = ("kernel*", "glibc", "systemd", "bash", "rpm", "dnf", "openssh-server", "python3-dnf-plugin-cluster")
+
+
+class Floor(object):
+    """The node floor: what dnf protects (names), FLOOR, and cluster.conf's `protected`
+    (names or globs)."""
+
+    def __init__(self, protected=(), configured=()):
+        self.protected = set(protected)
+        self.configured = tuple(configured)
+
+    def reason(self, name):
+        """Why `name` is on the floor, or None."""
+        if name in self.protected:
+            return "protected by dnf"
+        if any(fnmatch.fnmatchcase(name, p) for p in FLOOR):
+            return "node floor"
+        if any(fnmatch.fnmatchcase(name, p) for p in self.configured):
+            return "protected in cluster.conf"
+        return None
 
 
 def parse_evr(evr):
@@ -34,6 +58,7 @@ class Plan(object):
         self.downgrade = []        # [(name, from_evr, to_evr)]
         self.remove = []           # [name]
         self.kept = []             # [(name, reason)]
+        self.unpinned = set()      # pinned names whose pin is not applied (the floor)
 
     @property
     def in_sync(self):
@@ -77,7 +102,8 @@ def compute(role, arch, wanted, installed, managed, pins, protected=()):
                packages such as kernels are not pinned)
     managed:   names sync installed earlier (the node's state)
     pins:      {name: evr} exact versions the cluster runs
-    protected: names dnf must never remove"""
+    protected: the node's Floor (or the names dnf protects)"""
+    floor = protected if isinstance(protected, Floor) else Floor(protected)
     plan = Plan(role, arch)
     wanted = set(wanted)
     for name in sorted(wanted):
@@ -90,11 +116,15 @@ def compute(role, arch, wanted, installed, managed, pins, protected=()):
         order = compare_evr(have, want)
         if order < 0:
             plan.upgrade.append((name, have, want))
+        elif order > 0 and floor.reason(name):
+            plan.unpinned.add(name)
+            plan.kept.append((name, "{}: pinned {} is older than the installed {}; not applied".format(
+                floor.reason(name), want, have)))
         elif order > 0:
             plan.downgrade.append((name, have, want))
     for name in sorted(set(managed) & set(installed) - wanted):
-        if name in protected:
-            plan.kept.append((name, "protected by dnf"))
+        if floor.reason(name):
+            plan.kept.append((name, floor.reason(name)))
         else:
             plan.remove.append(name)
     return plan

@@ -21,12 +21,14 @@ import re
 
 from . import yamlsrc
 from .errors import ClusterError
-from .names import CLUSTER_ARCHES, KNOWN_BASEARCHES, NAME_RE, check_name
+from .names import CLUSTER_ARCHES, KNOWN_BASEARCHES, check_name, is_name
 
 FORMAT = 1
 MDTYPE = "cluster"
 CHANNELS = ("stable", "testing")
-EVR_RE = re.compile(r"^(\d+:)?[0-9A-Za-z._+~^]+-[0-9A-Za-z._+~^]+$")
+EVR_RE = re.compile(r"\A(?:(\d+):)?[0-9A-Za-z._+~^]+-[0-9A-Za-z._+~^]+\Z")
+#: rpm stores the epoch as a 32-bit integer; dnf's bindings take a C int.
+MAX_EPOCH = 2 ** 31 - 1
 MAX_BYTES = 16 * 1024 * 1024
 #: Left unpinned by `publish --lock`: the OS core the distribution keeps updating
 #: (security fixes must reach every node), and dnf/rpm themselves.
@@ -163,7 +165,7 @@ def validate(data, source):
         _fail("roles", "must be a non-empty object", source)
     for name, role in roles.items():
         where = "roles.{}".format(name)
-        if not isinstance(name, str) or not NAME_RE.match(name):
+        if not is_name(name):
             _fail(where, "invalid role name", source)
         if not isinstance(role, dict) or set(role) - {"description", "channel", "groups", "arches"}:
             _fail(where, "must be an object with description, channel, groups, arches", source)
@@ -185,19 +187,27 @@ def validate(data, source):
     if not isinstance(pins, dict):
         _fail("pins", "must be an object", source)
     for name, evr in pins.items():
-        if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
+        if not is_name(name):
             _fail("pins", "invalid package name {!r}".format(name), source)
-        if not isinstance(evr, str) or not EVR_RE.match(evr):
-            _fail("pins.{}".format(name), "invalid version {!r} (want [epoch:]version-release)".format(evr),
-                  source)
+        check_evr(evr, "pins.{}".format(name), source)
     return data
+
+
+def check_evr(evr, where, source):
+    """A pinned "[epoch:]version-release": one line of rpm's characters, epoch in range."""
+    match = EVR_RE.match(evr) if isinstance(evr, str) else None
+    if match is None:
+        _fail(where, "invalid version {!r} (want [epoch:]version-release)".format(evr), source)
+    if match.group(1) is not None and int(match.group(1)) > MAX_EPOCH:
+        _fail(where, "epoch {} is out of range (0 to {})".format(match.group(1), MAX_EPOCH), source)
+    return evr
 
 
 def _names(items, where, source):
     if not isinstance(items, list):
         _fail(where, "must be a list", source)
     for index, item in enumerate(items):
-        if not isinstance(item, str) or not NAME_RE.match(item) or ".." in item:
+        if not is_name(item):
             _fail("{}[{}]".format(where, index), "invalid name {!r}".format(item), source)
 
 
@@ -219,6 +229,8 @@ def loads(text, source):
         data = json.loads(text)
     except ValueError as err:
         raise ClusterError("invalid cluster profile ({}): not JSON: {}".format(source, err))
+    except RecursionError:
+        _fail("top level", "nested too deeply", source)
     return validate(data, source)
 
 

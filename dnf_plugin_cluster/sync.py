@@ -2,9 +2,13 @@
 the plan for this node's role, turn it into one resolved transaction that never takes
 a hand-installed package along, and record what the profile installed. Written once
 for every package manager (backends/); the commands only print and hand over."""
+import math
+import uuid
+
 from . import nodeconf, plan as planning, profile, state
 from .backends import BY_HAND
 from .errors import ClusterError
+from .names import check_name
 
 
 def find_profile(backend, preferred=None):
@@ -45,6 +49,8 @@ class NodeRun(object):
     # --- what the node must do -----------------------------------------------------------
     def load(self):
         backend = self.backend
+        if self.role is not None:
+            check_name(self.role, "role")
         self.repo, self.profile = find_profile(backend, self.config.profile_repo)
         if not self.role:
             raise ClusterError("this node has no role: set role= in /etc/dnf/plugins/cluster.conf or pass --role")
@@ -53,9 +59,10 @@ class NodeRun(object):
         self.follow_channel()
         self.installed = backend.installed()
         self.state = state.load(backend.persistdir)
-        self.managed = self.state.reconciled(self.installed)
+        self.managed = (self.state.managed | self.adopted()) & set(self.installed)
+        self.floor = planning.Floor(backend.protected(), self.config.protected)
         self.plan = planning.compute(self.view.name, arch, self.view.packages, self.installed, self.managed,
-                                     self.view.pins, backend.protected())
+                                     self.view.pins, self.floor)
         self.summary = {"role": self.view.name, "arch": arch, "channel": self.view.channel,
                         "profile_repo": self.repo, "profile": profile.digest(self.profile)}
         self.header = ("Cluster profile from repository '{}': role {} on {}, channel {}, {} packages, "
@@ -81,6 +88,8 @@ class NodeRun(object):
     def prepare(self):
         """Pins, marks and resolution: the resolved transaction ([backends.Item])."""
         self.apply_pins()
+        # the floor stays, and so does what it needs: never cleaned up as unneeded
+        self.backend.hold(sorted(n for n in self.installed if self.floor.reason(n)))
         if not self.plan.in_sync:
             self.mark()
             self.resolve_keeping()
@@ -91,6 +100,8 @@ class NodeRun(object):
         hidden, so dependencies resolve to the pinned build too."""
         relevant = set(self.view.packages) | set(self.installed)
         for name, evr in sorted(self.view.pins.items()):
+            if name in self.plan.unpinned:
+                continue                     # a pin below the floor: the node keeps its build
             found = self.backend.pin(name, evr)
             installed = self.installed.get(name)
             needed = name in relevant and (installed is None or
@@ -115,26 +126,31 @@ class NodeRun(object):
 
     def resolve_keeping(self):
         """Resolve. Removals need allow_erasing (as `dnf remove` has), so every erasure is
-        then checked: one that would take away a package the admin installed withdraws
-        the planned removal it follows from, and the plan says why. Anything else that
-        would remove a hand-installed package is refused."""
+        then checked: one that would take away a package the admin installed, or one of
+        the floor, withdraws the planned removal it follows from, and the plan says why.
+        Anything else that would remove such a package, or downgrade the floor, is
+        refused."""
         plan, backend = self.plan, self.backend
         while True:
             try:
                 self.items = backend.resolve(bool(plan.remove))
             except ClusterError as err:
                 raise ClusterError("role '{}': cannot resolve the sync: {}".format(plan.role, err))
-            erased = [i.name for i in self.items if i.action == "remove"]
+            self.refuse_floor_downgrades()
+            erased = [i.name for i in self.items if i.action in ("remove", "obsoleted")]
             candidates = set(plan.remove)
-            collateral = [n for n in erased if n not in candidates and backend.reason(n) in BY_HAND]
+            collateral = [n for n in erased if n not in candidates and
+                          (self.floor.reason(n) or backend.reason(n) in BY_HAND)]
             if not collateral:
                 return
             for victim in collateral:
                 causes = backend.needs(victim, erased) & candidates
                 if not causes:
                     item = [i for i in self.items if i.name == victim][0]
-                    raise ClusterError("role '{}': the sync would remove {}, which the profile did not "
-                                       "install; refusing".format(plan.role, item.nevra))
+                    why = self.floor.reason(victim)
+                    raise ClusterError("role '{}': the sync would remove {}{}; refusing".format(
+                        plan.role, item.nevra, " ({}), which a profile never removes".format(why) if why
+                        else ", which the profile did not install"))
                 for name in causes:
                     plan.keep(name, "still needed by {}".format(victim))
             backend.reset()
@@ -143,19 +159,69 @@ class NodeRun(object):
                 return
             self.mark()
 
+    def refuse_floor_downgrades(self):
+        for item in self.items:
+            why = self.floor.reason(item.name)
+            if item.action == "downgrade" and why:
+                raise ClusterError("role '{}': the sync would downgrade {} to {} ({}), which a profile never "
+                                   "does; refusing".format(self.plan.role, item.name, item.evr, why))
+
+    def removal_limit(self):
+        """max_remove from cluster.conf, else 25 or a tenth of the installed packages
+        (rounded up), whichever is smaller."""
+        if self.config.max_remove is not None:
+            return self.config.max_remove
+        return min(25, int(math.ceil(len(self.installed) / 10.0)))
+
+    def mass_removal(self):
+        """Why this transaction may not run without --allow-mass-removal, or None."""
+        count = len([i for i in self.items if i.action == "remove"])
+        limit = self.removal_limit()
+        if count <= limit:
+            return None
+        return ("role '{}': the sync would remove {} packages, more than max_remove allows ({}); check the "
+                "plan with --dry-run, then rerun with --allow-mass-removal (or raise max_remove in "
+                "cluster.conf)".format(self.plan.role, count, limit))
+
     # --- recording -----------------------------------------------------------------------
+    def adopted(self):
+        """The pending names of a run that did not finish (download failed, killed) that
+        its own transaction installed, as the package manager's history shows them
+        (found by the run's tag). Never by name alone: a package the admin installed
+        (or reinstalled) since is the admin's."""
+        pending = self.state.pending
+        if not pending or not pending["names"] or pending["tag"] is None:
+            return set()
+        return set(pending["names"]) & set(self.backend.installed_by(pending["tag"]) or ())
+
+    def settle(self):
+        """A real sync first writes down how the unfinished run ended (its adopted names
+        become managed, its pending intent is dropped) and forgets managed names no longer
+        installed, even when there is then nothing to do."""
+        if self.state.pending is not None or self.state.managed != self.managed:
+            self.state.managed = set(self.managed)
+            self.state.pending = None
+            self.state.save()
+
     def record_intent(self):
-        """Before the transaction runs: if it dies midway, the next run knows what it
-        was installing."""
-        self.state.managed = self.managed
-        self.state.pending = set(name for name, _ in self.plan.install)
+        """Before the transaction runs: its tag and the names it installs, so that the
+        next run can find out what it did if it never finishes. Returns the history
+        comment that carries the tag."""
+        self.tag = uuid.uuid4().hex
+        self.state.managed = set(self.managed)
+        self.state.pending = {"tag": self.tag, "names": set(name for name, _ in self.plan.install)}
         self.state.save()
+        return "cluster-node sync {}: role {}, profile {}".format(self.tag, self.view.name,
+                                                                   self.summary["profile"][:12])
 
     def finish(self):
-        """After the transaction succeeded: record what the profile now manages."""
+        """After the transaction succeeded: record what the profile now manages, the
+        planned installs this very transaction installed."""
         removed = set(i.name for i in self.items if i.action == "remove")
-        self.state.managed = (set(self.managed) | set(n for n, _ in self.plan.install)) - removed
-        self.state.pending = set()
+        installed_now = set(i.name for i in self.items if i.action == "install")
+        self.managed = (set(self.managed) | (set(n for n, _ in self.plan.install) & installed_now)) - removed
+        self.state.managed = set(self.managed)
+        self.state.pending = None
         self.state.role = self.view.name
         self.state.profile = profile.digest(self.profile)
         self.state.save()
@@ -169,7 +235,8 @@ class NodeRun(object):
         return dict(self.summary, plan=self.plan.as_dict(), transaction=self.transaction(), result=result)
 
     def status(self):
-        """(JSON answer, text lines) of `status`."""
+        """(JSON answer, text lines) of `status`, from the plan as prepare() resolved it
+        (so it agrees with `sync --check`); nothing is written."""
         found = planning.drift(self.plan)
         data = dict(self.summary, in_sync=self.plan.in_sync, drift=found,
                     kept=[{"name": n, "reason": r} for n, r in self.plan.kept])
@@ -179,6 +246,7 @@ class NodeRun(object):
                   for i in found["wrong_version"]]
         lines += ["  extra          {} (installed by the profile, no longer listed)".format(name)
                   for name in found["extra"]]
+        lines += ["  keep           {} ({})".format(name, reason) for name, reason in self.plan.kept]
         count = sum(len(v) for v in found.values())
         lines.append("In sync." if self.plan.in_sync else
                      "Drift: {} difference{}; `dnf cluster-node sync` converges the node.".format(

@@ -99,7 +99,7 @@ def test_dnf5_initial_sync_per_arch_then_noop(site, make_node):
         reasons = node.reasons()
         assert reasons["slurm-slurmd"] == "Dependency" and reasons["cluster-node"] == "User"
         (_, status, comment, description), = node.history()
-        assert status == "Ok" and comment.startswith("cluster-node sync: role compute, profile ")
+        assert status == "Ok" and re.match(r"cluster-node sync [0-9a-f]{32}: role compute, profile ", comment)
         assert "node" in description and "sync" in description
         assert "Removing" not in node.dnf5("-C", "autoremove", "--assumeno", check=False).out
         assert state_of(node)["managed"] == sorted(COMPUTE | ({"opa-basic-tools"} if node is x86 else set()))
@@ -270,7 +270,7 @@ def test_dnf5_killed_sync_is_finished_by_the_next_one(slow_site, make_node):
         assert name in installed, name
     assert plugin(node, "status").rc == 0
     state = state_of(node)
-    assert state["pending"] == [] and set(SLOW) | {"cluster-node", "cluster-apps-bio"} <= set(state["managed"])
+    assert state["pending"] is None and set(SLOW) | {"cluster-node", "cluster-apps-bio"} <= set(state["managed"])
     # the reasons the killed transaction meant to write are written: dependencies stay dependencies
     reasons = node.reasons()
     assert "External User" not in reasons.values(), reasons

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cluster_testkit.memory import MemoryBackend, Pkg
+from cluster_testkit.memory import Died, MemoryBackend, Pkg
 from dnf_plugin_cluster import profile, state
 from dnf_plugin_cluster.errors import ClusterError
 from dnf_plugin_cluster.nodeconf import NodeConfig
@@ -36,12 +36,22 @@ def world(tmp_path):
 
 
 def sync(backend, role="compute"):
+    """What `cluster-node sync -y` does (commands/node.py), without dnf."""
     run = NodeRun(backend, NodeConfig(role=role)).load()
+    run.settle()
     run.prepare()
     if not run.plan.in_sync:
-        run.record_intent()
-        backend.run("test", run.finish)
+        backend.run(run.record_intent(), run.finish)
     return run
+
+
+def status(backend, role="compute"):
+    return NodeRun(backend, NodeConfig(role=role)).load()
+
+
+def republish(backend, packages):
+    path = backend.repos["cluster"]["metadata"]["cluster"]
+    write_profile(path, packages)
 
 
 def test_installs_what_the_role_lacks_and_a_rerun_is_in_sync(world):
@@ -103,3 +113,129 @@ def test_the_profile_repository_is_chosen_as_documented(tmp_path):
     assert find_profile(MemoryBackend(str(tmp_path), repos={"cluster": {"metadata": {"cluster": path}},
                                                             "x": {"metadata": {"cluster": path}}}))[0] == "cluster"
     assert profile.RoleView(find_profile(two, "a")[1], "compute", "x86_64").packages == ["tool"]
+
+
+# --- what the profile manages: only what its own transaction installed ----------------
+def test_a_failed_transaction_never_adopts_a_later_hand_install(world):
+    """The issue's repro: the profile adds htop, the download fails (sync exits 1 with
+    htop pending), the profile drops htop, the admin installs it: it stays."""
+    backend = world(["tool"])
+    sync(backend)
+    republish(backend, ["tool", "htop"])
+    backend.fail_next = True
+    with pytest.raises(ClusterError, match="Error downloading packages"):
+        sync(backend)
+    pending = state.load(backend.persistdir).pending
+    assert pending["names"] == {"htop"} and len(pending["tag"]) == 32
+    republish(backend, ["tool"])
+    backend.by_hand("install", "htop")
+    run = sync(backend)
+    assert run.plan.remove == [] and "htop" in backend.installed()
+    st = state.load(backend.persistdir)
+    assert st.managed == {"tool"} and st.pending is None         # settled though nothing was to do
+
+
+def test_a_run_killed_after_its_transaction_is_adopted_from_history(world):
+    backend = world(["tool"])
+    sync(backend)
+    republish(backend, ["tool", "htop"])
+    backend.die_after_next = True
+    with pytest.raises(Died):
+        sync(backend)
+    assert "htop" in backend.installed() and state.load(backend.persistdir).managed == {"tool"}
+    assert "htop" in status(backend).managed                      # status computes the same set...
+    assert state.load(backend.persistdir).pending is not None     # ...and writes nothing
+    assert sync(backend).plan.in_sync
+    st = state.load(backend.persistdir)
+    assert st.managed == {"tool", "htop"} and st.pending is None
+    republish(backend, ["tool"])
+    assert sync(backend).plan.remove == ["htop"] and "htop" not in backend.installed()
+
+
+def test_a_package_touched_by_hand_since_is_not_adopted(world):
+    backend = world(["tool"])
+    sync(backend)
+    republish(backend, ["tool", "htop"])
+    backend.die_after_next = True
+    with pytest.raises(Died):
+        sync(backend)
+    backend.by_hand("reinstall", "htop")
+    republish(backend, ["tool"])
+    assert sync(backend).plan.remove == [] and "htop" in backend.installed()
+    assert state.load(backend.persistdir).managed == {"tool"}
+
+
+def test_pending_names_from_before_tags_are_never_adopted(world, tmp_path):
+    backend = world(["tool"])
+    sync(backend)
+    backend.by_hand("install", "htop")
+    path = str(tmp_path / "persist" / "cluster" / "state.json")
+    with open(path) as handle:
+        data = json.load(handle)
+    with open(path, "w") as handle:
+        json.dump(dict(data, pending=["htop"]), handle)           # as an older plugin wrote it
+    assert sync(backend).plan.remove == [] and "htop" in backend.installed()
+    assert state.load(backend.persistdir).pending is None
+
+
+# --- the node floor and the removal limit ---------------------------------------------
+def test_the_floor_is_never_removed_nor_downgraded_by_a_profile(world):
+    backend = world(["bash", "lib", "glibc"], installed=[Pkg("glibc", "2.34-100")])
+    backend.available += [Pkg("bash", requires=["lib"]), Pkg("glibc", "2.34-99"), Pkg("glibc", "2.34-100")]
+    sync(backend)
+    assert state.load(backend.persistdir).managed == {"bash", "lib"}
+    write_profile(backend.repos["cluster"]["metadata"]["cluster"], [], pins={"glibc": "2.34-99"})
+    run = sync(backend)
+    assert run.plan.kept == [
+        ("glibc", "node floor: pinned 2.34-99 is older than the installed 2.34-100; not applied"),
+        ("bash", "node floor"), ("lib", "still needed by bash")]
+    assert run.plan.in_sync and backend.installed()["glibc"] == "2.34-100"
+    assert backend.held == {"bash", "glibc"}                 # never cleaned up as unneeded
+
+
+def test_what_cluster_conf_protects_stays(world):
+    backend = world(["tool", "htop"])
+    sync(backend)
+    republish(backend, [])
+    run = NodeRun(backend, NodeConfig(role="compute", protected=("ht*",))).load()
+    assert run.plan.kept == [("htop", "protected in cluster.conf")] and run.plan.remove == ["tool"]
+
+
+def test_collateral_removal_of_the_floor_is_refused(world):
+    backend = world(["tool"], installed=[Pkg("systemd")])
+    backend.available.append(Pkg("newinit", obsoletes=["systemd"]))
+    sync(backend)
+    republish(backend, ["tool", "newinit"])
+    with pytest.raises(ClusterError, match=r"the sync would remove systemd-1.0-1.noarch \(node floor\), which a "
+                                           r"profile never removes; refusing"):
+        sync(backend)
+    assert "systemd" in backend.installed()
+
+
+def test_mass_removal_needs_the_flag(world):
+    names = ["p{}".format(i) for i in range(30)]
+    backend = world(names)
+    backend.available += [Pkg(n) for n in names]
+    sync(backend)
+    republish(backend, [])
+    run = NodeRun(backend, NodeConfig(role="compute")).load()
+    run.prepare()
+    assert run.removal_limit() == 3                          # a tenth of 30, below 25
+    assert "the sync would remove 30 packages, more than max_remove allows (3)" in run.mass_removal()
+    backend.reset()
+    run = NodeRun(backend, NodeConfig(role="compute", max_remove=30)).load()
+    run.prepare()
+    assert run.mass_removal() is None
+
+
+def test_status_reports_a_kept_package_as_no_drift(world):
+    backend = world(["app", "lib"])
+    sync(backend)
+    backend.by_hand("install", "tool")
+    backend.system["tool"] = Pkg("tool", requires=["lib"])
+    republish(backend, ["app"])
+    run = status(backend)
+    run.prepare()
+    data, lines = run.status()
+    assert data["in_sync"] and data["drift"]["extra"] == []
+    assert "  keep           lib (still needed by tool)" in lines and lines[-1] == "In sync."

@@ -3,7 +3,7 @@
 Everything sync, status, publish and the group commands need from dnf goes through
 one `Backend`: repositories and their metadata, installed packages with their reasons,
 available builds, marking install/upgrade/downgrade/remove, resolving, running one
-transaction, protected names and history. The logic above (sync.py, publish.py, the
+transaction, protected names and history (which transaction installed what). The logic above (sync.py, publish.py, the
 commands) is written once; `dnf4.py` implements this on dnf 4's Python API. Names
 and versions cross the seam as plain strings ("[epoch:]version-release"), never as
 package objects, so every backend, and the in-memory one the unit tests use, can
@@ -120,8 +120,13 @@ class Backend(object):
     def remove(self, name):
         raise NotImplementedError
 
+    def hold(self, names):
+        """Installed packages `names` (and what they need) stay in every resolve of this
+        run unless marked for removal: never cleaned up as unneeded dependencies."""
+        raise NotImplementedError
+
     def reset(self):
-        """Forget every mark (pins and hidden repositories stay)."""
+        """Forget every mark (pins, holds and hidden repositories stay)."""
         raise NotImplementedError
 
     def resolve(self, allow_erasing):
@@ -136,6 +141,15 @@ class Backend(object):
         """Download and run the resolved transaction, recorded in history with `comment`,
         then call done(). A backend inside a host command (the dnf 4 plugin) may run it
         after the command returns, with the host's confirmation prompt."""
+        raise NotImplementedError
+
+    # --- history -------------------------------------------------------------------------
+    def installed_by(self, tag):
+        """{name: evr} of the packages that the history transaction whose comment
+        carries the word `tag` installed (or up/downgraded to) and that are still
+        installed from that very transaction (no later transaction touched them: not a
+        reinstall, a reason change or a remove and install by hand). None when the
+        history has no such transaction (it never ran)."""
         raise NotImplementedError
 
     # --- groups -------------------------------------------------------------------------

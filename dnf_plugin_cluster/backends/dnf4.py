@@ -20,6 +20,9 @@ REASONS = {lt.TransactionItemReason_USER: "user", lt.TransactionItemReason_DEPEN
 ACTIONS = {lt.TransactionItemAction_INSTALL: "install", lt.TransactionItemAction_UPGRADE: "upgrade",
            lt.TransactionItemAction_DOWNGRADE: "downgrade", lt.TransactionItemAction_REINSTALL: "reinstall",
            lt.TransactionItemAction_REMOVE: "remove", lt.TransactionItemAction_OBSOLETE: "obsolete"}
+#: History actions that put a package on the system.
+FORWARD = (lt.TransactionItemAction_INSTALL, lt.TransactionItemAction_UPGRADE,
+           lt.TransactionItemAction_DOWNGRADE)
 TIER_TYPES = {"mandatory": lt.CompsPackageType_MANDATORY, "default": lt.CompsPackageType_DEFAULT,
               "optional": lt.CompsPackageType_OPTIONAL, "conditional": lt.CompsPackageType_CONDITIONAL}
 
@@ -34,6 +37,7 @@ class Dnf4Backend(Backend):
         self.installroot = base.conf.installroot
         self.persistdir = base.conf.persistdir
         self._done = None
+        self._held = ()
 
     # --- repositories ----------------------------------------------------------------------
     def want_metadata(self, mdtype):
@@ -164,11 +168,17 @@ class Dnf4Backend(Backend):
     def remove(self, name):
         self.base.remove(name)
 
+    def hold(self, names):
+        self._held = tuple(names)
+
     def reset(self):
         self.base.reset(goal=True)
 
     def resolve(self, allow_erasing):
         allow_erasing = allow_erasing or bool(self.cli and self.cli.demands.allow_erasing)
+        if self._held:
+            # as dnf does for user-installed packages: what they need is not "unneeded"
+            self.base._goal.userinstalled(self.base.sack.query().installed().filterm(name=list(self._held)))
         try:
             self.base.resolve(allow_erasing)
         except dnf.exceptions.DepsolveError as err:
@@ -195,6 +205,35 @@ class Dnf4Backend(Backend):
     def transaction_done(self):
         if self._done is not None:
             self._done()
+
+    # --- history -------------------------------------------------------------------------
+    def installed_by(self, tag):
+        """From dnf's history database (swdb), as `dnf history info` reads it: the
+        transaction whose comment carries `tag`, and for each package it put on the
+        system, whether that package's latest history item (the one
+        `base.history.package_data(pkg)` returns) is still this transaction's."""
+        swdb = self.base.history.swdb
+        found = None
+        for trans in reversed(swdb.listTransactions()):
+            if tag in trans.getComment().replace(":", " ").split():
+                found = trans
+                break
+        if found is None:
+            return None
+        items = [i for i in found.getItems() if i.getRPMItem() is not None and i.getAction() in FORWARD]
+        ours = set(i.getId() for i in items)
+        installed = self.base.sack.query().installed()
+        out = {}
+        for item in items:
+            rpm = item.getRPMItem()
+            if not installed.filter(name=rpm.getName(), epoch=rpm.getEpoch(), version=rpm.getVersion(),
+                                    release=rpm.getRelease(), arch=rpm.getArch()):
+                continue
+            latest = swdb.getRPMTransactionItem(rpm.getNEVRA())
+            if latest is not None and latest.getId() in ours:
+                out[rpm.getName()] = format_evr("{}:{}-{}".format(rpm.getEpoch(), rpm.getVersion(),
+                                                                  rpm.getRelease()))
+        return out
 
     # --- groups --------------------------------------------------------------------------
     def installed_groups(self, gids):

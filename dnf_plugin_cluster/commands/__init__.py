@@ -11,25 +11,35 @@ _DNF4 = []
 
 
 def dnf4_commands():
-    """COMMANDS as dnf 4 commands: dnf.cli.Command mixed in, and a ClusterError raised
-    while configuring or running becomes dnf's own `Error: ...` (exit 1)."""
+    """COMMANDS as dnf 4 commands: dnf.cli.Command mixed in, and whatever configuring,
+    running or the after-transaction step raises reaches the user as dnf's own one-line
+    `Error: ...` (exit 1); the traceback of a bug is kept in dnf's log at debug level."""
     if not _DNF4:
         import dnf.cli
         import dnf.exceptions
+        import dnf.logging
 
-        from ..errors import ClusterError
+        from .base import error_line, logger
 
-        def translated(method):
+        def one_line(method):
             def call(self):
                 try:
                     return method(self)
-                except ClusterError as err:
-                    raise dnf.exceptions.Error(str(err))
+                except dnf.exceptions.Error:
+                    raise                       # dnf's own (CliError, DepsolveError, ...): one line already
+                except Exception as err:        # pylint: disable=broad-except
+                    from ..errors import ClusterError
+                    if not isinstance(err, ClusterError):
+                        logger.log(dnf.logging.SUBDEBUG, "cluster plugin", exc_info=True)
+                    line = error_line(err)
+                    if not isinstance(err, (ClusterError, EnvironmentError)):
+                        line += " (details in dnf.log)"
+                    raise dnf.exceptions.Error(line)
             return call
 
         for command in COMMANDS:
             _DNF4.append(type(command.__name__, (command, dnf.cli.Command), {
                 "__module__": command.__module__, "__doc__": command.__doc__,
-                "configure": translated(command.configure), "run": translated(command.run),
-                "run_transaction": translated(command.run_transaction)}))
+                "configure": one_line(command.configure), "run": one_line(command.run),
+                "run_transaction": one_line(command.run_transaction)}))
     return tuple(_DNF4)

@@ -1,6 +1,7 @@
 """What every cluster command shares, as dnf-plugins-core's small helper does: the
-subcommand argument, --json with a pure-JSON stdout, and dispatch to configure_<sub>()
-/ run_<sub>() methods. A ClusterError is the one-line `Error: ...`, exit 1.
+subcommand argument, --json with a pure-JSON stdout, every error as the one-line
+`Error: ...` (in configure, run and after the transaction alike; error_line()), and
+dispatch to configure_<sub>() / run_<sub>() / after_transaction_<sub>() methods.
 
 The commands are written once for two hosts: dnf 4's command line (the plugin, and
 `dnf-cluster --backend dnf4`; commands/__init__.py mixes in dnf.cli.Command) and
@@ -69,7 +70,10 @@ class ClusterCommand(object):
         getattr(self, "run_" + self.sub.replace("-", "_"))()
 
     def run_transaction(self):
-        """After the host ran the transaction."""
+        """After the host's transaction succeeded: the subcommand's after_transaction_<sub>()."""
+        after = getattr(self, "after_transaction_" + self.sub.replace("-", "_"), None)
+        if after is not None:
+            after()
 
     def quiet_for_json(self):
         """Keep stdout pure JSON: the host's informational logging goes quiet, the download
@@ -89,3 +93,16 @@ class ClusterCommand(object):
     def node_config(self):
         from .. import nodeconf
         return nodeconf.read(self.base.conf.installroot, self.base.conf.pluginconfpath)
+
+
+def error_line(err):
+    """The one line an error reaches the user as (after `Error: `): a ClusterError as it
+    is, an OSError with its file, anything else (a bug) by its type and message."""
+    from ..errors import ClusterError
+    if isinstance(err, ClusterError):
+        return str(err)
+    if isinstance(err, EnvironmentError):
+        where = getattr(err, "filename", None)
+        message = err.strerror or str(err)
+        return " ".join(("{}: {}".format(where, message) if where else message).split())
+    return " ".join("unexpected {}: {}".format(type(err).__name__, err).split())

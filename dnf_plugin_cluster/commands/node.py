@@ -20,6 +20,8 @@ class ClusterNodeCommand(ClusterCommand):
                             help="plan and show dnf's transaction, change nothing")
         parser.add_argument("--check", action="store_true", default=False,
                             help="like --dry-run, and exit 100 when the node has drifted")
+        parser.add_argument("--allow-mass-removal", action="store_true", default=False,
+                            help="sync even when it removes more packages than max_remove in cluster.conf")
 
     def _configure_common(self):
         demands = self.cli.demands
@@ -43,7 +45,7 @@ class ClusterNodeCommand(ClusterCommand):
         self.plan_only = self.opts.dry_run or self.opts.check or self.base.conf.assumeno
         if not self.plan_only:
             if self.opts.json and not self.base.conf.assumeyes:
-                raise ClusterError("cluster-node sync --json needs -y (or --dry-run / --check)")
+                raise dnf.cli.CliError("cluster-node sync --json needs -y (or --dry-run / --check)")
             self.cli.demands.root_user = True
             # one sync per root: a second one waits here, before dnf reads the rpm database
             from ..state import SyncLock
@@ -56,6 +58,7 @@ class ClusterNodeCommand(ClusterCommand):
 
     def run_status(self):
         run = self._load()
+        run.prepare()                # the same resolved plan as sync --check: kept packages are no drift
         data, lines = run.status()
         if self.opts.json:
             self.print_json(data)
@@ -66,14 +69,19 @@ class ClusterNodeCommand(ClusterCommand):
 
     def run_sync(self):
         run = self._load()
+        if not self.plan_only:
+            run.settle()             # how the last unfinished run ended, saved even if nothing is to do
         run.prepare()
         plan = run.plan
         if not self.opts.json:
             print(run.header)
             print("\n".join(plan.lines()) if plan.lines() else "  (nothing to change)")
+        too_many = run.mass_removal()
         if self.plan_only:
             if run.items and not self.opts.json:
                 print(self.backend.table(run.items))
+            if too_many and not self.opts.allow_mass_removal and not self.opts.json:
+                print("Note: a real sync refuses this: " + too_many.split(": ", 1)[1])
             if self.opts.check and not plan.in_sync:
                 self.cli.demands.success_exit_status = 100
             if self.opts.json:
@@ -91,16 +99,16 @@ class ClusterNodeCommand(ClusterCommand):
             else:
                 print("In sync: nothing to do.")
             return
-        run.record_intent()          # if this run dies mid-transaction, the next one knows
+        if too_many and not self.opts.allow_mass_removal:
+            raise ClusterError(too_many)
+        comment = run.record_intent()        # if this run never finishes, the next one finds out
 
         def done():
             run.finish()
             if self.opts.json:
                 self.print_json(run.result("synced"))
-        self.backend.run("cluster-node sync: role {}, profile {}".format(run.view.name, run.summary["profile"][:12]),
-                         done)
+        self.backend.run(comment, done)
 
-    def run_transaction(self):
+    def after_transaction_sync(self):
         """After dnf's transaction succeeded: record what the profile now manages."""
-        if self.sub == "sync":
-            self.backend.transaction_done()
+        self.backend.transaction_done()
