@@ -409,3 +409,55 @@ def test_dnf5_repository_key_is_imported_only_when_confirmed(site, make_node, pr
     assert "Importing OpenPGP key 0x" in synced.out and "Complete!" in synced.out
     installed = node.installed()
     assert "cluster-node" in installed and any(n.startswith("gpg-pubkey") for n in installed)
+
+
+def test_dnf5_a_profile_that_empties_a_role_never_strips_the_node(site, make_node):
+    """The node floor and the removal limit on libdnf5: the floor (and what it needs) is
+    never cleaned up as unneeded, though dnf5 recorded it as a dependency."""
+    node = make_node("image")
+    plugin(node, "-y", "sync")
+    before = node.installed()
+    assert node.reasons()["bash"] == "Dependency"
+    site.edit_role("compute", "groups: [cluster-node]", "groups: []")
+    site.edit_role("compute", "packages: [cluster-apps-bio]", "packages: []")
+    site.publish()
+
+    refused = standalone(node, "-y", "sync", check=False)
+    assert refused.rc == 1 and refused.err.count("\n") == 1, refused
+    assert "more than max_remove allows (4)" in refused.err and "--allow-mass-removal" in refused.err
+    assert node.installed() == before
+    assert "Note: a real sync refuses this" in plugin(node, "sync", "--dry-run").out
+
+    out = plugin(node, "-y", "sync", "--allow-mass-removal").out
+    assert "keep       python3-dnf-plugin-cluster (node floor)" in out
+    after = node.installed()
+    for name in ("bash", "glibc", "systemd", "rpm", "filesystem", "python3-dnf-plugin-cluster", "python3-dnf"):
+        assert name in after, name
+    for name in ("cluster-node", "cluster-apps-bio", "slurm-slurmd", "ncbi-blast+"):
+        assert name not in after, name
+    assert standalone(node, "status").rc == 0
+    assert plugin(node, "-y", "sync").out.count("In sync: nothing to do.") == 1
+
+
+def test_dnf5_a_failed_sync_never_adopts_a_later_hand_install(site, make_node):
+    """Managed only if the profile's own transaction installed it, found in dnf5's history:
+    a sync that failed to download leaves tmux pending; the profile drops tmux; the admin
+    installs it with dnf5; the next sync leaves it alone."""
+    import glob
+    node = make_node("compute")
+    standalone(node, "-y", "sync")
+    site.edit_role("compute", "packages: [cluster-apps-bio]", "packages: [cluster-apps-bio, tmux]")
+    site.publish()
+    rpm = glob.glob(os.path.join(site.www, "base", "x86_64", "Packages", "tmux-*.rpm"))[0]
+    os.rename(rpm, rpm + ".away")
+    failed = plugin(node, "-y", "sync", check=False)
+    assert failed.rc == 1 and failed.err.count("\n") == 1 and "tmux" not in node.installed(), failed
+    assert state_of(node)["pending"]["names"] == ["tmux"]
+    os.rename(rpm + ".away", rpm)
+    site.edit_role("compute", "packages: [cluster-apps-bio, tmux]", "packages: [cluster-apps-bio]")
+    site.publish()
+    node.dnf5("-y", "install", "tmux")
+    out = standalone(node, "-y", "sync").out
+    assert "In sync: nothing to do." in out and "tmux" in node.installed()
+    state = state_of(node)
+    assert "tmux" not in state["managed"] and state["pending"] is None
