@@ -225,30 +225,3 @@ class NodeRun(object):
         self.state.role = self.view.name
         self.state.profile = profile.digest(self.profile)
         self.state.save()
-
-    # --- reporting -----------------------------------------------------------------------
-    def transaction(self):
-        return [item.as_dict() for item in self.items]
-
-    def result(self, result):
-        """The JSON answer of sync (dry run, check or real)."""
-        return dict(self.summary, plan=self.plan.as_dict(), transaction=self.transaction(), result=result)
-
-    def status(self):
-        """(JSON answer, text lines) of `status`, from the plan as prepare() resolved it
-        (so it agrees with `sync --check`); nothing is written."""
-        found = planning.drift(self.plan)
-        data = dict(self.summary, in_sync=self.plan.in_sync, drift=found,
-                    kept=[{"name": n, "reason": r} for n, r in self.plan.kept])
-        lines = [self.header]
-        lines += ["  missing        {}".format(name) for name in found["missing"]]
-        lines += ["  wrong version  {} {} (pinned {})".format(i["name"], i["installed"], i["pinned"])
-                  for i in found["wrong_version"]]
-        lines += ["  extra          {} (installed by the profile, no longer listed)".format(name)
-                  for name in found["extra"]]
-        lines += ["  keep           {} ({})".format(name, reason) for name, reason in self.plan.kept]
-        count = sum(len(v) for v in found.values())
-        lines.append("In sync." if self.plan.in_sync else
-                     "Drift: {} difference{}; `dnf cluster-node sync` converges the node.".format(
-                         count, "" if count == 1 else "s"))
-        return data, lines

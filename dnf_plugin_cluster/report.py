@@ -1,0 +1,57 @@
+"""What `cluster-node sync|status` say: the text and the JSON answers of a run
+(sync.NodeRun) and the exit status that goes with them, written once for every front end
+(commands/node.py on dnf 4's command line, and on dnf-cluster's own on libdnf5), so the
+output, the JSON and the exit codes are the same on both. The package manager's own
+transaction table is the backend's (Backend.table)."""
+
+IN_SYNC = "In sync: nothing to do."
+DRY_RUN = "Dry run: nothing was changed."
+DRIFT_FOUND = "Drift found: `dnf cluster-node sync` converges the node."
+NOTHING = "  (nothing to change)"
+#: exit status: in sync or synced, drift found (status, sync --check)
+OK, DRIFT = 0, 100
+
+
+def answer(run, result):
+    """The JSON answer of sync (dry run, check or real): result is in-sync, planned,
+    drift or synced."""
+    return dict(run.summary, plan=run.plan.as_dict(), transaction=[item.as_dict() for item in run.items],
+                result=result)
+
+
+def plan(run):
+    """Lines of sync's plan: the profile and role, then what changes (or that nothing does)."""
+    return [run.header] + (run.plan.lines() or [NOTHING])
+
+
+def plan_only(run, check, refusal=None):
+    """The end of a sync that changes nothing (--dry-run, --check, --assumeno): (JSON
+    result word, text lines after the transaction table, exit status). `refusal`: why a
+    real sync would refuse this plan (mass removal), said as a note."""
+    lines = ["Note: a real sync refuses this: " + refusal.split(": ", 1)[1]] if refusal else []
+    if run.plan.in_sync:
+        return "in-sync", lines + [IN_SYNC], OK
+    if check:
+        return "drift", lines + [DRIFT_FOUND], DRIFT
+    return "planned", lines + [DRY_RUN], OK
+
+
+def status(run):
+    """(JSON answer, text lines, exit status) of `status`, from the plan as prepare()
+    resolved it, so it agrees with `sync --check`."""
+    from .plan import drift
+    found = drift(run.plan)
+    data = dict(run.summary, in_sync=run.plan.in_sync, drift=found,
+                kept=[{"name": n, "reason": r} for n, r in run.plan.kept])
+    lines = [run.header]
+    lines += ["  missing        {}".format(name) for name in found["missing"]]
+    lines += ["  wrong version  {} {} (pinned {})".format(i["name"], i["installed"], i["pinned"])
+              for i in found["wrong_version"]]
+    lines += ["  extra          {} (installed by the profile, no longer listed)".format(name)
+              for name in found["extra"]]
+    lines += ["  keep           {} ({})".format(name, reason) for name, reason in run.plan.kept]
+    count = sum(len(v) for v in found.values())
+    lines.append("In sync." if run.plan.in_sync else
+                 "Drift: {} difference{}; `dnf cluster-node sync` converges the node.".format(
+                     count, "" if count == 1 else "s"))
+    return data, lines, OK if run.plan.in_sync else DRIFT
