@@ -13,7 +13,6 @@ confirmation (unless -y), download, run, and the command's run_transaction().
 Errors are one line (`Error: ...`, exit 1), whatever raised them; bad options one
 line too (exit 2)."""
 import argparse
-import logging
 import os
 import sys
 
@@ -205,7 +204,8 @@ class Host(object):
         return self._backend
 
     def redirect_logger(self, stdout=None, stderr=None):
-        if stdout is not None and stdout > logging.INFO:
+        from .commands.base import INFO
+        if stdout is not None and stdout > INFO:
             self.base.conf.debuglevel = 0
 
     def redirect_repo_progress(self):

@@ -16,10 +16,22 @@ backend load only when a cluster command runs."""
 from __future__ import absolute_import, unicode_literals
 
 import json
-import logging
 import sys
 
-logger = logging.getLogger("dnf.plugin.cluster")
+#: logging's levels; logging itself is imported when first used (dnf has it loaded
+#: already; on libdnf5 it costs a no-op sync tens of milliseconds for nothing)
+INFO, WARNING = 20, 30
+
+
+class _Logger(object):
+    """dnf's logger of the plugin, looked up on first use."""
+
+    def __getattr__(self, name):
+        import logging
+        return getattr(logging.getLogger("dnf.plugin.cluster"), name)
+
+
+logger = _Logger()
 
 
 class ClusterCommand(object):
@@ -81,7 +93,7 @@ class ClusterCommand(object):
         host still prints itself (its post-transaction summary) goes to stderr too."""
         self.json_out = sys.stdout
         if self.opts.json:
-            self.cli.redirect_logger(stdout=logging.WARNING, stderr=logging.WARNING)
+            self.cli.redirect_logger(stdout=WARNING, stderr=WARNING)
             self.cli.redirect_repo_progress()
             self.base.conf.debuglevel = 0
             sys.stdout = sys.stderr

@@ -5,11 +5,10 @@ at or roll out to the fleet (`-w NODESET`, through ClusterShell: fleet.py)."""
 from __future__ import absolute_import, unicode_literals
 
 import fnmatch
-import logging
 import os
 
 from ..errors import ClusterError
-from .base import ClusterCommand
+from .base import INFO, WARNING, ClusterCommand
 
 
 def _count(text):
@@ -84,7 +83,7 @@ class ClusterMasterCommand(ClusterCommand):
         self.backend.want_metadata("cluster")
         # stdout is the kickstart alone (saved to a file, read by ksvalidator): dnf's
         # messages and the metadata download progress go to stderr
-        self.cli.redirect_logger(stdout=logging.WARNING, stderr=logging.INFO)
+        self.cli.redirect_logger(stdout=WARNING, stderr=INFO)
         self.cli.redirect_repo_progress()
 
     def _configure_fleet(self):
