@@ -277,7 +277,8 @@ def usage_text():
     from .commands import COMMANDS
     from .dnf_cluster import usage
     text = usage(COMMANDS, "the options below go anywhere")
-    return text + "\n" + global_parser().format_help().split("\n", 1)[1]
+    options = global_parser().format_help()
+    return text + "\n" + options[options.index("\n\n") + 2:]            # argparse's list, without its usage
 
 
 def command_parser(command):

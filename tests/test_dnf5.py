@@ -330,6 +330,8 @@ def test_dnf5_plugin_hands_over_and_leaves_dnf5_alone(site, make_node, world):
     assert re.search(r"cluster-node\s", node.dnf5("--help").out)
     help_ = node.dnf5("cluster-node", "--help").out
     assert "--dry-run" in help_ and "--role" in help_
+    usage = node.cluster("--help").out              # dnf-cluster's own: its commands and dnf5's options
+    assert "node     (cluster-node)" in usage and "--installroot DIR" in usage and "usage:" not in usage
     # global options after the command word reach dnf-cluster too
     status = node.dnf5("cluster-node", "status", "-q", "--json", check=False)
     assert status.rc == 100 and status.json["drift"]["missing"]
