@@ -128,6 +128,9 @@ class SidChroot(object):
             _remove(tmp)  # what a killed build left
             try:
                 self._build(tmp, lock.fd)
+            except BaseException:
+                _remove(tmp)                  # nothing half-made stays behind (the log does)
+                raise
             finally:
                 _umount_all(tmp)
             _remove(self.root)  # only ever there without its marker if damaged by hand
@@ -156,8 +159,11 @@ class SidChroot(object):
                     raise RuntimeError("sid chroot build: '{}' took more than {} s (network?); see {}".format(
                         " ".join(argv[:3]), STEP_TIMEOUT, logfile))
                 if code != 0:
-                    raise RuntimeError("sid chroot build failed at '{}'; see {}".format(
-                        " ".join(argv[:3]), logfile))
+                    log.flush()
+                    with open(logfile) as handle:
+                        last = ([l.strip() for l in handle if l.strip()] or [""])[-1]
+                    raise RuntimeError("sid chroot build failed at '{}': {} (log: {})".format(
+                        " ".join(argv[:3]), last, logfile))
 
             step(["debootstrap", "--variant=minbase", SUITE, tmp, MIRROR])
             self._host_config(tmp)

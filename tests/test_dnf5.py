@@ -23,13 +23,21 @@ COMPUTE = {"cluster-node", "cluster-apps-bio", "python3-dnf-plugin-cluster"}    
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    """The sid chroot, mounted for this module, with the plugin built in it."""
-    world = Dnf5World(str(tmp_path_factory.mktemp("dnf5")))
+def world(tmp_path_factory, request):
+    """The sid chroot, mounted for this module, with the plugin built in it. The first
+    run builds the chroot (a few minutes) and says so on the terminal."""
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+
+    def say(message):
+        if reporter is not None:
+            reporter.write_line("dnf5 test world: " + message)
+    world = Dnf5World(str(tmp_path_factory.mktemp("dnf5")), log=say)
     try:
-        world.chroot.ensure()
+        spent = world.chroot.ensure()
     except RuntimeError as err:
         pytest.fail(str(err), pytrace=False)
+    if spent:
+        say("the sid chroot is built ({:.0f} s) and cached in {}".format(spent, world.chroot.root))
     world.start()
     try:
         world.build_plugin()
@@ -463,3 +471,27 @@ def test_dnf5_a_failed_sync_never_adopts_a_later_hand_install(site, make_node):
     assert "In sync: nothing to do." in out and "tmux" in node.installed()
     state = state_of(node)
     assert "tmux" not in state["managed"] and state["pending"] is None
+
+
+@pytest.mark.parametrize("case", ["no debootstrap", "mirror unreachable"])
+def test_dnf5_chroot_that_cannot_be_built_says_why_in_one_line(tmp_path, case):
+    """A first `make test` without debootstrap or without the Debian mirror stops at once
+    with one line (no hang, no traceback), and leaves no half-made chroot behind."""
+    import subprocess
+    import sys
+    from cluster_testkit import REPO_ROOT
+    env = dict(os.environ, DEBIAN_MIRROR="http://127.0.0.1:9/debian")
+    if case == "no debootstrap":
+        env["PATH"] = str(tmp_path)                     # nothing on it
+    code = ("import sys\nfrom cluster_testkit.sidchroot import SidChroot\n"
+            "try:\n    SidChroot(cache_dir=sys.argv[1]).ensure()\n"
+            "except RuntimeError as err:\n    print(err)\n    sys.exit(1)\n")
+    cache = str(tmp_path / "cache")
+    proc = subprocess.run([sys.executable, "-c", code, cache], cwd=REPO_ROOT, env=env, timeout=300,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    assert proc.returncode == 1 and proc.stdout.count("\n") == 1 and not proc.stderr, proc
+    if case == "no debootstrap":
+        assert "needs debootstrap" in proc.stdout
+    else:
+        assert "sid chroot build failed at 'debootstrap" in proc.stdout and "127.0.0.1:9" in proc.stdout
+        assert not [n for n in os.listdir(cache) if os.path.isdir(os.path.join(cache, n))]     # only lock and log
