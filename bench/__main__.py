@@ -1,4 +1,4 @@
-"""`make bench`: the four figures of bench/, each a ratio against plain dnf (or the plain
+"""`make bench`: the figures of bench/, each a ratio against plain dnf (or the plain
 tools) measured in this run, on the same roots:
 
 1. plugin load: `dnf -C repolist` with the plugin on the pluginpath vs an empty one;
@@ -9,7 +9,10 @@ tools) measured in this run, on the same roots:
    of 1,000 packages;
 4. `cluster-repo build` of the project plus N generated metapackages vs the same rpmbuild
    and createrepo_c runs, and `build --update` after one definition changed;
-5. dnf5 hosts, inside the Debian sid chroot of the dnf5 tests: the no-op sync and the plan
+5. fleet status of 64 installroot nodes through ClusterShell (`dnf cluster-master status
+   -w`) vs the same 64 node-side `status --json` runs launched by `xargs -P` with the same
+   width, and the seconds per node at 16, 32 and 64 nodes;
+6. dnf5 hosts, inside the Debian sid chroot of the dnf5 tests: the no-op sync and the plan
    of figures 2 and 3 with the libdnf5 backend (`dnf-cluster`, and `dnf5 cluster-node`
    through the C++ plugin) vs dnf5 itself (`dnf5 -C check-upgrade`, `dnf5 --assumeno
    install`) on the same roots.
@@ -27,6 +30,7 @@ import sys
 
 from cluster_testkit import REPO_ROOT, bigbase, copy_project, standin
 from cluster_testkit.dnfroot import PLUGIN_DIR, DnfRoot
+from cluster_testkit.farm import Farm
 from cluster_testkit.httpd import RepoServer
 from cluster_repo import basepkgs
 from dnf_plugin_cluster.names import CLUSTER_ARCHES
@@ -296,7 +300,7 @@ def figure_4(site, sizes):
     return rows
 
 
-def figure_5(site, reps, plan_reps, count, cache_dir):
+def figure_6(site, reps, plan_reps, count, cache_dir):
     """Figures 2 and 3 on a dnf5 host: the sid chroot of the dnf5 tests, the same HTTP
     repositories, the libdnf5 backend against dnf5 itself."""
     from cluster_testkit.dnf5root import ENV as DNF5_ENV, Dnf5Root, Dnf5World
@@ -305,7 +309,7 @@ def figure_5(site, reps, plan_reps, count, cache_dir):
     world = Dnf5World(os.path.join(site.work, "dnf5"), binds=[(path, "/bigbase", True)], log=log)
     spent = world.chroot.ensure()
     if spent:
-        log("5: the sid chroot was built in {:.0f}s (cached for next runs)".format(spent))
+        log("6: the sid chroot was built in {:.0f}s (cached for next runs)".format(spent))
     world.start()
     host_env = {"PATH": PATH}
     rows = []
@@ -331,16 +335,16 @@ def figure_5(site, reps, plan_reps, count, cache_dir):
         for label, argv, plugin in (("dnf-cluster -y node sync", root.cluster_args("-y", "node", "sync"), False),
                                     ("dnf5 -y cluster-node sync", root.dnf5_args("-y", "cluster-node", "sync"),
                                      True)):
-            log("5: no-op `{}` vs dnf5 -C check-upgrade, {} alternating runs each".format(label, reps))
+            log("6: no-op `{}` vs dnf5 -C check-upgrade, {} alternating runs each".format(label, reps))
             ours, plain = compare(inside(argv, plugin) + ((0,),), check, reps)
-            rows.append(compared("5", "dnf5 host: no-op `{}` / `dnf5 -C check-upgrade`".format(label), ours,
+            rows.append(compared("6", "dnf5 host: no-op `{}` / `dnf5 -C check-upgrade`".format(label), ours,
                                  plain, 1.2))
         del site.server.requests[:]
         out = root.cluster("-y", "node", "sync").out
         if "In sync: nothing to do." not in out:
             raise RuntimeError("the dnf5 compute node is not in sync:\n" + out)
         fetched = list(site.server.requests)
-        rows.append(Row("5", "dnf5 host: files a no-op sync fetches over HTTP", len(fetched), None,
+        rows.append(Row("6", "dnf5 host: files a no-op sync fetches over HTTP", len(fetched), None,
                         "repomd.xml only", bool(fetched) and all(p.endswith("/repodata/repomd.xml") for p in fetched),
                         ", ".join(sorted(set(os.path.basename(p) for p in fetched)))))
 
@@ -350,10 +354,10 @@ def figure_5(site, reps, plan_reps, count, cache_dir):
             specs = ["{}-{}".format(i["name"], i["evr"]) if i["evr"] else i["name"] for i in plan["install"]]
             sync = inside(root.cluster_args("node", "sync", "--dry-run")) + ((0,),)
             install = inside(root.dnf5_args("--assumeno", "install", *specs)) + ((1,),)
-            log("5: plan for role {} ({} packages asked) on {} packages, {} alternating runs each".format(
+            log("6: plan for role {} ({} packages asked) on {} packages, {} alternating runs each".format(
                 role, len(specs), total, plan_reps))
             ours, plain = compare(sync, install, plan_reps)
-            rows.append(compared("5", "dnf5 host: plan role {} ({} asked) on {:,} packages: dnf-cluster sync "
+            rows.append(compared("6", "dnf5 host: plan role {} ({} asked) on {:,} packages: dnf-cluster sync "
                                  "--dry-run / dnf5 --assumeno install".format(role, len(specs), total),
                                  ours, plain, 1.5, "; warm cache"))
     finally:
@@ -362,6 +366,33 @@ def figure_5(site, reps, plan_reps, count, cache_dir):
 
 
 # --- machine -----------------------------------------------------------------------------
+
+def figure_5(site, reps, sizes, width):
+    """The fleet: ClusterShell's fan-out against xargs -P of the very same node commands."""
+    farm = Farm(os.path.join(site.work, "farm"))
+    names = ["n{:03d}".format(i + 1) for i in range(max(sizes))]
+    log("5: fleet status, {} installroot nodes cloned from the synced compute node".format(len(names)))
+    for name in names:
+        farm.clone(name, site.compute, os.path.join(site.work, "farm-roots", name))
+    head = site.head
+
+    def ours(count):
+        return head.dnf_args(*farm.fleet_args("status", "n[001-{:03d}]".format(count), "--fanout", str(width)))
+
+    plain = ["sh", "-c", "printf '%s\\n' {} | xargs -P {} -I@ {} @ cluster-node status --json >/dev/null".format(
+        " ".join(names), width, os.path.join(farm.top, "node"))]
+    log("5: {} nodes, {} alternating runs each, width {}".format(len(names), reps, width))
+    mine, theirs = compare((ours(len(names)), head.env, (0,)), (plain, head.env, (0,)), reps, warmup=0)
+    rows = [compared("5", "fleet status of {} nodes / the same runs by `xargs -P {}`".format(len(names), width),
+                     mine, theirs, 1.1)]
+    per_node = []
+    for count in sizes:
+        seconds = run(ours(count), head.env)[0]
+        per_node.append("{} nodes: {:.3f} s/node".format(count, seconds / count))
+    rows.append(Row("5", "fleet status, seconds per node (grows linearly when flat)", None, None, "", None,
+                    "; ".join(per_node)))
+    return rows
+
 
 def _first_line(argv):
     try:
@@ -422,7 +453,10 @@ def parse_args(argv):
     parser.add_argument("--plan-reps", type=int, default=5, help="runs of each side for figure 3 (default 5)")
     parser.add_argument("--count", type=int, default=20000, help="generated packages of the big base")
     parser.add_argument("--sizes", default="10,100,500", help="generated metapackages for figure 4")
-    parser.add_argument("--only", default="1,2,3,4,5", help="figures to run (default: all)")
+    parser.add_argument("--fleet-reps", type=int, default=3, help="runs of each side for figure 5 (default 3)")
+    parser.add_argument("--fleet-sizes", default="16,32,64", help="node counts for figure 5")
+    parser.add_argument("--fleet-width", type=int, default=16, help="fan-out of both sides in figure 5")
+    parser.add_argument("--only", default="1,2,3,4,5,6", help="figures to run (default: all)")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes and one run each: checks the benchmark works, measures nothing")
     parser.add_argument("--record", action="store_true", help="rewrite bench/RESULTS.md with this run")
@@ -433,7 +467,9 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.smoke:
         args.load_reps, args.reps, args.plan_reps, args.count, args.sizes = 1, 1, 1, 200, "3"
+        args.fleet_reps, args.fleet_sizes, args.fleet_width = 1, "2,4", 2
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
+    args.fleet_sizes = [int(s) for s in args.fleet_sizes.split(",") if s]
     args.only = set(args.only.split(","))
     if args.smoke and args.record:
         parser.error("--smoke measures nothing worth recording")
@@ -459,12 +495,14 @@ def main(argv=None):
             rows += figure_1(site, args.load_reps)
         if "2" in args.only:
             rows += figure_2(site, args.reps)
+        if "5" in args.only:
+            rows += figure_5(site, args.fleet_reps, args.fleet_sizes, args.fleet_width)
         if "4" in args.only:            # before 3: figure 3 republishes the profile
             rows += figure_4(site, args.sizes)
         if "3" in args.only:
             rows += figure_3(site, args.plan_reps, args.count, args.cache_dir)
-        if "5" in args.only:
-            rows += figure_5(site, args.reps, args.plan_reps, args.count, args.cache_dir)
+        if "6" in args.only:
+            rows += figure_6(site, args.reps, args.plan_reps, args.count, args.cache_dir)
     finally:
         site.close()
     rows.sort(key=lambda r: r.figure)

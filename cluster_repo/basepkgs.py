@@ -1,15 +1,24 @@
 """The known base distribution packages (base/packages.yaml): real Fedora/EL names,
 versions, arches and dependencies. Lint resolves names against it; the test and demo
-stand-in repository is generated from it."""
+stand-in repository is generated from it, including what the real packages do to a
+system that matters to us: the files setup ships, directories owned by service
+accounts, and accounts created in %pre."""
+import re
+
 from dnf_plugin_cluster import yamlsrc
 from dnf_plugin_cluster.errors import ClusterError
 from dnf_plugin_cluster.names import CLUSTER_ARCHES, KNOWN_BASEARCHES, check_name
 
 FAMILIES = ("rhel", "fedora")
+#: a path in a spec or an /etc/passwd field: no spaces, quotes, colons, macros or globs
+PATH_RE = re.compile(r"^/[A-Za-z0-9._+/-]*$")
+#: the terminator of the heredoc that writes a file's contents in %install
+CONTENT_EOF = "STANDIN_CONTENT_EOF"
 
 
 class BasePackage(object):
-    def __init__(self, name, evrs, arches, families, requires, provides, files):
+    def __init__(self, name, evrs, arches, families, requires, provides, files, requires_pre=(),
+                 contents=None, dirs=None, creates_user=None):
         self.name = name
         self.evrs = evrs            # ["version-release", ...] oldest first
         self.arches = arches        # ("noarch",) or a tuple of basearches
@@ -17,6 +26,10 @@ class BasePackage(object):
         self.requires = requires
         self.provides = provides
         self.files = files
+        self.requires_pre = list(requires_pre)
+        self.contents = dict(contents or {})      # path -> text
+        self.dirs = dict(dirs or {})              # path -> owning account
+        self.creates_user = creates_user          # {"user", "comment", "home"} or None
 
     @property
     def noarch(self):
@@ -56,6 +69,52 @@ def _str_list(check, key):
     return list(items)
 
 
+def _path(check, key, value):
+    if not isinstance(value, str) or not PATH_RE.match(value) or "/../" in value + "/":
+        check.fail("'{}': '{}' is not a plain absolute path".format(key, value), key)
+    return value
+
+
+def _contents(check):
+    out = {}
+    for target, text in check.get("contents", dict, {}).items():
+        _path(check, "contents", target)
+        if not isinstance(text, str) or "%" in text or CONTENT_EOF in text:
+            check.fail("'contents' of {} must be text without '%' (rpm would expand it)".format(target),
+                       "contents")
+        out[target] = text
+    return out
+
+
+def _dirs(check):
+    out = {}
+    for target, owner in check.get("dirs", dict, {}).items():
+        _path(check, "dirs", target)
+        try:
+            check_name(str(owner), "account name")
+        except ClusterError as err:
+            check.fail(err.bare, "dirs")
+        out[target] = str(owner)
+    return out
+
+
+def _creates_user(check):
+    spec = check.get("creates_user", dict, None)
+    if spec is None:
+        return None
+    sub = yamlsrc.Checker(spec, check.path, "creates_user")
+    sub.keys(required=("user", "comment", "home"))
+    user, comment, home = (sub.get(k, str) for k in ("user", "comment", "home"))
+    try:
+        check_name(user, "account name")
+    except ClusterError as err:
+        sub.fail(err.bare, "user")
+    if any(c in comment for c in ':"\\%\n'):
+        sub.fail("'comment' must not hold ':', '\"', '\\', '%' or a line break", "comment")
+    _path(sub, "home", home)
+    return {"user": user, "comment": comment, "home": home}
+
+
 def load(path):
     data = yamlsrc.load_file(path)
     top = yamlsrc.Checker(data, path, "base package list")
@@ -72,7 +131,8 @@ def load(path):
             spec = yamlsrc.Map()
             spec.line, spec.lines, spec.raw = line, {}, {}
         check = yamlsrc.Checker(spec, path, "package '{}'".format(name))
-        check.keys(optional=("evr", "arch", "distro", "requires", "provides", "files", "summary"))
+        check.keys(optional=("evr", "arch", "distro", "requires", "provides", "files", "summary", "requires_pre",
+                             "contents", "dirs", "creates_user"))
         evrs = [str(e) for e in check.get("evr", list, ["1.0-1"])]
         for evr in evrs:
             if evr.count("-") != 1:
@@ -92,5 +152,6 @@ def load(path):
         families = (distro,) if distro else FAMILIES
         packages[str(name)] = BasePackage(str(name), evrs, arches, families,
                                           _str_list(check, "requires"), _str_list(check, "provides"),
-                                          _str_list(check, "files"))
+                                          _str_list(check, "files"), _str_list(check, "requires_pre"),
+                                          _contents(check), _dirs(check), _creates_user(check))
     return BaseSet(path, packages)

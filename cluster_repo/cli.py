@@ -1,11 +1,11 @@
 """`cluster-repo`: the packager's command line.
 
-    cluster-repo fmt [--check]        rewrite comps/*.xml in canonical form
-    cluster-repo render [--check]     metapackages/*.yaml -> specs/*.spec
-    cluster-repo lint                 comps, metapackages and specs, checked together
-    cluster-repo build OUTDIR         lint, render, SRPMs + RPMs, repository (+ closure)
-    cluster-repo closure OUTDIR       every package installable on every arch
-    cluster-repo owners [NAME...]     who owns each package (metapackages and specs)
+    cluster-repo fmt [--check] [FILE...]  comps/*.xml (or any comps FILE) in canonical form, losslessly
+    cluster-repo render [--check]         metapackages/*.yaml -> specs/*.spec
+    cluster-repo lint                     comps, metapackages and specs, checked together
+    cluster-repo build OUTDIR             lint, render, SRPMs + RPMs, repository (+ closure)
+    cluster-repo closure OUTDIR           every package installable on every arch
+    cluster-repo owners [NAME...]         who owns each package (metapackages and specs)
 """
 import argparse
 import os
@@ -24,7 +24,10 @@ def _say(message):
 
 
 def cmd_fmt(args):
-    changed = compsfile.format_dir(Project(args.project).comps_dir, check_only=args.check)
+    if args.files:
+        changed = compsfile.format_files(args.files, check_only=args.check)
+    else:
+        changed = compsfile.format_dir(Project(args.project).comps_dir, check_only=args.check)
     for path in changed:
         print("{} {}".format("not canonical:" if args.check else "reformatted", path))
     return 1 if (args.check and changed) else 0
@@ -140,8 +143,10 @@ def parser():
     top.add_argument("-C", "--project", default=".", help="source tree (default: .)")
     subs = top.add_subparsers(dest="command", metavar="COMMAND")
     subs.required = True
-    fmt = subs.add_parser("fmt", help="rewrite comps/*.xml in canonical form")
+    fmt = subs.add_parser("fmt", help="rewrite comps/*.xml in canonical form (losslessly)")
     fmt.add_argument("--check", action="store_true", help="only report files that are not canonical")
+    fmt.add_argument("files", nargs="*", metavar="FILE",
+                     help="comps files to format instead of the project's (any file comps.rng allows)")
     fmt.set_defaults(func=cmd_fmt)
     render = subs.add_parser("render", help="render specs/ from metapackages/")
     render.add_argument("--check", action="store_true", help="only report specs that are out of date")

@@ -9,8 +9,21 @@ Dependencies are either a string (`name` or `name >= version`) or a mapping:
       arch: [x86_64]         # optional: %ifarch; makes the package arch-specific
       distro: rhel           # optional: %if 0%{?rhel} / 0%{?fedora}
 
-A package without arch-conditional dependencies is noarch. `sysusers` entries become
-a sysusers.d file with fixed ids (so head and compute nodes agree on uids). `owners`
+A package without arch-conditional dependencies is noarch. `sysusers` entries give
+service accounts fixed ids, so head and compute nodes agree on them:
+
+    sysusers:
+      - {user: munge, uid: 451, comment: MUNGE authentication, home: /run/munge,
+         gid: 451,                            # optional: default = uid
+         paths: [/etc/munge, /var/lib/munge]} # optional: default [home]
+      - {group: render, gid: 452}
+
+They become a sysusers.d file (read at boot) and Lua %pretrans/%pre/%posttrans
+scriptlets (templates/sysusers.lua) that make the ids win although the packages that
+run as those accounts (munge, slurm) create them in their own %pre with dynamic ids:
+accounts created earlier in the same transaction are renumbered and what they own
+under `paths` re-owned; accounts that existed before with other ids are refused with
+the commands that fix them. The package then Requires(pre) setup. `owners`
 (required) names who maintains it (owners.py); `changelog` is optional (changelog.py);
 `license` is an SPDX expression (default MIT) and `url` the project's page (default
 DEFAULT_URL).
@@ -35,6 +48,7 @@ EVR_FIELD_RE = re.compile(r"[0-9A-Za-z._+~^]+\Z")
 GENERATED_MARK = "# Generated from "
 SPEC_TEMPLATE = "metapackage.spec.in"
 SYSUSERS_TEMPLATE = "sysusers.in"
+SYSUSERS_LUA = "sysusers.lua"
 SYSUSERS_EOF = "CLUSTER_SYSUSERS_EOF"
 #: The URL: of a metapackage whose definition has no url:.
 DEFAULT_URL = "https://cluster.example.org/"
@@ -72,14 +86,33 @@ class Dep(object):
 
 
 class SysUser(object):
-    def __init__(self, kind, name, ident, comment, home):
-        self.kind, self.name, self.ident, self.comment, self.home = kind, name, ident, comment, home
+    """One `sysusers:` entry: a user (kind "u", uid `ident`, primary group `gid` of the
+    same name) or a group (kind "g", gid `ident`)."""
 
-    def line(self):
-        """The sysusers.d line; every field was checked (spectext), none needs escaping."""
+    def __init__(self, kind, name, ident, comment, home, gid=None, paths=None):
+        self.kind, self.name, self.ident, self.comment, self.home = kind, name, ident, comment, home
+        self.gid = ident if gid is None else gid
+        if paths is None:
+            paths = [home] if kind == "u" and home != "/" else []
+        self.paths = list(paths)
+
+    def lines(self):
+        """The sysusers.d lines; every field was checked (spectext), none needs escaping."""
         if self.kind == "g":
-            return "g {} {}".format(self.name, self.ident)
-        return 'u {} {} "{}" {} /sbin/nologin'.format(self.name, self.ident, self.comment, self.home)
+            return ["g {} {}".format(self.name, self.ident)]
+        if self.gid == self.ident:      # the group of the same name gets the same id
+            return ['u {} {} "{}" {} /sbin/nologin'.format(self.name, self.ident, self.comment, self.home)]
+        return ["g {} {}".format(self.name, self.gid),
+                'u {} {}:{} "{}" {} /sbin/nologin'.format(self.name, self.ident, self.gid, self.comment, self.home)]
+
+    def lua(self):
+        """This account as an entry of the scriptlets' ACCOUNTS table (templates/sysusers.lua).
+        Names, comments and paths were checked: no quote, backslash, % or line break."""
+        paths = "{" + ", ".join('"{}"'.format(p) for p in self.paths) + "}"
+        if self.kind == "g":
+            return '{{name="{}", gid={}, paths={}}}'.format(self.name, self.ident, paths)
+        return '{{name="{}", uid={}, gid={}, gecos="{}", home="{}", shell="/sbin/nologin", paths={}}}'.format(
+            self.name, self.ident, self.gid, self.comment, self.home, paths)
 
 
 class Metapackage(object):
@@ -159,24 +192,54 @@ def _sysusers(items, path):
         line = items.item_line(index)
         check = yamlsrc.Checker(item, path, "sysusers entry")
         if "user" in item:
-            check.keys(required=("user", "uid"), optional=("comment", "home"))
+            check.keys(required=("user", "uid"), optional=("comment", "home", "gid", "paths"))
             name, ident, kind = check.get("user", str), item["uid"], "u"
+            gid = item.get("gid", ident)
         else:
-            check.keys(required=("group", "gid"))
+            check.keys(required=("group", "gid"), optional=("paths",))
             name, ident, kind = check.get("group", str), item["gid"], "g"
-        if not isinstance(ident, int) or isinstance(ident, bool) or not 1 <= ident < 1000:
-            raise ClusterError("fixed ids must be system ids between 1 and 999", path, line)
+            gid = ident
+        for value in (ident, gid):
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value < 1000:
+                raise ClusterError("fixed ids must be system ids between 1 and 999", path, line)
         comment = check.get("comment", str, name)
         home = check.get("home", str, "/")
-        for key, value, checker in (("user" if kind == "u" else "group", name, spectext.account),
-                                    ("comment", comment, spectext.sysusers_comment),
-                                    ("home", home, spectext.sysusers_home)):
+        paths = check.get("paths", list, None)
+        checks = [("user" if kind == "u" else "group", name, spectext.account),
+                  ("comment", comment, spectext.sysusers_comment),
+                  ("home", home, spectext.sysusers_home)]
+        checks += [("paths", p if isinstance(p, str) else repr(p), _sysusers_path) for p in paths or []]
+        for key, value, checker in checks:
             try:
                 checker(value)
             except ClusterError as err:
                 check.fail(err.bare, key if key in item else None)
-        users.append(SysUser(kind, name, ident, comment, home))
+        if "/" in (paths or []):
+            check.fail("paths: '/' would walk the whole system; name the account's own directories", "paths")
+        users.append(SysUser(kind, name, ident, comment, home, gid, paths))
+    _check_unique(users, path, items)
     return users
+
+
+def _sysusers_path(value):
+    """A directory the account's files are re-owned under: a plain absolute path."""
+    try:
+        return spectext.sysusers_home(value)
+    except ClusterError:
+        raise ClusterError("sysusers path {!r} must be an absolute path of letters, digits and ._+-".format(value))
+
+
+def _check_unique(users, path, items):
+    """Two entries may not claim one name or one id (a user's gid is its group's)."""
+    names, uids, gids = {}, {}, {}
+    for index, user in enumerate(users):
+        line = items.item_line(index)
+        for table, key, what in ((names, user.name, "name"), (gids, user.gid, "gid")) + (
+                ((uids, user.ident, "uid"),) if user.kind == "u" else ()):
+            if key in table:
+                raise ClusterError("sysusers: {} {} is used twice (also line {})".format(what, key, table[key]),
+                                   path, line)
+            table[key] = line
 
 
 def _load_yaml(path):
@@ -389,12 +452,27 @@ def _source_text(source_rel):
         raise ClusterError(err.bare, source_rel)
 
 
+def sysusers_lua(pkg, phase):
+    """The Lua body of the %pretrans, %pre or %posttrans (`phase`) of a package with
+    sysusers: its accounts, then templates/sysusers.lua without its comment lines."""
+    with open(template.path_of(SYSUSERS_LUA), encoding="utf-8") as handle:
+        code = [line for line in handle.read().splitlines() if line.strip() and not line.lstrip().startswith("--")]
+    head = ['local PHASE = "{}"'.format(phase), 'local PACKAGE = "{}"'.format(pkg.name), "local ACCOUNTS = {"]
+    head += ["  {},".format(u.lua()) for u in pkg.sysusers]
+    body = "\n".join(head + ["}"] + code)
+    if "%" in body:                     # rpm would expand it; the values cannot hold one
+        raise ClusterError("the account scriptlets would contain '%'", template.path_of(SYSUSERS_LUA))
+    return body
+
+
 def _sysusers_install(pkg, sysusers_file):
-    lines = [u.line() for u in pkg.sysusers]
+    lines = [line for u in pkg.sysusers for line in u.lines()]
     if SYSUSERS_EOF in lines:           # cannot happen: every line starts with "u " or "g "
         raise ClusterError("a sysusers line would end the heredoc", pkg.path)
-    return template.fill(SYSUSERS_TEMPLATE, {"file": sysusers_file, "eof": SYSUSERS_EOF,
-                                             "lines": "\n".join(lines)}).rstrip("\n")
+    return template.fill(SYSUSERS_TEMPLATE, {
+        "file": sysusers_file, "eof": SYSUSERS_EOF, "lines": "\n".join(lines),
+        "pretrans": sysusers_lua(pkg, "pretrans"), "pre": sysusers_lua(pkg, "pre"),
+        "posttrans": sysusers_lua(pkg, "posttrans")}).rstrip("\n")
 
 
 def render(pkg, source_rel):
@@ -405,6 +483,9 @@ def render(pkg, source_rel):
         tag = kind.capitalize() + ":"
         for dep in pkg.deps[kind]:
             deps += _guarded(["{:<15} {}".format(tag, dep.expression())], dep)
+    if pkg.sysusers:
+        # the account scriptlets read and write setup's /etc/passwd and /etc/group
+        deps.append("{:<15} setup".format("Requires(pre):"))
     sysusers_file = "%{_sysusersdir}/" + pkg.name + ".conf"
     entries = pkg.changelog or changelog.generated(pkg.evr, pkg.owners, source_rel)
     return template.fill(SPEC_TEMPLATE, {

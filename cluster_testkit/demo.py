@@ -6,7 +6,9 @@
 3. admin: a head node installs cluster-release, then `dnf install cluster-master`, and
    publishes the profile locked to its versions (`dnf cluster-master publish --lock`);
 4. nodes: an x86_64 compute node and an aarch64 GPU node install cluster-release and
-   converge with `dnf cluster-node sync`; `dnf cluster-node status` shows them in sync."""
+   converge with `dnf cluster-node sync`; `dnf cluster-node status` shows them in sync;
+5. admin: `dnf cluster-master status -w NODESET` shows the fleet, grouped by answer
+   (ClusterShell's exec worker reaches the node roots by name, as image roots would)."""
 import os
 import shutil
 import subprocess
@@ -14,6 +16,7 @@ import sys
 
 from . import REPO_ROOT, standin
 from .dnfroot import DnfRoot
+from .farm import Farm
 from .httpd import RepoServer
 
 
@@ -85,6 +88,19 @@ def run(out, www, url):
     for node in nodes:
         step("node {}: `dnf cluster-node status`".format(os.path.basename(node.root)))
         show(node.dnf("-q", "cluster-node", "status"))
+
+    step("admin: the whole cluster at a glance, `dnf cluster-master status -w NODESET`")
+    farm = Farm(os.path.join(out, "farm"))
+    for node in nodes:
+        farm.add(os.path.basename(node.root), node)
+    args = farm.fleet_args("status", ",".join(sorted(farm.nodes)))
+    print("$ dnf cluster-master status -w {} --worker exec --node-command '{}'".format(
+        args[3], farm.node_command), flush=True)
+    result = head.dnf(*args, check=False)
+    show(result)
+    if result.rc != 0:
+        print("fleet status exited {}:\n{}".format(result.rc, result.err), flush=True)
+        return 1
     return 0
 
 

@@ -109,6 +109,35 @@ class DnfRoot(object):
     def cluster(self, *args, **kwargs):
         return self.run(self.standalone_args(*args), **kwargs)
 
+    def getent(self, database):
+        """{name: [fields...]} of the root's /etc/passwd or /etc/group, as `getent passwd`
+        or `getent group` inside the root would answer from files."""
+        entries = {}
+        try:
+            with open(self.path("etc/" + database)) as handle:
+                for line in handle:
+                    fields = line.rstrip("\n").split(":")
+                    if len(fields) > 2 and fields[0] not in entries:
+                        entries[fields[0]] = fields
+        except FileNotFoundError:
+            pass
+        return entries
+
+    def ids(self, *names):
+        """{name: (uid, gid of the user, gid of the group)} for accounts of the root (None where missing)."""
+        passwd, group = self.getent("passwd"), self.getent("group")
+        out = {}
+        for name in names:
+            user, grp = passwd.get(name), group.get(name)
+            out[name] = (int(user[2]) if user else None, int(user[3]) if user else None,
+                         int(grp[2]) if grp else None)
+        return out
+
+    def owner(self, rel):
+        """(uid, gid) of a path in the root."""
+        st = os.lstat(self.path(rel))
+        return st.st_uid, st.st_gid
+
     def installed(self):
         """{name: "epoch:version-release.arch"} from the root's rpm database."""
         out = self.run(["rpm", "--root", self.root, "--dbpath", "/var/lib/rpm", "-qa", "--qf",

@@ -38,6 +38,9 @@ class MemoryBackend(Backend):
         self.die_after_next = False
 
     # repositories
+    def load(self):
+        pass
+
     def want_metadata(self, mdtype):
         pass
 

@@ -1,6 +1,9 @@
-"""The stand-in base repository: empty RPMs with the real Fedora/EL names, versions,
-arches and dependencies of base/packages.yaml, built with rpmbuild and indexed with
-createrepo_c, one repository per arch (`OUT/<arch>/`), as Fedora mirrors lay them out."""
+"""The stand-in base repository: RPMs with the real Fedora/EL names, versions, arches
+and dependencies of base/packages.yaml, built with rpmbuild and indexed with
+createrepo_c, one repository per arch (`OUT/<arch>/`), as Fedora mirrors lay them out.
+They are empty but for what the real packages do that matters to the cluster: setup's
+/etc/passwd and /etc/group, directories owned by service accounts, and the accounts
+munge and slurm create in %pre (`useradd -r`: dynamic ids; standin_useradd.lua)."""
 import os
 import shutil
 import subprocess
@@ -14,11 +17,30 @@ from dnf_plugin_cluster.names import CLUSTER_ARCHES
 from . import REPO_ROOT
 
 BASE_FILE = os.path.join(REPO_ROOT, "base", "packages.yaml")
+USERADD_LUA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "standin_useradd.lua")
+
+
+def _lua_str(value):
+    """A Lua string literal; basepkgs already refused quotes, backslashes, % and line breaks."""
+    assert not any(c in value for c in '"\\%\n'), value
+    return '"{}"'.format(value)
+
+
+def useradd_pre(account):
+    """The Lua body of the %pre that creates `account` ({"user", "comment", "home"}) as
+    useradd -r would (standin_useradd.lua, without its comment lines)."""
+    with open(USERADD_LUA) as handle:
+        code = [line for line in handle.read().splitlines() if not line.lstrip().startswith("--")]
+    if any("%" in line for line in code):
+        raise ValueError("{} must not contain '%' (rpm expands macros in scriptlets)".format(USERADD_LUA))
+    head = "local USER, COMMENT, HOME = {}, {}, {}".format(
+        _lua_str(account["user"]), _lua_str(account["comment"]), _lua_str(account["home"]))
+    return [head] + [line for line in code if line.strip()]
 
 
 def _subpackage(pkg, evr):
-    """The spec sections of one stand-in package: (header, %files, %install) lines,
-    each wrapped in the package's arch and distro conditions."""
+    """The spec sections of one stand-in package: (header, %files, %install, scriptlets)
+    lines, each wrapped in the package's arch and distro conditions."""
     version, release = evr.split("-")
     guards = []
     if pkg.families != basepkgs.FAMILIES:
@@ -37,14 +59,25 @@ def _subpackage(pkg, evr):
         header.append("BuildArch: noarch")
     # "@EVR@" ties subpackages of one source together, like `slurm = %{version}-%{release}`.
     header += ["Requires: {}".format(r.replace("@EVR@", full_evr)) for r in pkg.requires]
+    header += ["Requires(pre): {}".format(r) for r in pkg.requires_pre]
     header += ["Provides: {}".format(p) for p in pkg.provides]
     header += ["%description -n {}".format(pkg.name),
                "Empty stand-in package with the real name and dependencies of {}.".format(pkg.name)]
     files = ["%files -n {}".format(pkg.name)] + list(pkg.files)
+    files += ["%config(noreplace) {}".format(f) if f.startswith("/etc/") else f for f in sorted(pkg.contents)]
+    files += ["%dir %attr(-,{0},{0}) {1}".format(owner, d) for d, owner in sorted(pkg.dirs.items())]
     install = ["mkdir -p %{{buildroot}}{} && touch %{{buildroot}}{}".format(os.path.dirname(f), f)
                for f in pkg.files]
+    for path, text in sorted(pkg.contents.items()):
+        install += ["mkdir -p %{{buildroot}}{}".format(os.path.dirname(path)),
+                    "cat > %{{buildroot}}{} <<'{}'".format(path, basepkgs.CONTENT_EOF)]
+        install += text.rstrip("\n").split("\n") + [basepkgs.CONTENT_EOF]
+    install += ["mkdir -p %{{buildroot}}{}".format(d) for d in sorted(pkg.dirs)]
+    scripts = []
+    if pkg.creates_user:
+        scripts = ["%pre -n {} -p <lua>".format(pkg.name)] + useradd_pre(pkg.creates_user) + [""]
     wrap = lambda lines: guards + lines + closers if lines else []
-    return wrap(header), wrap(files), wrap(install)
+    return wrap(header), wrap(files), wrap(install), wrap(scripts)
 
 
 def render_specs(base):
@@ -56,14 +89,15 @@ def render_specs(base):
         head = ["Name: standin-base-{}".format(gen), "Version: 1", "Release: 1",
                 "Summary: Stand-in base distribution packages", "License: MIT",
                 "%description", "Generated from base/packages.yaml; builds no package of its own.", ""]
-        headers, files, install = [], [], []
+        headers, files, install, scripts = [], [], [], []
         for pkg in sorted(base.packages.values(), key=lambda p: p.name):
             if gen < len(pkg.evrs):
-                header, pkg_files, pkg_install = _subpackage(pkg, pkg.evrs[gen])
+                header, pkg_files, pkg_install, pkg_scripts = _subpackage(pkg, pkg.evrs[gen])
                 headers += header + [""]
                 files += pkg_files + [""]
                 install += pkg_install
-        text = "\n".join(head + headers + ["%install"] + install + [""] + files) + "\n"
+                scripts += pkg_scripts
+        text = "\n".join(head + headers + ["%install"] + install + [""] + files + scripts) + "\n"
         specs.append(("standin-base-{}.spec".format(gen), text))
     return specs
 

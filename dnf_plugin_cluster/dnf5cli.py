@@ -223,12 +223,9 @@ class Host(object):
         if demands.root_user and os.geteuid() != 0:
             raise ClusterError(SUPERUSER)
         if demands.sack_activation or demands.available_repos:
-            backend = self.backend()
-            backend.load(system=demands.sack_activation and demands.load_system_repo,
-                         available=demands.available_repos, fresh=demands.freshest_metadata)
-            if demands.root_user:
-                backend.recover(self.description())
-        command.run()
+            self.backend().load(system=demands.sack_activation and demands.load_system_repo,
+                                available=demands.available_repos)
+        command.run()                   # node commands load the repositories in their run
         if demands.resolving:
             self.do_transaction(command)
         return demands.success_exit_status
@@ -310,9 +307,10 @@ def main(args, argv=None):
         sys.stderr.write("{}\n".format(err))
         return 2
     host = Host(settings, gopts, argv if argv is not None else args)
+    import libdnf5
     command = cls(host)
     command.opts = opts
-    import libdnf5
+    command.host_errors = (libdnf5.exception.Error,)
     from .commands.base import error_line
     stdout = sys.stdout
     try:

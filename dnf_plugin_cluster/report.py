@@ -4,6 +4,10 @@
 output, the JSON and the exit codes are the same on both. The package manager's own
 transaction table is the backend's (Backend.table)."""
 
+#: The node answer's schema version: `status --json` and `sync --json` (README, "Machine-
+#: readable output"; fleet.py reads it). Errors under --json are answers too (commands/base.py).
+ANSWER_FORMAT = 1
+
 IN_SYNC = "In sync: nothing to do."
 DRY_RUN = "Dry run: nothing was changed."
 DRIFT_FOUND = "Drift found: `dnf cluster-node sync` converges the node."
@@ -13,10 +17,14 @@ OK, DRIFT = 0, 100
 
 
 def answer(run, result):
-    """The JSON answer of sync (dry run, check or real): result is in-sync, planned,
-    drift or synced."""
-    return dict(run.summary, plan=run.plan.as_dict(), transaction=[item.as_dict() for item in run.items],
-                result=result)
+    """The JSON answer of sync (dry run, check or real), format 1: result is in-sync,
+    planned, drift or synced."""
+    plan = run.plan
+    return dict(run.summary, format=ANSWER_FORMAT, command="sync", result=result,
+                in_sync=result in ("in-sync", "synced"), plan=plan.as_dict(),
+                transaction=[item.as_dict() for item in run.items],
+                counts={"install": len(plan.install), "upgrade": len(plan.upgrade),
+                        "downgrade": len(plan.downgrade), "remove": len(plan.remove), "kept": len(plan.kept)})
 
 
 def plan(run):
@@ -36,13 +44,20 @@ def plan_only(run, check, refusal=None):
     return "planned", lines + [DRY_RUN], OK
 
 
+def error(command, err):
+    """The JSON answer of a node command that failed (format 1), from its one-line error."""
+    return {"format": ANSWER_FORMAT, "command": command, "result": "error", "error": err}
+
+
 def status(run):
     """(JSON answer, text lines, exit status) of `status`, from the plan as prepare()
     resolved it, so it agrees with `sync --check`."""
     from .plan import drift
     found = drift(run.plan)
-    data = dict(run.summary, in_sync=run.plan.in_sync, drift=found,
-                kept=[{"name": n, "reason": r} for n, r in run.plan.kept])
+    data = dict(run.summary, format=ANSWER_FORMAT, command="status",
+                result="in-sync" if run.plan.in_sync else "drift", in_sync=run.plan.in_sync, drift=found,
+                kept=[{"name": n, "reason": r} for n, r in run.plan.kept],
+                counts=dict((key, len(value)) for key, value in found.items()))
     lines = [run.header]
     lines += ["  missing        {}".format(name) for name in found["missing"]]
     lines += ["  wrong version  {} {} (pinned {})".format(i["name"], i["installed"], i["pinned"])

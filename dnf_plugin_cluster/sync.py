@@ -10,7 +10,6 @@ from .backends import BY_HAND
 from .errors import ClusterError
 from .names import check_name
 
-
 def find_profile(backend, preferred=None):
     """(repository id, profile) from the enabled repositories' `cluster` metadata:
     `preferred` (profile_repo in cluster.conf), else the repository named `cluster`,

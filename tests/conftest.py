@@ -39,6 +39,29 @@ def gnupg_homes(top):
             yield directory
 
 
+def corpus_candidates():
+    """Where the real distribution data lives: `../shared/corpus/` from the project root
+    (its README says tests read it there, read-only); in a git worktree, the project
+    root is the main checkout's."""
+    roots = [REPO_ROOT]
+    common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"], cwd=REPO_ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True)
+    if common.returncode == 0 and common.stdout.strip():
+        roots.append(os.path.dirname(common.stdout.strip()))
+    return [os.path.normpath(os.path.join(root, "..", "shared", "corpus")) for root in roots]
+
+
+@pytest.fixture(scope="session")
+def corpus():
+    """The directory of comps-f41.xml, comps-epel9.xml and comps.rng (never skipped:
+    without it the real-data tests fail, naming where they looked)."""
+    for path in corpus_candidates():
+        if os.path.isfile(os.path.join(path, "comps.rng")):
+            return path
+    pytest.fail("no real-data corpus (comps-f41.xml, comps-epel9.xml, comps.rng) in {}".format(
+        " or ".join(corpus_candidates())), pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def standin_el9(tmp_path_factory):
     """The stand-in EL9 base: OUT/<arch>/ repositories of empty RPMs with real names."""

@@ -52,10 +52,12 @@ changelog:
     text: First
 """
 
-POST_SCRIPT = """postinstall scriptlet (using <lua>):
-if rpm.execute and posix.access("/usr/bin/systemd-sysusers", "x") then
-  rpm.execute("/usr/bin/systemd-sysusers", "/usr/lib/sysusers.d/cluster-hostile.conf")
-end"""
+# the accounts as the sysusers scriptlets get them (templates/sysusers.lua follows)
+ACCOUNTS = """local ACCOUNTS = {
+  {name="hostile", uid=452, gid=452, gecos="Svc (x) & <y> $HOME `id` ; ok", home="/var/lib/hostile", \
+shell="/sbin/nologin", paths={"/var/lib/hostile"}},
+  {name="hostilegrp", gid=453, paths={}},
+}"""
 
 
 def hostile_text(tmp_path):
@@ -92,8 +94,14 @@ def test_hostile_text_is_built_as_text(project, tmp_path):
     assert rpm_query(rpm, "--qf", "%{URL}") == data["url"]
     assert rpm_query(rpm, "--qf", "%{DESCRIPTION}") == data["description"].rstrip("\n")
     requires = [r for r in rpm_query(rpm, "--requires").splitlines() if not r.startswith("rpmlib(")]
-    assert sorted(requires) == ["chrony", "munge >= 0.5"]
-    assert rpm_query(rpm, "--scripts").strip() == POST_SCRIPT
+    assert sorted(requires) == ["chrony", "munge >= 0.5", "setup"]
+    scripts = rpm_query(rpm, "--scripts")
+    from cluster_repo import metapkg
+    for phase, heading in (("pretrans", "pretrans scriptlet"), ("pre", "preinstall scriptlet"),
+                           ("posttrans", "posttrans scriptlet")):
+        body = metapkg.sysusers_lua(metapkg.load(yaml_path), phase)
+        assert "{} (using <lua>):\n{}\n".format(heading, body) in scripts, (phase, scripts[:2000])
+        assert ACCOUNTS in body
     assert rpm_query(rpm, "--changelog") == (
         "* Wed Nov 25 2026 Jane Doe <jane@example.org> - 1.0-1\n"
         "- Escapes {}-changelog) and 100%\n- Second line\n\n"
@@ -168,6 +176,18 @@ REFUSED = [
      r"sysusers home .* must be an absolute path"),
     ("sysusers user with a trailing newline", "  - {user:",
      r'  - {user: "hostile\n", uid: 452, home: /var/lib/hostile}', 20, r"invalid account name"),
+    ("sysusers path with a quote", "  - {user:", '  - {user: hostile, uid: 452, paths: [\'/var/lib/a"b\']}', 20,
+     r"sysusers path .* must be an absolute path"),
+    ("sysusers path that is not a string", "  - {user:", "  - {user: hostile, uid: 452, paths: [[/x]]}", 20,
+     r"sysusers path .* must be an absolute path"),
+    ("sysusers path is the root", "  - {user:", "  - {user: hostile, uid: 452, paths: [/var/lib/hostile, /]}", 20,
+     r"paths: '/' would walk the whole system"),
+    ("sysusers gid not a system id", "  - {user:", "  - {user: hostile, uid: 452, gid: 1000}", 20,
+     r"fixed ids must be system ids between 1 and 999"),
+    ("sysusers uid used twice", "  - {user:", "  - {user: hostile, uid: 452}\n  - {user: other, uid: 452, gid: 454}",
+     21, r"sysusers: uid 452 is used twice \(also line 20\)"),
+    ("sysusers gid used twice", "  - {group:", "  - {group: hostilegrp, gid: 452}", 21,
+     r"sysusers: gid 452 is used twice \(also line 20\)"),
     ("name with a trailing newline", "name:", r'name: "cluster-hostile\n"', 1, r"invalid metapackage name"),
     ("requirement with a trailing newline", "  - chrony", r'  - {name: "chrony\n"}', 17,
      r"requires: invalid dependency name"),

@@ -39,6 +39,34 @@ def test_real_dnf_installs_into_roots_of_both_arches(standin_el9, make_root):
         assert os.listdir(node.path("var/lib/rpm"))
 
 
+def test_standin_services_create_their_accounts_as_useradd_r_does(standin_el9, make_root):
+    """munge, slurm and slurm-slurmd create their accounts in %pre with dynamic system
+    ids from 999 down, as the real packages' `useradd -r` does, in roots without any
+    binaries (Lua); setup ships /etc/passwd and /etc/group first."""
+    for arch in ("x86_64", "aarch64"):
+        node = make_root("node-" + arch, arch=arch)
+        node.add_repo("base", "file://{}/$basearch".format(standin_el9))
+        node.dnf("-y", "install", "slurm-slurmd")
+        assert {"setup", "shadow-utils", "munge"} <= set(node.installed())
+        assert node.ids("munge", "slurm", "root") == {"munge": (999, 999, 999), "slurm": (998, 998, 998),
+                                                      "root": (0, 0, 0)}
+        assert node.getent("passwd")["munge"][4:] == ["Runs Uid 'N' Gid Emporium", "/run/munge", "/sbin/nologin"]
+        assert node.owner("etc/munge") == (999, 999) and node.owner("var/spool/slurm/d") == (998, 998)
+        with open(node.path("etc/shadow")) as handle:
+            assert [l.split(":")[:2] for l in handle if l.startswith(("munge:", "slurm:"))] == [
+                ["munge", "!!"], ["slurm", "!!"]]
+    # an account that exists keeps its id (getent || useradd)
+    node = make_root("preset")
+    node.add_repo("base", "file://{}/$basearch".format(standin_el9))
+    node.dnf("-y", "install", "setup")
+    with open(node.path("etc/group"), "a") as handle:
+        handle.write("munge:x:640:\n")
+    with open(node.path("etc/passwd"), "a") as handle:
+        handle.write("munge:x:640:640::/run/munge:/sbin/nologin\n")
+    node.dnf("-y", "install", "munge")
+    assert node.ids("munge") == {"munge": (640, 640, 640)}
+
+
 def test_cluster_group_list_loads_through_real_dnf(standin_el9, project_comps_xml, make_root, tmp_path):
     repo = make_comps_repo(os.path.join(standin_el9, "x86_64"), str(tmp_path / "repo-x86_64"),
                            project_comps_xml)

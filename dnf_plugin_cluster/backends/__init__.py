@@ -39,6 +39,10 @@ class Backend(object):
     persistdir = "/var/lib/dnf"         # the node's state lives in <persistdir>/cluster
 
     # --- repositories and their metadata ------------------------------------------------
+    def load(self):
+        """Load the enabled repositories' metadata and the installed packages."""
+        raise NotImplementedError
+
     def want_metadata(self, mdtype):
         """Have every enabled repository download metadata `mdtype` with the rest."""
         raise NotImplementedError

@@ -40,6 +40,11 @@ class Dnf4Backend(Backend):
         self._held = ()
 
     # --- repositories ----------------------------------------------------------------------
+    def load(self):
+        """What dnf's command line does for a command demanding the sack (the demands
+        for fresh metadata or the cache only have been applied to the repositories)."""
+        self.base.fill_sack(load_system_repo="auto", load_available_repos=True)
+
     def want_metadata(self, mdtype):
         for repo in self.base.repos.iter_enabled():
             repo.add_metadata_type_to_download(mdtype)

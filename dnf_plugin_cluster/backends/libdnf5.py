@@ -253,9 +253,16 @@ class Libdnf5Backend(Backend):
                 repo.get_config().pkg_gpgcheck = False
                 repo.get_config().repo_gpgcheck = False
 
-    def load(self, system=True, available=True, fresh=False):
-        """Load the rpm database and/or the enabled repositories' metadata. `fresh`:
-        check every repomd.xml (unchanged metadata is not downloaded again)."""
+    def load(self, system=None, available=True, fresh=None):
+        """Load the rpm database and/or the enabled repositories' metadata, as the host
+        demands (system: load_system_repo; fresh: freshest_metadata, i.e. check every
+        repomd.xml; unchanged metadata is not downloaded again). Before a command that
+        changes the system (root_user), a killed transaction of ours is finished (recover)."""
+        demands = getattr(self.cli, "demands", None)
+        if system is None:
+            system = getattr(demands, "load_system_repo", True)
+        if fresh is None:
+            fresh = getattr(demands, "freshest_metadata", False)
         self.load_args = (system, available, fresh)
         if self.base is None:
             self._setup()
@@ -278,6 +285,8 @@ class Libdnf5Backend(Backend):
             raise ClusterError(one_line(err))
         if available and self._refetch_incomplete():
             self._reload()
+        elif system and getattr(demands, "root_user", False):
+            self.recover("dnf-cluster" if self.cli is None else self.cli.description())
 
     def _refetch_incomplete(self):
         """A cache that dnf5 itself filled lacks our metadata type, and libdnf5 does not
@@ -632,10 +641,12 @@ class Libdnf5Backend(Backend):
 
     def recover(self, description):
         """Write the reasons a killed transaction of ours meant to write (reason changes
-        only, nothing installed or removed); then the Base is new, as for any transaction."""
+        only, nothing installed or removed); then the Base is new, as for any transaction.
+        Once per run: the reload that follows loads without coming back here."""
         repairs = self.repairs()
-        if not repairs:
+        if not repairs or getattr(self, "_recovered", False):
             return False
+        self._recovered = True
         goal = libdnf5.base.Goal(self.base)
         for name, reason in sorted(repairs.items()):
             goal.add_rpm_reason_change(name, reason)

@@ -40,6 +40,7 @@ def dnf4_commands():
         for command in COMMANDS:
             _DNF4.append(type(command.__name__, (command, dnf.cli.Command), {
                 "__module__": command.__module__, "__doc__": command.__doc__,
+                "host_errors": (dnf.exceptions.Error,),
                 "configure": one_line(command.configure), "run": one_line(command.run),
                 "run_transaction": one_line(command.run_transaction)}))
     return tuple(_DNF4)

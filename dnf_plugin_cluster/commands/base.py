@@ -40,6 +40,15 @@ class ClusterCommand(object):
     subcommands = ()
     #: subcommands that need neither repositories nor the rpm database
     offline = ()
+    #: subcommands that load the repositories themselves at the start of run_<sub>(),
+    #: so that a repository that cannot be reached is reported like any other error
+    #: (under --json, as a JSON answer)
+    loads_repos = ()
+    #: subcommands whose --json answer is a node answer (fleet.py reads it): an error is
+    #: then a JSON object too
+    answers = ()
+    #: the host's own error types, whose text is one line already (set by the host)
+    host_errors = ()
     opts = None
 
     def __init__(self, cli):
@@ -64,11 +73,11 @@ class ClusterCommand(object):
         """What every cluster command needs (the repositories and the sack, unless the
         subcommand is offline), then the subcommand's own configure_<sub>()."""
         self.quiet_for_json()
-        if self.sub not in self.offline:
+        if self.sub not in self.offline + self.loads_repos:
             self.cli.demands.sack_activation = True
             self.cli.demands.available_repos = True
         self.backend = self.make_backend()
-        getattr(self, "configure_" + self.sub.replace("-", "_"))()
+        self.answering(getattr(self, "configure_" + self.sub.replace("-", "_")))
 
     def make_backend(self):
         """The host's package manager: libdnf5 when dnf5cli is the host, else dnf 4."""
@@ -79,13 +88,28 @@ class ClusterCommand(object):
         return Dnf4Backend(self.base, self.cli)
 
     def run(self):
-        getattr(self, "run_" + self.sub.replace("-", "_"))()
+        def run_sub():
+            if self.sub in self.loads_repos:
+                self.backend.load()
+            getattr(self, "run_" + self.sub.replace("-", "_"))()
+        self.answering(run_sub)
 
     def run_transaction(self):
         """After the host's transaction succeeded: the subcommand's after_transaction_<sub>()."""
         after = getattr(self, "after_transaction_" + self.sub.replace("-", "_"), None)
         if after is not None:
-            after()
+            self.answering(after)
+
+    def answering(self, call):
+        """call(); whatever it raises goes on to the host, which says it as one line, and
+        under --json a node answer's error is a JSON answer too (format 1, report.error())."""
+        try:
+            return call()
+        except Exception as err:            # pylint: disable=broad-except
+            if self.opts.json and self.sub in self.answers:
+                from .. import report
+                self.print_json(report.error(self.sub, error_line(err, self.host_errors)))
+            raise
 
     def quiet_for_json(self):
         """Keep stdout pure JSON: the host's informational logging goes quiet, the download
@@ -107,12 +131,13 @@ class ClusterCommand(object):
         return nodeconf.read(self.base.conf.installroot, self.base.conf.pluginconfpath)
 
 
-def error_line(err):
-    """The one line an error reaches the user as (after `Error: `): a ClusterError as it
-    is, an OSError with its file, anything else (a bug) by its type and message."""
+def error_line(err, host_errors=()):
+    """The one line an error reaches the user as (after `Error: `): a ClusterError or one
+    of the host's own errors as it is, an OSError with its file, anything else (a bug)
+    by its type and message."""
     from ..errors import ClusterError
-    if isinstance(err, ClusterError):
-        return str(err)
+    if isinstance(err, ClusterError) or (host_errors and isinstance(err, host_errors)):
+        return " ".join(str(err).split())
     if isinstance(err, EnvironmentError):
         where = getattr(err, "filename", None)
         message = err.strerror or str(err)

@@ -12,6 +12,8 @@ class ClusterNodeCommand(ClusterCommand):
     aliases = ("cluster-node",)
     summary = "converge this node to its role in the cluster profile (sync), or report drift (status)"
     subcommands = ("sync", "status")
+    loads_repos = ("sync", "status")
+    answers = ("sync", "status")
 
     @classmethod
     def set_argparser(cls, parser):

@@ -1,0 +1,55 @@
+"""An image-root farm: many installroot nodes that `dnf cluster-master status|sync -w`
+reaches by name through ClusterShell's exec worker, as a site with image roots under
+/images/%h would. Each node's dnf options (its installroot, repositories, plugin path,
+arch) are kept in <farm>/args/<node>; the command the fleet runs is `<farm>/node %h
+cluster-node ...`, a small script that calls the real dnf with them."""
+import os
+import shutil
+
+from .dnfroot import DNF, DnfRoot
+
+NODE_SCRIPT = """#!/bin/sh
+# One farm node: $1 is its name, the rest the cluster-node command line.
+node=$1; shift
+exec {dnf} $(cat "{top}/args/$node") -q "$@"
+"""
+
+
+class Farm(object):
+    def __init__(self, top):
+        self.top = os.path.abspath(top)
+        self.nodes = {}                     # name -> DnfRoot
+        os.makedirs(os.path.join(self.top, "args"), exist_ok=True)
+        script = os.path.join(self.top, "node")
+        with open(script, "w") as handle:
+            handle.write(NODE_SCRIPT.format(dnf=DNF, top=self.top))
+        os.chmod(script, 0o755)
+
+    @property
+    def node_command(self):
+        """--node-command for `cluster-master status|sync --worker exec`."""
+        return "{} %h cluster-node".format(os.path.join(self.top, "node"))
+
+    def add(self, name, root):
+        """Make `root` (a DnfRoot) reachable as node `name`."""
+        args = root.dnf_args()[1:]
+        if any(c.isspace() for arg in args for c in arg):
+            raise ValueError("farm node paths must not contain blanks: {}".format(root.root))
+        with open(os.path.join(self.top, "args", name), "w") as handle:
+            handle.write("\n".join(args) + "\n")
+        self.nodes[name] = root
+        return root
+
+    def clone(self, name, template, path):
+        """A copy of the installroot `template` (a synced node), added as `name`: a
+        node of the same role and arch, without running its sync again."""
+        shutil.copytree(template.root, path, symlinks=True)
+        shutil.copytree(template.home, path + ".home", symlinks=True)
+        root = DnfRoot(path, arch=template.arch, releasever=template.releasever)
+        root.plugin_dirs = list(template.plugin_dirs)
+        return self.add(name, root)
+
+    def fleet_args(self, subcommand, nodes, *extra):
+        """The `dnf cluster-master status|sync` arguments that address `nodes` here."""
+        return ["cluster-master", subcommand, "-w", nodes, "--worker", "exec",
+                "--node-command", self.node_command] + list(extra)

@@ -1,0 +1,98 @@
+"""`dnf cluster-master status|sync -w NODESET` over 24 real installroot nodes (three
+roles, x86_64 and aarch64) through ClusterShell's exec worker: each node answers with
+the real dnf and the plugin, as image roots under /images/%h would."""
+import os
+
+import pytest
+
+from cluster_testkit.farm import Farm
+
+ROLES = (("compute", "x86_64"), ("compute", "aarch64"), ("gpu", "x86_64"),
+         ("gpu", "aarch64"), ("login", "x86_64"), ("login", "aarch64"))
+
+
+@pytest.fixture
+def farm(site, tmp_path):
+    """node[01-24]: node01-04 compute x86_64, 05-08 compute aarch64, 09-12 gpu x86_64,
+    13-16 gpu aarch64, 17-20 login x86_64, 21-24 login aarch64; each group cloned from
+    one node synced for real."""
+    farm = Farm(str(tmp_path / "farm"))
+    number = 0
+    for role, arch in ROLES:
+        template = site.node("tpl-{}-{}".format(role, arch), arch, role)
+        template.dnf("-y", "cluster-node", "sync")
+        for _ in range(4):
+            number += 1
+            farm.clone("node{:02d}".format(number), template, str(tmp_path / "nodes" / "node{:02d}".format(number)))
+    return farm
+
+
+def fleet(site, farm, *args, **kwargs):
+    return site.master.dnf(*farm.fleet_args(*args), check=False, **kwargs)
+
+
+def lines_of(result):
+    return [l for l in result.out.splitlines() if l.strip()]
+
+
+def groups_of(result):
+    """[(node set label, summary)] of grouped lines; the summaries start in one column."""
+    lines = lines_of(result)
+    starts = set(len(l) - len(l.split("  ", 1)[1].lstrip()) for l in lines)
+    assert len(starts) == 1, lines
+    return [(l.split("  ", 1)[0].rstrip(), l.split("  ", 1)[1].strip()) for l in lines]
+
+
+def test_fleet_status_groups_identical_answers(site, farm):
+    everyone = fleet(site, farm, "status", "node[01-24]", "--fanout", "8")
+    assert everyone.rc == 0, everyone
+    assert groups_of(everyone) == [("node[01-24] (24)", "in sync")]
+
+    # two compute nodes lost a role package; one node cannot reach its cluster repository
+    for name in ("node03", "node04"):
+        farm.nodes[name].dnf("-y", "remove", "cluster-apps-bio")
+    farm.nodes["node17"].add_repo("cluster", "http://127.0.0.1:9/cluster/$releasever/$basearch/")
+    mixed = fleet(site, farm, "status", "node[01-24]", "--fanout", "8")
+    assert mixed.rc == 1, mixed
+    out = groups_of(mixed)
+    assert out[:2] == [("node[01-02,05-16,18-24] (21)", "in sync"),
+                       ("node[03-04] (2)", "missing: cluster-apps-bio")], mixed
+    assert out[2][0] == "node17 (1)" and out[2][1].startswith("error: Failed to download metadata for repo 'cluster'")
+    assert "Error: 1 node could not be asked: node17" in mixed.err
+
+    data = fleet(site, farm, "status", "node[01-24]", "--json").json
+    assert data["format"] == 1 and data["exit"] == 1
+    assert data["nodes"]["node03"]["answer"]["drift"]["missing"] == ["cluster-apps-bio"]
+    assert data["nodes"]["node17"]["answer"]["result"] == "error"
+    assert [g["count"] for g in data["groups"]] == [21, 2, 1]
+
+    drifted = fleet(site, farm, "status", "node[01-16]")         # without the unreachable node: 100
+    assert drifted.rc == 100, drifted
+
+
+def test_rollout_canary_then_waves_stops_at_the_failing_wave(site, farm):
+    site.edit_role("compute", "packages: [cluster-apps-bio]", "packages: [cluster-apps-bio, tmux]")
+    site.publish()
+    compute = ["node{:02d}".format(n) for n in range(1, 9)]
+    # node06 (wave 2) cannot reach its cluster repository
+    farm.nodes["node06"].add_repo("cluster", "http://127.0.0.1:9/cluster/$releasever/$basearch/")
+    plan = fleet(site, farm, "sync", "node[01-08]", "--dry-run", "--canary", "1", "--wave-size", "3")
+    assert plan.rc == 1 and "dry run: nothing was changed" in plan.out, plan
+    assert not any("tmux" in farm.nodes[n].installed() for n in compute)
+
+    rollout = fleet(site, farm, "sync", "node[01-08]", "--canary", "1", "--wave-size", "3")
+    assert rollout.rc == 1, rollout
+    out = lines_of(rollout)
+    assert out[0] == "canary   node01 (1)  done"
+    assert "wave 1   node[02-04] (3)  done" in out
+    assert [l for l in out if l.startswith("wave 2")][0].startswith("wave 2   node[05-07] (3)  stopped: 1 failed (node06)")
+    assert "wave 3   node08 (1)  not-reached" in out
+    assert "Error: 1 node failed; the rollout stopped: node06" in rollout.err
+    installed = dict((n, "tmux" in farm.nodes[n].installed()) for n in compute)
+    assert installed == {"node01": True, "node02": True, "node03": True, "node04": True,
+                         "node05": True, "node06": False, "node07": True, "node08": False}
+
+    farm.nodes["node06"].add_repo("cluster", "{}/cluster/$releasever/$basearch/".format(site.url))
+    again = fleet(site, farm, "sync", "node[01-08]", "--canary", "0", "--wave-size", "8")
+    assert again.rc == 0, again
+    assert fleet(site, farm, "status", "node[01-08]").rc == 0

@@ -1,0 +1,175 @@
+"""The cluster's fixed service ids (metapackages/cluster-users.yaml `sysusers:`) win on
+every node, although munge, slurm and slurm-slurmd create their accounts in their own
+%pre with dynamic ids (`useradd -r`, as the real packages do; the stand-ins too), in
+every way a node is installed: one `dnf install` of a role's metapackage, `dnf
+cluster-node sync`, a kickstart's %packages in one transaction, on x86_64 and aarch64,
+into empty roots and roots that already have a base, and with EL8's rpm 4.14 (no
+rpm.execute in its Lua) where /opt/rpm414 has it. Every root's /etc/passwd and
+/etc/group is read as getent would read them, and the directories the accounts own
+follow them. Accounts that existed before with other ids are refused, loudly."""
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from cluster_testkit import REPO_ROOT
+from cluster_repo import metapkg
+
+RPM414 = "/opt/rpm414/bin/rpm"
+# directories the stand-ins own as the account (base/packages.yaml `dirs:`)
+OWNED = {"munge": ("etc/munge", "var/lib/munge", "var/log/munge"),
+         "slurm": ("var/log/slurm", "var/spool/slurm", "var/spool/slurm/d")}
+
+
+def fixed_ids():
+    """{account: (uid, gid)} as cluster-users.yaml defines them."""
+    pkg = metapkg.load(os.path.join(REPO_ROOT, "metapackages", "cluster-users.yaml"))
+    return dict((u.name, (u.ident, u.gid)) for u in pkg.sysusers if u.kind == "u")
+
+
+def accounts_of(node):
+    """What every reader of the root sees: ids in passwd and group, owners of their directories."""
+    ids = node.ids(*sorted(fixed_ids()))
+    owners = dict((path, node.owner(path)) for name in sorted(OWNED) for path in OWNED[name]
+                  if os.path.lexists(node.path(path)))
+    return ids, owners
+
+
+def assert_fixed(node):
+    ids, owners = accounts_of(node)
+    want = fixed_ids()
+    assert ids == dict((name, (uid, gid, gid)) for name, (uid, gid) in want.items()), (node.root, ids)
+    for name, paths in OWNED.items():
+        for path in paths:
+            if path in owners:
+                assert owners[path] == want[name], (node.root, path, owners[path])
+    return ids, owners
+
+
+def test_the_stand_ins_would_take_dynamic_ids_first():
+    """The premise: the fixed ids are not what useradd -r would give (999, 998)."""
+    assert set(fixed_ids()) == {"munge", "slurm"}
+    assert not set(uid for uid, _ in fixed_ids().values()) & {999, 998}
+
+
+def scriptlet_order(node):
+    """(scriptlet, package) in the order rpm ran them (dnf.rpm.log at debug verbosity)."""
+    with open(node.path("var/log/dnf.rpm.log")) as handle:
+        log = handle.read()
+    return re.findall(r"%(pretrans|prein|posttrans)\((munge|slurm|slurm-slurmd|cluster-users)-\d", log)
+
+
+def test_one_dnf_install_of_a_role_metapackage(node_factory):
+    seen, renumbered = [], []
+    for name, arch, base_first in (("cluster-node", "x86_64", False), ("cluster-node", "aarch64", False),
+                                   ("cluster-master", "x86_64", False), ("cluster-master", "aarch64", False),
+                                   ("cluster-node", "aarch64", True), ("cluster-master", "x86_64", True)):
+        node = node_factory("{}-{}-{}".format(name, arch, "live" if base_first else "empty"), arch)
+        if base_first:                        # a node that already runs its base system
+            node.dnf("-y", "install", "setup", "shadow-utils", "systemd")
+        node.dnf("-y", "--setopt=rpmverbosity=debug", "install", name)
+        installed = node.installed()
+        assert {"munge", "cluster-users", name} <= set(installed)
+        assert "slurm-slurmd" in installed if name == "cluster-node" else "slurm-slurmctld" in installed
+        seen.append(assert_fixed(node)[0])
+        order = scriptlet_order(node)
+        assert order[0] == ("pretrans", "cluster-users") and order[-1] == ("posttrans", "cluster-users")
+        # munge's own %pre ran before ours: it took a dynamic id that ours then renumbered
+        renumbered.append(order.index(("prein", "munge")) < order.index(("prein", "cluster-users")))
+    assert all(ids == seen[0] for ids in seen)
+    assert any(renumbered), "no install exercised the renumbering (rpm ordered cluster-users first everywhere)"
+
+
+def test_cluster_node_sync_of_every_role(site):
+    nodes = [site.node("compute-x86", "x86_64", "compute"), site.node("compute-arm", "aarch64", "compute"),
+             site.node("login-arm", "aarch64", "login"), site.master]
+    seen = []
+    for node in nodes:
+        node.dnf("-y", "cluster-node", "sync")
+        assert "cluster-users" in node.installed()
+        seen.append(assert_fixed(node)[0])
+    assert all(ids == seen[0] for ids in seen)
+
+
+def kickstart_packages(site, role, arch):
+    ks = site.master.dnf("-q", "cluster-master", "kickstart", "--role", role, "--arch", arch).out
+    body = ks.split("%packages\n")[1].split("%end")[0]
+    return [line.strip() for line in body.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_a_kickstart_install_in_one_transaction(site):
+    site.publish()
+    seen = []
+    for role, arch in (("compute", "x86_64"), ("compute", "aarch64"), ("master", "aarch64")):
+        packages = kickstart_packages(site, role, arch)
+        assert "cluster-node" in packages or "cluster-master" in packages
+        node = site.node("ks-{}-{}".format(role, arch), arch, role=None)
+        node.dnf("-y", "install", *packages)          # what anaconda does with %packages: one transaction
+        seen.append(assert_fixed(node)[0])
+    assert all(ids == seen[0] for ids in seen)
+
+
+def test_accounts_that_existed_with_other_ids_are_refused_with_the_fix(node_factory):
+    node = node_factory("existing", "x86_64")
+    node.dnf("-y", "install", "munge", "slurm")
+    before = node.ids("munge", "slurm")
+    assert before == {"munge": (999, 999, 999), "slurm": (998, 998, 998)}
+    result = node.dnf("-y", "install", "cluster-slurm-client", check=False)
+    assert result.rc == 1
+    out = result.out + result.err
+    assert re.search(r"cluster-users: (group|user) (munge|slurm) exists with id 99[89], but the cluster uses", out), out
+    assert "groupmod -g 451 munge" in out or "groupmod -g 450 slurm" in out
+    assert "Traceback" not in out
+    assert node.ids("munge", "slurm") == before                 # nothing renumbered behind the admin's back
+    # rpm refuses cluster-users alone: dnf still installs the rest of the transaction
+    # (dnf's behaviour; `cluster-node sync` should check the ids before it plans)
+    installed = node.installed()
+    assert "cluster-users" not in installed and "cluster-slurm-client" in installed
+
+    # the admin does what the message says (here by editing the root's files), then installs again
+    want = fixed_ids()
+    for database in ("passwd", "group"):
+        path = node.path("etc/" + database)
+        with open(path) as handle:
+            lines = handle.read().splitlines()
+        for index, line in enumerate(lines):
+            fields = line.split(":")
+            if fields[0] in want:
+                fields[2] = str(want[fields[0]][0 if database == "passwd" else 1])
+                if database == "passwd":
+                    fields[3] = str(want[fields[0]][1])
+                lines[index] = ":".join(fields)
+        with open(path, "w") as handle:
+            handle.write("\n".join(lines) + "\n")
+    for name, paths in OWNED.items():
+        for path in paths:
+            if os.path.lexists(node.path(path)):
+                os.lchown(node.path(path), *want[name])
+    node.dnf("-y", "install", "cluster-users")
+    assert "cluster-users" in node.installed()
+    assert_fixed(node)
+
+
+@pytest.mark.skipif(not os.access(RPM414, os.X_OK), reason="no EL8-like rpm 4.14.3 in /opt/rpm414 on this host")
+def test_el8_rpm_414_installs_the_same_ids(node_factory, tmp_path):
+    """EL8's rpm: Lua 5.3 without rpm.execute. One `rpm -i` of everything a compute and
+    a head node install (the packages dnf picks for cluster-node and cluster-master)."""
+    seen = []
+    for name, arch in (("cluster-node", "x86_64"), ("cluster-master", "aarch64")):
+        scratch = node_factory("download-{}-{}".format(name, arch), arch)
+        rpms = str(tmp_path / "rpms-{}-{}".format(name, arch))
+        scratch.dnf("-y", "install", "--downloadonly", "--destdir", rpms, name)
+        node = node_factory("el8-{}-{}".format(name, arch), arch)
+        shutil.rmtree(node.path("var/lib/rpm"))
+        files = sorted(os.path.join(rpms, f) for f in os.listdir(rpms) if f.endswith(".rpm"))
+        assert any(os.path.basename(f).startswith("munge-") for f in files)
+        base = [RPM414, "--root", node.root, "--dbpath", "/var/lib/rpm"]
+        subprocess.run(base + ["--initdb"], check=True, env=node.env)
+        proc = subprocess.run(base + ["-i", "--nosignature", "--ignorearch"] + files, env=node.env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+        assert proc.returncode == 0, proc.stdout
+        assert "rpm.execute" not in proc.stdout
+        seen.append(assert_fixed(node)[0])
+    assert seen[0] == seen[1]
