@@ -314,6 +314,11 @@ def test_dnf5_bad_input_is_one_line_and_changes_nothing(site, make_node, door):
     assert "unrecognized arguments: --bogus" in refused("sync", "--bogus", rc=2)
     assert "unknown configuration option" in refused("--setopt=no_such_option=1", "status")
     assert "Failed to download metadata" in refused("--setopt=cluster.baseurl=http://127.0.0.1:9/x", "status")
+    # under --json the error is a node answer too (format 1), as on dnf 4
+    answer = run(node, "--setopt=cluster.baseurl=http://127.0.0.1:9/x", "status", "--json", check=False)
+    assert answer.rc == 1 and answer.json["format"] == 1 and answer.json["result"] == "error"
+    assert answer.json["command"] == "status" and "Failed to download metadata" in answer.json["error"]
+    assert answer.err.startswith("Error: ") and answer.err.count("\n") == 1
 
 
 def test_dnf5_same_answers_as_dnf4(site, make_node):
