@@ -218,7 +218,7 @@ class Host(object):
 
     # running one command
     def run(self, command):
-        demands, conf = self.demands, self.base.conf
+        demands = self.demands
         command.configure()
         if demands.root_user and os.geteuid() != 0:
             raise ClusterError(SUPERUSER)
@@ -251,7 +251,7 @@ class Host(object):
     def confirm_key(self, key):
         """Import a repository's OpenPGP key? Shown as dnf5 shows it; -y imports it,
         --assumeno does not, else the user answers."""
-        sys.stdout.write("Importing OpenPGP key 0x{}:\n Userid     : \"{}\"\n Fingerprint: {}\n From       : {}\n".format(
+        sys.stdout.write('Importing OpenPGP key 0x{}:\n Userid     : "{}"\n Fingerprint: {}\n From       : {}\n'.format(
             key.get_short_key_id().upper(), ", ".join(key.get_user_ids()), key.get_fingerprint().upper(),
             key.get_url()))
         if self.base.conf.assumeno:

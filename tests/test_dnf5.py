@@ -221,7 +221,8 @@ def test_dnf5_status_reports_drift_and_dry_run_changes_nothing(site, make_node, 
     assert planned["result"] == "planned" and planned["arch"] == "aarch64"
     assert [i["name"] for i in planned["plan"]["install"]] == sorted(COMPUTE)
     refused = run(node, "sync", "--json", check=False)       # a real sync under --json needs -y
-    assert refused.rc == 1 and refused.err.strip() == "Error: cluster-node sync --json needs -y (or --dry-run / --check)"
+    assert refused.rc == 1
+    assert refused.err.strip() == "Error: cluster-node sync --json needs -y (or --dry-run / --check)"
     assert node.installed() == before == {} and node.history() == transactions
     assert not os.path.exists(node.path("var/lib/dnf/cluster/state.json"))
     unconfirmed = run(node, "sync", check=False, input="n\n")
@@ -392,10 +393,12 @@ def test_dnf5_plugin_rpm_builds_from_our_spec(world, tmp_path):
     inside = WORK + "/rpm-out/41/x86_64/Packages/" + os.path.basename(rpm)
     query = world.run(["rpm", "-qp", "--provides", "--requires", "-l", inside]).out.splitlines()
     for line in ("dnf5-command(cluster-node)", "dnf5-command(cluster-group)", "dnf5-command(cluster-master)",
-                 "dnf5(x86-64)", "python3-dnf-plugin-cluster >= 0.1.0", "/usr/lib64/dnf5/plugins/cluster_cmd_plugin.so"):
+                 "dnf5(x86-64)", "python3-dnf-plugin-cluster >= 0.1.0",
+                 "/usr/lib64/dnf5/plugins/cluster_cmd_plugin.so"):
         assert line in query, line
     # the packaged plugin loads into dnf5 and hands over to /usr/bin/dnf-cluster (not installed here)
-    world.run(["sh", "-c", "mkdir -p {0}/rpm-x && cd {0}/rpm-x && rpm2archive - < {1} | tar -xzf -".format(WORK, inside)])
+    world.run(["sh", "-c", "mkdir -p {0}/rpm-x && cd {0}/rpm-x && rpm2archive - < {1} | tar -xzf -".format(
+        WORK, inside)])
     env = {"DNF5_PLUGINS_DIR": world.plugin_dir(WORK + "/rpm-x/usr/lib64/dnf5/plugins/cluster_cmd_plugin.so",
                                                 name="rpm")}
     assert re.search(r"cluster-master\s", world.run(["dnf5", "--help"], env=env).out)
