@@ -1,5 +1,5 @@
-"""`make bench`: the figures of bench/, each a ratio against plain dnf (or the plain
-tools) measured in this run, on the same roots:
+"""`make bench`: the figures of bench/, each a ratio against plain dnf (or the plain tools)
+measured in this run, on the same roots:
 
 1. plugin load: `dnf -C repolist` with the plugin on the pluginpath vs an empty one;
 2. a no-op `dnf -y cluster-node sync` vs `dnf -C check-update` on a synced node, and the
@@ -12,7 +12,10 @@ tools) measured in this run, on the same roots:
 5. fleet status of 64 installroot nodes through ClusterShell (`dnf cluster-master status
    -w`) vs the same 64 node-side `status --json` runs launched by `xargs -P` with the same
    width, and the seconds per node at 16, 32 and 64 nodes;
-6. dnf5 hosts, inside the Debian sid chroot of the dnf5 tests: the no-op sync and the plan
+6. the files and bytes a node fetches after a profile-only change, with the ~20,000-package
+   base as the cluster repository: the profile in the site repository vs the same change
+   made inside the package repository's metadata (as before the site repository);
+7. dnf5 hosts, inside the Debian sid chroot of the dnf5 tests: the no-op sync and the plan
    of figures 2 and 3 with the libdnf5 backend (`dnf-cluster`, and `dnf5 cluster-node`
    through the C++ plugin) vs dnf5 itself (`dnf5 -C check-upgrade`, `dnf5 --assumeno
    install`) on the same roots.
@@ -24,6 +27,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -95,30 +99,39 @@ class Site(object):
         log("stand-in base and the cluster repository (cluster-repo build), served at " + self.server.url)
         standin.build(os.path.join(self.www, "base"), "el9")
         self.project = copy_project(os.path.join(self.work, "project"))
-        self.tree = os.path.join(self.www, "cluster", "9")
+        self.tree = os.path.join(self.www, "site", "9")          # the site repository
         subprocess.run([sys.executable, os.path.join(REPO_ROOT, "bin", "cluster-repo"), "-C", self.project,
                         "build", os.path.join(self.www, "cluster"), "--target", "el9"],
                        check=True, stdout=subprocess.DEVNULL)
         log("head node installs cluster-master and publishes the profile locked to its versions")
-        self.head = self.node("head", "master")
+        self.head = self.node("head", "master", with_site=False)     # the site repository comes next
         self.head.dnf("-y", "-q", "install", "cluster-master")
         self.head.dnf("-q", "cluster-master", "publish", "--roles", os.path.join(self.project, "roles"),
-                      "--repo-dir", self.tree, "--lock")
+                      "--repo-dir", self.tree, "--lock", "--baseurl", self.server.url + "/site")
+        self.add_site(self.head)
         log("compute node syncs")
         self.compute = self.node("compute", "compute")
         self.compute.dnf("-y", "-q", "cluster-node", "sync")
 
-    def node(self, name, role, base_url=None):
+    def node(self, name, role, base_url=None, with_site=True):
         root = DnfRoot(os.path.join(self.work, "roots", name))
         root.add_repo("base", base_url or "{}/base/$basearch/".format(self.server.url))
         root.add_repo("cluster", "{}/cluster/$releasever/$basearch/".format(self.server.url))
+        if with_site:
+            self.add_site(root)
         root.set_role(role)
         return root
 
+    def add_site(self, root):
+        root.add_repo("cluster-site", "{}/site/$releasever/$basearch/".format(self.server.url))
+
     def plain(self, args):
-        """The same dnf invocation with nothing on the pluginpath: plain dnf."""
-        return [a if not a.startswith("--setopt=pluginpath=") else "--setopt=pluginpath=" + self.no_plugins
-                for a in args]
+        """The same dnf invocation without our plugin: plain dnf (with the
+        dnf-plugins-core plugins a node has, versionlock, as on the other side)."""
+        def strip(arg):
+            dirs = [d for d in arg.split("=", 2)[2].split(",") if d != PLUGIN_DIR]
+            return "--setopt=pluginpath=" + ",".join(dirs or [self.no_plugins])
+        return [strip(a) if a.startswith("--setopt=pluginpath=") else a for a in args]
 
     def close(self):
         self.server.stop()
@@ -216,6 +229,79 @@ def figure_3(site, reps, count, cache_dir):
     return rows
 
 
+def fetched_after_profile_change(site, node, publish, label):
+    """(files, bytes, paths) the node fetches for `dnf cluster-node status` after
+    publish() changed the profile and nothing else (its cache warm before)."""
+    node.dnf("-q", "makecache")
+    publish()
+    del site.server.requests[:]
+    out = node.dnf("cluster-node", "status", "--json", check=False)
+    if out.rc not in (0, 100):
+        raise RuntimeError("{}: status failed:\n{}".format(label, out))
+    paths = list(site.server.requests)
+    size = sum(os.path.getsize(os.path.join(site.www, p.lstrip("/"))) for p in paths)
+    return len(paths), size, paths
+
+
+def figure_6(site, count, cache_dir):
+    """A profile-only change, with the big base as the cluster repository: what a node
+    fetches when the profile lives in the site repository, and when it lives in the
+    package repository's own metadata (what the site repository replaced)."""
+    from dnf_plugin_cluster import profile, publish, repodata
+    path, _ = bigbase.cached(count, "el9", ("x86_64",), cache_dir=cache_dir, log=log)
+    total = len(os.listdir(os.path.join(path, "x86_64", "Packages")))
+    fill = [p.name for p in bigbase.fillers(count) if not p.name.startswith("python3-")][:50]
+    # the big base as the cluster repository (metadata only: status downloads no package)
+    big = os.path.join(site.www, "bigcluster", "x86_64")
+    shutil.copytree(os.path.join(path, "x86_64", "repodata"), os.path.join(big, "repodata"))
+    primary = os.path.getsize(repodata.location(os.path.join(big, "repodata"), "primary"))
+    roles = os.path.join(site.work, "roles-fig5")
+    os.makedirs(roles)
+
+    def write_role(names):
+        with open(os.path.join(roles, "big.yaml"), "w") as handle:
+            handle.write("description: {} packages of the big base\nchannel: stable\npackages: [{}]\n".format(
+                len(names), ", ".join(names)))
+
+    def root(name, with_site):
+        node = DnfRoot(os.path.join(site.work, "roots", name))
+        node.add_repo("cluster", "{}/bigcluster/$basearch/".format(site.server.url))
+        if with_site:
+            node.add_repo("cluster-site", "{}/bigsite/$releasever/$basearch/".format(site.server.url))
+        node.set_role("big")
+        return node
+
+    tree = os.path.join(site.www, "bigsite", "9")
+    head = root("fig5-head", False)
+    write_role(fill[:40])
+    head.dnf("-q", "cluster-master", "publish", "--roles", roles, "--repo-dir", tree)
+    log("6: a profile-only change in the site repository, the cluster repository of {:,} packages".format(total))
+
+    def site_change():
+        write_role(fill[:41])
+        head.dnf("-q", "cluster-master", "publish", "--roles", roles, "--repo-dir", tree)
+    ours = fetched_after_profile_change(site, root("fig5-site", True), site_change, "site")
+
+    # the same change inside the package repository's metadata (the profile as it was published before)
+    text = publish.current(tree)
+    md = os.path.join(big, "repodata")
+    repodata.replace(md, "cluster", publish.PROFILE_FILE, profile.dumps(text).encode())
+    changed = dict(text, generation=text["generation"] + 1)
+    log("6: the same change inside the cluster repository's own metadata")
+    plain = fetched_after_profile_change(
+        site, root("fig5-plain", False),
+        lambda: repodata.replace(md, "cluster", publish.PROFILE_FILE, profile.dumps(changed).encode()),
+        "plain")
+    site_files = sorted(set(os.path.basename(p) for p in ours[2] if p.startswith("/bigsite/")))
+    other = [p for p in ours[2] if not p.startswith("/bigsite/") and not p.endswith("/repomd.xml")]
+    show = lambda r: "{} files, {:.1f} kB".format(r[0], r[1] / 1024.0)
+    return [Row("6", "fetched after a profile-only change, {:,}-package cluster repository: site repository / "
+                "profile in the package repository".format(total), show(ours), show(plain), "<= 10 kB",
+                ours[1] <= 10 * 1024 and not other,
+                "site: {}; the cluster repository: repomd.xml only; its primary alone is {:.0f} kB".format(
+                    ", ".join(re.sub(r"^[0-9a-f]{64}-", "", n) for n in site_files), primary / 1024.0))]
+
+
 def bench_metapackages(project, count):
     """N generated metapackage definitions (every tenth with an x86_64-only requirement,
     so it is built per arch); returns their names."""
@@ -300,7 +386,7 @@ def figure_4(site, sizes):
     return rows
 
 
-def figure_6(site, reps, plan_reps, count, cache_dir):
+def figure_7(site, reps, plan_reps, count, cache_dir):
     """Figures 2 and 3 on a dnf5 host: the sid chroot of the dnf5 tests, the same HTTP
     repositories, the libdnf5 backend against dnf5 itself."""
     from cluster_testkit.dnf5root import ENV as DNF5_ENV, Dnf5Root, Dnf5World
@@ -309,7 +395,7 @@ def figure_6(site, reps, plan_reps, count, cache_dir):
     world = Dnf5World(os.path.join(site.work, "dnf5"), binds=[(path, "/bigbase", True)], log=log)
     spent = world.chroot.ensure()
     if spent:
-        log("6: the sid chroot was built in {:.0f}s (cached for next runs)".format(spent))
+        log("7: the sid chroot was built in {:.0f}s (cached for next runs)".format(spent))
     world.start()
     host_env = {"PATH": PATH}
     rows = []
@@ -335,16 +421,16 @@ def figure_6(site, reps, plan_reps, count, cache_dir):
         for label, argv, plugin in (("dnf-cluster -y node sync", root.cluster_args("-y", "node", "sync"), False),
                                     ("dnf5 -y cluster-node sync", root.dnf5_args("-y", "cluster-node", "sync"),
                                      True)):
-            log("6: no-op `{}` vs dnf5 -C check-upgrade, {} alternating runs each".format(label, reps))
+            log("7: no-op `{}` vs dnf5 -C check-upgrade, {} alternating runs each".format(label, reps))
             ours, plain = compare(inside(argv, plugin) + ((0,),), check, reps)
-            rows.append(compared("6", "dnf5 host: no-op `{}` / `dnf5 -C check-upgrade`".format(label), ours,
+            rows.append(compared("7", "dnf5 host: no-op `{}` / `dnf5 -C check-upgrade`".format(label), ours,
                                  plain, 1.2))
         del site.server.requests[:]
         out = root.cluster("-y", "node", "sync").out
         if "In sync: nothing to do." not in out:
             raise RuntimeError("the dnf5 compute node is not in sync:\n" + out)
         fetched = list(site.server.requests)
-        rows.append(Row("6", "dnf5 host: files a no-op sync fetches over HTTP", len(fetched), None,
+        rows.append(Row("7", "dnf5 host: files a no-op sync fetches over HTTP", len(fetched), None,
                         "repomd.xml only", bool(fetched) and all(p.endswith("/repodata/repomd.xml") for p in fetched),
                         ", ".join(sorted(set(os.path.basename(p) for p in fetched)))))
 
@@ -354,10 +440,10 @@ def figure_6(site, reps, plan_reps, count, cache_dir):
             specs = ["{}-{}".format(i["name"], i["evr"]) if i["evr"] else i["name"] for i in plan["install"]]
             sync = inside(root.cluster_args("node", "sync", "--dry-run")) + ((0,),)
             install = inside(root.dnf5_args("--assumeno", "install", *specs)) + ((1,),)
-            log("6: plan for role {} ({} packages asked) on {} packages, {} alternating runs each".format(
+            log("7: plan for role {} ({} packages asked) on {} packages, {} alternating runs each".format(
                 role, len(specs), total, plan_reps))
             ours, plain = compare(sync, install, plan_reps)
-            rows.append(compared("6", "dnf5 host: plan role {} ({} asked) on {:,} packages: dnf-cluster sync "
+            rows.append(compared("7", "dnf5 host: plan role {} ({} asked) on {:,} packages: dnf-cluster sync "
                                  "--dry-run / dnf5 --assumeno install".format(role, len(specs), total),
                                  ours, plain, 1.5, "; warm cache"))
     finally:
@@ -437,7 +523,8 @@ def record(rows, info, args):
                  datetime.date.today().isoformat(), args.count, args.load_reps, args.reps, args.plan_reps,
                                                   ", ".join(map(str, args.sizes))),
              "Ratios compare medians measured in the same run, on the same roots; `plain` is dnf with an "
-             "empty pluginpath (figures 1-3) or the plain rpmbuild + createrepo_c runs (figure 4).", "",
+             "empty pluginpath (figures 1-3), the plain rpmbuild + createrepo_c runs (figure 4), or the "
+             "profile inside the package repository's metadata (figure 6).", "",
              "## Machine", ""]
     lines += ["- {}: {}".format(k, v) for k, v in info.items()]
     lines += ["", "## Results", "", table(rows, markdown=True), "", NOTES_MARKER]
@@ -456,7 +543,7 @@ def parse_args(argv):
     parser.add_argument("--fleet-reps", type=int, default=3, help="runs of each side for figure 5 (default 3)")
     parser.add_argument("--fleet-sizes", default="16,32,64", help="node counts for figure 5")
     parser.add_argument("--fleet-width", type=int, default=16, help="fan-out of both sides in figure 5")
-    parser.add_argument("--only", default="1,2,3,4,5,6", help="figures to run (default: all)")
+    parser.add_argument("--only", default="1,2,3,4,5,6,7", help="figures to run (default: all)")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes and one run each: checks the benchmark works, measures nothing")
     parser.add_argument("--record", action="store_true", help="rewrite bench/RESULTS.md with this run")
@@ -502,7 +589,9 @@ def main(argv=None):
         if "3" in args.only:
             rows += figure_3(site, args.plan_reps, args.count, args.cache_dir)
         if "6" in args.only:
-            rows += figure_6(site, args.reps, args.plan_reps, args.count, args.cache_dir)
+            rows += figure_6(site, args.count, args.cache_dir)
+        if "7" in args.only:
+            rows += figure_7(site, args.reps, args.plan_reps, args.count, args.cache_dir)
     finally:
         site.close()
     rows.sort(key=lambda r: r.figure)

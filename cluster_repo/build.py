@@ -2,10 +2,15 @@
 
 Layout (plain files, served by any HTTP server or rsync mirror):
 
-    OUTDIR/<releasever>/<arch>/Packages/*.rpm   + repodata/ (comps, cluster profile)
+    OUTDIR/<releasever>/<arch>/Packages/*.rpm   + repodata/ (comps, default cluster profile)
     OUTDIR/<releasever>/SRPMS/*.src.rpm         + repodata/
     OUTDIR/testing/<releasever>/...             the testing channel (--channel testing)
     OUTDIR/RPM-GPG-KEY-cluster                  public key, when signed
+    OUTDIR/cluster-release-latest-<releasever>.noarch.rpm   stable address (as EPEL's)
+
+The default cluster profile comes from the project's roles/ and is never pinned: the
+site's own profile lives in the site repository (`dnf cluster-master publish`), which
+a build never reads or writes.
 
 Published files are never overwritten or deleted, so sites can always go back to an
 older build; a package whose sources changed must sort above its published build.
@@ -299,7 +304,24 @@ class Builder(object):
             shutil.rmtree(work, ignore_errors=True)
         self._save_manifest(manifest)
         self._index()
+        self._latest_release(manifest)
         return self.report
+
+    def _latest_release(self, manifest):
+        """cluster-release at a stable address at the top of OUTDIR (for the stable
+        channel): OUTDIR/cluster-release-latest-<releasever>.noarch.rpm, replaced by a
+        rename so a download never sees half a file."""
+        entry = manifest["packages"].get("cluster-release")
+        if self.opts.channel != "stable" or entry is None:
+            return
+        rpms = [f for f in entry["files"] if f.endswith(".noarch.rpm") and "/Packages/" in f]
+        if not rpms:
+            return
+        target = os.path.join(self.opts.outdir, "cluster-release-latest-{}.noarch.rpm".format(
+            self.opts.target.releasever))
+        tmp = target + ".tmp"
+        shutil.copy2(os.path.join(self.opts.tree, sorted(rpms)[0]), tmp)
+        os.rename(tmp, target)
 
     def _plan_spec(self, spec, manifest):
         """The build job of a spec, or None when --update finds it unchanged and published."""
@@ -406,14 +428,12 @@ class Builder(object):
         opts.log("indexed {}".format(opts.tree))
 
     def _publish_profile(self):
-        """The profile from roles/; pins already published (by `dnf cluster-master
-        publish --lock`) are carried over, so a rebuild never unlocks the cluster."""
+        """The default profile from the project's roles/, never pinned (pins are the
+        site's, in its own repository)."""
         from dnf_plugin_cluster import profile, publish
         family = self.opts.target.family
-        previous = publish.current(self.opts.tree)
         prof = profile.build(profile.load_roles(self.project.roles_dir),
                              compsfile.merge(self.project.comps_docs()), self.opts.arches,
-                             pins=previous["pins"] if previous else None,
                              known=lambda arch: self.project.known(family, arch))
         publish.add(self.opts.tree, prof)
         self.opts.log("cluster profile: roles {}; {} pins".format(", ".join(sorted(prof["roles"])),

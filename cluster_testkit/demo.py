@@ -3,10 +3,13 @@
 1. the stand-in EL9 base repository (Fedora/EL mirrors are out of reach here);
 2. packager: `cluster-repo build` turns the sources into a repository (SRPMs, RPMs for
    x86_64 and aarch64, comps, cluster profile), served over HTTP on 127.0.0.1;
-3. admin: a head node installs cluster-release, then `dnf install cluster-master`, and
-   publishes the profile locked to its versions (`dnf cluster-master publish --lock`);
-4. nodes: an x86_64 compute node and an aarch64 GPU node install cluster-release and
-   converge with `dnf cluster-node sync`; `dnf cluster-node status` shows them in sync;
+3. admin: a head node installs cluster-release from its stable address, then `dnf
+   install cluster-master`, publishes the profile locked to its versions into the site
+   repository (`dnf cluster-master publish --lock`, generation 1) and installs
+   cluster-site-release;
+4. nodes: an x86_64 compute node and an aarch64 GPU node install both release packages
+   and converge with `dnf cluster-node sync`; `dnf cluster-node status` shows them in
+   sync; `dnf cluster-master history` lists the generation;
 5. admin: `dnf cluster-master status -w NODESET` shows the fleet, grouped by answer
    (ClusterShell's exec worker reaches the node roots by name, as image roots would)."""
 import os
@@ -52,12 +55,13 @@ def run(out, www, url):
            "--base-repo", "file://{}/base/$basearch".format(www)]
     print("$ " + " ".join(cmd[1:]), flush=True)
     subprocess.run(cmd, check=True)
-    release_url = "{}/cluster/9/{{}}/Packages/cluster-release-1-1.el9.noarch.rpm".format(url)
+    releases = ["{}/cluster/cluster-release-latest-9.noarch.rpm".format(url)]
+    site_release = "{}/site/cluster-site-release-latest-9.noarch.rpm".format(url)
 
     def machine(name, arch, role):
         root = DnfRoot(os.path.join(out, name), arch=arch)
         root.add_repo("base", "{}/base/$basearch/".format(url))
-        root.dnf("-y", "-q", "install", release_url.format(arch))
+        root.dnf("-y", "-q", "install", *releases)
         root.set_role(role)
         return root
 
@@ -70,9 +74,12 @@ def run(out, www, url):
                                          if n in head.installed())))
     assert "Complete!" in result.out
 
-    step("admin: publish the node profile, pinned to the head node's versions")
+    step("admin: publish the node profile, pinned to the head node's versions, into the site repository")
+    site = os.path.join(www, "site", "9")
     show(head.dnf("-q", "cluster-master", "publish", "--roles", os.path.join(REPO_ROOT, "roles"),
-                  "--repo-dir", os.path.join(repo, "9"), "--lock"))
+                  "--repo-dir", site, "--baseurl", url + "/site", "--lock", "--message", "demo: first profile"))
+    head.dnf("-y", "-q", "install", site_release)
+    releases.append(site_release)
 
     nodes = [machine("node-x86_64", "x86_64", "compute"), machine("node-aarch64", "aarch64", "gpu")]
     for node in nodes:
@@ -88,6 +95,9 @@ def run(out, www, url):
     for node in nodes:
         step("node {}: `dnf cluster-node status`".format(os.path.basename(node.root)))
         show(node.dnf("-q", "cluster-node", "status"))
+
+    step("admin: `dnf cluster-master history`")
+    show(head.dnf("-q", "cluster-master", "history", "--repo-dir", site))
 
     step("admin: the whole cluster at a glance, `dnf cluster-master status -w NODESET`")
     farm = Farm(os.path.join(out, "farm"))

@@ -1,6 +1,8 @@
 """Throwaway dnf systems: an installroot with its own dnf.conf, repos, plugin
 configuration, rpm database and cache, driven by the real /usr/bin/dnf with the
-project's plugin on its pluginpath. Nothing touches the host's configuration."""
+project's plugin on its pluginpath, and dnf-plugins-core's versionlock plugin, as on a
+node: each root has its own versionlock.conf and versionlock.list. Nothing touches the
+host's configuration."""
 import json
 import os
 import subprocess
@@ -12,6 +14,27 @@ DNF = "/usr/bin/dnf"
 PLUGIN_DIR = os.path.join(REPO_ROOT, "plugins")
 #: Plugins only tests load (cluster_testkit/dnfplugins/), e.g. one that stalls after a transaction.
 TEST_PLUGIN_DIR = os.path.join(REPO_ROOT, "cluster_testkit", "dnfplugins")
+#: The dnf-plugins-core plugins a node relies on. Only these: others act on the host
+#: (`local` keeps a repository under the host's /var/lib/dnf) or would slow every run.
+CORE_PLUGINS = ("versionlock",)
+
+
+def core_plugin_dir(home):
+    """A directory holding dnf-plugins-core's CORE_PLUGINS (links to the host's files),
+    for the pluginpath; None when dnf-plugins-core is not installed."""
+    try:
+        import dnfpluginscore
+    except ImportError:
+        return None
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(dnfpluginscore.__file__))),
+                          "dnf-plugins")
+    target = os.path.join(home, "dnf-plugins-core")
+    os.makedirs(target, exist_ok=True)
+    for name in CORE_PLUGINS:
+        link, real = os.path.join(target, name + ".py"), os.path.join(source, name + ".py")
+        if os.path.isfile(real) and not os.path.lexists(link):
+            os.symlink(real, link)
+    return target
 
 
 def tool_env(home):
@@ -53,12 +76,18 @@ class DnfRoot(object):
         self.releasever = releasever
         self.home = home or os.path.join(self.root + ".home")
         self.env = tool_env(self.home)
-        self.plugin_dirs = [PLUGIN_DIR]
+        self.plugin_dirs = [PLUGIN_DIR] + [d for d in [core_plugin_dir(self.home)] if d]
         for sub in ("etc/yum.repos.d", "etc/dnf/plugins", "var/lib/rpm"):
             os.makedirs(os.path.join(self.root, sub), exist_ok=True)
         self.write("etc/dnf/dnf.conf", dnf_conf or (
             "[main]\ngpgcheck=0\ninstallonly_limit=3\nclean_requirements_on_remove=True\n"
             "best=True\nskip_if_unavailable=False\nkeepcache=False\n"))
+        # as python3-dnf-plugin-versionlock ships it; dnf 4 prefixes neither this file's
+        # path nor its locklist with --installroot, so the list is named by its host path
+        self.write("etc/dnf/plugins/versionlock.conf", "[main]\nenabled = 1\nlocklist = {}\n".format(
+            self.path("etc/dnf/plugins/versionlock.list")))
+        if not os.path.exists(self.path("etc/dnf/plugins/versionlock.list")):
+            self.write("etc/dnf/plugins/versionlock.list", "")
 
     def path(self, rel):
         return os.path.join(self.root, rel.lstrip("/"))
@@ -108,6 +137,11 @@ class DnfRoot(object):
 
     def cluster(self, *args, **kwargs):
         return self.run(self.standalone_args(*args), **kwargs)
+
+    def version_locks(self):
+        """The root's versionlock.list, as lines."""
+        with open(self.path("etc/dnf/plugins/versionlock.list")) as handle:
+            return handle.read().splitlines()
 
     def getent(self, database):
         """{name: [fields...]} of the root's /etc/passwd or /etc/group, as `getent passwd`

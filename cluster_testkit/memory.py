@@ -36,6 +36,8 @@ class MemoryBackend(Backend):
         self.origin = {}                             # installed name -> index of its latest transaction
         self.fail_next = False
         self.die_after_next = False
+        self.admin_locks = {}                        # the admin's own version locks: {name: evr}
+        self.locks = None                            # the cluster's entries, once handed over
 
     # repositories
     def load(self):
@@ -86,6 +88,10 @@ class MemoryBackend(Backend):
                     seen.add(req)
                     todo.append(req)
         return seen
+
+    def newest(self, names):
+        builds = [self._build(n) for n in names]
+        return dict((p.name, p.evr) for p in builds if p is not None)
 
     def installed_requires(self, names):
         found = set(n for n in names if n in self.system) | self._closure(names, self.system)
@@ -191,6 +197,16 @@ class MemoryBackend(Backend):
             self.reasons.setdefault(name, "dependency")
             self.history[index][1][name] = evr
             self.origin[name] = index
+
+    def apply_admin_locks(self):
+        """The admin's own locks: {name: evr} in self.admin_locks keep only that build."""
+        for name, evr in sorted(self.admin_locks.items()):
+            self.pin(name, evr)
+
+    def hand_pins(self, pins):
+        """The version lock: self.locks holds the cluster's entries as handed over."""
+        self.locks = dict(pins)
+        return None
 
     def installed_by(self, tag):
         for index in range(len(self.history) - 1, -1, -1):

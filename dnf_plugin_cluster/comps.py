@@ -108,3 +108,18 @@ class RepoComps(object):
 
     def category_groups(self, cid, arch):
         return self._for_arch(arch)[1].get(cid)
+
+
+def repo_comps(backend):
+    """The comps of every enabled repository (through the backend), merged as dnf
+    merges them: what cluster-group shows and what publish resolves role groups with."""
+    from . import mdfile
+    merged = RepoComps()
+    for repoid in backend.enabled_repos():
+        for mdtype in ("group_gz", "group"):
+            path = backend.metadata_path(repoid, mdtype)
+            if path:
+                source = "comps of repository '{}'".format(repoid)
+                merged.add(mdfile.read_bounded(path, MAX_BYTES, source), source)
+                break
+    return merged

@@ -26,7 +26,8 @@ Node answer, schema format 1 (one JSON object on stdout, `status --json` and
      "counts": {"missing": n, "wrong_version": n, "extra": n,           (status)
                 "install": n, "upgrade": n, "downgrade": n, "remove": n},  (sync)
      "drift": {"missing": [name], "extra": [name],                      (status)
-               "wrong_version": [{"name", "installed", "pinned"}]},
+               "wrong_version": [{"name", "installed", "pinned"}],
+               "outdated": [{"name", "installed", "latest"}]},          (update: latest)
      "plan": {"install": [{"name", "evr"}], "remove": [name],           (sync)
               "upgrade": [{"name", "from", "to"}], "downgrade": [...],
               "kept": [{"name", "reason"}]},
@@ -199,6 +200,9 @@ def _describe(answer):
             parts.append("wrong version: " + ", ".join("{} {} (pinned {})".format(
                 _clean(i["name"]), _clean(i["installed"]), _clean(i["pinned"]))
                 for i in drift["wrong_version"]))
+        if drift.get("outdated"):
+            parts.append("outdated: " + ", ".join("{} {} (latest {})".format(
+                _clean(i["name"]), _clean(i["installed"]), _clean(i["latest"])) for i in drift["outdated"]))
         if drift.get("extra"):
             parts.append("extra: " + _names(drift["extra"]))
     else:

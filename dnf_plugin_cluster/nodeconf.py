@@ -13,10 +13,23 @@ import stat
 from .errors import ClusterError
 from .names import NAME_RE
 
+#: Where nodes look for the profile, in this order: the site repository (what the
+#: site's head node published), then the cluster repository (the packager's default
+#: profile), then the only repository that has one; profile_repo= chooses.
+SITE_PROFILE_REPO = "cluster-site"
 DEFAULT_PROFILE_REPO = "cluster"
+PROFILE_REPOS = (SITE_PROFILE_REPO, DEFAULT_PROFILE_REPO)
 MAX_BYTES = 64 * 1024
 #: A protected entry: a package name, or a glob over package names (* ? [...]).
 PATTERN_RE = re.compile(r"\A[A-Za-z0-9_*?\[][A-Za-z0-9._+*?\[\]!-]*\Z")
+
+
+def testing_repo(profile_repo):
+    """The repository of the testing channel for a profile repository: the package
+    repository's, <repo>-testing (`cluster` and the site's `cluster-site` both mean
+    `cluster-testing`; a site repository `acme-site` means `acme-testing`)."""
+    base = profile_repo[:-len("-site")] if profile_repo.endswith("-site") else profile_repo
+    return base + "-testing"
 
 
 class NodeConfig(object):

@@ -60,6 +60,7 @@ class Plan(object):
         self.remove = []           # [name]
         self.kept = []             # [(name, reason)]
         self.unpinned = set()      # pinned names whose pin is not applied (the floor)
+        self.latest = set()        # upgrades to the newest build (update: latest), not to a pin
 
     @property
     def in_sync(self):
@@ -75,7 +76,8 @@ class Plan(object):
         return {
             "role": self.role, "arch": self.arch, "in_sync": self.in_sync,
             "install": [{"name": n, "evr": e} for n, e in self.install],
-            "upgrade": [{"name": n, "from": a, "to": b} for n, a, b in self.upgrade],
+            "upgrade": [{"name": n, "from": a, "to": b, "why": "latest" if n in self.latest else "pinned"}
+                        for n, a, b in self.upgrade],
             "downgrade": [{"name": n, "from": a, "to": b} for n, a, b in self.downgrade],
             "remove": list(self.remove),
             "kept": [{"name": n, "reason": r} for n, r in self.kept],
@@ -87,7 +89,8 @@ class Plan(object):
             out.append("  install    {}{}".format(name, " " + evr + " (pinned)" if evr else ""))
         for label, items in (("upgrade", self.upgrade), ("downgrade", self.downgrade)):
             for name, old, new in items:
-                out.append("  {:<10} {} {} -> {} (pinned)".format(label, name, old, new))
+                out.append("  {:<10} {} {} -> {} ({})".format(label, name, old, new,
+                                                             "latest" if name in self.latest else "pinned"))
         for name in self.remove:
             out.append("  remove     {} (installed by the profile, no longer listed)".format(name))
         for name, reason in self.kept:
@@ -95,7 +98,7 @@ class Plan(object):
         return out
 
 
-def compute(role, arch, wanted, installed, managed, pins, protected=()):
+def compute(role, arch, wanted, installed, managed, pins, protected=(), latest=None):
     """The plan for one node.
 
     wanted:    names the role wants on this arch
@@ -103,7 +106,9 @@ def compute(role, arch, wanted, installed, managed, pins, protected=()):
                packages such as kernels are not pinned)
     managed:   names sync installed earlier (the node's state)
     pins:      {name: evr} exact versions the cluster runs
-    protected: the node's Floor (or the names dnf protects)"""
+    protected: the node's Floor (or the names dnf protects)
+    latest:    {name: evr} the newest builds of the role's channel, for a role that
+               follows them (update: latest): installed older builds are upgraded"""
     floor = protected if isinstance(protected, Floor) else Floor(protected)
     plan = Plan(role, arch)
     wanted = set(wanted)
@@ -123,6 +128,11 @@ def compute(role, arch, wanted, installed, managed, pins, protected=()):
                 floor.reason(name), want, have)))
         elif order > 0:
             plan.downgrade.append((name, have, want))
+    for name in sorted(set(latest or ()) & wanted & set(installed) - set(pins)):
+        have, newest = format_evr(installed[name]), format_evr(latest[name])
+        if compare_evr(have, newest) < 0:
+            plan.upgrade.append((name, have, newest))
+            plan.latest.add(name)
     for name in sorted(set(managed) & set(installed) - wanted):
         if floor.reason(name):
             plan.kept.append((name, floor.reason(name)))
@@ -132,9 +142,12 @@ def compute(role, arch, wanted, installed, managed, pins, protected=()):
 
 
 def drift(plan):
-    """The status view of a plan: what is missing, extra or at the wrong version."""
+    """The status view of a plan: what is missing, extra, at the wrong version (not at its
+    pin) or outdated (older than the newest build, for a role that follows it)."""
     return {
         "missing": [n for n, _ in plan.install],
-        "wrong_version": [{"name": n, "installed": a, "pinned": b} for n, a, b in plan.upgrade + plan.downgrade],
+        "wrong_version": [{"name": n, "installed": a, "pinned": b} for n, a, b in plan.upgrade + plan.downgrade
+                          if n not in plan.latest],
+        "outdated": [{"name": n, "installed": a, "latest": b} for n, a, b in plan.upgrade if n in plan.latest],
         "extra": list(plan.remove),
     }

@@ -13,6 +13,12 @@ Role definitions (roles/<role>.yaml) are what packagers and admins write:
     packages: [cluster-apps-bio]
     arch:                      # per-arch additions
       x86_64: {packages: [cpuid]}
+    update: pinned             # pinned | latest | present (default: pinned when the
+                               # profile has pins, else present; see RoleView.update)
+
+A profile published by `dnf cluster-master publish` into a site repository also carries
+its `generation` (1, 2, ...; see publish.py); a default profile from the packager's
+build has none.
 """
 import hashlib
 import json
@@ -25,6 +31,9 @@ from .names import CLUSTER_ARCHES, KNOWN_BASEARCHES, check_name, is_name
 FORMAT = 1
 MDTYPE = "cluster"
 CHANNELS = ("stable", "testing")
+#: How a role's packages move: to the profile's pins, to the newest build of the role's
+#: channel, or not at all once installed.
+UPDATE_POLICIES = ("pinned", "latest", "present")
 EVR_RE = re.compile(r"\A(?:(\d+):)?[0-9A-Za-z._+~^]+-[0-9A-Za-z._+~^]+\Z")
 #: rpm stores the epoch as a 32-bit integer; dnf's bindings take a C int.
 MAX_EPOCH = 2 ** 31 - 1
@@ -47,6 +56,7 @@ class Role(object):
         self.with_optional = False
         self.packages = []            # [(name, line)]
         self.arch_packages = {}       # arch -> [(name, line)]
+        self.update = None            # one of UPDATE_POLICIES, or None: the default
 
 
 def load_role(path):
@@ -58,13 +68,17 @@ def load_role(path):
     except ClusterError as err:
         raise ClusterError(err.bare, path)
     check = yamlsrc.Checker(data, path, "role definition")
-    check.keys(optional=("description", "channel", "groups", "with_optional", "packages", "arch"))
+    check.keys(optional=("description", "channel", "groups", "with_optional", "packages", "arch", "update"))
     role = Role(name, path)
     role.description = check.get("description", str, "")
     role.channel = check.get("channel", str, "stable")
     if role.channel not in CHANNELS:
         check.fail("channel must be one of {}".format(", ".join(CHANNELS)), "channel")
     role.with_optional = check.get("with_optional", bool, False)
+    if "update" in data:
+        role.update = check.get("update", str)
+        if role.update not in UPDATE_POLICIES:
+            check.fail("update must be one of {}".format(", ".join(UPDATE_POLICIES)), "update")
 
     def names(container, key, what):
         items = yamlsrc.Checker(container, path, what).get(key, list, yamlsrc.Seq())
@@ -133,6 +147,8 @@ def build(roles, catalog, arches=CLUSTER_ARCHES, pins=None, known=None):
             "groups": [g for g, _ in role.groups],
             "arches": per_arch,
         }
+        if role.update is not None:
+            out_roles[role.name]["update"] = role.update
     profile = {"format": FORMAT, "roles": out_roles, "pins": dict(pins or {})}
     validate(profile, "generated profile")
     return profile
@@ -154,12 +170,15 @@ def validate(data, source):
     """Strict check of a profile from anywhere (it may come from a remote repository)."""
     if not isinstance(data, dict):
         _fail("top level", "not an object", source)
-    unknown = set(data) - {"format", "roles", "pins"}
+    unknown = set(data) - {"format", "roles", "pins", "generation"}
     if unknown:
         _fail("top level", "unknown key '{}'".format(sorted(unknown)[0]), source)
     if data.get("format") != FORMAT:
         _fail("format", "unsupported format {!r} (this plugin reads {})".format(data.get("format"), FORMAT),
               source)
+    generation = data.get("generation", 1)
+    if not isinstance(generation, int) or isinstance(generation, bool) or generation < 1:
+        _fail("generation", "must be a whole number of 1 or more, not {!r}".format(generation), source)
     roles = data.get("roles")
     if not isinstance(roles, dict) or not roles:
         _fail("roles", "must be a non-empty object", source)
@@ -167,8 +186,10 @@ def validate(data, source):
         where = "roles.{}".format(name)
         if not is_name(name):
             _fail(where, "invalid role name", source)
-        if not isinstance(role, dict) or set(role) - {"description", "channel", "groups", "arches"}:
-            _fail(where, "must be an object with description, channel, groups, arches", source)
+        if not isinstance(role, dict) or set(role) - {"description", "channel", "groups", "arches", "update"}:
+            _fail(where, "must be an object with description, channel, groups, arches (and update)", source)
+        if role.get("update", "pinned") not in UPDATE_POLICIES:
+            _fail(where + ".update", "must be one of {}".format(", ".join(UPDATE_POLICIES)), source)
         if role.get("channel") not in CHANNELS:
             _fail(where + ".channel", "must be one of {}".format(", ".join(CHANNELS)), source)
         if not isinstance(role.get("description", ""), str):
@@ -251,4 +272,11 @@ class RoleView(object):
         self.channel = entry["channel"]
         self.groups = list(entry["groups"])
         self.packages = list(entry["arches"][arch]["packages"])
-        self.pins = dict(profile.get("pins", {}))
+        self.generation = profile.get("generation")
+        all_pins = dict(profile.get("pins", {}))
+        #: pinned (the default when the profile has pins): every node runs exactly the
+        #: versions the head node runs; present (the default without pins): sync installs
+        #: what is missing and never moves what is there; latest: sync also upgrades the
+        #: role's packages to the newest build of its channel.
+        self.update = entry.get("update") or ("pinned" if all_pins else "present")
+        self.pins = all_pins if self.update == "pinned" else {}

@@ -1,13 +1,53 @@
-"""Putting the cluster profile into a repository tree (OUTDIR/<releasever>): built from
-role definitions and the tree's own comps, added to every arch's repodata as metadata
-type `cluster`, then repomd.xml re-signed when a key is given."""
+"""Publishing the cluster profile. The head node's `dnf cluster-master publish` writes the
+site's profile into the **site repository**, a small repository of the site's own:
+
+    SITE/<releasever>/<arch>/repodata/          one repository per arch: the `cluster`
+    SITE/<releasever>/<arch>/Packages/          record, plus site-local packages (indexed)
+    SITE/<releasever>/generations/NNNN.json     every generation published, and
+    SITE/<releasever>/generations/index.json    their list (time, user, message, digest)
+    SITE/<releasever>/.cluster-publish/         the publish lock and what it keeps
+    SITE/cluster-site-release-latest-<releasever>.noarch.rpm
+    SITE/RPM-GPG-KEY-cluster-site               the site's public key, when signed
+
+Every publish is generation N+1. It runs under a lock on the tree (fcntl), writes every
+arch's new metadata files beside the old ones (content-addressed names), signs the new
+repomd.xml files aside, and only then renames each into place (repodata.py). Files the
+last KEEP_REPOMD repomd.xml versions named stay, so a node that read the previous
+repomd.xml a moment earlier still finds them. The packager's tree (`cluster-repo
+build`) is never written here, and a build never reads or writes the site tree.
+
+The module also reads and writes the default profile of a plain repository tree
+(OUTDIR/<releasever>, the packager's: `arch_repos`, `current`, `add`)."""
+import contextlib
+import datetime
+import errno
+import fcntl
+import json
 import os
+import re
+import shutil
+import subprocess
+import tempfile
 
 from . import comps, profile, repodata
 from .errors import ClusterError
+from .names import CLUSTER_ARCHES, KNOWN_BASEARCHES
 
 PROFILE_FILE = "cluster-profile.json"
+STATE_DIR = ".cluster-publish"
+GENERATIONS = "generations"
+INDEX = "index.json"
+FORMAT = 1
+#: How many earlier repomd.xml versions per arch keep the files they name.
+KEEP_REPOMD = 3
+CONTENT_ADDRESSED = re.compile(r"^[0-9a-f]{32,128}-")
+#: $releasever of EL and Fedora: 8, 9, 10, 9.4, 41, rawhide, eln.
+RELEASEVER_RE = re.compile(r"^(\d+(\.\d+)?|rawhide|eln)$")
+#: Marks of a tree that `cluster-repo build` made (the packager's, never the site's).
+BUILD_MARKS = (".cluster-build.json", "SRPMS")
 
+
+# --- any repository tree (the packager's default profile, closure, tests) -----------------
 
 def arch_repos(tree):
     """{arch: repodata dir} of the binary repositories in a tree."""
@@ -42,9 +82,308 @@ def current(tree):
 
 
 def add(tree, prof, sign=None):
-    """Write `prof` into every arch repository of `tree`; `sign(repomd_path)` re-signs."""
+    """Write `prof` into every arch repository of `tree` (repomd.xml swapped in
+    atomically per arch); `sign(repomd_path)` signs each new repomd.xml."""
     data = profile.dumps(prof).encode("utf-8")
     for arch, md in arch_repos(tree).items():
-        repodata.replace(md, profile.MDTYPE, PROFILE_FILE, data)
-        if sign is not None:
-            sign(os.path.join(md, "repomd.xml"))
+        repodata.replace(md, profile.MDTYPE, PROFILE_FILE, data, sign)
+
+
+# --- small helpers ------------------------------------------------------------------------
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def invoking_user():
+    """Who runs the publish: the sudo caller when there is one, else the login name."""
+    import pwd
+    name = os.environ.get("SUDO_USER")
+    if name:
+        return name
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
+
+
+def write_atomic(path, data):
+    """Write bytes or text to `path` through a temporary file and a rename."""
+    tmp = "{}.tmp{}".format(path, os.getpid())
+    with open(tmp, "wb") as handle:
+        handle.write(data if isinstance(data, bytes) else data.encode("utf-8"))
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.rename(tmp, path)
+
+
+def _read_json(path, what):
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except IOError as err:
+        if err.errno == errno.ENOENT:
+            return None
+        raise ClusterError("cannot read {}: {}".format(what, err.strerror), path)
+    except ValueError as err:
+        raise ClusterError("corrupt {}: {}".format(what, err), path)
+
+
+def _dumps(data):
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+# --- the site repository ------------------------------------------------------------------
+
+class SiteTree(object):
+    """One release of a site repository: SITE/<releasever> (see the module docstring)."""
+
+    def __init__(self, path):
+        self.path = os.path.abspath(path)
+        self.releasever = os.path.basename(self.path)
+        self.top = os.path.dirname(self.path)
+        self._lock = None
+
+    def _state(self, *parts):
+        return os.path.join(self.path, STATE_DIR, *parts)
+
+    def _gen_dir(self, *parts):
+        return os.path.join(self.path, GENERATIONS, *parts)
+
+    def repodata(self, arch):
+        return os.path.join(self.path, arch, "repodata")
+
+    # --- what is there -------------------------------------------------------------------
+    def check(self):
+        """Refuse a tree that is not a site repository (nothing is written before)."""
+        for path in (self.top, self.path):
+            if os.path.exists(path) and not os.path.isdir(path):
+                raise ClusterError("not a directory", path)
+        for mark in BUILD_MARKS:
+            if os.path.exists(os.path.join(self.path, mark)):
+                raise ClusterError("this is a tree `cluster-repo build` made (it has {}): the site's profile "
+                                   "goes to a repository of its own, e.g. /srv/cluster/site/{}".format(
+                                       mark, self.releasever), self.path)
+        if not RELEASEVER_RE.match(self.releasever):
+            raise ClusterError("the site repository of one release is SITE/<releasever> (e.g. /srv/cluster/site/9): "
+                               "'{}' is not a release version".format(self.releasever), self.path)
+        return self
+
+    def exists(self):
+        """Refuse to read a site repository that is not there."""
+        if not os.path.isdir(os.path.join(self.path, GENERATIONS)) and not self.arches():
+            raise ClusterError("no site repository here (nothing published yet)", self.path)
+        return self
+
+    def arches(self):
+        """Arches that have a repository in the tree now."""
+        if not os.path.isdir(self.path):
+            return []
+        return sorted(name for name in os.listdir(self.path)
+                      if name in KNOWN_BASEARCHES and os.path.isfile(os.path.join(self.repodata(name), "repomd.xml")))
+
+    def publish_arches(self, wanted=None):
+        """The arches a publish writes: the ones asked for plus those already in the tree
+        (an arch is never left behind with an old profile), else the cluster arches."""
+        arches = set(wanted or ()) | set(self.arches())
+        for arch in arches:
+            if arch not in KNOWN_BASEARCHES:
+                raise ClusterError("unknown arch '{}' (known: {})".format(arch, ", ".join(KNOWN_BASEARCHES)))
+        return sorted(arches or CLUSTER_ARCHES)
+
+    def signed_arches(self):
+        return [a for a in self.arches() if os.path.exists(os.path.join(self.repodata(a), "repomd.xml.asc"))]
+
+    def refuse_stale_signature(self, signing):
+        """A tree signed before is re-signed by every publish, or a node would meet a
+        repomd.xml.asc that no longer matches."""
+        signed = self.signed_arches()
+        if signed and not signing:
+            raise ClusterError("the site repository is signed ({}/repodata/repomd.xml.asc): pass --sign-key KEYID "
+                               "(and --gnupghome DIR) to re-sign it; publishing without a key would leave a "
+                               "stale signature".format(signed[0]), self.path)
+
+    def published(self, warn=None):
+        """The profile published now (from the first arch repository that has one), or
+        None. An invalid one is reported through warn() and counts as none: the next
+        publish replaces it."""
+        for arch in self.arches():
+            md = self.repodata(arch)
+            try:
+                data = repodata.read(md, profile.MDTYPE, profile.MAX_BYTES)
+                if data is None:
+                    continue
+                return profile.loads(data, os.path.join(md, PROFILE_FILE))
+            except ClusterError as err:
+                if warn is None:
+                    raise
+                warn("the published profile is invalid and will be replaced: {}".format(err))
+                return None
+        return None
+
+    def history(self):
+        """Index entries of every generation, oldest first; a generation whose file is
+        there but not yet in the index (a publish stopped between the two) is read from
+        its file."""
+        data = _read_json(self._gen_dir(INDEX), "generation index")
+        if data is None:
+            data = {"generations": []}
+        if not isinstance(data, dict) or not isinstance(data.get("generations"), list):
+            raise ClusterError("corrupt generation index", self._gen_dir(INDEX))
+        entries = dict((e.get("generation"), e) for e in data["generations"] if isinstance(e, dict))
+        for number in self._generation_files():
+            if number not in entries:
+                entries[number] = self._entry(self.generation(number))
+        return [entries[n] for n in sorted(entries, key=lambda n: n or 0)]
+
+    def _generation_files(self):
+        if not os.path.isdir(self._gen_dir()):
+            return []
+        return sorted(int(f[:-5]) for f in os.listdir(self._gen_dir()) if re.match(r"^\d+\.json$", f))
+
+    def generation(self, number):
+        """The record of generation `number`, with its profile."""
+        path = self._gen_dir("{:04d}.json".format(number))
+        data = _read_json(path, "generation {}".format(number))
+        if data is None:
+            known = self._generation_files()
+            raise ClusterError("no generation {} in this site repository ({})".format(
+                number, "generations {}-{}".format(known[0], known[-1]) if known else "none published yet"),
+                self.path)
+        if not isinstance(data, dict) or data.get("generation") != number:
+            raise ClusterError("corrupt generation record", path)
+        profile.validate(data.get("profile"), path)
+        return data
+
+    def next_generation(self, published=None):
+        numbers = self._generation_files() + [e.get("generation", 0) for e in self.history()]
+        if published is not None:
+            numbers.append(published.get("generation", 0))
+        return max(numbers + [0]) + 1
+
+    @staticmethod
+    def _entry(record):
+        entry = dict((k, v) for k, v in record.items() if k != "profile")
+        prof = record["profile"]
+        entry.setdefault("roles", sorted(prof["roles"]))
+        entry.setdefault("pins", len(prof.get("pins", {})))
+        return entry
+
+    # --- the lock ------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def locked(self, on_wait=None):
+        """One publish per tree at a time (fcntl lock on .cluster-publish/lock); a
+        second one waits, then works from the first one's result."""
+        os.makedirs(self._state(), exist_ok=True)
+        handle = open(self._state("lock"), "a+")
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except IOError:
+                if on_wait is not None:
+                    on_wait()
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            self._lock = handle
+            yield self
+        finally:
+            self._lock = None
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+    # --- publishing ----------------------------------------------------------------------
+    def publish(self, prof, arches, gpg=None, message="", user=None, action="publish", baseurl=None, log=None):
+        """Publish `prof` as the next generation into every arch of `arches`; the caller
+        holds locked(). gpg: signing.Gpg that can sign (checked by the caller), or None.
+        Returns the generation's index entry."""
+        if self._lock is None:
+            raise RuntimeError("SiteTree.publish() needs the tree's lock (with tree.locked(): ...)")
+        log = log or (lambda text: None)
+        self._clean_leftovers(arches)
+        number = self.next_generation(self.published(warn=lambda text: None))
+        prof = dict(prof, generation=number)
+        profile.validate(prof, "published profile")
+        record = {"format": FORMAT, "generation": number, "time": utc_now(), "user": user or invoking_user(),
+                  "message": message or "", "action": action, "digest": profile.digest(prof),
+                  "roles": sorted(prof["roles"]), "pins": len(prof["pins"]), "profile": prof}
+
+        from . import siterelease
+        release = siterelease.prepare(self, arches, gpg, baseurl, log)
+        data = profile.dumps(prof).encode("utf-8")
+        sign = gpg.sign_file if gpg is not None else None
+        previous = {}
+        for arch in arches:
+            previous[arch] = self._stage_arch(arch, number, data, sign)
+
+        # nothing a reader uses has changed so far; from here on every step is a rename
+        os.makedirs(self._gen_dir(), exist_ok=True)
+        write_atomic(self._gen_dir("{:04d}.json".format(number)), _dumps(record))
+        for arch in arches:
+            repodata.commit_pending(self.repodata(arch))
+        entries = [e for e in self.history() if e.get("generation") != number] + [self._entry(record)]
+        write_atomic(self._gen_dir(INDEX), _dumps({"format": FORMAT, "generations": entries}))
+        if release is not None:
+            release.commit()
+        if gpg is not None:         # as the packager's OUTDIR/RPM-GPG-KEY-cluster, for gpgkey=URL
+            write_atomic(os.path.join(self.top, siterelease.KEY_FILE), gpg.public_key())
+        for arch in arches:
+            self._collect(arch, previous[arch])
+        log("generation {}: {} -> {}".format(number, profile.digest(prof)[:12], ", ".join(
+            os.path.join(self.path, a) for a in arches)))
+        return self._entry(record)
+
+    def _clean_leftovers(self, arches):
+        """What a publish killed midway left (under the lock, nothing else uses it)."""
+        for arch in arches:
+            top = os.path.join(self.path, arch)
+            if not os.path.isdir(top):
+                continue
+            for name in os.listdir(top):
+                if name.startswith(".stage-"):
+                    shutil.rmtree(os.path.join(top, name), ignore_errors=True)
+            for name in (repodata.PENDING, repodata.PENDING + ".asc"):
+                path = os.path.join(self.repodata(arch), name)
+                if os.path.exists(path):
+                    os.unlink(path)
+
+    def _stage_arch(self, arch, number, data, sign):
+        """Index the arch's packages with createrepo_c aside, add the profile, move the new
+        files beside the old ones, write (and sign) the pending repomd.xml. Returns the
+        file names the current repomd.xml names."""
+        top = os.path.join(self.path, arch)
+        md = self.repodata(arch)
+        os.makedirs(os.path.join(top, "Packages"), exist_ok=True)
+        old = []
+        if os.path.isfile(os.path.join(md, "repomd.xml")):
+            old = [os.path.basename(href) for _, href in repodata.records(md) if href]
+        stage = tempfile.mkdtemp(prefix=".stage-", dir=top)
+        try:
+            proc = subprocess.run(["createrepo_c", "--quiet", "--no-database", "--general-compress-type=gz",
+                                   "--outputdir", stage, top],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+            if proc.returncode != 0:
+                raise ClusterError("createrepo_c failed: {}".format(" ".join(proc.stdout.split())), top)
+            staged = os.path.join(stage, "repodata")
+            repomd = repodata.load(staged)
+            repodata.put_record(repomd, staged, profile.MDTYPE, PROFILE_FILE, data)
+            repomd.set_revision(str(number))
+            repodata.move_files(staged, md)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+        repodata.write_pending(repomd, md, sign)
+        return old
+
+    def _collect(self, arch, previous):
+        """Delete metadata files that neither the new repomd.xml nor the KEEP_REPOMD
+        before it name."""
+        path = self._state("retained.json")
+        retained = _read_json(path, "retained metadata list") or {}
+        lists = [previous] + [l for l in retained.get(arch, []) if isinstance(l, list)][:KEEP_REPOMD - 1]
+        retained[arch] = lists
+        write_atomic(path, _dumps(retained))
+        md = self.repodata(arch)
+        keep = set(os.path.basename(href) for _, href in repodata.records(md) if href)
+        for names in lists:
+            keep.update(names)
+        for name in os.listdir(md):
+            if CONTENT_ADDRESSED.match(name) and name not in keep:
+                os.unlink(os.path.join(md, name))

@@ -20,11 +20,14 @@ def answer(run, result):
     """The JSON answer of sync (dry run, check or real), format 1: result is in-sync,
     planned, drift or synced."""
     plan = run.plan
-    return dict(run.summary, format=ANSWER_FORMAT, command="sync", result=result,
-                in_sync=result in ("in-sync", "synced"), plan=plan.as_dict(),
-                transaction=[item.as_dict() for item in run.items],
-                counts={"install": len(plan.install), "upgrade": len(plan.upgrade),
-                        "downgrade": len(plan.downgrade), "remove": len(plan.remove), "kept": len(plan.kept)})
+    out = dict(run.summary, format=ANSWER_FORMAT, command="sync", result=result,
+               generation=run.state.generation, in_sync=result in ("in-sync", "synced"), plan=plan.as_dict(),
+               transaction=[item.as_dict() for item in run.items],
+               counts={"install": len(plan.install), "upgrade": len(plan.upgrade),
+                       "downgrade": len(plan.downgrade), "remove": len(plan.remove), "kept": len(plan.kept)})
+    if run.lock_note:
+        out["warnings"] = [run.lock_note]
+    return out
 
 
 def plan(run):
@@ -54,14 +57,20 @@ def status(run):
     resolved it, so it agrees with `sync --check`."""
     from .plan import drift
     found = drift(run.plan)
-    data = dict(run.summary, format=ANSWER_FORMAT, command="status",
+    data = dict(run.summary, format=ANSWER_FORMAT, command="status", generation=run.state.generation,
                 result="in-sync" if run.plan.in_sync else "drift", in_sync=run.plan.in_sync, drift=found,
                 kept=[{"name": n, "reason": r} for n, r in run.plan.kept],
                 counts=dict((key, len(value)) for key, value in found.items()))
     lines = [run.header]
+    if run.view.generation is not None or run.state.generation is not None:
+        lines.append("  generation     published {}, this node synced to {}".format(
+            "none" if run.view.generation is None else run.view.generation,
+            "none yet" if run.state.generation is None else run.state.generation))
     lines += ["  missing        {}".format(name) for name in found["missing"]]
     lines += ["  wrong version  {} {} (pinned {})".format(i["name"], i["installed"], i["pinned"])
               for i in found["wrong_version"]]
+    lines += ["  outdated       {} {} (latest {})".format(i["name"], i["installed"], i["latest"])
+              for i in found["outdated"]]
     lines += ["  extra          {} (installed by the profile, no longer listed)".format(name)
               for name in found["extra"]]
     lines += ["  keep           {} ({})".format(name, reason) for name, reason in run.plan.kept]

@@ -1,7 +1,9 @@
 """Signing with GnuPG, for the packager's build and the head node's publish: RPMs
 through rpmsign, repository files (repomd.xml) with a detached armored signature."""
+import os
 import shutil
 import subprocess
+import tempfile
 
 from .errors import ClusterError
 
@@ -18,8 +20,9 @@ class Gpg(object):
     def run(self, args, **kwargs):
         proc = subprocess.run(self._base() + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
         if proc.returncode != 0:
-            raise ClusterError("gpg {} failed: {}".format(args[0], proc.stderr.decode("utf-8", "replace")
-                                                          .strip().splitlines()[-1:]))
+            lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise ClusterError("gpg {} failed: {}".format(args[0], lines[-1] if lines else "exit {}".format(
+                proc.returncode)))
         return proc.stdout
 
     def public_key(self):
@@ -38,6 +41,22 @@ class Gpg(object):
                               universal_newlines=True)
         if proc.returncode != 0:
             raise ClusterError("rpmsign failed: {}".format(proc.stdout.strip().splitlines()[-1:]))
+
+    def check(self):
+        """Sign a scratch file: a key without its secret part, a wrong key id or a
+        locked agent fails here, before anything is written."""
+        scratch = tempfile.mkdtemp(prefix="cluster-sign-check-")
+        try:
+            path = os.path.join(scratch, "check")
+            with open(path, "w") as handle:
+                handle.write("can this key sign?\n")
+            try:
+                self.sign_file(path)
+            except ClusterError as err:
+                raise ClusterError("cannot sign with key '{}': {}".format(self.key, err))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return self
 
     def sign_file(self, path):
         self.run(["--local-user", self.key, "--armor", "--detach-sign", "--output", path + ".asc", path])

@@ -23,7 +23,7 @@ from .errors import ClusterError
 from .names import is_name
 
 FORMAT = 1
-KEYS = ("format", "role", "profile", "managed", "pending")
+KEYS = ("format", "role", "profile", "generation", "managed", "pending")
 TAG_RE = re.compile(r"\A[0-9a-f]{32}\Z")
 DIGEST_RE = re.compile(r"\A[0-9a-f]{64}\Z")
 MAX_BYTES = 4 * 1024 * 1024
@@ -46,12 +46,13 @@ class State(object):
             self.pending = None
         self.role = data.get("role")
         self.profile = data.get("profile")
+        self.generation = data.get("generation")      # of the profile last synced to
 
     def as_dict(self):
         pending = None
         if self.pending:
             pending = {"tag": self.pending["tag"], "names": sorted(self.pending["names"])}
-        return {"format": FORMAT, "role": self.role, "profile": self.profile,
+        return {"format": FORMAT, "role": self.role, "profile": self.profile, "generation": self.generation,
                 "managed": sorted(self.managed), "pending": pending}
 
     def save(self):
@@ -190,6 +191,10 @@ def invalid(data):
     if data.get("profile") is not None and not (isinstance(data["profile"], str) and
                                                 DIGEST_RE.match(data["profile"])):
         return "profile must be a sha256 digest"
+    generation = data.get("generation")
+    if generation is not None and (not isinstance(generation, int) or isinstance(generation, bool) or
+                                   generation < 1):
+        return "generation must be null or a whole number of 1 or more"
     if not _names(data.get("managed", [])):
         return "managed must be a list of package names"
     pending = data.get("pending")

@@ -12,8 +12,9 @@ from .names import check_name
 
 def find_profile(backend, preferred=None):
     """(repository id, profile) from the enabled repositories' `cluster` metadata:
-    `preferred` (profile_repo in cluster.conf), else the repository named `cluster`,
-    else the only one that carries a profile."""
+    `preferred` (profile_repo in cluster.conf), else the site repository
+    `cluster-site`, else the repository `cluster`, else the only one that carries a
+    profile."""
     by_id = dict((r, backend.metadata_path(r, profile.MDTYPE)) for r in backend.enabled_repos())
     by_id = dict((r, path) for r, path in by_id.items() if path)
     if preferred:
@@ -23,8 +24,8 @@ def find_profile(backend, preferred=None):
             raise ClusterError("repository '{}' carries no cluster profile (metadata type '{}')".format(
                 preferred, profile.MDTYPE))
         repoid = preferred
-    elif nodeconf.DEFAULT_PROFILE_REPO in by_id:
-        repoid = nodeconf.DEFAULT_PROFILE_REPO
+    elif any(r in by_id for r in nodeconf.PROFILE_REPOS):
+        repoid = [r for r in nodeconf.PROFILE_REPOS if r in by_id][0]
     elif len(by_id) == 1:
         repoid = list(by_id)[0]
     elif not by_id:
@@ -56,23 +57,34 @@ class NodeRun(object):
         arch = backend.basearch
         self.view = profile.RoleView(self.profile, self.role, arch)
         self.follow_channel()
+        # the admin's own version locks hold for this run too; the cluster's entries are
+        # the last sync's pins, which this run replaces (see hand_pins)
+        backend.apply_admin_locks()
         self.installed = backend.installed()
         self.state = state.load(backend.persistdir)
         self.managed = (self.state.managed | self.adopted()) & set(self.installed)
         self.floor = planning.Floor(backend.protected(), self.config.protected)
+        newest = None
+        if self.view.update == "latest":
+            newest = backend.newest(set(self.view.packages) & set(self.installed))
         self.plan = planning.compute(self.view.name, arch, self.view.packages, self.installed, self.managed,
-                                     self.view.pins, self.floor)
+                                     self.view.pins, self.floor, newest)
         self.summary = {"role": self.view.name, "arch": arch, "channel": self.view.channel,
-                        "profile_repo": self.repo, "profile": profile.digest(self.profile)}
-        self.header = ("Cluster profile from repository '{}': role {} on {}, channel {}, {} packages, "
-                       "{} pins".format(self.repo, self.view.name, arch, self.view.channel,
-                                        len(self.view.packages), len(self.view.pins)))
+                        "update": self.view.update, "profile_repo": self.repo,
+                        "profile": profile.digest(self.profile), "published_generation": self.view.generation}
+        self.header = ("Cluster profile from repository '{}'{}: role {} on {}, channel {}, {} packages, "
+                       "{} pins{}".format(self.repo, "" if self.view.generation is None else
+                                          " (generation {})".format(self.view.generation),
+                                          self.view.name, arch, self.view.channel, len(self.view.packages),
+                                          len(self.view.pins), "" if self.view.update == "pinned" else
+                                          ", update {}".format(self.view.update)))
+        self.lock_note = None
         return self
 
     def follow_channel(self):
-        """Stable roles take nothing from <repo>-testing; testing roles need it (it is
-        enabled for this run when the node has it configured but disabled)."""
-        testing = self.repo + "-testing"
+        """Stable roles take nothing from the testing repository; testing roles need it
+        (it is enabled for this run when the node has it configured but disabled)."""
+        testing = nodeconf.testing_repo(self.repo)
         known = self.backend.repo_state(testing)
         if self.view.channel == "testing":
             if known is None:
@@ -221,6 +233,25 @@ class NodeRun(object):
         self.managed = (set(self.managed) | (set(n for n, _ in self.plan.install) & installed_now)) - removed
         self.state.managed = set(self.managed)
         self.state.pending = None
+        self._record_profile()
+
+    def record_in_sync(self):
+        """A real sync found nothing to do (settle() has written down the rest): the node
+        is at the published profile."""
+        now = (self.view.name, profile.digest(self.profile), self.view.generation)
+        if (self.state.role, self.state.profile, self.state.generation) != now:
+            self._record_profile()
+
+    def hand_pins(self):
+        """After a real sync (with or without a transaction): the role's pins go to the
+        package manager's own version lock, so plain `dnf upgrade` keeps them; none for a
+        role that is not pinned. Returns why they could not be handed over, or None."""
+        self.lock_note = self.backend.hand_pins(self.view.pins)
+        return self.lock_note
+
+    def _record_profile(self):
+        """Which profile the node is at now (its generation, for status and the fleet)."""
         self.state.role = self.view.name
         self.state.profile = profile.digest(self.profile)
+        self.state.generation = self.view.generation
         self.state.save()

@@ -140,21 +140,30 @@ def node_factory(make_root, standin_el9, cluster_repo_el9):
 
 
 class ClusterSite(object):
-    """A published cluster: the built repository and the stand-in base served over
-    HTTP on 127.0.0.1 (as a mirror serves them), the role definitions, a head node that
-    publishes the profile, and nodes that sync from it."""
+    """A published cluster: the built repository (the packager's, with its default
+    profile), the stand-in base and the site repository served over HTTP on 127.0.0.1
+    (as a mirror and the head node serve them), the role definitions, a head node that
+    publishes the site's profile into the site repository, and nodes that sync from it.
+    The site repository starts at generation 1, published from the project's roles."""
 
     def __init__(self, tmp_path, repo, base, make_root):
         from cluster_testkit.httpd import RepoServer
         self.www = str(tmp_path / "www")
         shutil.copytree(repo, os.path.join(self.www, "cluster"))
         shutil.copytree(base, os.path.join(self.www, "base"))
-        self.tree = os.path.join(self.www, "cluster", "9")
+        self.upstream = os.path.join(self.www, "cluster", "9")
+        self.tree = os.path.join(self.www, "site", "9")
         self.roles = str(tmp_path / "roles")
         shutil.copytree(os.path.join(REPO_ROOT, "roles"), self.roles)
         self.make_root = make_root
         self.server = RepoServer(self.www).start()
         self._master = None
+        publish_site(self.tree, self.upstream, self.roles, baseurl=self.url + "/site")
+
+    def repo_lines(self, root):
+        root.add_repo("base", "{}/base/$basearch/".format(self.url))
+        root.add_repo("cluster", "{}/cluster/$releasever/$basearch/".format(self.url))
+        root.add_repo("cluster-site", "{}/site/$releasever/$basearch/".format(self.url))
 
     @property
     def url(self):
@@ -162,8 +171,7 @@ class ClusterSite(object):
 
     def node(self, name, arch="x86_64", role="compute"):
         root = self.make_root(name, arch=arch)
-        root.add_repo("base", "{}/base/$basearch/".format(self.url))
-        root.add_repo("cluster", "{}/cluster/$releasever/$basearch/".format(self.url))
+        self.repo_lines(root)
         if role:
             root.set_role(role)
         return root
@@ -187,6 +195,30 @@ class ClusterSite(object):
 
     def close(self):
         self.server.stop()
+
+
+def tree_snapshot(top, *parts):
+    """{relative path: bytes} of every file under top/parts (to show nothing changed)."""
+    base = os.path.join(top, *parts)
+    out = {}
+    for directory, _, files in os.walk(base):
+        for name in files:
+            path = os.path.join(directory, name)
+            with open(path, "rb") as handle:
+                out[os.path.relpath(path, base)] = handle.read()
+    return out
+
+
+def publish_site(tree, upstream, roles, baseurl=None, message="first generation", gpg=None, **changes):
+    """Publish the roles as the next generation of the site repository `tree` with the
+    library (what `dnf cluster-master publish` does once it has the profile), resolving
+    groups with the upstream tree's comps; `changes` replace top-level profile keys."""
+    from dnf_plugin_cluster import profile, publish
+    site = publish.SiteTree(tree)
+    prof = profile.build(profile.load_roles(roles), publish.tree_comps(upstream), ("x86_64", "aarch64"))
+    prof.update(changes)
+    with site.locked():
+        return site.publish(prof, site.publish_arches(), gpg=gpg, message=message, user="test", baseurl=baseurl)
 
 
 @pytest.fixture

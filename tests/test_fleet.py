@@ -241,6 +241,16 @@ def test_classify_is_careful_with_remote_text():
     assert res.state == "bad-answer"
 
 
+def test_outdated_packages_of_a_latest_role_are_drift():
+    answer = status_answer("node01")
+    answer.update(result="drift", in_sync=False, drift=dict(answer["drift"], outdated=[
+        {"name": "openmpi", "installed": "4.1.5-1.el9", "latest": "4.1.6-1.el9"}]))
+    res = fleet.classify("node01", 100, json.dumps(answer), "")
+    assert res.state == "drift" and res.summary == "outdated: openmpi 4.1.5-1.el9 (latest 4.1.6-1.el9)"
+    answer["drift"]["outdated"] = [{"name": "openmpi"}]
+    assert fleet.classify("node01", 100, json.dumps(answer), "").state == "bad-answer"
+
+
 # --- rollout -------------------------------------------------------------------------
 
 def test_plan_waves(farm):

@@ -46,7 +46,7 @@ def groups_of(result):
 def test_fleet_status_groups_identical_answers(site, farm):
     everyone = fleet(site, farm, "status", "node[01-24]", "--fanout", "8")
     assert everyone.rc == 0, everyone
-    assert groups_of(everyone) == [("node[01-24] (24)", "in sync")]
+    assert groups_of(everyone) == [("node[01-24] (24)", "in sync, generation 1")]
 
     # two compute nodes lost a role package; one node cannot reach its cluster repository
     for name in ("node03", "node04"):
@@ -55,7 +55,7 @@ def test_fleet_status_groups_identical_answers(site, farm):
     mixed = fleet(site, farm, "status", "node[01-24]", "--fanout", "8")
     assert mixed.rc == 1, mixed
     out = groups_of(mixed)
-    assert out[:2] == [("node[01-02,05-16,18-24] (21)", "in sync"),
+    assert out[:2] == [("node[01-02,05-16,18-24] (21)", "in sync, generation 1"),
                        ("node[03-04] (2)", "missing: cluster-apps-bio")], mixed
     assert out[2][0] == "node17 (1)" and out[2][1].startswith("error: Failed to download metadata for repo 'cluster'")
     assert "Error: 1 node could not be asked: node17" in mixed.err

@@ -9,7 +9,7 @@ from conftest import libcomps_iteration_crashes
 
 HEAD_NODE = ("slurm-slurmctld", "slurm-slurmdbd", "munge", "openmpi", "openmpi-devel", "pdsh", "pdsh-rcmd-ssh",
              "clustershell", "Lmod", "nfs-utils", "chrony", "ipmitool", "python3-dnf-plugin-cluster",
-             "cluster-users", "createrepo_c")
+             "cluster-users", "createrepo_c", "python3-createrepo_c", "rpm-build")
 
 
 def test_dnf_install_cluster_master_installs_the_head_node_stack(node_factory):
@@ -25,6 +25,9 @@ def test_dnf_install_cluster_master_installs_the_head_node_stack(node_factory):
     # the plugin lands where EL9's dnf looks for plugins, with its configuration
     assert os.path.isfile(head.path("usr/lib/python3.9/site-packages/dnf-plugins/cluster.py"))
     assert os.path.isfile(head.path("etc/dnf/plugins/cluster.conf"))
+    # and what publish builds cluster-site-release from
+    assert os.path.isfile(head.path("usr/lib/python3.9/site-packages/dnf_plugin_cluster/templates/"
+                                    "cluster-site-release.spec"))
     with open(head.path("usr/lib/sysusers.d/cluster-users.conf")) as handle:
         sysusers = handle.read()
     assert 'u slurm 450 "Slurm workload manager"' in sysusers and 'u munge 451' in sysusers
@@ -78,7 +81,11 @@ def test_dnf_group_install_cluster_master(node_factory):
 def test_cluster_release_writes_a_working_repo_file(make_root, standin_el9, cluster_repo_el9):
     node = make_root("fresh")
     node.add_repo("base", "file://{}/$basearch".format(standin_el9))
-    release = os.path.join(cluster_repo_el9, "9", "x86_64", "Packages", "cluster-release-1-1.el9.noarch.rpm")
+    # the stable address at the top of the tree, as EPEL's epel-release-latest-9.noarch.rpm
+    release = os.path.join(cluster_repo_el9, "cluster-release-latest-9.noarch.rpm")
+    with open(release, "rb") as latest, open(os.path.join(
+            cluster_repo_el9, "9", "x86_64", "Packages", "cluster-release-1-1.el9.noarch.rpm"), "rb") as built:
+        assert latest.read() == built.read()
     node.dnf("-y", "install", release)
     with open(node.path("etc/yum.repos.d/cluster.repo")) as handle:
         repo = handle.read()

@@ -34,9 +34,10 @@ def test_initial_sync_installs_the_role_per_arch_and_a_second_sync_is_a_noop(sit
     for name in ("cluster-gpu", "nvtop", "cluster-apps-md", "gromacs-openmpi"):
         assert name in g, name
     assert "cluster-apps-bio" not in g
-    # the profile was fetched over HTTP through dnf, with the repository metadata
-    assert any(re.search(r"/cluster/9/x86_64/repodata/[0-9a-f]+-cluster-profile\.json\.gz$", r)
+    # the site's profile was fetched over HTTP through dnf, with the site repository's metadata
+    assert any(re.search(r"/site/9/x86_64/repodata/[0-9a-f]+-cluster-profile\.json\.gz$", r)
                for r in site.server.requests)
+    assert "(generation 1)" in result.out
 
     for node in (x86, arm):
         before, transactions = node.installed(), history_count(node)
@@ -45,7 +46,8 @@ def test_initial_sync_installs_the_role_per_arch_and_a_second_sync_is_a_noop(sit
         assert "In sync: nothing to do." in again.out
         # unchanged metadata is checked, not downloaded again: one repomd.xml per repository
         assert sorted(site.server.requests) == ["/base/{}/repodata/repomd.xml".format(node.arch),
-                                                "/cluster/9/{}/repodata/repomd.xml".format(node.arch)]
+                                                "/cluster/9/{}/repodata/repomd.xml".format(node.arch),
+                                                "/site/9/{}/repodata/repomd.xml".format(node.arch)]
         assert node.installed() == before and history_count(node) == transactions
 
 
@@ -205,9 +207,10 @@ def test_bad_input_is_one_line_and_changes_nothing(site, tmp_path):
         assert message in refused("-y", "cluster-node", "sync")
         assert message in refused("cluster-node", "status")
 
-    # no profile at all
-    for md in publish.arch_repos(site.tree).values():
-        os.system("modifyrepo_c --remove cluster {} >/dev/null".format(md))
+    # no profile at all (neither the site's nor the packager's default)
+    for tree in (site.tree, site.upstream):
+        for md in publish.arch_repos(tree).values():
+            os.system("modifyrepo_c --remove cluster {} >/dev/null".format(md))
     assert "no enabled repository carries a cluster profile" in refused("-y", "cluster-node", "sync")
 
     # publish refuses unknown groups with file:line
@@ -237,13 +240,25 @@ def test_cluster_group_install_honours_arch(site):
 
 def test_kickstart_for_a_role(site):
     ks = site.master.dnf("-q", "cluster-master", "kickstart", "--role", "compute", "--arch", "aarch64").out
-    assert "repo --name=cluster --baseurl={}/cluster/9/aarch64/".format(site.url) in ks
+    assert "from the cluster profile in repository 'cluster-site'" in ks
+    assert "repo --name=cluster-site --baseurl={}/site/9/aarch64/\n".format(site.url) in ks
+    assert "repo --name=cluster --baseurl={}/cluster/9/aarch64/\n".format(site.url) in ks
     packages = ks.split("%packages\n")[1].split("%end")[0].split()
     assert "cluster-node" in packages and "cluster-apps-bio" in packages
+    # the installed node keeps both repositories configured
+    assert "cluster-site-release" in packages and "cluster-release" in packages
     assert "opa-basic-tools" not in packages                  # x86_64 only
     assert "role = compute" in ks
     x86 = site.master.dnf("-q", "cluster-master", "kickstart", "--role", "compute").out
     assert "opa-basic-tools" in x86.split("%packages\n")[1]
+    mirrored = site.master.dnf("-q", "cluster-master", "kickstart", "--role", "compute",
+                               "--baseurl", "https://head/site/9/x86_64/",
+                               "--baseurl", "cluster=https://mirror/cluster/9/x86_64/").out
+    assert "repo --name=cluster-site --baseurl=https://head/site/9/x86_64/\n" in mirrored
+    assert "repo --name=cluster --baseurl=https://mirror/cluster/9/x86_64/\n" in mirrored
+    bad = site.master.dnf("-q", "cluster-master", "kickstart", "--role", "compute", "--baseurl", "base=x:/",
+                          check=False)
+    assert bad.rc == 1 and "--baseurl for 'base', which the kickstart does not use" in bad.err
 
 
 def test_roles_follow_their_channel(site, project, tmp_path):

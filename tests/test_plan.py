@@ -26,7 +26,19 @@ def test_removes_only_what_the_profile_installed():
     assert p.kept == [("dnf", "protected by dnf")]
     p.keep("b", "still needed by htop")
     assert p.in_sync and p.kept[-1] == ("b", "still needed by htop")
-    assert plan.drift(p) == {"missing": [], "wrong_version": [], "extra": []}
+    assert plan.drift(p) == {"missing": [], "wrong_version": [], "outdated": [], "extra": []}
+
+
+def test_a_role_that_follows_the_newest_builds():
+    installed = {"a": "1.0-1", "b": "2.0-1", "c": "1.0-1"}
+    newest = {"a": "1.1-1", "b": "2.0-1", "c": "1.5-1", "x": "9-1"}
+    p = plan.compute("compute", "x86_64", ["a", "b", "x"], installed, set(), {}, latest=newest)
+    assert p.upgrade == [("a", "1.0-1", "1.1-1")]          # b is the newest; c is not the role's
+    assert p.install == [("x", None)]
+    assert plan.drift(p)["outdated"] == [{"name": "a", "installed": "1.0-1", "latest": "1.1-1"}]
+    assert plan.drift(p)["wrong_version"] == []
+    assert "  upgrade    a 1.0-1 -> 1.1-1 (latest)" in p.lines()
+    assert p.as_dict()["upgrade"] == [{"name": "a", "from": "1.0-1", "to": "1.1-1", "why": "latest"}]
 
 
 def test_state_round_trips_with_a_tagged_intent(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 
 from cluster_testkit.extra import build_repo, slow_packages
 from cluster_testkit.gpgkey import make_key
-from conftest import cluster_repo, make_comps_repo
+from conftest import make_comps_repo, tree_snapshot
 
 SLOW = ["slow-tool-1", "slow-tool-2", "slow-tool-3"]
 
@@ -127,38 +127,85 @@ def test_tampered_profile_is_refused(site):
     assert "checksum" in result.err.lower() or "checksum" in result.out.lower(), result
 
 
-def test_profile_outside_the_signature_is_refused(tmp_path, project, standin_el9, site):
+def signed_site_node(site, name, home_url=None):
+    """A node that checks the site repository's repomd.xml signature (repo_gpgcheck)."""
+    root = site.make_root(name)
+    root.add_repo("base", "{}/base/$basearch/".format(site.url))
+    root.add_repo("cluster", "{}/cluster/$releasever/$basearch/".format(site.url))
+    root.add_repo("cluster-site", "{}/site/$releasever/$basearch/".format(site.url), repo_gpgcheck=1,
+                  gpgkey="{}/site/RPM-GPG-KEY-cluster-site".format(site.url))
+    root.set_role("compute")
+    return root
+
+
+def test_profile_outside_the_signature_is_refused(tmp_path, site):
+    """Every step changes the profile for real (a package added, or the next generation),
+    so repomd.xml always differs from the one the old signature covers: no step depends
+    on timing."""
+    from dnf_plugin_cluster import profile, publish, repodata
     home = str(tmp_path / "gnupg")
     key_id, _ = make_key(home)
-    signed = os.path.join(site.www, "signed")
-    cluster_repo("-C", project, "build", signed, "--sign-key", key_id, "--gnupghome", home)
-    tree = os.path.join(signed, "9")
+    signed = site.publish("--sign-key", key_id, "--gnupghome", home, "--json").json
+    assert signed["generation"] == 2
+    for md in publish.arch_repos(site.tree).values():
+        assert os.path.exists(os.path.join(md, "repomd.xml.asc"))
 
-    def node(name):
-        root = site.make_root(name)
-        root.add_repo("base", "{}/base/$basearch/".format(site.url))
-        root.add_repo("cluster", "{}/signed/$releasever/$basearch/".format(site.url), gpgcheck=1,
-                      repo_gpgcheck=1, gpgkey="{}/signed/RPM-GPG-KEY-cluster".format(site.url))
-        root.set_role("compute")
-        return root
-
-    first = node("signed-ok")
+    first = signed_site_node(site, "signed-ok")
     first.dnf("-y", "cluster-node", "sync")
     assert "cluster-node" in first.installed()
+    assert first.dnf("cluster-node", "status", "--json").json["published_generation"] == 2
 
-    # a profile republished without the key: repomd.xml changes, its signature does not
-    site.master.dnf("cluster-master", "publish", "--roles", site.roles, "--repo-dir", tree, "--unlock")
-    refused = node("signed-refused")
+    # a tampered profile: a real change, put in place without the key (the old .asc stays)
+    good = publish.current(site.tree)
+    evil = json.loads(json.dumps(good))
+    evil["roles"]["compute"]["arches"]["x86_64"]["packages"].append("tmux")
+    assert profile.digest(evil) != profile.digest(good)
+    for md in publish.arch_repos(site.tree).values():
+        repodata.replace(md, "cluster", publish.PROFILE_FILE, profile.dumps(evil).encode())
+    refused = signed_site_node(site, "signed-refused")
     result = refused.dnf("-y", "cluster-node", "sync", check=False)
     assert result.rc == 1 and refused.installed() == {}
     assert "signature" in result.err.lower() or "gpg" in result.err.lower(), result
     status = first.dnf("cluster-node", "status", check=False)
     assert status.rc == 1                                    # the synced node refuses it as well
+    assert "tmux" not in first.installed()
 
-    site.master.dnf("cluster-master", "publish", "--roles", site.roles, "--repo-dir", tree,
-                    "--sign-key", key_id, "--gnupghome", home)
-    node("signed-again").dnf("-y", "cluster-node", "sync")
-    assert first.dnf("cluster-node", "status").rc == 0
+    # publishing without the key into the signed tree is refused: it would leave a stale signature
+    before = tree_snapshot(site.www, "site")
+    unsigned = site.master.dnf("cluster-master", "publish", "--roles", site.roles, "--repo-dir", site.tree,
+                               check=False)
+    errors = [l for l in unsigned.err.splitlines() if l.startswith("Error:")]
+    assert unsigned.rc == 1 and len(errors) == 1 and "pass --sign-key" in errors[0], unsigned
+    assert tree_snapshot(site.www, "site") == before
+
+    # re-signed (the next generation, a new profile by construction): accepted again
+    assert site.publish("--sign-key", key_id, "--gnupghome", home, "--json").json["generation"] == 3
+    again = signed_site_node(site, "signed-again")
+    again.dnf("-y", "cluster-node", "sync")
+    assert "tmux" not in again.installed()
+    status = first.dnf("cluster-node", "status", "--json").json
+    assert status["in_sync"] and status["published_generation"] == 3
+
+
+def test_a_key_that_cannot_sign_changes_nothing(tmp_path, site):
+    """--sign-key names a key whose secret part this keyring lacks: publish refuses before
+    writing anything, on every arch (signed and unsigned trees alike)."""
+    home, public_only = str(tmp_path / "gnupg"), str(tmp_path / "public-only")
+    key_id, public = make_key(home)
+    os.makedirs(public_only, mode=0o700)
+    subprocess.run(["gpg", "--homedir", public_only, "--batch", "--import"], input=public, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for stage in ("unsigned", "signed"):
+        before = tree_snapshot(site.www, "site")
+        result = site.master.dnf("cluster-master", "publish", "--roles", site.roles, "--repo-dir", site.tree,
+                                 "--sign-key", key_id, "--gnupghome", public_only, check=False)
+        errors = [l for l in result.err.splitlines() if l.startswith("Error:")]
+        assert result.rc == 1 and len(errors) == 1, result
+        assert "cannot sign with key '{}'".format(key_id) in errors[0]
+        assert "Traceback" not in result.err
+        assert tree_snapshot(site.www, "site") == before, stage
+        if stage == "unsigned":
+            site.publish("--sign-key", key_id, "--gnupghome", home)
 
 
 LAUGHS = ('<?xml version="1.0"?>\n<!DOCTYPE comps [\n <!ENTITY a "aaaaaaaaaaaaaaaaaaaa">\n'

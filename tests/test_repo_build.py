@@ -187,6 +187,7 @@ def test_testing_channel_lives_beside_stable(project, tmp_path):
     cluster_repo("-C", project, "build", out, "--channel", "testing", "--arch", "x86_64")
     assert os.path.exists(os.path.join(out, "testing", "9", "x86_64", "repodata", "repomd.xml"))
     assert not os.path.exists(os.path.join(out, "9"))
+    assert not os.path.exists(os.path.join(out, "cluster-release-latest-9.noarch.rpm"))     # stable only
 
 
 def test_closure(cluster_repo_el9, standin_el9, tmp_path):

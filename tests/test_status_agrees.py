@@ -15,7 +15,9 @@ def verdicts(node):
     plan = check.json["plan"]
     from_check = {"missing": [i["name"] for i in plan["install"]],
                   "wrong_version": [{"name": i["name"], "installed": i["from"], "pinned": i["to"]}
-                                    for i in plan["upgrade"] + plan["downgrade"]],
+                                    for i in plan["upgrade"] + plan["downgrade"] if i.get("why") != "latest"],
+                  "outdated": [{"name": i["name"], "installed": i["from"], "latest": i["to"]}
+                               for i in plan["upgrade"] if i.get("why") == "latest"],
                   "extra": plan["remove"]}
     assert (status.rc, status.json["drift"]) == (check.rc, from_check), (status, check)
     assert status.json["kept"] == plan["kept"]
@@ -53,5 +55,16 @@ def test_status_and_check_agree_on_every_drift_case(site):
     rc, data = verdicts(node)
     assert rc == 100 and data["drift"]["wrong_version"] == [
         {"name": "openmpi", "installed": "4.1.6-1.el9", "pinned": "4.1.5-1.el9"}]
+    node.dnf("-y", "cluster-node", "sync")
+    assert verdicts(node)[0] == 0
+
+    latest = json.loads(json.dumps(good))                          # outdated (update: latest)
+    latest["roles"]["compute"].update(update="latest")
+    latest["roles"]["compute"]["arches"]["x86_64"]["packages"].append("openmpi")
+    for md in publish.arch_repos(site.tree).values():
+        repodata.replace(md, "cluster", publish.PROFILE_FILE, json.dumps(latest).encode())
+    rc, data = verdicts(node)
+    assert rc == 100 and data["drift"]["outdated"] == [
+        {"name": "openmpi", "installed": "4.1.5-1.el9", "latest": "4.1.6-1.el9"}]
     node.dnf("-y", "cluster-node", "sync")
     assert verdicts(node)[0] == 0

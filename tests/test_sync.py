@@ -13,10 +13,10 @@ from dnf_plugin_cluster.nodeconf import NodeConfig
 from dnf_plugin_cluster.sync import NodeRun, find_profile
 
 
-def write_profile(path, packages, pins=None):
-    prof = {"format": 1, "pins": pins or {}, "roles": {"compute": {
+def write_profile(path, packages, pins=None, **role):
+    prof = {"format": 1, "pins": pins or {}, "roles": {"compute": dict({
         "description": "", "channel": "stable", "groups": [],
-        "arches": {"x86_64": {"packages": sorted(packages)}}}}}
+        "arches": {"x86_64": {"packages": sorted(packages)}}}, **role)}}
     with gzip.open(str(path), "wb") as handle:
         handle.write(json.dumps(prof).encode())
     return str(path)
@@ -27,8 +27,8 @@ def world(tmp_path):
     available = [Pkg("tool"), Pkg("lib"), Pkg("app", requires=["lib"]), Pkg("htop"),
                  Pkg("slurm", "23.11.9-1"), Pkg("slurm", "23.11.10-1"), Pkg("dnf")]
 
-    def make(packages, installed=(), reasons=None, pins=None):
-        path = write_profile(tmp_path / "profile.json.gz", packages, pins)
+    def make(packages, installed=(), reasons=None, pins=None, **role):
+        path = write_profile(tmp_path / "profile.json.gz", packages, pins, **role)
         backend = MemoryBackend(str(tmp_path / "persist"), available, installed, reasons,
                                 repos={"cluster": {"metadata": {"cluster": path}}})
         return backend
@@ -40,8 +40,11 @@ def sync(backend, role="compute"):
     run = NodeRun(backend, NodeConfig(role=role)).load()
     run.settle()
     run.prepare()
-    if not run.plan.in_sync:
-        backend.run(run.record_intent(), run.finish)
+    if run.plan.in_sync:
+        run.record_in_sync()
+        run.hand_pins()
+    else:
+        backend.run(run.record_intent(), lambda: (run.finish(), run.hand_pins()))
     return run
 
 
@@ -112,6 +115,11 @@ def test_the_profile_repository_is_chosen_as_documented(tmp_path):
         find_profile(none)
     assert find_profile(MemoryBackend(str(tmp_path), repos={"cluster": {"metadata": {"cluster": path}},
                                                             "x": {"metadata": {"cluster": path}}}))[0] == "cluster"
+    # the site's own profile repository comes first, unless cluster.conf names another
+    both = MemoryBackend(str(tmp_path), repos={"cluster": {"metadata": {"cluster": path}},
+                                               "cluster-site": {"metadata": {"cluster": path}}})
+    assert find_profile(both)[0] == "cluster-site"
+    assert find_profile(both, "cluster")[0] == "cluster"
     assert profile.RoleView(find_profile(two, "a")[1], "compute", "x86_64").packages == ["tool"]
 
 
@@ -259,3 +267,45 @@ def test_what_a_sync_that_changes_nothing_answers(world):
     run.prepare()
     assert report.plan(run)[1:] == [report.NOTHING]
     assert report.plan_only(run, check=True) == ("in-sync", [report.IN_SYNC], 0)
+
+
+# --- update policies and the package manager's own version lock ------------------------
+
+def test_pinned_roles_hand_their_pins_to_the_version_lock(world):
+    backend = world(["slurm"], installed=[Pkg("slurm", "23.11.10-1")], pins={"slurm": "23.11.9-1"})
+    run = sync(backend)
+    assert run.view.update == "pinned" and backend.locks == {"slurm": "23.11.9-1"}
+    republish_with(backend, ["slurm"])                   # unpinned: the lock entries go
+    assert sync(backend).plan.in_sync and backend.locks == {}
+    assert backend.installed()["slurm"] == "23.11.9-1"   # present: never moved
+
+
+def test_a_latest_role_follows_the_newest_build_and_status_says_outdated(world):
+    backend = world(["slurm", "tool"], installed=[Pkg("slurm", "23.11.9-1")], pins={"slurm": "23.11.9-1"},
+                    update="latest")
+    before = status(backend)
+    assert before.view.pins == {}                         # pins do not hold a role that follows its channel
+    assert report.status(before)[0]["drift"]["outdated"] == [
+        {"name": "slurm", "installed": "23.11.9-1", "latest": "23.11.10-1"}]
+    assert "  outdated       slurm 23.11.9-1 (latest 23.11.10-1)" in report.status(before)[1]
+    run = sync(backend)
+    assert ("slurm", "23.11.9-1", "23.11.10-1") in run.plan.upgrade and backend.locks == {}
+    assert backend.installed()["slurm"] == "23.11.10-1" and status(backend).plan.in_sync
+
+
+def test_a_present_role_installs_what_is_missing_and_moves_nothing(world):
+    backend = world(["slurm", "tool"], installed=[Pkg("slurm", "23.11.9-1")], pins={"slurm": "23.11.10-1"},
+                    update="present")
+    run = sync(backend)
+    assert run.plan.upgrade == [] and run.plan.install == [("tool", None)]
+    assert backend.installed()["slurm"] == "23.11.9-1" and backend.locks == {}
+
+
+def test_the_admins_own_locks_hold_for_sync(world):
+    backend = world(["slurm"], installed=[Pkg("slurm", "23.11.9-1")], update="latest")
+    backend.admin_locks = {"slurm": "23.11.9-1"}
+    assert sync(backend).plan.in_sync and backend.installed()["slurm"] == "23.11.9-1"
+
+
+def republish_with(backend, packages, pins=None, **role):
+    write_profile(backend.repos["cluster"]["metadata"]["cluster"], packages, pins, **role)

@@ -96,6 +96,11 @@ class Backend(object):
         """Names installed side by side in several versions (kernels)."""
         raise NotImplementedError
 
+    def newest(self, names):
+        """{name: evr} of the newest build of each of `names` that this run may install
+        (hidden repositories, excludes and version locks applied); absent names left out."""
+        raise NotImplementedError
+
     def installed_requires(self, names):
         """{name: evr} of the installed packages `names` and everything installed they
         need, directly or through others."""
@@ -145,6 +150,22 @@ class Backend(object):
         """Download and run the resolved transaction, recorded in history with `comment`,
         then call done(). A backend inside a host command (the dnf 4 plugin) may run it
         after the command returns, with the host's confirmation prompt."""
+        raise NotImplementedError
+
+    # --- the package manager's own version lock ------------------------------------------
+    def apply_admin_locks(self):
+        """Apply to this run the admin's own entries of the package manager's version lock
+        (dnf 4: versionlock.list; dnf5: /etc/dnf/versionlock.toml), as the package manager
+        would; the cluster's own entries are left out: they are the pins of the last sync,
+        which this run replaces (the package manager's own lock filtering is off for it)."""
+        raise NotImplementedError
+
+    def hand_pins(self, pins):
+        """Make `pins` ({name: evr}) the cluster's own entries of the package manager's
+        version lock, so plain commands (`dnf upgrade`) keep pinned packages at their pins.
+        Only the cluster's entries (marked as such) change; the admin's are never touched;
+        {} removes the cluster's entries. Returns None, or one line saying why the pins
+        could not be handed over (no version lock configured for this root, ...)."""
         raise NotImplementedError
 
     # --- history -------------------------------------------------------------------------

@@ -3,9 +3,14 @@ running dnf command (the plugin, or dnf-cluster on python3-dnf). dnf's own comma
 line runs the transaction after the command returns, with its transaction table,
 confirmation, download progress and history, exactly as for `dnf install`."""
 import configparser
+import errno
 import logging
+import os
+import tempfile
 
 import dnf.exceptions
+import dnf.subject
+import hawkey
 import libdnf.transaction as lt
 
 from ..errors import ClusterError
@@ -23,6 +28,12 @@ ACTIONS = {lt.TransactionItemAction_INSTALL: "install", lt.TransactionItemAction
 #: History actions that put a package on the system.
 FORWARD = (lt.TransactionItemAction_INSTALL, lt.TransactionItemAction_UPGRADE,
            lt.TransactionItemAction_DOWNGRADE)
+#: The cluster's block in dnf's versionlock.list: `dnf cluster-node sync` rewrites what
+#: is between these lines and nothing else.
+VERSIONLOCK_MARK = "# >>> dnf-plugin-cluster"
+VERSIONLOCK_BEGIN = (VERSIONLOCK_MARK + ": the cluster profile's pins, rewritten by `dnf cluster-node sync`; "
+                     "put your own locks outside this block")
+VERSIONLOCK_END = "# <<< dnf-plugin-cluster"
 TIER_TYPES = {"mandatory": lt.CompsPackageType_MANDATORY, "default": lt.CompsPackageType_DEFAULT,
               "optional": lt.CompsPackageType_OPTIONAL, "conditional": lt.CompsPackageType_CONDITIONAL}
 
@@ -111,6 +122,16 @@ class Dnf4Backend(Backend):
 
     def installonly(self):
         return set(self.base.conf.installonlypkgs)
+
+    def newest(self, names):
+        out = {}
+        if not names:
+            return out
+        for pkg in self.base.sack.query().available().filterm(name=sorted(names),
+                                                              arch=[self.basearch, "noarch"]).latest():
+            if pkg.name not in out or compare_evr(pkg.evr, out[pkg.name]) > 0:
+                out[pkg.name] = pkg.evr
+        return dict((name, format_evr(evr)) for name, evr in out.items())
 
     def installed_requires(self, names):
         installed = self.base.sack.query().installed()
@@ -210,6 +231,142 @@ class Dnf4Backend(Backend):
     def transaction_done(self):
         if self._done is not None:
             self._done()
+
+    # --- dnf's own version lock (the versionlock plugin of dnf-plugins-core) ---------------
+    def _versionlock(self):
+        """(the versionlock.list that plain dnf commands for this root read, None), or
+        (None, why there is none).
+
+        The versionlock plugin reads versionlock.conf from dnf's pluginconfpath and takes
+        its `locklist` path as it is: dnf 4 prefixes neither with --installroot. On a live
+        node that is /etc/dnf/plugins/versionlock.list. For an image root, the list that
+        counts is the image's own (what plain dnf reads once the image boots): its own
+        versionlock.conf, its locklist path taken inside the image; the host's list is
+        never written for an image."""
+        root = os.path.normpath(self.installroot or "/")
+        confs = [os.path.join(p, "versionlock.conf") for p in self.base.conf.pluginconfpath]
+
+        def inside(path):
+            return root == "/" or os.path.normpath(path).startswith(root + os.sep)
+        if root == "/":
+            candidates = confs
+        else:
+            candidates = ([os.path.join(root, c.lstrip("/")) for c in confs] +
+                          [os.path.join(root, "etc/dnf/plugins/versionlock.conf")] + [c for c in confs if inside(c)])
+        conf = next((c for c in candidates if os.path.isfile(c)), None)
+        if conf is None:
+            return None, ("dnf's versionlock plugin is not configured for {} (install "
+                          "python3-dnf-plugin-versionlock there)".format("this node" if root == "/" else root))
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read(conf)
+            enabled = not parser.has_option("main", "enabled") or parser.getboolean("main", "enabled")
+        except (configparser.Error, ValueError) as err:
+            return None, "cannot read {}: {}".format(conf, " ".join(str(err).split()))
+        if not enabled:
+            return None, "dnf's versionlock plugin is disabled in {}".format(conf)
+        locklist = parser.get("main", "locklist").strip() if parser.has_option("main", "locklist") else ""
+        if not os.path.isabs(locklist):
+            return None, "{} names no locklist (an absolute path)".format(conf)
+        if not inside(locklist):
+            locklist = os.path.join(root, locklist.lstrip("/"))
+        return locklist, None
+
+    @staticmethod
+    def _split_versionlock(text):
+        """(the admin's lines, the cluster's entries, a problem or None) of a
+        versionlock.list; the cluster's block includes the blank line put before it."""
+        lines = text.splitlines()
+        begin = [i for i, l in enumerate(lines) if l.startswith(VERSIONLOCK_MARK)]
+        if not begin:
+            return lines, [], None
+        end = [i for i, l in enumerate(lines) if l.strip() == VERSIONLOCK_END and i > begin[0]]
+        if len(begin) > 1 or not end:
+            return lines, [], "the cluster's block in it is damaged (want one '{}' line, then one '{}' line)".format(
+                VERSIONLOCK_MARK, VERSIONLOCK_END)
+        start = begin[0] - 1 if begin[0] > 0 and not lines[begin[0] - 1].strip() else begin[0]
+        ours = [l.strip() for l in lines[begin[0] + 1:end[0]] if l.strip() and not l.startswith("#")]
+        return lines[:start] + lines[end[0] + 1:], ours, None
+
+    def _read_versionlock(self, path):
+        try:
+            with open(path) as handle:
+                return handle.read()
+        except IOError as err:
+            if err.errno == errno.ENOENT:
+                return ""
+            raise ClusterError("cannot read dnf's version locks: {}".format(err.strerror), path)
+
+    def apply_admin_locks(self):
+        """What the versionlock plugin's sack() hook does, for the entries outside the
+        cluster's block: a locked name keeps only its locked builds (and loses what
+        obsoletes them), a `!` entry excludes what it matches."""
+        path, _ = self._versionlock()
+        if path is None:
+            return
+        admin, _, _ = self._split_versionlock(self._read_versionlock(path))
+        entries = [l.strip() for l in admin if l.strip() and not l.lstrip().startswith("#")]
+        if not entries:
+            return
+        sack = self.base.sack
+        excludes, locked, names = sack.query().filter(empty=True), sack.query().filter(empty=True), set()
+        forms = [hawkey.FORM_NEVRA, hawkey.FORM_NEVR, hawkey.FORM_NEV, hawkey.FORM_NA, hawkey.FORM_NAME]
+        for entry in entries:
+            exclude = entry.startswith("!")
+            pattern = entry[1:] if exclude else entry
+            for nevra in dnf.subject.Subject(pattern).get_nevra_possibilities(forms=forms):
+                query = nevra.to_query(sack)
+                if exclude:
+                    excludes = excludes.union(query)
+                else:
+                    names.add(nevra.name)
+                    locked = locked.union(query)
+                if query:
+                    break
+        if names:
+            excludes = excludes.union(sack.query().filter(name__glob=sorted(names)).difference(locked))
+            excludes = excludes.union(sack.query().filterm(obsoletes=locked).difference(locked))
+        excludes.filterm(reponame__neq=hawkey.SYSTEM_REPO_NAME)
+        if excludes:
+            sack.add_excludes(excludes)
+
+    def hand_pins(self, pins):
+        path, why = self._versionlock()
+        if path is None:
+            return why if pins else None
+        text = self._read_versionlock(path)
+        admin, _, problem = self._split_versionlock(text)
+        if problem:
+            return "{}: {}; pins not handed to dnf's versionlock".format(path, problem)
+        block = []
+        if pins:
+            block = [VERSIONLOCK_BEGIN]
+            for name, evr in sorted(pins.items()):
+                epoch, version, release = parse_evr(evr)
+                block.append("{}-{}:{}-{}.*".format(name, epoch, version, release))
+            block.append(VERSIONLOCK_END)
+        lines = admin + ([""] if admin and block else []) + block
+        new = "\n".join(lines) + "\n" if lines else ""
+        if new == text:
+            return None
+        directory = os.path.dirname(path)
+        try:
+            mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644
+            fd, tmp = tempfile.mkstemp(prefix=".versionlock.", dir=directory)
+            try:
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(new)
+                    handle.flush()
+                    os.fchmod(handle.fileno(), mode)
+                    os.fsync(handle.fileno())
+                os.rename(tmp, path)
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
+        except OSError as err:
+            return "cannot write {}: {}; pins not handed to dnf's versionlock".format(path, err.strerror)
+        return None
 
     # --- history -------------------------------------------------------------------------
     def installed_by(self, tag):

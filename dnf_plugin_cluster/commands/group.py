@@ -34,24 +34,12 @@ class ClusterGroupCommand(ClusterCommand):
 
     configure_remove = configure_install
 
-    def repo_comps(self):
-        """The enabled repositories' comps, merged as dnf merges them."""
-        from .. import comps, mdfile
-        merged = comps.RepoComps()
-        for repoid in self.backend.enabled_repos():
-            for mdtype in ("group_gz", "group"):
-                path = self.backend.metadata_path(repoid, mdtype)
-                if path:
-                    source = "comps of repository '{}'".format(repoid)
-                    merged.add(mdfile.read_bounded(path, comps.MAX_BYTES, source), source)
-                    break
-        return merged
-
     def views(self):
         """The cluster groups for this arch, those named on the command line if any."""
         from .. import groups
         arch = self.backend.basearch
-        views = groups.cluster_views(self.repo_comps(), arch)
+        from ..comps import repo_comps
+        views = groups.cluster_views(repo_comps(self.backend), arch)
         if not views:
             raise ClusterError("no cluster groups: no enabled repository has a comps category '{}'".format(
                 groups.CLUSTER_CATEGORY))

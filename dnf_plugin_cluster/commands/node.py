@@ -33,9 +33,10 @@ class ClusterNodeCommand(ClusterCommand):
         # -C/--cacheonly still wins, for nodes that must not touch the network.
         if not self.base.conf.cacheonly:
             demands.freshest_metadata = True
-        # plugins that filter the sack for resolving commands (versionlock) apply to sync;
-        # `resolving` itself is demanded only when there is a transaction to run
-        demands.plugin_filtering_enabled = True
+        # dnf's versionlock plugin stays out of this run: its list holds the pins the last
+        # sync handed it, which this run replaces (a moved pin must be reachable); the
+        # backend applies the admin's own entries itself (NodeRun.load, apply_admin_locks)
+        demands.plugin_filtering_enabled = False
         self.config = self.node_config()
         self.backend.want_metadata("cluster")
         self.lock = None
@@ -92,6 +93,8 @@ class ClusterNodeCommand(ClusterCommand):
             self.cli.demands.success_exit_status = status
             return
         if run.plan.in_sync:
+            run.record_in_sync()
+            self._hand_pins(run)
             self.show(report.answer(run, "in-sync"), [report.IN_SYNC])
             return
         if too_many and not self.opts.allow_mass_removal:
@@ -100,9 +103,18 @@ class ClusterNodeCommand(ClusterCommand):
 
         def done():
             run.finish()
+            self._hand_pins(run)
             if self.opts.json:
                 self.print_json(report.answer(run, "synced"))
         self.backend.run(comment, done)
+
+    @staticmethod
+    def _hand_pins(run):
+        """The pins to dnf's own version lock; where that cannot be, they still hold for
+        every sync, and the admin is told why plain dnf commands will not keep them."""
+        note = run.hand_pins()
+        if note:
+            logger.warning("Warning: %s", note)
 
     def after_transaction_sync(self):
         """After dnf's transaction succeeded: record what the profile now manages."""

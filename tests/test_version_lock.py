@@ -1,0 +1,115 @@
+"""Pins that hold for every dnf command, and the roles' update policies, with the real
+dnf and dnf-plugins-core's versionlock plugin: a sync hands the role's pins to
+versionlock.list (its own marked block; the admin's entries untouched), so a plain
+`dnf upgrade` keeps them; moving, dropping and rolling back pins follow."""
+import os
+
+BLOCK = "# >>> dnf-plugin-cluster"
+END = "# <<< dnf-plugin-cluster"
+
+
+def block(node):
+    lines = node.version_locks()
+    if not any(l.startswith(BLOCK) for l in lines):
+        return None
+    start = [i for i, l in enumerate(lines) if l.startswith(BLOCK)][0]
+    return lines[start + 1:lines.index(END)]
+
+
+def admin_part(node):
+    lines = node.version_locks()
+    cut = [i for i, l in enumerate(lines) if l.startswith(BLOCK)]
+    return lines[:cut[0] - 1] if cut else lines
+
+
+def test_a_plain_dnf_upgrade_keeps_pinned_packages_at_their_pins(site):
+    master = site.master
+    master.dnf("-y", "cluster-node", "sync")
+    master.dnf("-y", "downgrade", "openmpi-4.1.5-1.el9", "openmpi-devel-4.1.5-1.el9")
+    locked = site.publish("--lock", "--json").json
+    assert locked["pins"]["openmpi"] == "4.1.5-1.el9"
+
+    node = site.node("compute")
+    node.dnf("-y", "install", "tmux")
+    node.dnf("versionlock", "add", "tmux")               # the admin's own lock, by dnf's own command
+    mine = admin_part(node)
+    assert any(l.startswith("tmux-0:3.2a-5.el9") for l in mine)
+    node.dnf("-y", "cluster-node", "sync")
+    assert node.installed()["openmpi"].startswith("0:4.1.5-1.el9.")
+    entries = block(node)
+    assert "openmpi-0:4.1.5-1.el9.*" in entries and len(entries) == len(locked["pins"])
+    assert admin_part(node) == mine
+
+    # without the lock, a plain upgrade would move openmpi on; with it, nothing pinned moves
+    would = node.dnf("--disableplugin=versionlock", "--assumeno", "upgrade", check=False)
+    assert "openmpi" in would.out and "4.1.6-1.el9" in would.out, would
+    node.dnf("-y", "upgrade")
+    assert node.installed()["openmpi"].startswith("0:4.1.5-1.el9.")
+    assert node.dnf("cluster-node", "status").rc == 0
+
+    # the head node moves on: the pin moves, the sync gets past its own earlier lock
+    master.dnf("-y", "upgrade", "openmpi", "openmpi-devel")
+    site.publish("--lock")
+    out = node.dnf("-y", "cluster-node", "sync").out
+    assert "upgrade    openmpi 4.1.5-1.el9 -> 4.1.6-1.el9 (pinned)" in out
+    assert "openmpi-0:4.1.6-1.el9.*" in block(node) and admin_part(node) == mine
+
+    # unpinned: the cluster's entries go, the admin's stay byte for byte; plain dnf is free again
+    site.publish("--unlock")
+    node.dnf("-y", "cluster-node", "sync")
+    assert block(node) is None and node.version_locks() == mine
+    assert node.dnf("cluster-node", "status").rc == 0
+
+    # a rollback to the first locked generation brings its pins back, down to the old build
+    site.master.dnf("cluster-master", "rollback", str(locked["generation"]), "--repo-dir", site.tree)
+    out = node.dnf("-y", "cluster-node", "sync").out
+    assert "downgrade  openmpi 4.1.6-1.el9 -> 4.1.5-1.el9 (pinned)" in out
+    assert "openmpi-0:4.1.5-1.el9.*" in block(node) and admin_part(node) == mine
+    node.dnf("-y", "upgrade")
+    assert node.installed()["openmpi"].startswith("0:4.1.5-1.el9.")
+    assert node.dnf("cluster-node", "status").rc == 0
+
+
+def test_update_policies_latest_and_present(site):
+    site.edit_role("compute", "packages: [cluster-apps-bio]", "packages: [cluster-apps-bio, openmpi]\n"
+                   "update: latest")
+    site.publish()
+    node = site.node("compute")
+    node.dnf("-y", "install", "openmpi-4.1.5-1.el9")      # an older build, by hand
+    status = node.dnf("cluster-node", "status", "--json", check=False)
+    assert status.rc == 100 and status.json["update"] == "latest"
+    assert status.json["drift"]["outdated"] == [
+        {"name": "openmpi", "installed": "4.1.5-1.el9", "latest": "4.1.6-1.el9"}]
+    assert "  outdated       openmpi 4.1.5-1.el9 (latest 4.1.6-1.el9)" in node.dnf(
+        "cluster-node", "status", check=False).out
+    out = node.dnf("-y", "cluster-node", "sync").out
+    assert "upgrade    openmpi 4.1.5-1.el9 -> 4.1.6-1.el9 (latest)" in out and ", update latest" in out
+    assert node.installed()["openmpi"].startswith("0:4.1.6-1.el9.")
+    assert node.dnf("cluster-node", "status").rc == 0 and block(node) is None
+
+    # present: what is there stays, even an older build; nothing is locked
+    site.edit_role("compute", "update: latest", "update: present")
+    site.publish()
+    node.dnf("-y", "downgrade", "openmpi-4.1.5-1.el9")
+    assert node.dnf("cluster-node", "status").rc == 0
+    assert "In sync: nothing to do." in node.dnf("-y", "cluster-node", "sync").out
+    assert node.installed()["openmpi"].startswith("0:4.1.5-1.el9.")
+
+    # a bad policy in a role file: one line naming the file and line, nothing published
+    site.edit_role("compute", "update: present", "update: newest")
+    result = site.master.dnf("cluster-master", "publish", "--roles", site.roles, "--repo-dir", site.tree,
+                             check=False)
+    errors = [l for l in result.err.splitlines() if l.startswith("Error:")]
+    assert result.rc == 1 and len(errors) == 1, result
+    assert "compute.yaml:5: update must be one of pinned, latest, present" in errors[0]
+
+
+def test_without_versionlock_the_sync_still_converges_and_says_so(site):
+    site.master.dnf("-y", "cluster-node", "sync")
+    site.publish("--lock")
+    node = site.node("compute")
+    os.remove(node.path("etc/dnf/plugins/versionlock.conf"))
+    result = node.dnf("-y", "cluster-node", "sync")
+    assert "Complete!" in result.out
+    assert "Warning: dnf's versionlock plugin is not configured for {}".format(node.root) in result.err
+    assert node.dnf("cluster-node", "status").rc == 0
