@@ -14,7 +14,7 @@ SRC = "/src"                       # the project, read-only
 WORK = "/work"                     # the test's own directory, writable
 DNF_CLUSTER = SRC + "/bin/dnf-cluster"
 # /src is read-only: bytecode goes to /work, as an installed package has its own
-ENV = {"PYTHONPYCACHEPREFIX": WORK + "/pycache", "LC_ALL": "C.UTF-8"}
+ENV = {"PYTHONPYCACHEPREFIX": WORK + "/pycache", "LC_ALL": "C.UTF-8", "PYTHONFAULTHANDLER": "1"}
 
 
 class Dnf5World(object):

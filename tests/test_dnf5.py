@@ -56,6 +56,7 @@ def make_node(site, world, request):
         node = Dnf5Root(world, "{}-{}".format(prefix, name), arch)
         node.add_repo("base", "{}/base/$basearch/".format(site.url))
         node.add_repo("cluster", "{}/cluster/$releasever/$basearch/".format(site.url))
+        node.add_repo("cluster-site", "{}/site/$releasever/$basearch/".format(site.url))
         if role:
             node.set_role(role)
         return node
@@ -173,6 +174,79 @@ def test_dnf5_profile_changes_converge(site, make_node):
         assert "upgrade    openmpi 4.1.5-1.el9 -> 4.1.6-1.el9 (pinned)" in out
         assert n.installed()["openmpi"].startswith("0:4.1.6-1.el9.")
         assert plugin(n, "-y", "sync").out.count("In sync") == 1
+
+
+ADMIN_LOCK = """version = "1.0"
+
+[[packages]]
+name = "slurm*"
+comment = "the admin's own: stay on 22.05 \\"for now\\" ü"
+
+[[packages.conditions]]
+key = "evr"
+comparator = "<"
+value = "23"
+"""
+
+
+def locks(node):
+    """(the admin's entries, {name: evr} of the cluster's) in the node's versionlock.toml,
+    read with Python's own TOML parser."""
+    import tomllib
+    with open(node.path("etc/dnf/versionlock.toml"), "rb") as handle:
+        data = tomllib.load(handle)
+    ours = [p for p in data.get("packages", []) if p.get("comment", "").startswith("dnf-plugin-cluster:")]
+    admin = [p for p in data.get("packages", []) if p not in ours]
+    return admin, dict((p["name"], p["conditions"][0]["value"]) for p in ours
+                       if p["conditions"] == [{"key": "evr", "comparator": "=", "value": p["conditions"][0]["value"]}])
+
+
+def test_dnf5_pins_hold_against_a_plain_dnf5_upgrade(site, make_node):
+    """A sync hands the role's pins to /etc/dnf/versionlock.toml (entries of its own,
+    marked by their comment; the admin's untouched and holding for sync too), so a plain
+    `dnf5 upgrade` keeps them; a moved pin moves them, an unpinned profile drops them."""
+    master = site.master
+    master.dnf("-y", "cluster-node", "sync")
+    master.dnf("-y", "downgrade", "openmpi-4.1.5-1.el9", "openmpi-devel-4.1.5-1.el9")
+    pins = site.publish("--lock", "--lock-exclude", "slurm*", "--json").json["pins"]
+    assert pins["openmpi"] == "4.1.5-1.el9" and not [n for n in pins if n.startswith("slurm")]
+
+    node = make_node("node")
+    with open(node.path("etc/dnf/versionlock.toml"), "w") as handle:
+        handle.write(ADMIN_LOCK)
+    admin_before, _ = locks(node)
+    plugin(node, "-y", "sync")
+    installed = node.installed()
+    assert installed["openmpi"].startswith("0:4.1.5-1.el9.")
+    assert installed["slurm"].startswith("0:22.05.9-1.el9.")          # the admin's lock held for sync
+    admin, ours = locks(node)
+    assert admin == admin_before and ours["openmpi"] == "4.1.5-1.el9"
+    assert ours == pins
+    listed = node.dnf5("versionlock", "list").out                     # dnf5 reads the file we wrote
+    assert "openmpi" in listed and "slurm*" in listed
+
+    # nothing pinned or locked moves with a plain upgrade
+    node.dnf5("-y", "upgrade")
+    installed = node.installed()
+    assert installed["openmpi"].startswith("0:4.1.5-1.el9.") and installed["slurm"].startswith("0:22.05")
+    assert plugin(node, "status").rc == 0
+
+    # the head node moves on: the pin moves, the sync gets past its own earlier entry
+    master.dnf("-y", "upgrade", "openmpi", "openmpi-devel")
+    site.publish("--lock", "--lock-exclude", "slurm*")
+    out = standalone(node, "-y", "sync").out
+    assert "upgrade    openmpi 4.1.5-1.el9 -> 4.1.6-1.el9 (pinned)" in out, out
+    admin, ours = locks(node)
+    assert admin == admin_before and ours["openmpi"] == "4.1.6-1.el9"
+
+    # unpinned: the cluster's entries go, the admin's stay; the admin's still hold
+    site.publish("--unlock")
+    plugin(node, "-y", "sync")
+    admin, ours = locks(node)
+    assert admin == admin_before and ours == {}
+    node.dnf5("-y", "upgrade")
+    assert node.installed()["slurm"].startswith("0:22.05.9-1.el9.")
+    assert plugin(node, "status").rc == 0
 
 
 @pytest.mark.parametrize("door", sorted(DOORS))
