@@ -406,6 +406,7 @@ def figure_7(site, reps, plan_reps, count, cache_dir):
             root = Dnf5Root(world, name)
             root.add_repo("base", base_url)
             root.add_repo("cluster", "{}/cluster/$releasever/$basearch/".format(site.server.url))
+            site.add_site(root)
             root.set_role(role)
             return root
 

@@ -97,7 +97,7 @@ def test_dnf5_initial_sync_per_arch_then_noop(site, make_node):
     assert "opa-basic-tools" in a and "libpsm2" in a           # x86_64 only
     assert "opa-basic-tools" not in b and "libpsm2" not in b
     assert a["cluster-node"].endswith(".x86_64") and b["cluster-node"].endswith(".aarch64")
-    assert any(re.search(r"/cluster/9/aarch64/repodata/[0-9a-f]+-cluster-profile\.json\.gz$", r)
+    assert any(re.search(r"/site/9/aarch64/repodata/[0-9a-f]+-cluster-profile\.json\.gz$", r)
                for r in site.server.requests)
 
     # dnf5's own records: the role's packages are the user's, what they pulled in is a
@@ -120,7 +120,8 @@ def test_dnf5_initial_sync_per_arch_then_noop(site, make_node):
         again = door(node, "-y", "sync")
         assert "In sync: nothing to do." in again.out
         assert sorted(site.server.requests) == ["/base/{}/repodata/repomd.xml".format(node.arch),
-                                                "/cluster/9/{}/repodata/repomd.xml".format(node.arch)]
+                                                "/cluster/9/{}/repodata/repomd.xml".format(node.arch),
+                                                "/site/9/{}/repodata/repomd.xml".format(node.arch)]
         assert node.installed() == before and node.history() == transactions
 
 
