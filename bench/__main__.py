@@ -14,9 +14,14 @@ measured in this run, on the same roots:
    width, and the seconds per node at 16, 32 and 64 nodes;
 6. the files and bytes a node fetches after a profile-only change, with the ~20,000-package
    base as the cluster repository: the profile in the site repository vs the same change
-   made inside the package repository's metadata (as before the site repository).
+   made inside the package repository's metadata (as before the site repository);
+7. dnf5 hosts, inside the Debian sid chroot of the dnf5 tests: the no-op sync and the plan
+   of figures 2 and 3 with the libdnf5 backend (`dnf-cluster`, and `dnf5 cluster-node`
+   through the C++ plugin) vs dnf5 itself (`dnf5 -C check-upgrade`, `dnf5 --assumeno
+   install`) on the same roots.
 
-Work goes to out/bench (rebuilt each run); the big base is cached under .cache/bench."""
+Work goes to out/bench (rebuilt each run); the big base is cached under .cache/bench, the
+sid chroot under .cache/sid."""
 import argparse
 import datetime
 import json
@@ -182,22 +187,28 @@ def figure_2(site, reps):
                 "{} ({} repositories)".format(", ".join(names), len(set(os.path.dirname(p) for p in fetched))))]
 
 
-def figure_3(site, reps, count, cache_dir):
+def big_base(site, count, cache_dir):
+    """The big base (built once, cached) and a role `big` of BIG_ROLE_SIZE of its packages
+    published beside the others: (path, number of packages)."""
     path, built = bigbase.cached(count, "el9", ("x86_64",), cache_dir=cache_dir, log=log)
     if built is not None:
-        log("3: big base built in {:.0f}s (cached for next runs)".format(built))
+        log("big base built in {:.0f}s (cached for next runs)".format(built))
     total = len(os.listdir(os.path.join(path, "x86_64", "Packages")))
-    base_url = "file://{}/$basearch/".format(path)
-
-    # a role of BIG_ROLE_SIZE packages of the big base, published beside the others
     roles = os.path.join(site.work, "roles-big")
-    shutil.copytree(os.path.join(site.project, "roles"), roles)
-    fill = [p.name for p in bigbase.fillers(count) if not p.name.startswith("python3-")][:BIG_ROLE_SIZE]
-    with open(os.path.join(roles, "big.yaml"), "w") as handle:
-        handle.write("description: Compute node plus {} packages of the big base\nchannel: stable\n"
-                     "groups: [cluster-node]\npackages: [{}]\n".format(len(fill), ", ".join(fill)))
-    publisher = site.node("big-head", "master", base_url)
-    publisher.dnf("-q", "cluster-master", "publish", "--roles", roles, "--repo-dir", site.tree)
+    if not os.path.isdir(roles):
+        shutil.copytree(os.path.join(site.project, "roles"), roles)
+        fill = [p.name for p in bigbase.fillers(count) if not p.name.startswith("python3-")][:BIG_ROLE_SIZE]
+        with open(os.path.join(roles, "big.yaml"), "w") as handle:
+            handle.write("description: Compute node plus {} packages of the big base\nchannel: stable\n"
+                         "groups: [cluster-node]\npackages: [{}]\n".format(len(fill), ", ".join(fill)))
+        publisher = site.node("big-head", "master", "file://{}/$basearch/".format(path))
+        publisher.dnf("-q", "cluster-master", "publish", "--roles", roles, "--repo-dir", site.tree)
+    return path, total
+
+
+def figure_3(site, reps, count, cache_dir):
+    path, total = big_base(site, count, cache_dir)
+    base_url = "file://{}/$basearch/".format(path)
 
     rows = []
     for role in ("compute", "big"):
@@ -322,16 +333,19 @@ def plain_build(project, outdir):
     for spec in builder.project.spec_files():
         name = os.path.basename(spec)[:-len(".spec")]
         version, _, noarch = builder._spec_info(spec, name)
+        arches = builder._build_arches(spec, noarch)[0]
+        if not arches:                  # not for this target (the dnf5 plugin on el9)
+            continue
         srcdir = os.path.join(outdir, "sources", name)
         os.makedirs(srcdir)
         builder._sources(name)[1](srcdir, version)
-        jobs.append((spec, srcdir, noarch))
+        jobs.append((spec, srcdir, arches))
     defines = options.target.macros
 
     def build_all():
-        for spec, srcdir, noarch in jobs:
+        for spec, srcdir, arches in jobs:
             rpmbuild(spec, "-bs", srpmdir=os.path.join(outdir, "SRPMS"), sourcedir=srcdir, defines=defines)
-            for arch in ([options.arches[0]] if noarch else options.arches):
+            for arch in arches:
                 rpmbuild(spec, "-bb", rpmdir=os.path.join(outdir, "RPMS"), sourcedir=srcdir, target=arch,
                          defines=defines)
         for sub in ("RPMS", "SRPMS"):
@@ -369,6 +383,72 @@ def figure_4(site, sizes):
         rows.append(Row("4", "`build --update` after one change (N={}) / full build".format(count),
                         Sample([update]), Sample([full]), "1 spec rebuilt", rebuilt == 1,
                         "{} spec(s) rebuilt".format(rebuilt)))
+    return rows
+
+
+def figure_7(site, reps, plan_reps, count, cache_dir):
+    """Figures 2 and 3 on a dnf5 host: the sid chroot of the dnf5 tests, the same HTTP
+    repositories, the libdnf5 backend against dnf5 itself."""
+    from cluster_testkit.dnf5root import ENV as DNF5_ENV, Dnf5Root, Dnf5World
+    from cluster_testkit.sidchroot import PATH
+    path, total = big_base(site, count, cache_dir)
+    world = Dnf5World(os.path.join(site.work, "dnf5"), binds=[(path, "/bigbase", True)], log=log)
+    spent = world.chroot.ensure()
+    if spent:
+        log("7: the sid chroot was built in {:.0f}s (cached for next runs)".format(spent))
+    world.start()
+    host_env = {"PATH": PATH}
+    rows = []
+    try:
+        world.build_plugin()
+
+        def node(name, role, base_url):
+            root = Dnf5Root(world, name)
+            root.add_repo("base", base_url)
+            root.add_repo("cluster", "{}/cluster/$releasever/$basearch/".format(site.server.url))
+            site.add_site(root)
+            root.set_role(role)
+            return root
+
+        def inside(argv, plugin=False):
+            env = dict(DNF5_ENV)
+            if plugin:
+                env["DNF5_PLUGINS_DIR"] = world.plugins_dir
+            return (world.chroot.command(argv, env), host_env)
+
+        root = node("compute", "compute", "{}/base/$basearch/".format(site.server.url))
+        root.cluster("-y", "-q", "node", "sync")
+        check = inside(root.dnf5_args("-C", "check-upgrade")) + ((0, 100),)
+        for label, argv, plugin in (("dnf-cluster -y node sync", root.cluster_args("-y", "node", "sync"), False),
+                                    ("dnf5 -y cluster-node sync", root.dnf5_args("-y", "cluster-node", "sync"),
+                                     True)):
+            log("7: no-op `{}` vs dnf5 -C check-upgrade, {} alternating runs each".format(label, reps))
+            ours, plain = compare(inside(argv, plugin) + ((0,),), check, reps)
+            rows.append(compared("7", "dnf5 host: no-op `{}` / `dnf5 -C check-upgrade`".format(label), ours,
+                                 plain, 1.2))
+        del site.server.requests[:]
+        out = root.cluster("-y", "node", "sync").out
+        if "In sync: nothing to do." not in out:
+            raise RuntimeError("the dnf5 compute node is not in sync:\n" + out)
+        fetched = list(site.server.requests)
+        rows.append(Row("7", "dnf5 host: files a no-op sync fetches over HTTP", len(fetched), None,
+                        "repomd.xml only", bool(fetched) and all(p.endswith("/repodata/repomd.xml") for p in fetched),
+                        ", ".join(sorted(set(os.path.basename(p) for p in fetched)))))
+
+        for role in ("compute", "big"):
+            root = node("big-" + role, role, "file:///bigbase/$basearch/")
+            plan = root.cluster("node", "sync", "--dry-run", "--json").json["plan"]     # fills the cache
+            specs = ["{}-{}".format(i["name"], i["evr"]) if i["evr"] else i["name"] for i in plan["install"]]
+            sync = inside(root.cluster_args("node", "sync", "--dry-run")) + ((0,),)
+            install = inside(root.dnf5_args("--assumeno", "install", *specs)) + ((1,),)
+            log("7: plan for role {} ({} packages asked) on {} packages, {} alternating runs each".format(
+                role, len(specs), total, plan_reps))
+            ours, plain = compare(sync, install, plan_reps)
+            rows.append(compared("7", "dnf5 host: plan role {} ({} asked) on {:,} packages: dnf-cluster sync "
+                                 "--dry-run / dnf5 --assumeno install".format(role, len(specs), total),
+                                 ours, plain, 1.5, "; warm cache"))
+    finally:
+        world.stop()
     return rows
 
 
@@ -464,7 +544,7 @@ def parse_args(argv):
     parser.add_argument("--fleet-reps", type=int, default=3, help="runs of each side for figure 5 (default 3)")
     parser.add_argument("--fleet-sizes", default="16,32,64", help="node counts for figure 5")
     parser.add_argument("--fleet-width", type=int, default=16, help="fan-out of both sides in figure 5")
-    parser.add_argument("--only", default="1,2,3,4,5,6", help="figures to run (default: all)")
+    parser.add_argument("--only", default="1,2,3,4,5,6,7", help="figures to run (default: all)")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes and one run each: checks the benchmark works, measures nothing")
     parser.add_argument("--record", action="store_true", help="rewrite bench/RESULTS.md with this run")
@@ -511,6 +591,8 @@ def main(argv=None):
             rows += figure_3(site, args.plan_reps, args.count, args.cache_dir)
         if "6" in args.only:
             rows += figure_6(site, args.count, args.cache_dir)
+        if "7" in args.only:
+            rows += figure_7(site, args.reps, args.plan_reps, args.count, args.cache_dir)
     finally:
         site.close()
     rows.sort(key=lambda r: r.figure)

@@ -15,7 +15,13 @@ a build never reads or writes.
 Published files are never overwritten or deleted, so sites can always go back to an
 older build; a package whose sources changed must sort above its published build.
 OUTDIR/<...>/<releasever>/.cluster-build.json remembers what was built from which
-inputs, so `--update` rebuilds only specs whose inputs changed."""
+inputs, so `--update` rebuilds only specs whose inputs changed.
+
+A spec is built for the arches its ExclusiveArch/ExcludeArch allow (none: not for this
+target). A hand-written arched spec compiles code, which rpmbuild --target labels but
+never cross-compiles: it is built for the build host's arch only. On hosts without an
+rpm database (Debian) rpmbuild cannot check BuildRequires; a spec whose pkgconfig(...)
+build requirements pkg-config does not find there is skipped with a note."""
 import concurrent.futures
 import gzip
 import hashlib
@@ -33,9 +39,9 @@ from dnf_plugin_cluster.errors import ClusterError
 from dnf_plugin_cluster.names import CLUSTER_ARCHES
 from dnf_plugin_cluster.signing import Gpg
 
-from . import compsfile, template
+from . import compsfile, metapkg, template
 from .project import Project, rpmspec_query
-from .rpmbuild import rpmbuild
+from .rpmbuild import host_is_rpm_based, rpmbuild
 from .targets import get_target
 
 MANIFEST = ".cluster-build.json"
@@ -51,6 +57,24 @@ PLUGIN_TREE = ("setup.py", "pyproject.toml", "MANIFEST.in", "README.md", "LICENS
                "bin/dnf-cluster", "bin/cluster-repo", "etc/dnf/plugins/cluster.conf",
                "etc/systemd/cluster-node-sync.service", "etc/systemd/cluster-node-sync.timer",
                "tools/gen_docs.py", "tests/test_plan.py")
+DNF5_PLUGIN_SPEC_NAME = "dnf5-plugin-cluster"
+DNF5_PLUGIN_TREE = (("dnf5-plugin/CMakeLists.txt", "CMakeLists.txt"),
+                    ("dnf5-plugin/cluster_cmd_plugin.cpp", "cluster_cmd_plugin.cpp"), ("LICENSE", "LICENSE"))
+PKGCONFIG_RE = re.compile(r"^pkgconfig\(([^)\s]+)\)")
+ARCH_QUERY = "[%{exclusivearch} ]|[%{excludearch} ]\\n"
+
+
+def arch_allowed(line, arch):
+    """Whether a spec's ExclusiveArch/ExcludeArch (an ARCH_QUERY line) admit `arch`."""
+    exclusive, exclude = (part.split() for part in line.split("|"))
+    return (not exclusive or arch in exclusive) and arch not in exclude
+
+
+def _pkgconfig_exists(name):
+    try:
+        return subprocess.call(["pkg-config", "--exists", name]) == 0
+    except OSError:
+        return False
 
 
 def tree_dir(outdir, target, channel="stable"):
@@ -81,13 +105,14 @@ def package_files(root, packages):
 
 
 def _deterministic_tar(root, files, prefix, dest):
-    """A tar.gz whose bytes depend only on the files' contents (for stable hashes)."""
+    """A tar.gz whose bytes depend only on the files' contents (for stable hashes).
+    `files`: paths under root, or (path under root, name in the tarball) pairs."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for rel in sorted(files):
+        for rel, member in sorted(f if isinstance(f, tuple) else (f, f) for f in files):
             with open(os.path.join(root, rel), "rb") as handle:
                 data = handle.read()
-            info = tarfile.TarInfo("{}/{}".format(prefix, rel))
+            info = tarfile.TarInfo("{}/{}".format(prefix, member))
             info.size, info.mtime, info.uid, info.gid = len(data), 0, 0, 0
             info.mode = 0o755 if os.access(os.path.join(root, rel), os.X_OK) else 0o644
             tar.addfile(info, io.BytesIO(data))
@@ -150,7 +175,7 @@ class Builder(object):
         self.opts = options
         self.gpg = Gpg(options.sign_key, options.gnupghome) if options.sign_key else None
         self.manifest_path = os.path.join(options.tree, MANIFEST)
-        self.report = {"built": [], "kept": [], "added": []}
+        self.report = {"built": [], "kept": [], "added": [], "skipped": []}
 
     # --- inputs --------------------------------------------------------------------------
 
@@ -159,15 +184,18 @@ class Builder(object):
         alone, so an unchanged spec is recognised without rpmspec or writing anything;
         writer(workdir, version) puts the source files in place for rpmbuild."""
         root = self.project.root
-        if name == PLUGIN_SPEC_NAME:
-            files = list(PLUGIN_TREE) + package_files(root, PLUGIN_PACKAGES)
+        tarballs = {PLUGIN_SPEC_NAME: ("dnf-plugin-cluster", lambda: list(PLUGIN_TREE) +
+                                       package_files(root, PLUGIN_PACKAGES)),
+                    DNF5_PLUGIN_SPEC_NAME: ("dnf5-plugin-cluster", lambda: list(DNF5_PLUGIN_TREE))}
+        if name in tarballs:
+            stem, files = tarballs[name][0], tarballs[name][1]()
             parts = []
-            for rel in files:
+            for rel, member in (f if isinstance(f, tuple) else (f, f) for f in files):
                 with open(os.path.join(root, rel), "rb") as handle:
-                    parts.append(rel.encode() + b"\0" + handle.read())
+                    parts.append(member.encode() + b"\0" + handle.read())
 
             def write_tarball(workdir, version):
-                prefix = "dnf-plugin-cluster-{}".format(version)
+                prefix = "{}-{}".format(stem, version)
                 _deterministic_tar(root, files, prefix, os.path.join(workdir, prefix + ".tar.gz"))
             return parts, write_tarball
         if name == "cluster-release":
@@ -197,6 +225,30 @@ class Builder(object):
         arches = set(rpmspec_query(spec, target, "%{arch}\\n", arch=self.opts.arches[0]))
         evr = "{}{}-{}".format("" if epoch in ("0", "(none)") else epoch + ":", version, release)
         return version, evr, arches == {"noarch"}
+
+    def _build_arches(self, spec, noarch):
+        """(arches to build, or [] with the reason it is not built here)."""
+        if noarch:
+            return [self.opts.arches[0]], None
+        target = self.opts.target
+        line = rpmspec_query(spec, target, ARCH_QUERY, srpm=True)[0]
+        arches = [a for a in self.opts.arches if arch_allowed(line, a)]
+        if not arches:
+            return [], "ExclusiveArch/ExcludeArch leave no arch of {} for {}".format(
+                ", ".join(self.opts.arches), target.name)
+        if not metapkg.is_generated(spec):
+            host = os.uname().machine
+            if host not in arches:
+                return [], "it compiles code and this {} host cannot build {}".format(host, ", ".join(arches))
+            arches = [host]
+            if not host_is_rpm_based():
+                missing = [m.group(1) for m in (PKGCONFIG_RE.match(r) for r in
+                                                rpmspec_query(spec, target, option="--buildrequires"))
+                           if m and not _pkgconfig_exists(m.group(1))]
+                if missing:
+                    return [], "this host lacks its build requirement{} {}".format(
+                        "s" if len(missing) > 1 else "", ", ".join("pkgconfig({})".format(n) for n in missing))
+        return arches, None
 
     # --- manifest -----------------------------------------------------------------------
 
@@ -246,8 +298,9 @@ class Builder(object):
             if failed:
                 raise failed[0]
             built = [future.result() for future in futures]
-            if self.gpg is not None and built:
-                self.gpg.sign_rpms([path for job in built for path in job["written"]])
+            written = [path for job in built for path in job.get("written", ())]
+            if self.gpg is not None and written:
+                self.gpg.sign_rpms(written)
             for job in built:
                 self._publish_spec(job, manifest)
         finally:
@@ -290,6 +343,9 @@ class Builder(object):
         """SRPM and binary RPMs of one spec into the work directory (run in a thread)."""
         opts, spec, name, prev = self.opts, job["spec"], job["name"], job["prev"]
         version, evr, noarch = self._spec_info(spec, name)
+        arches, why_not = self._build_arches(spec, noarch)
+        if not arches:
+            return dict(job, skipped=why_not)
         if prev is not None and prev["inputs"] != job["inputs"] and evr_compare(evr, prev["evr"]) <= 0:
             raise ClusterError("{} changed but {} does not sort above the published {}: "
                                "bump its Release (or Version)".format(name, evr, prev["evr"]), spec)
@@ -300,14 +356,19 @@ class Builder(object):
         defines = opts.target.macros
         extra = ["--with", "gpgkey"] if self.gpg else []
         written = rpmbuild(spec, "-bs", srpmdir=out, sourcedir=srcdir, defines=defines, extra_args=extra)
-        for arch in ([opts.arches[0]] if noarch else opts.arches):
+        for arch in arches:
             written += rpmbuild(spec, "-bb", rpmdir=out, sourcedir=srcdir, target=arch, defines=defines,
                                 extra_args=extra)
-        return dict(job, evr=evr, noarch=noarch, written=written)
+        return dict(job, evr=evr, noarch=noarch, written=written, arches=arches,
+                    native=not noarch and not metapkg.is_generated(spec))
 
     def _publish_spec(self, job, manifest):
         """Copy a built spec's files into the tree (published files are never replaced)."""
         opts = self.opts
+        if job.get("skipped"):
+            self.report["skipped"].append(job["name"])
+            opts.log("not built: {} ({})".format(job["name"], job["skipped"]))
+            return
         files = []
         for path in job["written"]:
             base = os.path.basename(path)
@@ -327,15 +388,18 @@ class Builder(object):
                 self.report["added"].append(rel)
         name, evr = job["name"], job["evr"]
         self.report["built"].append(name)
-        opts.log("built {}-{} ({})".format(name, evr, "noarch" if job["noarch"] else ", ".join(opts.arches)))
-        manifest["packages"][name] = {"evr": evr, "inputs": job["inputs"],
-                                      "arches": ["noarch"] if job["noarch"] else list(opts.arches),
+        opts.log("built {}-{} ({})".format(name, evr, "noarch" if job["noarch"] else ", ".join(job["arches"])))
+        manifest["packages"][name] = {"evr": evr, "inputs": job["inputs"], "native": job["native"],
+                                      "arches": ["noarch"] if job["noarch"] else list(job["arches"]),
                                       "files": sorted(set(files))}
 
     def _published(self, entry):
         """Every file of a manifest entry is in the tree, for every arch being built."""
         arches = entry.get("arches", [])
-        return (arches == ["noarch"] or set(self.opts.arches) <= set(arches)) and all(
+        wanted = set(self.opts.arches)
+        if entry.get("native"):                 # built on hosts of its own arch only
+            wanted &= set([os.uname().machine])
+        return (arches == ["noarch"] or wanted <= set(arches)) and all(
             os.path.exists(os.path.join(self.opts.tree, f)) for f in entry["files"])
 
     def _index(self):

@@ -71,7 +71,13 @@ def _closure(project, tree, target, arches, base_urls):
     from dnf_plugin_cluster import publish
 
     from . import closure
-    names = set(rpmspec_query(project.spec_files(), target, "%{name}\\n", arch=arches[0]))
+    from .build import ARCH_QUERY, arch_allowed
+    specs = project.spec_files()
+    limits = rpmspec_query(specs, target, ARCH_QUERY, srpm=True)
+    names = {}
+    for arch in arches:                 # what is meant for the arch (ExclusiveArch, ExcludeArch)
+        meant = [spec for spec, line in zip(specs, limits) if arch_allowed(line, arch)]
+        names[arch] = set(rpmspec_query(meant, target, "%{name}\\n", arch=arch))
     return closure.check(tree, target.releasever, arches, base_urls, names, compsfile.merge(project.comps_docs()),
                          publish.current(tree))
 

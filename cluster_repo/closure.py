@@ -36,7 +36,7 @@ def check(tree, releasever, arches, base_urls, package_names, comps_doc, profile
     """Problems (strings) found; empty when every package resolves on every arch.
 
     tree: the built OUTDIR/<releasever>; base_urls: base repository URLs (may use
-    $basearch); package_names: our binary packages; comps_doc: merged comps;
+    $basearch); package_names: our binary packages (or {arch: names}); comps_doc: merged comps;
     profile: the published cluster profile, whose every role must install as a whole."""
     import dnf
     problems = []
@@ -50,7 +50,8 @@ def check(tree, releasever, arches, base_urls, package_names, comps_doc, profile
                 raise ClusterError("closure check cannot load repositories for {}: {}".format(arch, err))
             try:
                 available = base.sack.query().available()
-                for name in sorted(package_names):
+                names = package_names[arch] if isinstance(package_names, dict) else package_names
+                for name in sorted(names):
                     if not available.filter(name=name):
                         problems.append("{}: {} was not built".format(arch, name))
                         continue

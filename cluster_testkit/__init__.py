@@ -8,7 +8,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 PROJECT_PARTS = ("comps", "metapackages", "specs", "roles", "base", "dnf_plugin_cluster", "cluster_repo", "plugins", "bin",
-                 "etc")
+                 "dnf5-plugin", "etc")
 
 
 def project_parts():

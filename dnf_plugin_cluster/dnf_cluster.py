@@ -1,37 +1,19 @@
-"""`dnf-cluster`: the cluster commands as a program of their own, for hosts where the
-plugin cannot be loaded (dnf5). `dnf-cluster node sync` is `dnf cluster-node sync`,
-`group` and `master` likewise; the long names work too.
+"""`dnf-cluster`: the cluster commands as a program of their own. `dnf-cluster node sync`
+is `dnf cluster-node sync`, `group` and `master` likewise; the long names work too.
 
-It runs the dnf 4 command-line machinery (python3-dnf) with only the cluster commands
-registered, so option parsing, the transaction table, confirmation, locking and history
-are dnf's own, exactly as with the plugin. It holds no logic of its own."""
-import dnf.cli.cli
-import dnf.cli.main
-import dnf.cli.option_parser
-import dnf.util
-
-from .commands import COMMANDS
+It runs on the package manager of the host: on dnf5 hosts (dnf5 installed and
+python3-libdnf5 importable) on libdnf5, through its own command line (dnf5cli.py),
+which `dnf5 cluster-node` reaches through the C++ plugin; elsewhere on dnf 4's
+command-line machinery (python3-dnf) with only the cluster commands registered, so
+option parsing, the transaction table, confirmation, locking and history are dnf's
+own, exactly as with the plugin. `--backend dnf4|libdnf5` (anywhere on the line)
+overrides the choice. Output, JSON and exit codes are the same on both."""
+import os
+import sys
 
 SHORT = (("node", "cluster-node"), ("group", "cluster-group"), ("master", "cluster-master"))
-
-
-class _ClusterCli(dnf.cli.cli.Cli):
-    def __init__(self, base):
-        super(_ClusterCli, self).__init__(base)
-        self.cli_commands = {}          # dnf's own commands are not ours to offer
-        for command in COMMANDS:
-            self.register_command(command)
-
-
-class _ClusterOptionParser(dnf.cli.option_parser.OptionParser):
-    def get_usage(self):
-        """`dnf-cluster --help` lists its own commands, not dnf's."""
-        summaries = dict((c.aliases[0], c.summary) for c in COMMANDS)
-        usage = "dnf-cluster [options] COMMAND SUBCOMMAND [...]\n\nCommands:\n\n"
-        for short, name in SHORT:
-            usage += "  {:<8} {:<16} {}\n".format(short, "(" + name + ")", summaries[name])
-        usage += "\n`dnf-cluster COMMAND --help` shows a command's options; the dnf options below go anywhere.\n"
-        return usage
+BACKENDS = ("dnf4", "libdnf5")
+DNF5_PATHS = ("/usr/bin/dnf5",)
 
 
 def translate(argv):
@@ -47,7 +29,95 @@ def translate(argv):
     return args
 
 
+class UsageError(Exception):
+    pass
+
+
+def split_backend(argv):
+    """(backend or None, argv without --backend)."""
+    backend, rest, args = None, [], list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg == "--":
+            rest += [arg] + args
+            break
+        if arg == "--backend" or arg.startswith("--backend="):
+            value = arg.split("=", 1)[1] if "=" in arg else (args.pop(0) if args else None)
+            if value not in BACKENDS:
+                raise UsageError("--backend must be one of {} (got {})".format(
+                    ", ".join(BACKENDS), "nothing" if value is None else repr(value)))
+            backend = value
+            continue
+        rest.append(arg)
+    return backend, rest
+
+
+def libdnf5_usable():
+    try:
+        import libdnf5  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def detect():
+    """libdnf5 on dnf5 hosts (dnf5 present, python3-libdnf5 importable), else dnf 4."""
+    if any(os.path.exists(p) for p in DNF5_PATHS) and libdnf5_usable():
+        return "libdnf5"
+    return "dnf4"
+
+
 def main(argv):
+    try:
+        backend, args = split_backend(argv)
+    except UsageError as err:
+        sys.stderr.write("dnf-cluster: error: {}\n".format(err))
+        return 2
+    backend = backend or detect()
+    if backend == "libdnf5":
+        if not libdnf5_usable():
+            sys.stderr.write("Error: the libdnf5 backend needs python3-libdnf5, which is not installed\n")
+            return 1
+        from .dnf5cli import main as main5
+        return main5(translate(args), argv)
+    try:
+        import dnf.cli.main  # noqa: F401
+    except ImportError:
+        sys.stderr.write("Error: the dnf4 backend needs python3-dnf, which is not installed "
+                         "(on dnf5 hosts install python3-libdnf5)\n")
+        return 1
+    return main_dnf4(translate(args))
+
+
+def main_dnf4(args):
+    import dnf.cli.cli
+    import dnf.cli.main
+    import dnf.cli.option_parser
+    import dnf.util
+
+    from .commands import COMMANDS, dnf4_commands
+
+    class ClusterCli(dnf.cli.cli.Cli):
+        def __init__(self, base):
+            super(ClusterCli, self).__init__(base)
+            self.cli_commands = {}          # dnf's own commands are not ours to offer
+            for command in dnf4_commands():
+                self.register_command(command)
+
+    class ClusterOptionParser(dnf.cli.option_parser.OptionParser):
+        def get_usage(self):
+            """`dnf-cluster --help` lists its own commands, not dnf's."""
+            return usage(COMMANDS, "the dnf options below go anywhere")
+
     dnf.util.MAIN_PROG = "dnf-cluster"
     dnf.util.MAIN_PROG_UPPER = "DNF-CLUSTER"
-    return dnf.cli.main.main(translate(argv), cli_class=_ClusterCli, option_parser_class=_ClusterOptionParser)
+    return dnf.cli.main.main(args, cli_class=ClusterCli, option_parser_class=ClusterOptionParser)
+
+
+def usage(commands, options_note):
+    summaries = dict((c.aliases[0], c.summary) for c in commands)
+    text = "dnf-cluster [options] COMMAND SUBCOMMAND [...]\n\nCommands:\n\n"
+    for short, name in SHORT:
+        text += "  {:<8} {:<16} {}\n".format(short, "(" + name + ")", summaries[name])
+    text += "\n`dnf-cluster COMMAND --help` shows a command's options; {}.\n".format(options_note)
+    return text

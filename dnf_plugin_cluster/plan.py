@@ -8,8 +8,9 @@ floor are never removed; a pin never downgrades the floor."""
 import fnmatch
 
 #: Names a profile never removes or downgrades on any node: the kernel, the OS core,
-#: the package manager, remote access and this plugin itself.
-FLOOR = ("kernel*", "glibc", "systemd", "bash", "rpm", "dnf", "openssh-server", "python3-dnf-plugin-cluster")
+#: the package manager (dnf 4 or dnf5), remote access and this plugin itself.
+FLOOR = ("kernel*", "glibc", "systemd", "bash", "rpm", "dnf", "dnf5", "openssh-server", "python3-dnf-plugin-cluster",
+         "dnf5-plugin-cluster")
 
 
 class Floor(object):

@@ -25,7 +25,6 @@ import json
 import os
 import re
 
-from . import yamlsrc
 from .errors import ClusterError
 from .names import CLUSTER_ARCHES, KNOWN_BASEARCHES, check_name, is_name
 
@@ -61,6 +60,7 @@ class Role(object):
 
 
 def load_role(path):
+    from . import yamlsrc            # YAML is the head node's: a node never loads it
     data = yamlsrc.load_file(path)
     name = os.path.splitext(os.path.basename(path))[0]
     try:

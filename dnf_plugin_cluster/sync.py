@@ -10,11 +10,6 @@ from .backends import BY_HAND
 from .errors import ClusterError
 from .names import check_name
 
-#: The node answer's schema version: `status --json` and `sync --json` (README, "Machine-
-#: readable output"; fleet.py reads it). Errors under --json are answers too (commands/base.py).
-ANSWER_FORMAT = 1
-
-
 def find_profile(backend, preferred=None):
     """(repository id, profile) from the enabled repositories' `cluster` metadata:
     `preferred` (profile_repo in cluster.conf), else the site repository
@@ -260,46 +255,3 @@ class NodeRun(object):
         self.state.profile = profile.digest(self.profile)
         self.state.generation = self.view.generation
         self.state.save()
-
-    # --- reporting -----------------------------------------------------------------------
-    def transaction(self):
-        return [item.as_dict() for item in self.items]
-
-    def result(self, result):
-        """The JSON answer of sync (dry run, check or real): format 1 (fleet.py)."""
-        plan = self.plan
-        out = dict(self.summary, format=ANSWER_FORMAT, command="sync", result=result,
-                   generation=self.state.generation, in_sync=result in ("in-sync", "synced"), plan=plan.as_dict(),
-                   transaction=self.transaction(),
-                   counts={"install": len(plan.install), "upgrade": len(plan.upgrade),
-                           "downgrade": len(plan.downgrade), "remove": len(plan.remove), "kept": len(plan.kept)})
-        if self.lock_note:
-            out["warnings"] = [self.lock_note]
-        return out
-
-    def status(self):
-        """(JSON answer, text lines) of `status`, from the plan as prepare() resolved it
-        (so it agrees with `sync --check`); nothing is written."""
-        found = planning.drift(self.plan)
-        data = dict(self.summary, format=ANSWER_FORMAT, command="status", generation=self.state.generation,
-                    result="in-sync" if self.plan.in_sync else "drift", in_sync=self.plan.in_sync, drift=found,
-                    kept=[{"name": n, "reason": r} for n, r in self.plan.kept],
-                    counts=dict((key, len(value)) for key, value in found.items()))
-        lines = [self.header]
-        if self.view.generation is not None or self.state.generation is not None:
-            lines.append("  generation     published {}, this node synced to {}".format(
-                "none" if self.view.generation is None else self.view.generation,
-                "none yet" if self.state.generation is None else self.state.generation))
-        lines += ["  missing        {}".format(name) for name in found["missing"]]
-        lines += ["  wrong version  {} {} (pinned {})".format(i["name"], i["installed"], i["pinned"])
-                  for i in found["wrong_version"]]
-        lines += ["  outdated       {} {} (latest {})".format(i["name"], i["installed"], i["latest"])
-                  for i in found["outdated"]]
-        lines += ["  extra          {} (installed by the profile, no longer listed)".format(name)
-                  for name in found["extra"]]
-        lines += ["  keep           {} ({})".format(name, reason) for name, reason in self.plan.kept]
-        count = sum(len(v) for v in found.values())
-        lines.append("In sync." if self.plan.in_sync else
-                     "Drift: {} difference{}; `dnf cluster-node sync` converges the node.".format(
-                         count, "" if count == 1 else "s"))
-        return data, lines

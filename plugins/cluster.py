@@ -5,7 +5,7 @@ from __future__ import absolute_import, unicode_literals
 
 import dnf
 
-from dnf_plugin_cluster.commands import COMMANDS
+from dnf_plugin_cluster.commands import dnf4_commands
 
 
 class Cluster(dnf.Plugin):
@@ -14,7 +14,7 @@ class Cluster(dnf.Plugin):
     def __init__(self, base, cli):
         super(Cluster, self).__init__(base, cli)
         if cli is not None:
-            for command in COMMANDS:
+            for command in dnf4_commands():
                 # the standalone dnf-cluster front door has registered them already
                 if command.aliases[0] not in cli.cli_commands:
                     cli.register_command(command)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from cluster_testkit.memory import Died, MemoryBackend, Pkg
-from dnf_plugin_cluster import profile, state
+from dnf_plugin_cluster import profile, report, state
 from dnf_plugin_cluster.errors import ClusterError
 from dnf_plugin_cluster.nodeconf import NodeConfig
 from dnf_plugin_cluster.sync import NodeRun, find_profile
@@ -244,9 +244,29 @@ def test_status_reports_a_kept_package_as_no_drift(world):
     republish(backend, ["app"])
     run = status(backend)
     run.prepare()
-    data, lines = run.status()
-    assert data["in_sync"] and data["drift"]["extra"] == []
+    data, lines, exit_status = report.status(run)
+    assert data["in_sync"] and data["drift"]["extra"] == [] and exit_status == 0
     assert "  keep           lib (still needed by tool)" in lines and lines[-1] == "In sync."
+
+
+def test_what_a_sync_that_changes_nothing_answers(world):
+    """report.py: the words, lines and exit status every front end gives a dry run,
+    a check and an in-sync node."""
+    backend = world(["app", "tool"])
+    run = status(backend)
+    run.prepare()
+    assert report.plan(run)[1:] == ["  install    app", "  install    tool"]
+    assert report.plan_only(run, check=False) == ("planned", [report.DRY_RUN], 0)
+    assert report.plan_only(run, check=True) == ("drift", [report.DRIFT_FOUND], 100)
+    result, lines, _ = report.plan_only(run, False, "role 'compute': the sync would remove 9 packages")
+    assert lines == ["Note: a real sync refuses this: the sync would remove 9 packages", report.DRY_RUN]
+    assert report.answer(run, result)["plan"]["install"] == [{"name": "app", "evr": None},
+                                                             {"name": "tool", "evr": None}]
+    sync(backend)
+    run = status(backend)
+    run.prepare()
+    assert report.plan(run)[1:] == [report.NOTHING]
+    assert report.plan_only(run, check=True) == ("in-sync", [report.IN_SYNC], 0)
 
 
 # --- update policies and the package manager's own version lock ------------------------
@@ -265,9 +285,9 @@ def test_a_latest_role_follows_the_newest_build_and_status_says_outdated(world):
                     update="latest")
     before = status(backend)
     assert before.view.pins == {}                         # pins do not hold a role that follows its channel
-    assert before.status()[0]["drift"]["outdated"] == [
+    assert report.status(before)[0]["drift"]["outdated"] == [
         {"name": "slurm", "installed": "23.11.9-1", "latest": "23.11.10-1"}]
-    assert "  outdated       slurm 23.11.9-1 (latest 23.11.10-1)" in before.status()[1]
+    assert "  outdated       slurm 23.11.9-1 (latest 23.11.10-1)" in report.status(before)[1]
     run = sync(backend)
     assert ("slurm", "23.11.9-1", "23.11.10-1") in run.plan.upgrade and backend.locks == {}
     assert backend.installed()["slurm"] == "23.11.10-1" and status(backend).plan.in_sync

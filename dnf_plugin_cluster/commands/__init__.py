@@ -1,8 +1,46 @@
-"""The dnf commands, one module each, as dnf-plugins-core has them: `cluster-node`
-(node.py), `cluster-group` (group.py), `cluster-master` (master.py). The dnf 4 plugin
-(plugins/cluster.py) and the `dnf-cluster` command (dnf_cluster.py) register COMMANDS."""
+"""The cluster commands, one module each, as dnf-plugins-core has them: `cluster-node`
+(node.py), `cluster-group` (group.py), `cluster-master` (master.py). They import no dnf:
+the dnf 4 plugin (plugins/cluster.py) and `dnf-cluster --backend dnf4` register
+dnf4_commands(); `dnf-cluster --backend libdnf5` (dnf5cli.py) runs COMMANDS itself."""
 from .group import ClusterGroupCommand
 from .master import ClusterMasterCommand
 from .node import ClusterNodeCommand
 
 COMMANDS = (ClusterGroupCommand, ClusterNodeCommand, ClusterMasterCommand)
+_DNF4 = []
+
+
+def dnf4_commands():
+    """COMMANDS as dnf 4 commands: dnf.cli.Command mixed in, and whatever configuring,
+    running or the after-transaction step raises reaches the user as dnf's own one-line
+    `Error: ...` (exit 1); the traceback of a bug is kept in dnf's log at debug level."""
+    if not _DNF4:
+        import dnf.cli
+        import dnf.exceptions
+        import dnf.logging
+
+        from .base import error_line, logger
+
+        def one_line(method):
+            def call(self):
+                try:
+                    return method(self)
+                except dnf.exceptions.Error:
+                    raise                       # dnf's own (CliError, DepsolveError, ...): one line already
+                except Exception as err:        # pylint: disable=broad-except
+                    from ..errors import ClusterError
+                    if not isinstance(err, ClusterError):
+                        logger.log(dnf.logging.SUBDEBUG, "cluster plugin", exc_info=True)
+                    line = error_line(err)
+                    if not isinstance(err, (ClusterError, EnvironmentError)):
+                        line += " (details in dnf.log)"
+                    raise dnf.exceptions.Error(line)
+            return call
+
+        for command in COMMANDS:
+            _DNF4.append(type(command.__name__, (command, dnf.cli.Command), {
+                "__module__": command.__module__, "__doc__": command.__doc__,
+                "host_errors": (dnf.exceptions.Error,),
+                "configure": one_line(command.configure), "run": one_line(command.run),
+                "run_transaction": one_line(command.run_transaction)}))
+    return tuple(_DNF4)

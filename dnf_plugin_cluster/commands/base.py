@@ -1,26 +1,42 @@
 """What every cluster command shares, as dnf-plugins-core's small helper does: the
-subcommand argument, --json with a pure-JSON stdout, every error as dnf's one-line
-`Error: ...` (in configure, run and after the transaction alike), and dispatch to
-configure_<sub>() / run_<sub>() methods.
+subcommand argument, --json with a pure-JSON stdout, every error as the one-line
+`Error: ...` (in configure, run and after the transaction alike; error_line()), and
+dispatch to configure_<sub>() / run_<sub>() / after_transaction_<sub>() methods.
+
+The commands are written once for two hosts: dnf 4's command line (the plugin, and
+`dnf-cluster --backend dnf4`; commands/__init__.py mixes in dnf.cli.Command) and
+dnf5cli.py (`dnf-cluster --backend libdnf5`, which `dnf5 cluster-node` runs). A host
+gives a command what it uses of dnf 4's Cli: `cli.demands` (what to load, root only,
+the exit status, whether a transaction follows), `cli.base.conf` (assumeyes, assumeno,
+cacheonly, installroot, pluginconfpath, persistdir, debuglevel), redirect_logger(),
+redirect_repo_progress(), and, on libdnf5, cluster_backend(). Nothing here imports dnf.
 
 Imports stay light: the plugin is loaded for every dnf command, so the library and the
 backend load only when a cluster command runs."""
 from __future__ import absolute_import, unicode_literals
 
 import json
-import logging
 import sys
 
-import dnf.cli
-import dnf.exceptions
-import dnf.logging
-
-from ..errors import ClusterError
-
-logger = logging.getLogger("dnf.plugin.cluster")
+#: logging's levels; logging itself is imported when first used (dnf has it loaded
+#: already; on libdnf5 it costs a no-op sync tens of milliseconds for nothing)
+INFO, WARNING = 20, 30
 
 
-class ClusterCommand(dnf.cli.Command):
+class _Logger(object):
+    """dnf's logger of the plugin, looked up on first use."""
+
+    def __getattr__(self, name):
+        import logging
+        return getattr(logging.getLogger("dnf.plugin.cluster"), name)
+
+
+logger = _Logger()
+
+
+class ClusterCommand(object):
+    aliases = ()
+    summary = ""
     subcommands = ()
     #: subcommands that need neither repositories nor the rpm database
     offline = ()
@@ -31,6 +47,16 @@ class ClusterCommand(dnf.cli.Command):
     #: subcommands whose --json answer is a node answer (fleet.py reads it): an error is
     #: then a JSON object too
     answers = ()
+    #: the host's own error types, whose text is one line already (set by the host)
+    host_errors = ()
+    opts = None
+
+    def __init__(self, cli):
+        self.cli = cli
+
+    @property
+    def base(self):
+        return self.cli.base
 
     @classmethod
     def set_argparser(cls, parser):
@@ -45,47 +71,53 @@ class ClusterCommand(dnf.cli.Command):
 
     def configure(self):
         """What every cluster command needs (the repositories and the sack, unless the
-        subcommand is offline), then the subcommand's own configure_<sub>(). A
-        ClusterError is one line, exit 1."""
+        subcommand is offline), then the subcommand's own configure_<sub>()."""
         self.quiet_for_json()
         if self.sub not in self.offline + self.loads_repos:
             self.cli.demands.sack_activation = True
             self.cli.demands.available_repos = True
+        self.backend = self.make_backend()
+        self.answering(getattr(self, "configure_" + self.sub.replace("-", "_")))
+
+    def make_backend(self):
+        """The host's package manager: libdnf5 when dnf5cli is the host, else dnf 4."""
+        factory = getattr(self.cli, "cluster_backend", None)
+        if factory is not None:
+            return factory()
         from ..backends.dnf4 import Dnf4Backend
-        self.backend = Dnf4Backend(self.base, self.cli)
-        self.guarded(getattr(self, "configure_" + self.sub.replace("-", "_")))
+        return Dnf4Backend(self.base, self.cli)
 
     def run(self):
         def run_sub():
             if self.sub in self.loads_repos:
                 self.backend.load()
             getattr(self, "run_" + self.sub.replace("-", "_"))()
-        self.guarded(run_sub)
+        self.answering(run_sub)
 
     def run_transaction(self):
-        """After dnf's transaction succeeded: the subcommand's after_transaction_<sub>()."""
+        """After the host's transaction succeeded: the subcommand's after_transaction_<sub>()."""
         after = getattr(self, "after_transaction_" + self.sub.replace("-", "_"), None)
         if after is not None:
-            self.guarded(after)
+            self.answering(after)
 
-    def guarded(self, call):
-        """one_line(call), and under --json a node answer's error is a JSON answer too
-        (format 1: {"format": 1, "command": ..., "result": "error", "error": ...})."""
+    def answering(self, call):
+        """call(); whatever it raises goes on to the host, which says it as one line, and
+        under --json a node answer's error is a JSON answer too (format 1, report.error())."""
         try:
-            return one_line(call)
-        except dnf.exceptions.Error as err:
+            return call()
+        except Exception as err:            # pylint: disable=broad-except
             if self.opts.json and self.sub in self.answers:
-                self.print_json({"format": 1, "command": self.sub, "result": "error",
-                                 "error": " ".join(str(err).split())})
+                from .. import report
+                self.print_json(report.error(self.sub, error_line(err, self.host_errors)))
             raise
 
     def quiet_for_json(self):
-        """Keep stdout pure JSON: dnf's informational logging goes quiet, the download
-        progress goes to stderr, the rpm progress is off (as with -q), and whatever dnf
-        still prints itself (its post-transaction summary) goes to stderr too."""
+        """Keep stdout pure JSON: the host's informational logging goes quiet, the download
+        progress goes to stderr, the rpm progress is off (as with -q), and whatever the
+        host still prints itself (its post-transaction summary) goes to stderr too."""
         self.json_out = sys.stdout
         if self.opts.json:
-            self.cli.redirect_logger(stdout=logging.WARNING, stderr=logging.WARNING)
+            self.cli.redirect_logger(stdout=WARNING, stderr=WARNING)
             self.cli.redirect_repo_progress()
             self.base.conf.debuglevel = 0
             sys.stdout = sys.stderr
@@ -99,22 +131,15 @@ class ClusterCommand(dnf.cli.Command):
         return nodeconf.read(self.base.conf.installroot, self.base.conf.pluginconfpath)
 
 
-def one_line(call):
-    """Run call(); whatever it raises reaches the user as dnf's one-line `Error: ...`
-    (exit 1): a ClusterError as it is, an OSError with its file, anything else (a bug)
-    by its type and message, its traceback kept in dnf's log at debug level."""
-    try:
-        return call()
-    except dnf.exceptions.Error:
-        raise                                   # dnf's own (CliError, DepsolveError, ...): one line already
-    except ClusterError as err:
-        raise dnf.exceptions.Error(str(err))
-    except EnvironmentError as err:
-        logger.log(dnf.logging.SUBDEBUG, "cluster plugin", exc_info=True)
+def error_line(err, host_errors=()):
+    """The one line an error reaches the user as (after `Error: `): a ClusterError or one
+    of the host's own errors as it is, an OSError with its file, anything else (a bug)
+    by its type and message."""
+    from ..errors import ClusterError
+    if isinstance(err, ClusterError) or (host_errors and isinstance(err, host_errors)):
+        return " ".join(str(err).split())
+    if isinstance(err, EnvironmentError):
         where = getattr(err, "filename", None)
         message = err.strerror or str(err)
-        raise dnf.exceptions.Error(" ".join(("{}: {}".format(where, message) if where else message).split()))
-    except Exception as err:                    # pylint: disable=broad-except
-        logger.log(dnf.logging.SUBDEBUG, "cluster plugin", exc_info=True)
-        raise dnf.exceptions.Error(" ".join("unexpected {}: {} (details in dnf.log)".format(
-            type(err).__name__, err).split()))
+        return " ".join(("{}: {}".format(where, message) if where else message).split())
+    return " ".join("unexpected {}: {}".format(type(err).__name__, err).split())

@@ -3,8 +3,6 @@ the `cluster` category) as they apply to this node's arch, read from every enabl
 repository's comps through libcomps (comps.py)."""
 from __future__ import absolute_import, unicode_literals
 
-import dnf.cli
-
 from ..errors import ClusterError
 from .base import ClusterCommand
 
@@ -26,13 +24,13 @@ class ClusterGroupCommand(ClusterCommand):
 
     def configure_info(self):
         if not self.opts.groups:
-            raise dnf.cli.CliError("cluster-group info needs at least one GROUP")
+            raise ClusterError("cluster-group info needs at least one GROUP")
 
     def configure_install(self):
         self.cli.demands.resolving = True
         self.cli.demands.root_user = True
         if not self.opts.groups:
-            raise dnf.cli.CliError("cluster-group install needs at least one GROUP")
+            raise ClusterError("cluster-group install needs at least one GROUP")
 
     configure_remove = configure_install
 

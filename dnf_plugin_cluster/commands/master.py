@@ -6,14 +6,11 @@ roll out to the fleet (`-w NODESET`, through ClusterShell: fleet.py)."""
 from __future__ import absolute_import, unicode_literals
 
 import fnmatch
-import logging
 import os
-
-import dnf.cli
 
 from ..errors import ClusterError
 from ..names import CLUSTER_ARCHES
-from .base import ClusterCommand, logger
+from .base import INFO, WARNING, ClusterCommand, logger
 
 
 def _count(text):
@@ -91,42 +88,42 @@ class ClusterMasterCommand(ClusterCommand):
 
     def configure_publish(self):
         if not (self.opts.repo_dir or self.opts.output) or not (self.opts.roles or self.opts.lock or self.opts.unlock):
-            raise dnf.cli.CliError("cluster-master publish needs --repo-dir (or --output FILE) and --roles "
-                                   "(or --lock/--unlock)")
+            raise ClusterError("cluster-master publish needs --repo-dir (or --output FILE) and --roles "
+                               "(or --lock/--unlock)")
         if len(self.opts.baseurl) > 1:
-            raise dnf.cli.CliError("cluster-master publish takes one --baseurl (the site repository's top)")
+            raise ClusterError("cluster-master publish takes one --baseurl (the site repository's top)")
         if not self.opts.lock:
             self.cli.demands.load_system_repo = False
 
     def configure_history(self):
         if not self.opts.repo_dir:
-            raise dnf.cli.CliError("cluster-master history needs --repo-dir")
+            raise ClusterError("cluster-master history needs --repo-dir")
 
     def configure_rollback(self):
         if not self.opts.repo_dir or self.opts.generation is None:
-            raise dnf.cli.CliError("cluster-master rollback needs a generation N and --repo-dir")
+            raise ClusterError("cluster-master rollback needs a generation N and --repo-dir")
         try:
             self.rollback_to = int(self.opts.generation)
         except ValueError:
             self.rollback_to = 0
         if self.rollback_to < 1:
-            raise dnf.cli.CliError("cluster-master rollback: the generation is a number of 1 or more, not '{}'"
+            raise ClusterError("cluster-master rollback: the generation is a number of 1 or more, not '{}'"
                                    .format(self.opts.generation))
 
     def configure_kickstart(self):
         if not self.opts.role:
-            raise dnf.cli.CliError("cluster-master kickstart needs --role")
+            raise ClusterError("cluster-master kickstart needs --role")
         if len(self.opts.arches) > 1:
-            raise dnf.cli.CliError("cluster-master kickstart takes one --arch")
+            raise ClusterError("cluster-master kickstart takes one --arch")
         self.backend.want_metadata("cluster")
         # stdout is the kickstart alone (saved to a file, read by ksvalidator): dnf's
         # messages and the metadata download progress go to stderr
-        self.cli.redirect_logger(stdout=logging.WARNING, stderr=logging.INFO)
+        self.cli.redirect_logger(stdout=WARNING, stderr=INFO)
         self.cli.redirect_repo_progress()
 
     def _configure_fleet(self):
         if not self.opts.nodes:
-            raise dnf.cli.CliError("cluster-master {} needs -w NODESET".format(self.sub))
+            raise ClusterError("cluster-master {} needs -w NODESET".format(self.sub))
 
     configure_status = _configure_fleet
 
@@ -181,7 +178,7 @@ class ClusterMasterCommand(ClusterCommand):
 
     def configure(self):
         if getattr(self.opts, "generation", None) is not None and self.opts.subcommand[0] != "rollback":
-            raise dnf.cli.CliError("cluster-master {}: unexpected argument '{}'".format(
+            raise ClusterError("cluster-master {}: unexpected argument '{}'".format(
                 self.opts.subcommand[0], self.opts.generation))
         super(ClusterMasterCommand, self).configure()
 

@@ -1,9 +1,8 @@
 """`dnf cluster-node sync|status`: converge this node to its role in the cluster profile,
-or report how it has drifted. The work is sync.NodeRun's; this module is the dnf 4
-command around it (options, demands, printing, handing the transaction to dnf)."""
+or report how it has drifted. The work is sync.NodeRun's and what is said is report.py's;
+this module is the command around them (options, demands, output, handing the
+transaction to the host)."""
 from __future__ import absolute_import, unicode_literals
-
-import dnf.cli
 
 from ..errors import ClusterError
 from .base import ClusterCommand, logger
@@ -50,7 +49,7 @@ class ClusterNodeCommand(ClusterCommand):
         self.plan_only = self.opts.dry_run or self.opts.check or self.base.conf.assumeno
         if not self.plan_only:
             if self.opts.json and not self.base.conf.assumeyes:
-                raise dnf.cli.CliError("cluster-node sync --json needs -y (or --dry-run / --check)")
+                raise ClusterError("cluster-node sync --json needs -y (or --dry-run / --check)")
             self.cli.demands.root_user = True
             # one sync per root: a second one waits here, before dnf reads the rpm database
             from ..state import SyncLock
@@ -61,50 +60,42 @@ class ClusterNodeCommand(ClusterCommand):
         from ..sync import NodeRun
         return NodeRun(self.backend, self.config, self.opts.role).load()
 
-    def run_status(self):
-        run = self._load()
-        run.prepare()                # the same resolved plan as sync --check: kept packages are no drift
-        data, lines = run.status()
+    def show(self, data, lines):
+        """The answer: JSON under --json, else the text."""
         if self.opts.json:
             self.print_json(data)
-        else:
+        elif lines:
             print("\n".join(lines))
-        if not run.plan.in_sync:
-            self.cli.demands.success_exit_status = 100
+
+    def run_status(self):
+        from .. import report
+        run = self._load()
+        run.prepare()                # the same resolved plan as sync --check: kept packages are no drift
+        data, lines, status = report.status(run)
+        self.show(data, lines)
+        self.cli.demands.success_exit_status = status
 
     def run_sync(self):
+        from .. import report
         run = self._load()
         if not self.plan_only:
             run.settle()             # how the last unfinished run ended, saved even if nothing is to do
         run.prepare()
-        plan = run.plan
         if not self.opts.json:
-            print(run.header)
-            print("\n".join(plan.lines()) if plan.lines() else "  (nothing to change)")
+            print("\n".join(report.plan(run)))
         too_many = run.mass_removal()
         if self.plan_only:
             if run.items and not self.opts.json:
                 print(self.backend.table(run.items))
-            if too_many and not self.opts.allow_mass_removal and not self.opts.json:
-                print("Note: a real sync refuses this: " + too_many.split(": ", 1)[1])
-            if self.opts.check and not plan.in_sync:
-                self.cli.demands.success_exit_status = 100
-            if self.opts.json:
-                self.print_json(run.result("in-sync" if plan.in_sync else ("drift" if self.opts.check
-                                                                          else "planned")))
-            elif plan.in_sync:
-                print("In sync: nothing to do.")
-            else:
-                print("Dry run: nothing was changed." if not self.opts.check
-                      else "Drift found: `dnf cluster-node sync` converges the node.")
+            result, lines, status = report.plan_only(run, self.opts.check,
+                                                     None if self.opts.allow_mass_removal else too_many)
+            self.show(report.answer(run, result), lines)
+            self.cli.demands.success_exit_status = status
             return
-        if plan.in_sync:
+        if run.plan.in_sync:
             run.record_in_sync()
             self._hand_pins(run)
-            if self.opts.json:
-                self.print_json(run.result("in-sync"))
-            else:
-                print("In sync: nothing to do.")
+            self.show(report.answer(run, "in-sync"), [report.IN_SYNC])
             return
         if too_many and not self.opts.allow_mass_removal:
             raise ClusterError(too_many)
@@ -114,7 +105,7 @@ class ClusterNodeCommand(ClusterCommand):
             run.finish()
             self._hand_pins(run)
             if self.opts.json:
-                self.print_json(run.result("synced"))
+                self.print_json(report.answer(run, "synced"))
         self.backend.run(comment, done)
 
     @staticmethod

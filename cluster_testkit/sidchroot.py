@@ -1,0 +1,327 @@
+"""A cached Debian sid chroot for the dnf5 tests: dnf5, python3-libdnf5, the dnf5 plugin
+headers, rpm, createrepo_c and a C++ toolchain, made once with debootstrap from Debian's
+own packages and kept under <repo>/.cache/sid/<key>/ (the key hashes the package list and
+RECIPE, so a changed recipe builds a new one and drops the old).
+
+    with SidChroot(binds=[(REPO_ROOT, "/src", True), (workdir, "/work", False)]) as sid:
+        sid.run(["dnf5", "--version"])
+
+ensure() builds under a lock into a temporary directory renamed into place when complete,
+so a killed build never leaves a chroot that looks done. mount() holds a second lock for
+as long as the chroot is mounted (one user at a time); holding it, any mount still under
+the root was left by a killed run and is undone first. Everything happens inside the
+root: the host's own dnf, rpm and apt configuration are never touched. Needs root."""
+import errno
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import time
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RECIPE = 3  # bump when the build steps below change
+SUITE = "sid"
+MIRROR = os.environ.get("DEBIAN_MIRROR", "http://deb.debian.org/debian")
+PACKAGES = ("dnf5", "python3-libdnf5", "libdnf5-dev", "dnf5-dev", "rpm", "python3-rpm",
+            "createrepo-c", "python3-createrepo-c", "python3-libcomps", "g++", "cmake", "make",
+            "pkg-config", "file", "elfutils", "python3-yaml", "zstd", "ca-certificates")
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+HOST_CA = "/etc/ssl/host-ca-certificates.crt"  # kept apart: ca-certificates rewrites the bundle
+HOST_CA_SOURCES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
+#: apt inside never waits forever on the network (and trusts the host's CA bundle, below)
+APT_CONF = 'Acquire::http::Timeout "60";\nAcquire::https::Timeout "60";\nAcquire::Retries "3";\n'
+APT_CA = 'Acquire::https::CaInfo "{}";\n'.format(HOST_CA)
+#: the longest one build step may take (debootstrap, apt-get install) before it is stopped
+STEP_TIMEOUT = 1800
+# Documentation is left out of the chroot (dpkg path-exclude): smaller, quicker to unpack.
+NODOC = ("path-exclude=/usr/share/doc/*\npath-exclude=/usr/share/man/*\n"
+         "path-exclude=/usr/share/info/*\npath-exclude=/usr/share/locale/*\n")
+
+
+def _mounts_under(path):
+    """Mount points at or below path, innermost first (reverse order of mounting)."""
+    found = []
+    with open("/proc/self/mountinfo") as handle:
+        for line in handle:
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4])
+            if point == path or point.startswith(path + "/"):
+                found.append(point)
+    return found[::-1]
+
+
+def _umount_all(path):
+    for point in _mounts_under(path):
+        if subprocess.call(["umount", point], stderr=subprocess.DEVNULL) != 0:
+            subprocess.call(["umount", "-l", point])
+    left = _mounts_under(path)
+    if left:
+        raise RuntimeError("still mounted: {}".format(", ".join(left)))
+
+
+def _remove(path):
+    """rmtree, never through a mount (a bound /dev would take the host's devices along)."""
+    if os.path.lexists(path):
+        _umount_all(path)
+        shutil.rmtree(path)
+
+
+class _Lock(object):
+    def __init__(self, path):
+        self.path, self.fd = path, None
+
+    def acquire(self, wait=True):
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except OSError as err:
+            os.close(self.fd)
+            self.fd = None
+            if err.errno in (errno.EAGAIN, errno.EACCES):
+                return False
+            raise
+        return True
+
+    def release(self):
+        if self.fd is not None:
+            os.close(self.fd)  # closing drops the flock; a killed process drops it too
+            self.fd = None
+
+
+class SidChroot(object):
+    """binds: (host_dir, path_inside, readonly) triples bound by mount()."""
+
+    def __init__(self, binds=(), cache_dir=None, packages=PACKAGES, log=None):
+        self.cache = os.path.realpath(cache_dir or os.path.join(REPO_ROOT, ".cache", "sid"))
+        self.packages = tuple(sorted(packages))
+        recipe = "{}\n{}\n{}".format(RECIPE, SUITE, " ".join(self.packages))
+        self.key = hashlib.sha256(recipe.encode()).hexdigest()[:12]
+        self.root = os.path.join(self.cache, self.key)
+        self.binds = list(binds)
+        self.log = log or (lambda msg: None)
+        self._use = _Lock(self.root + ".use.lock")
+        self.mounted = False
+
+    # -- building -----------------------------------------------------------------
+
+    def ready(self):
+        return os.path.isfile(os.path.join(self.root, ".sidchroot-done"))
+
+    def ensure(self):
+        """Build the chroot unless it exists; returns seconds spent (0.0 when cached)."""
+        if self.ready():
+            return 0.0
+        if not shutil.which("debootstrap"):
+            raise RuntimeError("the dnf5 test world needs debootstrap to build its Debian sid chroot: "
+                               "install it (apt-get install debootstrap; dnf install debootstrap)")
+        os.makedirs(self.cache, exist_ok=True)
+        lock = _Lock(self.root + ".build.lock")
+        if not lock.acquire(wait=False):
+            self.log("waiting for another build of {}".format(self.root))
+            lock.acquire()
+        try:
+            if self.ready():  # another session built it while we waited
+                return 0.0
+            start = time.time()
+            tmp = self.root + ".tmp"
+            _remove(tmp)  # what a killed build left
+            try:
+                self._build(tmp, lock.fd)
+            except BaseException:
+                _remove(tmp)                  # nothing half-made stays behind (the log does)
+                raise
+            finally:
+                _umount_all(tmp)
+            _remove(self.root)  # only ever there without its marker if damaged by hand
+            os.rename(tmp, self.root)
+            self._prune()
+            return time.time() - start
+        finally:
+            lock.release()
+
+    def _build(self, tmp, lock_fd):
+        logfile = self.root + ".build.log"
+        self.log("debootstrap --variant=minbase {} (once; log in {})".format(SUITE, logfile))
+        with open(logfile, "w") as log:
+            def step(argv):
+                log.write("+ {}\n".format(" ".join(argv)))
+                log.flush()
+                # The build tools inherit the lock: if this process is killed, the next
+                # build waits for them to end before it removes their half-made tree.
+                proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, pass_fds=(lock_fd,),
+                                        start_new_session=True)
+                try:
+                    code = proc.wait(timeout=STEP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, 9)
+                    proc.wait()
+                    raise RuntimeError("sid chroot build: '{}' took more than {} s (network?); see {}".format(
+                        " ".join(argv[:3]), STEP_TIMEOUT, logfile))
+                if code != 0:
+                    log.flush()
+                    with open(logfile) as handle:
+                        last = ([l.strip() for l in handle if l.strip()] or [""])[-1]
+                    raise RuntimeError("sid chroot build failed at '{}': {} (log: {})".format(
+                        " ".join(argv[:3]), last, logfile))
+
+            step(["debootstrap", "--variant=minbase", SUITE, tmp, MIRROR])
+            self._host_config(tmp)
+            # the host's CA bundle, for a mirror or proxy reached over https with its own CA
+            self._write(tmp, "etc/apt/apt.conf.d/60cluster-host",
+                        APT_CONF + (APT_CA if os.path.isfile(self.path_in(tmp, HOST_CA)) else ""))
+            self._write(tmp, "etc/dpkg/dpkg.cfg.d/01-nodoc", NODOC)
+            self._mount_system(tmp)
+            inside = ["chroot", tmp, "/usr/bin/env", "-i", "PATH=" + PATH, "LANG=C.UTF-8",
+                      "DEBIAN_FRONTEND=noninteractive"] + self._proxy_env()
+            step(inside + ["apt-get", "update", "-q"])
+            step(inside + ["apt-get", "install", "-y", "-q", "--no-install-recommends"]
+                 + list(self.packages))
+            step(inside + ["apt-get", "clean"])
+            step(inside + ["sh", "-c", "rm -rf /var/lib/apt/lists/*"])  # 100 MB, rebuilt by update
+            versions = subprocess.check_output(
+                ["chroot", tmp, "dpkg-query", "-W", "-f", "${Package} ${Version}\\n"]
+                + list(self.packages), universal_newlines=True)
+            self._write(tmp, ".sidchroot-done", versions)
+
+    @staticmethod
+    def _host_config(root):
+        """What apt and pip inside need to reach the package indexes from this host: its
+        resolver, its CA bundle (at HOST_CA), its pip and apt proxy settings."""
+        copies = [("/etc/resolv.conf", "etc/resolv.conf"), ("/etc/pip.conf", "etc/pip.conf"),
+                  ("/etc/apt/apt.conf.d/99artifact-registry", "etc/apt/apt.conf.d/99artifact-registry")]
+        copies += [(p, HOST_CA) for p in HOST_CA_SOURCES if os.path.isfile(p)][:1]
+        for src, dst in copies:
+            if os.path.isfile(src):
+                dst = os.path.join(root, dst.lstrip("/"))
+                if os.path.lexists(dst):
+                    os.remove(dst)
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                shutil.copyfile(src, dst)
+
+    @staticmethod
+    def _proxy_env():
+        return ["{}={}".format(k, os.environ[k]) for k in
+                ("http_proxy", "https_proxy", "no_proxy", "PIP_INDEX_URL") if os.environ.get(k)]
+
+    @staticmethod
+    def _write(root, rel, text):
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as handle:
+            handle.write(text)
+
+    def _prune(self):
+        """Drop chroots of other recipes that nobody is using."""
+        for name in os.listdir(self.cache):
+            path = os.path.join(self.cache, name)
+            if name == self.key or "." in name or not os.path.isdir(path):
+                continue
+            use = _Lock(path + ".use.lock")
+            if use.acquire(wait=False):
+                try:
+                    self.log("removing the old chroot {}".format(path))
+                    _remove(path)
+                    for suffix in (".use.lock", ".build.lock", ".build.log"):
+                        if os.path.exists(path + suffix):
+                            os.remove(path + suffix)
+                finally:
+                    use.release()
+
+    # -- using --------------------------------------------------------------------
+
+    @staticmethod
+    def _mount_system(root):
+        def mount(args, point):
+            target = os.path.join(root, point)
+            os.makedirs(target, exist_ok=True)
+            subprocess.check_call(["mount"] + args + [target])
+            # Private, so nothing mounted below propagates to the host's /dev (systemd
+            # hosts mount / shared).
+            subprocess.check_call(["mount", "--make-private", target])
+
+        mount(["-t", "proc", "proc"], "proc")
+        mount(["-t", "sysfs", "-o", "ro", "sysfs"], "sys")
+        mount(["--bind", "/dev"], "dev")
+        mount(["--bind", "/dev/pts"], "dev/pts")
+        mount(["-t", "tmpfs", "tmpfs"], "dev/shm")
+
+    def mount(self):
+        """Build if needed, wait for other users, undo stale mounts, mount system and binds."""
+        if self.mounted:
+            return self
+        self.ensure()
+        self._use.acquire()
+        try:
+            _umount_all(self.root)  # we hold the use lock: whatever is mounted is stale
+            self._mount_system(self.root)
+            for host, inside, readonly in self.binds:
+                target = os.path.join(self.root, inside.lstrip("/"))
+                os.makedirs(target, exist_ok=True)
+                subprocess.check_call(["mount", "--bind", host, target])
+                subprocess.check_call(["mount", "--make-private", target])
+                if readonly:
+                    subprocess.check_call(["mount", "-o", "remount,bind,ro", target])
+            self._host_config(self.root)  # the resolver may have changed since the build
+        except Exception:
+            _umount_all(self.root)
+            self._use.release()
+            raise
+        self.mounted = True
+        return self
+
+    def umount(self):
+        if self.mounted:
+            try:
+                _umount_all(self.root)
+            finally:
+                self._use.release()
+                self.mounted = False
+
+    def __enter__(self):
+        return self.mount()
+
+    def __exit__(self, *exc):
+        self.umount()
+
+    def path(self, inside):
+        """The host path of a path inside the chroot."""
+        return self.path_in(self.root, inside)
+
+    @staticmethod
+    def path_in(root, inside):
+        return os.path.join(root, inside.lstrip("/"))
+
+    def command(self, argv, env=None, cwd="/"):
+        """The host command that runs argv inside with a clean environment (plus env)."""
+        if not self.mounted:
+            raise RuntimeError("SidChroot needs mount() (or a with block) before running anything")
+        clean = {"PATH": PATH, "HOME": "/root", "LANG": "C.UTF-8", "TERM": "dumb"}
+        clean.update(env or {})
+        return (["chroot", self.root, "/usr/bin/env", "-i", "--chdir=" + cwd]
+                + ["{}={}".format(k, v) for k, v in sorted(clean.items())] + list(argv))
+
+    def popen(self, argv, env=None, cwd="/"):
+        """Start argv inside and leave it running (text pipes). Its pid is the command's
+        own: chroot and env exec it."""
+        return subprocess.Popen(self.command(argv, env, cwd), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                universal_newlines=True, env={"PATH": PATH})
+
+    def run(self, argv, env=None, check=True, cwd="/", capture=True, timeout=None, input=None):
+        """Run argv inside with a clean environment (plus env); a CompletedProcess with
+        text stdout/stderr when capture. The chroot must be mounted."""
+        cmd = self.command(argv, env, cwd)
+        pipe = subprocess.PIPE if capture else None
+        proc = subprocess.run(cmd, stdout=pipe, stderr=pipe, universal_newlines=True,
+                              timeout=timeout, input=input, env={"PATH": PATH})
+        if check and proc.returncode != 0:
+            raise subprocess.CalledProcessError(proc.returncode, list(argv), proc.stdout,
+                                                proc.stderr)
+        return proc
+
+
+if __name__ == "__main__":
+    import sys
+    sid = SidChroot(log=lambda msg: sys.stderr.write("sidchroot: {}\n".format(msg)))
+    spent = sid.ensure()
+    print("{} ({:.0f} s)".format(sid.root, spent))
