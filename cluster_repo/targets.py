@@ -200,31 +200,35 @@ _host_python = []
 
 
 def host_python():
-    """("X.Y", has pytest, has libdnf5) of the build host's /usr/bin/python3, what
-    %{__python3} runs."""
+    """("X.Y", has pytest, has libdnf5, has dnf) of the build host's /usr/bin/python3,
+    what %{__python3} runs."""
     if not _host_python:
         probe = ("import sys, importlib.util as u; "
                  "print('%d.%d' % sys.version_info[:2], int(u.find_spec('pytest') is not None), "
-                 "int(u.find_spec('libdnf5') is not None))")
+                 "int(u.find_spec('libdnf5') is not None), int(u.find_spec('dnf') is not None))")
         try:
             out = subprocess.run(["/usr/bin/python3", "-c", probe], stdout=subprocess.PIPE,
                                  stderr=subprocess.DEVNULL, universal_newlines=True).stdout.split()
         except OSError:
             out = []
-        _host_python.append((out[0], out[1] == "1", out[2] == "1") if len(out) == 3 else (None, False, False))
+        _host_python.append((out[0], out[1] == "1", out[2] == "1", out[3] == "1") if len(out) == 4
+                            else (None, False, False, False))
     return _host_python[0]
 
 
 def host_macros(python3_version):
     """What this build host can do for a target: bytecode (bytecode_macros), the spec's
     unit tests in %check, which need pytest for /usr/bin/python3, and its import check
-    of the libdnf5 backend, which needs python3-libdnf5 (Debian 12 and 13 have none)."""
-    version, has_pytest, has_libdnf5 = host_python()
+    of each backend, which needs python3-dnf or python3-libdnf5 (Debian 12 and 13 have no
+    libdnf5; the dnf5 tests' sid chroot has no dnf 4)."""
+    version, has_pytest, has_libdnf5, has_dnf = host_python()
     macros = bytecode_macros(python3_version, version)
     if not has_pytest:
         macros["_without_tests"] = "--without-tests"
     if not has_libdnf5:
         macros["_without_libdnf5"] = "--without-libdnf5"
+    if not has_dnf:
+        macros["_without_dnf4"] = "--without-dnf4"
     return macros
 
 

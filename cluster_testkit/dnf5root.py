@@ -7,7 +7,7 @@ import json
 import os
 
 from . import REPO_ROOT
-from .dnfroot import Result
+from .dnfroot import Result, give_shell
 from .sidchroot import SidChroot
 
 SRC = "/src"                       # the project, read-only
@@ -80,6 +80,7 @@ class Dnf5Root(object):
         self.root = "{}/roots/{}".format(WORK, name)
         for sub in ("etc/yum.repos.d", "etc/dnf/plugins", "var/lib/rpm"):
             os.makedirs(self.path(sub), exist_ok=True)
+        give_shell(self.path("/"))          # rpm runs shell scriptlets with the root's /bin/sh
         self.write("etc/dnf/dnf.conf", "[main]\ngpgcheck=0\ninstallonly_limit=3\nclean_requirements_on_remove=True\n"
                                        "best=True\nskip_if_unavailable=False\nkeepcache=False\n")
 

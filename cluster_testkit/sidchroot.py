@@ -26,7 +26,10 @@ SUITE = "sid"
 MIRROR = os.environ.get("DEBIAN_MIRROR", "http://deb.debian.org/debian")
 PACKAGES = ("dnf5", "python3-libdnf5", "libdnf5-dev", "dnf5-dev", "rpm", "python3-rpm",
             "createrepo-c", "python3-createrepo-c", "python3-libcomps", "g++", "cmake", "make",
-            "pkg-config", "file", "elfutils", "python3-yaml", "zstd", "ca-certificates")
+            "pkg-config", "file", "elfutils", "python3-yaml", "zstd", "ca-certificates",
+            # what `cluster-repo build --target fc41` runs there besides: the plugin spec's
+            # man pages, and ClusterShell for its import check (fleet.py)
+            "python3-argparse-manpage", "python3-clustershell")
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOST_CA = "/etc/ssl/host-ca-certificates.crt"  # kept apart: ca-certificates rewrites the bundle
 HOST_CA_SOURCES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")

@@ -13,6 +13,18 @@ from ..names import CLUSTER_ARCHES
 from .base import INFO, WARNING, ClusterCommand, logger
 
 
+def _fleet():
+    """fleet.py, which needs ClusterShell (python3-clustershell; the head node has it
+    through cluster-tools-admin, a compute node need not)."""
+    try:
+        from .. import fleet
+    except ImportError as err:
+        if "ClusterShell" not in str(err):
+            raise
+        raise ClusterError("the fleet commands (-w) need ClusterShell: dnf install python3-clustershell")
+    return fleet
+
+
 def _count(text):
     try:
         value = int(text)
@@ -130,7 +142,7 @@ class ClusterMasterCommand(ClusterCommand):
     configure_sync = _configure_fleet
 
     def _transport(self):
-        from .. import fleet
+        fleet = _fleet()
         defaults = fleet.clush_defaults()
         opts = self.opts
         return dict(fanout=opts.fanout or defaults.get("fanout", 64), worker=opts.worker,
@@ -141,7 +153,7 @@ class ClusterMasterCommand(ClusterCommand):
                     resolver=fleet.group_resolver(opts.groups_conf))
 
     def _report(self, result):
-        from .. import fleet
+        fleet = _fleet()
         if self.opts.json:
             self.print_json(result.as_dict())
         else:
@@ -156,12 +168,12 @@ class ClusterMasterCommand(ClusterCommand):
                 else "could not be asked", failed))
 
     def run_status(self):
-        from .. import fleet
+        fleet = _fleet()
         self._report(fleet.status(self.opts.nodes, fleet.node_commands(self.opts.node_command)["status"],
                                   **self._transport()))
 
     def run_sync(self):
-        from .. import fleet
+        fleet = _fleet()
         transport = self._transport()
         canary = self.opts.canary
         self._report(fleet.rollout(self.opts.nodes, fleet.node_commands(self.opts.node_command), canary=canary,
