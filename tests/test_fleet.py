@@ -364,3 +364,18 @@ def test_dry_run_groups_identical_plans(farm):
     assert all(farm.calls(n) == ["dry-run"] for n in farm.nodes)
     data = roll.as_dict()
     assert data["command"] == "dry-run" and [g["count"] for g in data["groups"]] == [12, 8, 4]
+
+
+def test_without_clustershell_the_fleet_commands_say_what_to_install(monkeypatch):
+    """A head node without python3-clustershell (the plugin package only suggests it):
+    `cluster-master status|sync -w` ends with one line naming the package."""
+    import sys
+    import dnf_plugin_cluster
+    from dnf_plugin_cluster.commands import master
+    for name in [n for n in sys.modules if n.split(".")[0] == "ClusterShell"] + ["ClusterShell"]:
+        monkeypatch.setitem(sys.modules, name, None)                 # import ClusterShell... fails
+    monkeypatch.delitem(sys.modules, "dnf_plugin_cluster.fleet")
+    monkeypatch.delattr(dnf_plugin_cluster, "fleet")
+    with pytest.raises(ClusterError) as err:
+        master._fleet()
+    assert str(err.value) == "the fleet commands (-w) need ClusterShell: dnf install python3-clustershell"
