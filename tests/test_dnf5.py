@@ -250,6 +250,33 @@ def test_dnf5_pins_hold_against_a_plain_dnf5_upgrade(site, make_node):
     assert plugin(node, "status").rc == 0
 
 
+def test_dnf5_pins_never_go_through_a_link_out_of_the_root(site, make_node):
+    """An image whose /etc/dnf became a symbolic link out of the root: the sync still
+    converges and warns; nothing is written where the link points."""
+    import shutil
+    master = site.master
+    master.dnf("-y", "cluster-node", "sync")
+    site.publish("--lock")
+    node = make_node("linked")
+    plugin(node, "-y", "sync")
+    root = node.path("/").rstrip("/")
+    outside = root + "-etc-dnf"                              # beside the root, not in it
+    shutil.move(node.path("etc/dnf"), outside)
+    os.symlink("../../" + os.path.basename(outside), node.path("etc/dnf"))
+    with open(os.path.join(outside, "versionlock.toml"), "rb") as handle:
+        before = handle.read()
+    assert b'value = "4.1.6-1.el9"' in before
+
+    master.dnf("-y", "downgrade", "openmpi-4.1.5-1.el9", "openmpi-devel-4.1.5-1.el9")
+    site.publish("--lock")
+    result = standalone(node, "-y", "sync")
+    assert "downgrade  openmpi 4.1.6-1.el9 -> 4.1.5-1.el9 (pinned)" in result.out
+    assert "Warning: " in result.err and "reached through a symbolic link" in result.err, result
+    with open(os.path.join(outside, "versionlock.toml"), "rb") as handle:
+        assert handle.read() == before
+    assert node.installed()["openmpi"].startswith("0:4.1.5-1.el9.")
+
+
 @pytest.mark.parametrize("door", sorted(DOORS))
 def test_dnf5_hand_installed_packages_survive(site, make_node, door):
     sync = DOORS[door]

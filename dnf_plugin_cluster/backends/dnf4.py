@@ -6,7 +6,6 @@ import configparser
 import errno
 import logging
 import os
-import tempfile
 
 import dnf.exceptions
 import dnf.subject
@@ -15,7 +14,7 @@ import libdnf.transaction as lt
 
 from ..errors import ClusterError
 from ..plan import compare_evr, format_evr, parse_evr
-from . import Backend, Item
+from . import Backend, Item, replace_file
 
 logger = logging.getLogger("dnf.plugin.cluster")
 
@@ -349,21 +348,8 @@ class Dnf4Backend(Backend):
         new = "\n".join(lines) + "\n" if lines else ""
         if new == text:
             return None
-        directory = os.path.dirname(path)
         try:
-            mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644
-            fd, tmp = tempfile.mkstemp(prefix=".versionlock.", dir=directory)
-            try:
-                with os.fdopen(fd, "w") as handle:
-                    handle.write(new)
-                    handle.flush()
-                    os.fchmod(handle.fileno(), mode)
-                    os.fsync(handle.fileno())
-                os.rename(tmp, path)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
+            replace_file(path, new)
         except OSError as err:
             return "cannot write {}: {}; pins not handed to dnf's versionlock".format(path, err.strerror)
         return None

@@ -30,13 +30,12 @@ import fnmatch
 import glob
 import json
 import os
-import tempfile
 
 import libdnf5
 
 from ..errors import ClusterError
 from ..plan import compare_evr, format_evr
-from . import Backend, Item
+from . import Backend, Item, replace_file
 
 T = libdnf5.transaction
 PRIORITY = libdnf5.conf.Option.Priority_COMMANDLINE
@@ -718,21 +717,13 @@ class Libdnf5Backend(Backend):
         blocks += [_lock_entry(name, LOCK_COMMENT, conditions) for name, conditions in sorted(wanted.items())]
         text = 'version = "1.0"\n' + "".join("\n" + block for block in blocks)
         directory = os.path.dirname(path)
-        if os.path.realpath(directory) != os.path.normpath(directory):
+        root = "/" if self.conf.use_host_config else self.installroot
+        inside = os.path.relpath(directory, root)
+        if os.path.realpath(directory) != os.path.join(os.path.realpath(root), inside):
+            # never write outside the root through a link the image carries
             return "{} is reached through a symbolic link; pins not handed to dnf5's versionlock".format(directory)
         try:
-            fd, tmp = tempfile.mkstemp(prefix=".versionlock.", dir=directory)
-            try:
-                with os.fdopen(fd, "w") as handle:
-                    handle.write(text)
-                    handle.flush()
-                    os.fchmod(handle.fileno(), 0o644)
-                    os.fsync(handle.fileno())
-                os.rename(tmp, path)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
+            replace_file(path, text)
         except OSError as err:
             return "cannot write {}: {}; pins not handed to dnf5's versionlock".format(path, err.strerror)
         return None
