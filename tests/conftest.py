@@ -44,9 +44,13 @@ def corpus_candidates():
     (its README says tests read it there, read-only); in a git worktree, the project
     root is the main checkout's."""
     roots = [REPO_ROOT]
-    common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"], cwd=REPO_ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True)
-    if common.returncode == 0 and common.stdout.strip():
+    try:                        # a copy of the tree may have no git (a fresh Debian chroot)
+        common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+                                cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                universal_newlines=True)
+    except OSError:
+        common = None
+    if common is not None and common.returncode == 0 and common.stdout.strip():
         roots.append(os.path.dirname(common.stdout.strip()))
     return [os.path.normpath(os.path.join(root, "..", "shared", "corpus")) for root in roots]
 
