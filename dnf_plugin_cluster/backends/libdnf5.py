@@ -7,7 +7,8 @@ packages.toml (what the profile lists is `User`, what it pulls in `Dependency`, 
 `dnf5 autoremove` and `dnf5 repoquery --userinstalled` see what dnf5 itself would have
 recorded), and every transaction lands in dnf5's history with the command's comment.
 dnf5's protected packages (its list plus the protected.d globs inside the root) are kept,
-and so is the running kernel; `/etc/dnf/versionlock.toml` applies as in dnf5.
+and so is the running kernel; `/etc/dnf/versionlock.toml` applies as in dnf5, and a
+sync hands the role's pins to it (entries of its own, marked by their comment).
 
 libdnf5 rules this module follows:
 - One Base per transaction: a Base resolves against the rpm database it loaded, so a
