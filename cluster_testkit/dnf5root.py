@@ -7,7 +7,7 @@ import json
 import os
 
 from . import REPO_ROOT
-from .dnfroot import Result, give_shell
+from .dnfroot import Result, RootFiles
 from .sidchroot import SidChroot
 
 SRC = "/src"                       # the project, read-only
@@ -67,7 +67,7 @@ class Dnf5World(object):
         return target
 
 
-class Dnf5Root(object):
+class Dnf5Root(RootFiles):
     """One node (or image root) inside the chroot, at /work/roots/NAME: its own dnf.conf,
     .repo files and cluster.conf; the dnf5 cache is its own (ROOT/var/cache/libdnf5),
     shared by dnf5 and dnf-cluster as on a real node."""
@@ -78,35 +78,13 @@ class Dnf5Root(object):
         self.arch = arch
         self.releasever = releasever
         self.root = "{}/roots/{}".format(WORK, name)
-        for sub in ("etc/yum.repos.d", "etc/dnf/plugins", "var/lib/rpm"):
-            os.makedirs(self.path(sub), exist_ok=True)
-        give_shell(self.path("/"))          # rpm runs shell scriptlets with the root's /bin/sh
-        self.write("etc/dnf/dnf.conf", "[main]\ngpgcheck=0\ninstallonly_limit=3\nclean_requirements_on_remove=True\n"
-                                       "best=True\nskip_if_unavailable=False\nkeepcache=False\n")
+        self.lay_out()
 
     def path(self, rel):
         """Host path of a file in the root."""
         return os.path.join(self.world.host_path(self.root), rel.lstrip("/"))
 
-    def write(self, rel, text):
-        target = self.path(rel)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        with open(target, "w") as handle:
-            handle.write(text)
-        return target
-
-    def add_repo(self, repoid, baseurl, **options):
-        lines = ["[{}]".format(repoid), "name={}".format(repoid), "baseurl={}".format(baseurl)]
-        options.setdefault("gpgcheck", 0)
-        options.setdefault("metadata_expire", 0)
-        lines += ["{}={}".format(k, v) for k, v in options.items()]
-        self.write("etc/yum.repos.d/{}.repo".format(repoid), "\n".join(lines) + "\n")
-
-    def set_role(self, role, **options):
-        lines = ["[main]", "enabled=1", "role={}".format(role)]
-        lines += ["{}={}".format(k, v) for k, v in options.items()]
-        self.write("etc/dnf/plugins/cluster.conf", "\n".join(lines) + "\n")
-
+        self.lay_out()
     def globals(self):
         return ["--installroot={}".format(self.root), "--releasever={}".format(self.releasever),
                 "--forcearch={}".format(self.arch)]

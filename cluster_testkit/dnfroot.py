@@ -83,32 +83,24 @@ class Result(object):
             self.rc, " ".join(self.args), self.out, self.err)
 
 
-class DnfRoot(object):
-    """One node (or image root). `root` is the installroot; its /etc holds the node's
-    own dnf.conf, .repo files and /etc/dnf/plugins/cluster.conf."""
+#: a test node's dnf.conf (dnf 4 and dnf5 read the same one)
+DNF_CONF = ("[main]\ngpgcheck=0\ninstallonly_limit=3\nclean_requirements_on_remove=True\n"
+            "best=True\nskip_if_unavailable=False\nkeepcache=False\n")
 
-    def __init__(self, path, arch="x86_64", releasever="9", home=None, dnf_conf=None):
-        self.root = os.path.abspath(path)
-        self.arch = arch
-        self.releasever = releasever
-        self.home = home or os.path.join(self.root + ".home")
-        self.env = tool_env(self.home)
-        self.plugin_dirs = [PLUGIN_DIR] + [d for d in [core_plugin_dir(self.home)] if d]
-        for sub in ("etc/yum.repos.d", "etc/dnf/plugins", "var/lib/rpm"):
-            os.makedirs(os.path.join(self.root, sub), exist_ok=True)
-        give_shell(self.root)
-        self.write("etc/dnf/dnf.conf", dnf_conf or (
-            "[main]\ngpgcheck=0\ninstallonly_limit=3\nclean_requirements_on_remove=True\n"
-            "best=True\nskip_if_unavailable=False\nkeepcache=False\n"))
-        # as python3-dnf-plugin-versionlock ships it; dnf 4 prefixes neither this file's
-        # path nor its locklist with --installroot, so the list is named by its host path
-        self.write("etc/dnf/plugins/versionlock.conf", "[main]\nenabled = 1\nlocklist = {}\n".format(
-            self.path("etc/dnf/plugins/versionlock.list")))
-        if not os.path.exists(self.path("etc/dnf/plugins/versionlock.list")):
-            self.write("etc/dnf/plugins/versionlock.list", "")
+
+class RootFiles(object):
+    """The files of a test node's root, as DnfRoot (dnf 4, on the host) and Dnf5Root
+    (dnf5, in the sid chroot) lay them out; path(rel) is the host path of a file in it."""
 
     def path(self, rel):
-        return os.path.join(self.root, rel.lstrip("/"))
+        raise NotImplementedError
+
+    def lay_out(self, dnf_conf=None):
+        """The directories dnf needs, a working /bin/sh (give_shell) and dnf.conf."""
+        for sub in ("etc/yum.repos.d", "etc/dnf/plugins", "var/lib/rpm"):
+            os.makedirs(self.path(sub), exist_ok=True)
+        give_shell(self.path("/"))
+        self.write("etc/dnf/dnf.conf", dnf_conf or DNF_CONF)
 
     def write(self, rel, text):
         target = self.path(rel)
@@ -128,6 +120,29 @@ class DnfRoot(object):
         lines = ["[main]", "enabled=1", "role={}".format(role)]
         lines += ["{}={}".format(k, v) for k, v in options.items()]
         self.write("etc/dnf/plugins/cluster.conf", "\n".join(lines) + "\n")
+
+
+class DnfRoot(RootFiles):
+    """One node (or image root). `root` is the installroot; its /etc holds the node's
+    own dnf.conf, .repo files and /etc/dnf/plugins/cluster.conf."""
+
+    def __init__(self, path, arch="x86_64", releasever="9", home=None, dnf_conf=None):
+        self.root = os.path.abspath(path)
+        self.arch = arch
+        self.releasever = releasever
+        self.home = home or os.path.join(self.root + ".home")
+        self.env = tool_env(self.home)
+        self.plugin_dirs = [PLUGIN_DIR] + [d for d in [core_plugin_dir(self.home)] if d]
+        self.lay_out(dnf_conf)
+        # as python3-dnf-plugin-versionlock ships it; dnf 4 prefixes neither this file's
+        # path nor its locklist with --installroot, so the list is named by its host path
+        self.write("etc/dnf/plugins/versionlock.conf", "[main]\nenabled = 1\nlocklist = {}\n".format(
+            self.path("etc/dnf/plugins/versionlock.list")))
+        if not os.path.exists(self.path("etc/dnf/plugins/versionlock.list")):
+            self.write("etc/dnf/plugins/versionlock.list", "")
+
+    def path(self, rel):
+        return os.path.join(self.root, rel.lstrip("/"))
 
     def dnf_args(self, *args):
         return [DNF, "-c", self.path("etc/dnf/dnf.conf"),

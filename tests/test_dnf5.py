@@ -54,9 +54,7 @@ def make_node(site, world, request):
 
     def make(name, arch="x86_64", role="compute"):
         node = Dnf5Root(world, "{}-{}".format(prefix, name), arch)
-        node.add_repo("base", "{}/base/$basearch/".format(site.url))
-        node.add_repo("cluster", "{}/cluster/$releasever/$basearch/".format(site.url))
-        node.add_repo("cluster-site", "{}/site/$releasever/$basearch/".format(site.url))
+        site.repo_lines(node)                    # the same repositories as the dnf 4 nodes
         if role:
             node.set_role(role)
         return node
