@@ -110,6 +110,11 @@ def _toml(text):
     return json.dumps(text, ensure_ascii=False)
 
 
+def _conditions(entry):
+    """[(key, comparator, value)] of a versionlock.toml entry, as it is written."""
+    return [(c.get_key_str(), c.get_comparator_str(), c.get_value()) for c in entry.get_conditions()]
+
+
 def _lock_entry(name, comment, conditions):
     """One [[packages]] entry of versionlock.toml, as dnf5 writes them."""
     lines = ["[[packages]]", "name = " + _toml(name)]
@@ -707,14 +712,11 @@ class Libdnf5Backend(Backend):
         if bad:
             return "{}: the entry of {} is not valid; pins not handed to dnf5's versionlock".format(
                 path, ", ".join(bad))
-        current = dict((e.get_name(), [(c.get_key_str(), c.get_comparator_str(), c.get_value())
-                                       for c in e.get_conditions()]) for e in ours)
+        current = dict((e.get_name(), _conditions(e)) for e in ours)
         wanted = dict((name, [("evr", "=", format_evr(evr))]) for name, evr in pins.items())
         if current == wanted and len(ours) == len(current):
             return None
-        blocks = [_lock_entry(e.get_name(), e.get_comment(),
-                              [(c.get_key_str(), c.get_comparator_str(), c.get_value()) for c in e.get_conditions()])
-                  for e in admin]
+        blocks = [_lock_entry(e.get_name(), e.get_comment(), _conditions(e)) for e in admin]
         blocks += [_lock_entry(name, LOCK_COMMENT, conditions) for name, conditions in sorted(wanted.items())]
         text = 'version = "1.0"\n' + "".join("\n" + block for block in blocks)
         directory = os.path.dirname(path)
