@@ -1,4 +1,4 @@
-"""Fleet status and staged rollouts (dnf_plugin_cluster.fleet) through real ClusterShell
+"""Fleet status and staged rollouts (dnf_plugin_cluster.head.fleet) through real ClusterShell
 tasks: the exec worker runs a fake node-side command once per node name (`%h`), which
 answers what the test put in <tmp>/nodes/<node>/ and records every call it gets."""
 import json
@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from dnf_plugin_cluster import fleet
+from dnf_plugin_cluster.head import fleet
 from dnf_plugin_cluster.errors import ClusterError
 
 NODES = "node[01-24]"        # compute node[01-16], gpu node[17-20], aarch64 login node[21-24]
@@ -374,7 +374,7 @@ def test_without_clustershell_the_fleet_commands_say_what_to_install(monkeypatch
     from dnf_plugin_cluster.commands import master
     for name in [n for n in sys.modules if n.split(".")[0] == "ClusterShell"] + ["ClusterShell"]:
         monkeypatch.setitem(sys.modules, name, None)                 # import ClusterShell... fails
-    monkeypatch.delitem(sys.modules, "dnf_plugin_cluster.fleet")
+    monkeypatch.delitem(sys.modules, "dnf_plugin_cluster.head.fleet")
     monkeypatch.delattr(dnf_plugin_cluster, "fleet")
     with pytest.raises(ClusterError) as err:
         master._fleet()
