@@ -13,10 +13,14 @@ renders as
     * Wed Nov 25 2026 Jane Doe <jane@example.org> - 1.0-2
     - Require hdf5 for the new BLAST+ databases
 
-Weekday and month names are written out here, not taken from the locale, and the
-generated entry carries a fixed date, never the build's: a render is reproducible."""
+A definition without `changelog:` gets one generated entry that says what this
+version pulls in (requires, recommends, ... with their arch and distribution limits), so
+`rpm -q --changelog` tells a reader something real. Weekday and month names are written
+out here, not taken from the locale, and the generated entry carries a fixed date, never
+the build's: a render is reproducible."""
 import datetime
 import re
+import textwrap
 
 from dnf_plugin_cluster import yamlsrc
 from dnf_plugin_cluster.errors import ClusterError
@@ -41,7 +45,12 @@ class Entry(object):
     def render(self):
         head = "* {} {} {:02d} {} {} - {}".format(DAYS[self.date.weekday()], MONTHS[self.date.month - 1],
                                                    self.date.day, self.date.year, self.author, self.evr)
-        return "\n".join([head] + ["- " + spectext.escape(line) for line in self.text])
+        body = []
+        for item in self.text:          # an item the generator wrapped continues indented
+            first, _, rest = item.partition("\n")
+            body.append("- " + spectext.escape(first))
+            body += ["  " + spectext.escape(more) for more in rest.split("\n") if rest]
+        return "\n".join([head] + body)
 
 
 def _date(value, fail):
@@ -106,10 +115,37 @@ def load(items, path, pkg_evr):
     return entries
 
 
-def generated(pkg_evr, owners, source_rel):
-    """The one entry of a definition without `changelog:`."""
-    return [Entry(GENERATED_DATE, owners[0], pkg_evr,
-                  ["Generated from {}, which records no changelog".format(source_rel)])]
+#: How a generated entry names each kind of dependency, in this order.
+DEP_WORDS = (("requires", "Pulls in"), ("recommends", "Recommends"), ("suggests", "Suggests"),
+             ("supplements", "Supplements"), ("conflicts", "Conflicts with"), ("obsoletes", "Replaces"),
+             ("provides", "Provides"))
+WIDTH = 76
+
+
+def _dep_text(dep):
+    text = dep.expression()
+    limits = []
+    if dep.arches:
+        limits.append(" and ".join(dep.arches) + " only")
+    if dep.distro:
+        limits.append({"rhel": "EL", "fedora": "Fedora"}.get(dep.distro, dep.distro) + " only")
+    return text + (" ({})".format(", ".join(limits)) if limits else "")
+
+
+def generated(pkg_evr, owners, source_rel, deps=None):
+    """The one entry of a definition without `changelog:`: what version `pkg_evr` pulls
+    in, one wrapped item per kind of dependency (`deps`: {kind: [Dep]})."""
+    lines = []
+    for kind, word in DEP_WORDS:
+        items = [_dep_text(dep) for dep in (deps or {}).get(kind, ())]
+        if items:
+            wrapped = textwrap.wrap("{}: {}".format(word, ", ".join(items)), WIDTH - 2,
+                                    break_long_words=False, break_on_hyphens=False)
+            lines.append("\n".join(wrapped))
+    if not lines:
+        lines.append("A metapackage that pulls in nothing of its own")
+    lines.append("Generated from {} (it has no changelog: list)".format(source_rel))
+    return [Entry(GENERATED_DATE, owners[0], pkg_evr, lines)]
 
 
 def render(entries):

@@ -492,7 +492,7 @@ def render(pkg, source_rel):
         # the account scriptlets read and write setup's /etc/passwd and /etc/group
         deps.append("{:<15} setup".format("Requires(pre):"))
     sysusers_file = "%{_sysusersdir}/" + pkg.name + ".conf"
-    entries = pkg.changelog or changelog.generated(pkg.evr, pkg.owners, source_rel)
+    entries = pkg.changelog or changelog.generated(pkg.evr, pkg.owners, source_rel, pkg.deps)
     return template.fill(SPEC_TEMPLATE, {
         "source": _source_text(source_rel),
         "owners": ", ".join(pkg.owners),

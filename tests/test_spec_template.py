@@ -114,7 +114,12 @@ def test_built_metapackages_have_license_url_and_changelog(cluster_repo_el9):
     assert rpm_query(rpm, "--qf", "%{LICENSE}|%{URL}") == "MIT|https://cluster.example.org/"
     assert rpm_query(rpm, "--changelog") == (
         "* Wed Nov 25 2026 Cluster Packagers <cluster-packagers@example.org> - 1.0-1\n"
-        "- Generated from metapackages/cluster-node.yaml, which records no changelog\n\n")
+        "- Pulls in: cluster-slurm-client, cluster-mpi, libpsm2 (x86_64 only), Lmod\n"
+        "  (EL only), environment-modules (Fedora only), nfs-utils, chrony,\n"
+        "  python3-dnf-plugin-cluster\n"
+        "- Suggests: cluster-mpi-openmpi\n"
+        "- Provides: cluster-role(compute)\n"
+        "- Generated from metapackages/cluster-node.yaml (it has no changelog: list)\n\n")
     spec = read(os.path.join(REPO_ROOT, "specs", "cluster-node.spec"))
     assert spec.splitlines()[1] == "# Owners: Cluster Packagers <cluster-packagers@example.org>"
 
