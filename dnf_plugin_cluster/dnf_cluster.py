@@ -67,6 +67,27 @@ def detect():
     return "dnf4"
 
 
+def print_version(backend):
+    """`dnf-cluster --version`: ours and the backend's (not dnf's own banner)."""
+    from . import __version__
+    if backend == "libdnf5":
+        try:
+            import libdnf5
+            found = libdnf5.conf.get_library_version()        # 5.x: prime.major.minor.micro
+            parts = [getattr(found, p) for p in ("prime", "major", "minor", "micro") if hasattr(found, p)]
+            under = "libdnf5 {}".format(".".join(str(p) for p in parts))
+        except Exception:           # pylint: disable=broad-except; a version line never fails
+            under = "libdnf5 (not installed)"
+    else:
+        try:
+            import dnf.const
+            under = "dnf {}".format(dnf.const.VERSION)
+        except ImportError:
+            under = "dnf 4 (not installed)"
+    sys.stdout.write("dnf-cluster {} (backend {}: {})\n".format(__version__, backend, under))
+    return 0
+
+
 def main(argv):
     try:
         backend, args = split_backend(argv)
@@ -74,6 +95,8 @@ def main(argv):
         sys.stderr.write("dnf-cluster: error: {}\n".format(err))
         return 2
     backend = backend or detect()
+    if "--version" in args[:args.index("--") if "--" in args else len(args)]:
+        return print_version(backend)
     if backend == "libdnf5":
         if not libdnf5_usable():
             sys.stderr.write("Error: the libdnf5 backend needs python3-libdnf5, which is not installed\n")

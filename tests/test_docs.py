@@ -131,6 +131,34 @@ def test_completion_examples(docs):
     assert complete(docs, "dnf-cluster", "master", "--repo-dir", "spe") == {"specs"}
 
 
+def test_completion_after_the_global_options(docs):
+    """`--backend` offers the backends; dnf's valued options take their value (a directory
+    after --installroot, a file after -c, anything after --releasever) and the command
+    word after them is found."""
+    assert complete(docs, "dnf-cluster", "--backend", "") == {"dnf4", "libdnf5"}
+    assert complete(docs, "dnf-cluster", "--installroot", "spe") == {"specs"}
+    assert "README.md" in complete(docs, "dnf-cluster", "-c", "READ")
+    assert complete(docs, "dnf-cluster", "--releasever", "") == set()
+    assert {"node", "group", "master"} <= complete(docs, "dnf-cluster", "--releasever", "9", "")
+    assert {"sync", "status"} <= complete(docs, "dnf-cluster", "--installroot", "/tmp", "-c", "x.conf", "node", "")
+    assert {"sync", "status"} <= complete(docs, "dnf-cluster", "--backend", "dnf4", "node", "")
+
+
+def test_help_and_version_name_our_options():
+    """`dnf-cluster --help` describes --backend; `--version` prints ours and the backend's,
+    not dnf's banner."""
+    import dnf_plugin_cluster
+    run = lambda *args: subprocess.run([sys.executable, os.path.join(REPO_ROOT, "bin", "dnf-cluster")] + list(args),
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    helped = run("--backend", "dnf4", "--help")
+    assert helped.returncode == 0 and "--backend {dnf4,libdnf5}" in helped.stdout, helped.stdout
+    version = run("--backend", "dnf4", "--version")
+    assert version.returncode == 0
+    assert re.match(r"dnf-cluster {} \(backend dnf4: dnf 4\.\d+".format(re.escape(dnf_plugin_cluster.__version__)),
+                    version.stdout), version.stdout
+    assert run("--backend", "dnf4", "node", "--version").stdout == version.stdout
+
+
 def test_packages_ship_the_generated_pages_and_completion(cluster_repo_el9, docs, tmp_path):
     """The specs install what the generator writes (generated again in %build), each
     program's man page beside it in the same package."""
@@ -152,3 +180,7 @@ def test_packages_ship_the_generated_pages_and_completion(cluster_repo_el9, docs
             assert strip_date(ours) == strip_date(generated), path
         for binary in os.listdir(str(root / "usr" / "bin")):
             assert [p for p in paths if "/man/" in p and os.path.basename(p).startswith(binary + ".")], binary
+        # Fedora's shell completions guideline: the completion directories are not ours to own
+        owned = subprocess.run(["rpm", "-qlp", rpm], stdout=subprocess.PIPE, universal_newlines=True,
+                               check=True).stdout.split()
+        assert not {"/usr/share/bash-completion", "/usr/share/bash-completion/completions"} & set(owned), name

@@ -48,6 +48,22 @@ PAGES = (
 )
 
 
+#: dnf's own options that take a value (dnf 4 and dnf5 spell them alike), for the man
+#: page and so that completion offers a directory, a file or nothing after them
+DNF_VALUED = (
+    (("-c", "--config"), "FILE", "configuration file"),
+    (("--installroot",), "DIR", "operate on the system (or image) root DIR"),
+    (("--releasever",), "RELEASEVER", "the release version repositories expand"),
+    (("--forcearch",), "ARCH", "act as a node of this architecture"),
+    (("--setopt",), "KEY=VALUE", "set a configuration option"),
+    (("--repo", "--repoid"), "REPOID", "enable only these repositories"),
+    (("--enablerepo",), "REPOID", "enable repositories"),
+    (("--disablerepo",), "REPOID", "disable repositories"),
+    (("-x", "--exclude"), "PACKAGE", "exclude packages"),
+    (("--comment",), "COMMENT", "comment recorded in the transaction history"),
+)
+
+
 def dnf_cluster_parser():
     """argparse twin of `dnf-cluster` / `dnf cluster-node|cluster-group|cluster-master`."""
     from dnf_plugin_cluster.commands.group import ClusterGroupCommand
@@ -58,6 +74,14 @@ def dnf_cluster_parser():
         description="Keep cluster nodes converged to the cluster profile. Every command is "
                     "also a dnf command: `dnf-cluster node sync` is `dnf cluster-node sync`. "
                     "The options of dnf(8) apply too (-y, -q, -C, --installroot, --forcearch, ...).")
+    top.add_argument("--backend", choices=("dnf4", "libdnf5"),
+                     help="the package manager library that runs the command (default: libdnf5 on dnf5 "
+                          "hosts, dnf 4 elsewhere)")
+    top.add_argument("--version", action="store_true", help="dnf-cluster's version and the backend's, then exit")
+    dnf_opts = top.add_argument_group("dnf options", "The options of dnf(8) that take a value, as completion "
+                                      "offers them; every other dnf option applies too.")
+    for names, metavar, text in DNF_VALUED:
+        dnf_opts.add_argument(*names, metavar=metavar, help=text)
     subs = top.add_subparsers(dest="command", metavar="COMMAND")
     for short, cls in (("node", ClusterNodeCommand), ("group", ClusterGroupCommand),
                        ("master", ClusterMasterCommand)):

@@ -55,4 +55,9 @@ def usage(commands, options_note):
     for short, name in SHORT:
         text += "  {:<8} {:<16} {}\n".format(short, "(" + name + ")", summaries[name])
     text += "\n`dnf-cluster COMMAND --help` shows a command's options; {}.\n".format(options_note)
+    text += ("\nOptions of dnf-cluster itself:\n"
+             "  --backend {dnf4,libdnf5}\n"
+             "                        the package manager library that runs the command (default: libdnf5\n"
+             "                        on dnf5 hosts, dnf 4 elsewhere)\n"
+             "  --version             dnf-cluster's version and the backend's, then exit\n")
     return text
