@@ -2,6 +2,7 @@
 a running configless Slurm cluster, with Debian's real munged, slurmctld and slurmd on a
 head node and two compute nodes, each in namespaces of its own (cluster_testkit.slurmworld),
 reached by the fleet's exec worker; real jobs run there (srun, an MPI allreduce)."""
+import json
 import os
 import shutil
 import stat
@@ -289,6 +290,8 @@ def test_second_run_changes_nothing(cluster):
     assert again.stdout.strip() == "Nothing to change: the Slurm services are configured and running.", again
     assert snapshot(cluster) == before
     assert daemon_pids(cluster) == pids
+    data = json.loads(services(cluster, "--json", "--dry-run").stdout)
+    assert (data["format"], data["changes"], data["head"], data["groups"]) == (1, False, [], [])
 
 
 def test_a_node_that_cannot_be_asked_is_one_line_and_nothing_changes(cluster):
@@ -333,6 +336,23 @@ def test_node_with_another_key_is_refused(cluster):
     assert "fetch" in slurmd_log.lower(), slurmd_log
     assert not os.listdir(cluster.path("node3", "/etc/slurm"))
     assert "node3" not in cluster.enter("head", "sinfo", "-h", "-N", "-o", "%N").stdout
+
+
+def test_a_node_added_to_the_group_joins(cluster):
+    cluster.add("node4")
+    with open(os.path.join(cluster.top, "groups.d", "cluster.yaml"), "w") as handle:
+        handle.write("cluster:\n  master: head\n  compute: 'node[1-2,4]'\n")
+    result = services(cluster, "-y")
+    out = result.stdout
+    # a new node count: slurmctld is restarted (22.05 refuses `scontrol reconfigure`), then the
+    # nodes' slurmd fetch the new configuration
+    assert "file /etc/slurm/slurm.conf: update" in out and "service slurmctld: restart" in out, out
+    assert "node4 (1):" in out and "service slurmd: enable, start" in out, out
+    assert "node[1-2] (2):" in out and "service slurmd: restart" in out, out
+    wait_idle(cluster, ("node1", "node2", "node4"))
+    hosts = cluster.enter("head", "srun", "-N3", "hostname", check=False)
+    assert sorted(hosts.stdout.split()) == ["node1", "node2", "node4"], hosts
+    assert services(cluster, "-y").stdout.startswith("Nothing to change")
 
 
 def test_rotate_asks_then_rekeys_head_and_nodes(cluster):

@@ -361,7 +361,9 @@ class Plan(object):
                 by.setdefault(key, ([], changes, actions))[0].append(node)
         out = [(NodeSet.fromlist(nodes, resolver=RESOLVER_NOGROUP), changes, actions)
                for nodes, changes, actions in by.values()]
-        return sorted(out, key=lambda g: str(g[0]))
+        order = dict((node, i) for i, node in enumerate(
+            NodeSet.fromlist(list(self.nodes), resolver=RESOLVER_NOGROUP)))
+        return sorted(out, key=lambda g: order[next(iter(g[0]))])
 
     def lines(self):
         out = []
@@ -537,6 +539,16 @@ def _diff_summary(old, new):
     return "{} line{} out, {} in".format(len(gone), "" if len(gone) == 1 else "s", len(added))
 
 
+def _done(action):
+    """What a node's action word did, for the log: "key" -> "copied the munge key"."""
+    if action == "key":
+        return "copied the munge key"
+    if action == "dropin":
+        return "wrote slurmd's --conf-server drop-in"
+    unit, verb = action.split(".", 1)
+    return "{}ed {}".format(verb.rstrip("e"), unit)
+
+
 def apply(result, transport, log=lambda text: None):
     """Make the plan's changes: the head node's files and services, then each group of
     nodes with identical changes in one fan-out. Returns [failure line]; the head
@@ -570,5 +582,5 @@ def apply(result, transport, log=lambda text: None):
         done = NodeSet.fromlist([n for n, (rc, _, _) in results.items() if rc == 0 and n not in timed_out],
                                 resolver=RESOLVER_NOGROUP)
         if done:
-            log("{}: {}".format(done, ", ".join(a.replace(".", " ") for a in actions)))
+            log("{}: {}".format(done, ", ".join(_done(a) for a in actions)))
     return failures
