@@ -294,6 +294,35 @@ def test_second_run_changes_nothing(cluster):
     assert (data["format"], data["changes"], data["head"], data["groups"]) == (1, False, [], [])
 
 
+def test_a_readable_key_is_closed_and_a_symlinked_one_refused(cluster):
+    key = cluster.path("head", "/etc/munge/munge.key")
+    with open(key, "rb") as handle:
+        data = handle.read()
+    pids = daemon_pids(cluster)
+    os.chmod(key, 0o644)
+    fixed = services(cluster, "-y")
+    assert "file /etc/munge/munge.key: owner munge, mode 0400 (was 644)" in fixed.stdout, fixed.stdout
+    assert "node" not in fixed.stdout.replace("head node", "")         # the same key: nodes untouched
+    info = os.lstat(key)
+    assert stat.S_IMODE(info.st_mode) == 0o400
+    with open(key, "rb") as handle:
+        assert handle.read() == data
+    assert daemon_pids(cluster) == pids                                # same key: nothing restarted
+
+    aside = key + ".aside"
+    os.rename(key, aside)
+    os.symlink(aside, key)
+    try:
+        refused = services(cluster, "-y", check=False)
+        assert refused.returncode == 1 and refused.stdout == "", refused
+        assert refused.stderr.strip().splitlines()[-1].startswith(
+            "Error: /etc/munge/munge.key: cannot read the munge key:"), refused.stderr
+        assert os.path.islink(key)
+    finally:
+        os.unlink(key)
+        os.rename(aside, key)
+
+
 def test_a_node_that_cannot_be_asked_is_one_line_and_nothing_changes(cluster):
     before, pids = snapshot(cluster), daemon_pids(cluster)
     groups = os.path.join(cluster.top, "groups-more.conf")
