@@ -379,3 +379,17 @@ def test_without_clustershell_the_fleet_commands_say_what_to_install(monkeypatch
     with pytest.raises(ClusterError) as err:
         master._fleet()
     assert str(err.value) == "the fleet commands (-w) need ClusterShell: dnf install python3-clustershell"
+
+
+def test_run_hands_the_same_stdin_to_every_node(tmp_path):
+    """fleet.run(stdin=...): what services copies over the transport itself (the munge key)."""
+    results, timed_out, _ = fleet.run("n[1-3]", "sh -c 'cat > {}/%h; echo got'".format(tmp_path), worker="exec",
+                                      stdin=b"key bytes\x00\xff\n")
+    assert not timed_out
+    assert sorted(results) == ["n1", "n2", "n3"]
+    for node, (rc, out, err) in results.items():
+        assert (rc, out.strip(), err) == (0, "got", ""), node
+        assert (tmp_path / node).read_bytes() == b"key bytes\x00\xff\n"
+    # without stdin a node reads an empty one at once (ssh must not wait for input)
+    results, _, _ = fleet.run("n1", "sh -c 'wc -c; : %h'", worker="exec", timeout=20)
+    assert results["n1"][0] == 0 and results["n1"][1].strip() == "0"

@@ -1,8 +1,9 @@
 """`dnf cluster-master publish|history|rollback|kickstart|status|sync`, for the head node:
 publish the cluster profile (from the site's role definitions, optionally pinned to
 this head node's versions) as the next generation of the site repository (publish.py),
-list and roll back generations, print a kickstart fragment for a role, and look at or
-roll out to the fleet (`-w NODESET`, through ClusterShell: fleet.py)."""
+list and roll back generations, print a kickstart fragment for a role, look at or
+roll out to the fleet (`-w NODESET`, through ClusterShell: fleet.py), and turn the roles
+and node groups into a running Slurm cluster (`services`: services.py)."""
 from __future__ import absolute_import, unicode_literals
 
 import fnmatch
@@ -38,15 +39,17 @@ def _count(text):
 class ClusterMasterCommand(ClusterCommand):
     aliases = ("cluster-master",)
     summary = ("head node: publish the cluster profile, its generations and rollback, kickstart fragments, "
-               "fleet status and rollouts")
-    subcommands = ("publish", "history", "rollback", "kickstart", "status", "sync")
-    offline = ("history", "rollback", "status", "sync")     # the site tree or the nodes, not repositories
+               "fleet status and rollouts, Slurm services")
+    subcommands = ("publish", "history", "rollback", "kickstart", "status", "sync", "services")
+    # the site tree or the nodes, not repositories
+    offline = ("history", "rollback", "status", "sync", "services")
 
     @classmethod
     def set_argparser(cls, parser):
         super(ClusterMasterCommand, cls).set_argparser(parser)
         parser.add_argument("generation", nargs="?", metavar="N", help="rollback: the generation to publish again")
-        parser.add_argument("--roles", metavar="DIR", help="publish: role definitions (roles/*.yaml)")
+        parser.add_argument("--roles", metavar="DIR",
+                            help="publish, services: role definitions (roles/*.yaml)")
         parser.add_argument("--repo-dir", metavar="DIR",
                             help="publish, history, rollback: the site repository of one release "
                                  "(SITE/<releasever>, e.g. /srv/cluster/site/9)")
@@ -96,7 +99,18 @@ class ClusterMasterCommand(ClusterCommand):
         fleet.add_argument("--max-failures", type=int, default=0, metavar="N",
                            help="sync: failed nodes a wave may have before the rollout stops (default: 0)")
         fleet.add_argument("--dry-run", dest="fleet_dry_run", action="store_true", default=False,
-                           help="sync: every node's plan, grouped by identical plan; nothing changes")
+                           help="sync: every node's plan, grouped by identical plan; services: every "
+                                "file and service it would change; nothing changes")
+        fleet.add_argument("--node-shell", metavar="PREFIX", default="",
+                           help="services with --worker exec: the local command that runs a command on "
+                                "node %%h (e.g. 'chroot /images/%%h')")
+        svc = parser.add_argument_group("services")
+        svc.add_argument("--controller", metavar="HOST",
+                         help="the controller's host name as nodes reach it (default: this host's short name)")
+        svc.add_argument("--cluster-name", default="cluster", metavar="NAME",
+                         help="Slurm's ClusterName (default: %(default)s)")
+        svc.add_argument("--rotate", action="store_true", default=False,
+                         help="replace the munge key with a new one, on the head node and every node")
 
     def configure_publish(self):
         if not (self.opts.repo_dir or self.opts.output) or not (self.opts.roles or self.opts.lock or self.opts.unlock):
@@ -141,6 +155,11 @@ class ClusterMasterCommand(ClusterCommand):
 
     configure_sync = _configure_fleet
 
+    def configure_services(self):
+        if not self.opts.roles:
+            raise ClusterError("cluster-master services needs --roles DIR (the site's roles; their nodes are "
+                               "the ClusterShell groups @ROLE)")
+
     def _transport(self):
         fleet = _fleet()
         defaults = fleet.clush_defaults()
@@ -179,6 +198,52 @@ class ClusterMasterCommand(ClusterCommand):
         self._report(fleet.rollout(self.opts.nodes, fleet.node_commands(self.opts.node_command), canary=canary,
                                    wave_size=self.opts.wave_size, max_failures=self.opts.max_failures,
                                    dry_run=self.base.conf.assumeno or self.opts.fleet_dry_run, **transport))
+
+    def run_services(self):
+        from .. import profile
+        _fleet()                        # ClusterShell, or the one line that says to install it
+        from ..head import services
+        opts = self.opts
+        transport = self._transport()
+        resolver = transport.pop("resolver")
+        worker = transport.pop("worker")
+        roles = services.site_roles(profile.load_roles(opts.roles), resolver,
+                                    opts.controller or services.this_host())
+        link = services.Transport(worker, opts.node_shell, **transport)
+        dry_run = opts.fleet_dry_run or self.base.conf.assumeno
+        plan = services.plan(roles, link, controller=opts.controller, cluster=opts.cluster_name,
+                             rotate=opts.rotate)
+        if opts.json:
+            self.print_json(dict(plan.as_dict(), dry_run=dry_run))
+        elif plan.empty:
+            print("Nothing to change: the Slurm services are configured and running.")
+        else:
+            print("\n".join(plan.lines()))
+        if plan.empty:
+            return
+        if dry_run:
+            if not opts.json:
+                print("dry run: nothing was changed.")
+            return
+        if not self.base.conf.assumeyes and not self._confirm():
+            raise ClusterError("Operation aborted: nothing was changed.")
+        failures = services.apply(plan, link, log=(lambda text: None) if opts.json else print)
+        if failures:
+            raise ClusterError("{} node{} failed: {}".format(len(failures), "" if len(failures) == 1 else "s",
+                                                             "; ".join(failures[:5])))
+
+    def _confirm(self):
+        """The host's confirmation (dnf5cli), else dnf 4's, else a plain question."""
+        confirm = getattr(self.cli, "confirm", None)
+        if confirm is not None:
+            return confirm()
+        output = getattr(self.base, "output", None)
+        if output is not None and hasattr(output, "userconfirm"):
+            return output.userconfirm()
+        try:
+            return input("Is this ok [y/N]: ").strip().lower() in ("y", "yes")
+        except EOFError:
+            return False
 
     def lock_pins(self, names, excludes):
         """EVRs installed on this head node for the profile's packages and their whole

@@ -337,11 +337,14 @@ def _check_template(command, worker):
             raise ClusterError("bad command template (write %% for %): {}: {}".format(command, err))
 
 
-def ask(nodes, command, label, fanout=64, timeout=None, worker="ssh", connect_timeout=None,
-        resolver=None):
-    """Run `command` on every node at once (at most `fanout` at a time) and return a
-    Report. timeout: seconds each node may take (None: ClusterShell's command_timeout,
-    0 = unlimited); connect_timeout: ssh's (None: ClusterShell's, 10 s by default)."""
+def run(nodes, command, fanout=64, timeout=None, worker="ssh", connect_timeout=None, resolver=None,
+        stdin=None):
+    """Run `command` on every node at once (at most `fanout` at a time); stdin: bytes
+    every node reads on its standard input (a file copied over the fleet transport
+    itself, never through a repository), else none. Returns ({node: (rc or None, stdout
+    text, stderr text)}, the set of nodes that timed out, the timeout used). timeout:
+    seconds each node may take (None: ClusterShell's command_timeout, 0 = unlimited);
+    connect_timeout: ssh's (None: ClusterShell's, 10 s by default)."""
     nodes = nodeset(nodes, resolver)
     _check_template(command, worker)
     task = task_self()
@@ -353,27 +356,37 @@ def ask(nodes, command, label, fanout=64, timeout=None, worker="ssh", connect_ti
     if connect_timeout is not None:
         task.set_info("connect_timeout", connect_timeout)
     try:
-        run = WORKERS[worker](nodes, handler=None, timeout=timeout, command=command, stderr=True)
-        run.set_write_eof()             # no stdin: ssh must not wait for one
-        task.schedule(run)
+        work = WORKERS[worker](nodes, handler=None, timeout=timeout, command=command, stderr=True)
+        if stdin:
+            work.write(stdin)
+        work.set_write_eof()            # no (more) stdin: ssh must not wait for one
+        task.schedule(work)
         try:
             task.resume()
         except OSError as err:          # e.g. no ssh binary: no node could be asked
             raise ClusterError("cannot run {}: {}".format(worker, err))
-        timed_out = set(run.iter_keys_timeout())
+        timed_out = set(work.iter_keys_timeout())
         results = {}
         for node in nodes:
             try:
-                rc = run.node_retcode(node)
+                rc = work.node_retcode(node)
             except KeyError:
                 rc = None
             out, err = [(data or b"").decode("utf-8", "replace")
-                        for data in (run.node_buffer(node), run.node_error(node))]
-            results[node] = classify(node, rc, out, err, node in timed_out, timeout)
-        return Report(label, results)
+                        for data in (work.node_buffer(node), work.node_error(node))]
+            results[node] = (rc, out, err)
+        return results, timed_out, timeout
     finally:
         for key, value in saved.items():
             task.set_info(key, value)
+
+
+def ask(nodes, command, label, **transport):
+    """Run `command` on every node (see run() for the transport) and return a Report of
+    their JSON answers."""
+    results, timed_out, timeout = run(nodes, command, **transport)
+    return Report(label, dict((node, classify(node, rc, out, err, node in timed_out, timeout))
+                              for node, (rc, out, err) in results.items()))
 
 
 def status(nodes, command=None, **transport):

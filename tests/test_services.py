@@ -1,0 +1,407 @@
+"""`dnf cluster-master services` (issue 26): the site's roles and node groups turned into
+a running configless Slurm cluster, with Debian's real munged, slurmctld and slurmd on a
+head node and two compute nodes, each in namespaces of its own (cluster_testkit.slurmworld),
+reached by the fleet's exec worker; real jobs run there (srun, an MPI allreduce)."""
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from ClusterShell.NodeSet import NodeSet
+
+from cluster_testkit import REPO_ROOT
+from cluster_testkit import slurmworld
+from dnf_plugin_cluster import profile
+from dnf_plugin_cluster.errors import ClusterError
+from dnf_plugin_cluster.head import fleet
+from dnf_plugin_cluster.head import services as svc
+
+ROLES = os.path.join(REPO_ROOT, "roles")
+SITE_LINES = """# the admin's own lines: the test world has no cgroups and no systemd
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SchedulerParameters=batch_sched_delay=0
+"""
+MPI_HELLO = r"""
+#include <mpi.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    int rank, size, mine, sum = 0;
+    char host[256];
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    gethostname(host, sizeof host);
+    mine = rank + 1;
+    MPI_Allreduce(&mine, &sum, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    printf("rank %d of %d on %s: allreduce sum %d\n", rank, size, host, sum);
+    MPI_Finalize();
+    return 0;
+}
+"""
+
+
+def test_hardware_from_slurmd_C():
+    line = ("NodeName=node1 CPUs=8 Boards=1 SocketsPerBoard=2 CoresPerSocket=4 ThreadsPerCore=1 "
+            "RealMemory=31999")
+    assert svc.parse_hardware(line) == (("CPUs", 8), ("Boards", 1), ("SocketsPerBoard", 2),
+                                        ("CoresPerSocket", 4), ("ThreadsPerCore", 1), ("RealMemory", 31936))
+    for bad in ("", "UpTime=0-00:01:02", "NodeName=x CPUs=many Boards=1", "slurmd: error: ..."):
+        assert svc.parse_hardware(bad) is None, bad
+
+
+def test_slurm_conf_lines_per_role_and_hardware():
+    small = svc.parse_hardware("NodeName=a CPUs=2 Boards=1 SocketsPerBoard=1 CoresPerSocket=2 ThreadsPerCore=1 "
+                               "RealMemory=4000")
+    big = svc.parse_hardware("NodeName=a CPUs=64 Boards=1 SocketsPerBoard=2 CoresPerSocket=32 ThreadsPerCore=1 "
+                             "RealMemory=512000")
+    roles = [svc.SiteRole("compute", svc.COMPUTE, NodeSet("n[01-04]")),
+             svc.SiteRole("gpu", svc.COMPUTE, NodeSet("g[1-2]")),
+             svc.SiteRole("login", svc.LOGIN, NodeSet("login1"))]
+    hardware = {"n01": small, "n02": small, "n03": big, "n04": small, "g1": big, "g2": big}
+    lines = svc.render_slurm_conf("hpc", "head", roles, hardware).splitlines()
+    assert [l for l in lines if l.startswith(("NodeName", "PartitionName", "Include", "Slurmctld"))] == [
+        "SlurmctldHost=head", "SlurmctldParameters=enable_configless",
+        "NodeName=n[01-02,04] CPUs=2 Boards=1 SocketsPerBoard=1 CoresPerSocket=2 ThreadsPerCore=1 "
+        "RealMemory=3968 State=UNKNOWN",
+        "NodeName=n03 CPUs=64 Boards=1 SocketsPerBoard=2 CoresPerSocket=32 ThreadsPerCore=1 "
+        "RealMemory=512000 State=UNKNOWN",
+        "NodeName=g[1-2] CPUs=64 Boards=1 SocketsPerBoard=2 CoresPerSocket=32 ThreadsPerCore=1 "
+        "RealMemory=512000 State=UNKNOWN",
+        "PartitionName=compute Nodes=n[01-04] Default=YES MaxTime=INFINITE State=UP",
+        "PartitionName=gpu Nodes=g[1-2] Default=NO MaxTime=INFINITE State=UP",
+        "Include slurm-site.conf"]
+    assert "ClusterName=hpc" in lines
+    assert not any(l.startswith("@") for l in lines)
+
+
+def test_roles_and_groups(tmp_path):
+    roles = profile.load_roles(ROLES)
+    kinds = dict((r.name, svc.role_kind(r)) for r in roles)
+    assert kinds == {"compute": "compute", "gpu": "compute", "login": "login", "master": "controller"}
+    (tmp_path / "groups.d").mkdir()
+    (tmp_path / "groups.conf").write_text("[Main]\ndefault: c\nautodir: $CFGDIR/groups.d\n")
+    (tmp_path / "groups.d" / "c.yaml").write_text("c:\n  master: head\n  compute: 'head,n[1-3]'\n"
+                                                 "  login: 'l1'\n")
+    resolver = fleet.group_resolver(str(tmp_path / "groups.conf"))
+    found = [(r.name, r.kind, str(r.nodes)) for r in svc.site_roles(roles, resolver, "head")]
+    assert found == [("compute", "compute", "n[1-3]"), ("login", "login", "l1")]
+    (tmp_path / "groups.d" / "c.yaml").write_text("c:\n  compute: 'n[1-3]'\n  gpu: 'n3'\n")
+    with pytest.raises(ClusterError, match=r"^node n3 is in two roles' groups: @compute and @gpu$"):
+        svc.site_roles(roles, fleet.group_resolver(str(tmp_path / "groups.conf")), "head")
+    (tmp_path / "groups.d" / "c.yaml").write_text("c:\n  login: 'l1'\n")
+    with pytest.raises(ClusterError, match="no compute node"):
+        svc.site_roles(roles, fleet.group_resolver(str(tmp_path / "groups.conf")), "head")
+
+
+def test_transport_quotes_scripts_for_clustershell():
+    link = svc.Transport("exec", "/x/node-shell %h")
+    command = link.command("printf '%s' \"$1\"", ["a b", "50%"])
+    assert command == "/x/node-shell %h sh -c 'printf '\"'\"'%%s'\"'\"' \"$1\"' sh 'a b' 50%%"
+    with pytest.raises(ClusterError, match="--node-shell with %h"):
+        svc.Transport("exec", "")
+
+
+def services(world, *args, check=True):
+    """`dnf-cluster master services` as the admin runs it on the head node."""
+    argv = [sys.executable, os.path.join(REPO_ROOT, "bin", "dnf-cluster"), "--backend", "dnf4", "-q", "--releasever=9",
+            "master", "services", "--roles", ROLES, "--groups-conf", world.groups_conf,
+            "--worker", "exec", "--node-shell", world.node_shell + " %h"] + list(args)
+    result = world.enter("head", *argv, check=False, stdin=subprocess.DEVNULL)
+    if check:
+        assert result.returncode == 0, (result.stdout, result.stderr)
+    return result
+
+
+def wait_idle(world, nodes, limit=60):
+    """sinfo's node states, once every node in `nodes` is idle (bounded wait)."""
+    deadline = time.monotonic() + limit
+    states = {}
+    while time.monotonic() < deadline:
+        out = world.enter("head", "sinfo", "-h", "-N", "-o", "%N %t", check=False).stdout
+        states = dict(line.split() for line in out.splitlines() if len(line.split()) == 2)
+        if all(states.get(n) == "idle" for n in nodes):
+            return states
+        time.sleep(0.2)
+    raise AssertionError("nodes not idle: {}\nslurmctld: {}\n{}: {}".format(
+        states, world.log("head", "slurmctld")[-2000:], nodes[0], world.log(nodes[0], "slurmd")[-2000:]))
+
+
+def snapshot(world):
+    """Every file services manages, as the nodes see them, with mode and owner."""
+    out = {}
+    for node, paths in (("head", ("/etc/slurm/slurm.conf", "/etc/slurm/slurm-site.conf", "/etc/munge/munge.key")),
+                        ("node1", ("/etc/munge/munge.key", "/etc/systemd/system/slurmd.service.d/"
+                                                           "cluster-conf-server.conf")),
+                        ("node2", ("/etc/munge/munge.key",))):
+        for path in paths:
+            real = world.path(node, path)
+            info = os.lstat(real)
+            with open(real, "rb") as handle:
+                out[(node, path)] = (handle.read(), stat.S_IMODE(info.st_mode), info.st_uid, info.st_mtime_ns)
+    return out
+
+
+def daemon_pids(world):
+    out = {}
+    for node, units in (("head", ("munge", "slurmctld")), ("node1", ("munge", "slurmd")),
+                        ("node2", ("munge", "slurmd"))):
+        for unit in units:
+            with open(world.path(node, "/run/fake-systemd/{}.pid".format(unit))) as handle:
+                out[(node, unit)] = handle.read().strip()
+    return out
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    why = slurmworld.usable()
+    if why:
+        pytest.skip(why)
+    # not under /tmp: every node has a /tmp of its own, which would hide the world's files
+    top = tempfile.mkdtemp(prefix="slurmworld-", dir="/var/tmp")
+    world = slurmworld.World(top)
+    try:
+        for name in ("head", "node1", "node2"):
+            world.add(name)
+        os.makedirs(os.path.join(top, "groups.d"))
+        with open(os.path.join(top, "groups.d", "cluster.yaml"), "w") as handle:
+            handle.write("cluster:\n  master: head\n  compute: 'node[1-2]'\n")
+        world.groups_conf = os.path.join(top, "groups.conf")
+        with open(world.groups_conf, "w") as handle:
+            handle.write("[Main]\ndefault: cluster\nautodir: $CFGDIR/groups.d\n")
+        with open(world.path("head", "/etc/slurm/slurm-site.conf"), "w") as handle:
+            handle.write(SITE_LINES)
+        # /run is each node's own tmpfs: the stand-in's state is reached through the node
+        world.path = _run_aware_path(world)
+
+        dry = services(world, "--dry-run")
+        world.dry_run = dry.stdout
+        world.untouched_after_dry_run = not os.listdir(world.path("head", "/etc/munge")) and not any(
+            os.listdir(world.path(n, "/etc/munge")) for n in ("node1", "node2"))
+
+        first = services(world, "-y")
+        world.first_run = first.stdout
+        wait_idle(world, ("node1", "node2"))
+        yield world
+    finally:
+        world.close()
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def _run_aware_path(world):
+    """world.path(), but /run/... is read through the node (its own tmpfs), copied out."""
+    plain = world.path
+
+    def path(node, inside):
+        if not inside.startswith("/run/"):
+            return plain(node, inside)
+        copy = os.path.join(world.top, node, "run-copy", inside.lstrip("/").replace("/", "_"))
+        os.makedirs(os.path.dirname(copy), exist_ok=True)
+        with open(copy, "w") as handle:
+            handle.write(world.enter(node, "cat", inside).stdout)
+        return copy
+    return path
+
+
+def test_dry_run_shows_every_change_and_writes_nothing(cluster):
+    out = cluster.dry_run
+    assert cluster.untouched_after_dry_run
+    assert "head (head node):" in out, out
+    for line in ("file /etc/munge/munge.key: create a new key (mode 0400, owner munge)",
+                 "file /etc/slurm/slurm.conf: create", "service munge: enable, start",
+                 "service slurmctld: enable, start",
+                 "node[1-2] (2):", "file /etc/munge/munge.key: copy the head node's key (mode 0400, owner munge)",
+                 "file /etc/systemd/system/slurmd.service.d/cluster-conf-server.conf: slurmd --conf-server head",
+                 "service slurmd: enable, start", "dry run: nothing was changed."):
+        assert line in out, out
+    # the site's own file exists: it is neither created nor touched
+    assert "slurm-site.conf" not in out, out
+
+
+def test_configless_slurm_conf_from_roles_and_groups(cluster):
+    with open(cluster.path("head", "/etc/slurm/slurm.conf")) as handle:
+        conf = handle.read()
+    lines = conf.splitlines()
+    assert "SlurmctldParameters=enable_configless" in lines
+    assert "SlurmctldHost=head" in lines
+    node_lines = [l for l in lines if l.startswith("NodeName=")]
+    assert len(node_lines) == 1 and node_lines[0].startswith("NodeName=node[1-2] CPUs="), node_lines
+    assert "CPUs={}".format(os.cpu_count()) in node_lines[0].split()
+    assert [l for l in lines if l.startswith("PartitionName=")] == [
+        "PartitionName=compute Nodes=node[1-2] Default=YES MaxTime=INFINITE State=UP"]
+    assert lines[-1] == "Include slurm-site.conf"
+    with open(cluster.path("head", "/etc/slurm/slurm-site.conf")) as handle:
+        assert handle.read() == SITE_LINES
+    # configless: the compute nodes have no slurm.conf of their own, slurmd fetched it
+    for node in ("node1", "node2"):
+        assert not os.listdir(cluster.path(node, "/etc/slurm"))
+        cmd = cluster.enter(node, "cat", "/run/fake-systemd/slurmd.cmd").stdout.strip()
+        assert cmd == "/usr/sbin/slurmd --conf-server head -D -s", cmd
+
+
+def test_srun_names_both_nodes(cluster):
+    result = cluster.enter("head", "srun", "-N2", "hostname", check=False)
+    assert result.returncode == 0, result.stderr
+    assert sorted(result.stdout.split()) == ["node1", "node2"], result
+
+
+def test_mpi_allreduce_across_two_nodes(cluster):
+    hello = os.path.join(cluster.top, "hello.c")
+    with open(hello, "w") as handle:
+        handle.write(MPI_HELLO)
+    subprocess.run(["mpicc", "-o", hello[:-2], hello], check=True)
+    result = cluster.enter("head", "env", "OMPI_MCA_btl=self,tcp", "OMPI_MCA_btl_tcp_if_include=eth0",
+                           "PMIX_MCA_gds=hash", "srun", "-N2", "-n2", "--mpi=pmix", hello[:-2], check=False)
+    # srun can exit 0 when its tasks failed: the output is what counts
+    lines = sorted(l for l in result.stdout.splitlines() if l.startswith("rank "))
+    assert lines == ["rank 0 of 2 on node1: allreduce sum 3", "rank 1 of 2 on node2: allreduce sum 3"], (
+        result.stdout, result.stderr)
+    assert result.returncode == 0, result.stderr
+
+
+def test_key_copied_never_world_readable(cluster):
+    with open(cluster.path("head", "/etc/munge/munge.key"), "rb") as handle:
+        key = handle.read()
+    assert len(key) >= 32
+    munge_uid = int(subprocess.run(["id", "-u", "munge"], stdout=subprocess.PIPE, check=True).stdout)
+    for node in ("head", "node1", "node2"):
+        path = cluster.path(node, "/etc/munge/munge.key")
+        info = os.lstat(path)
+        assert stat.S_ISREG(info.st_mode) and stat.S_IMODE(info.st_mode) == 0o400, (node, oct(info.st_mode))
+        assert info.st_uid == munge_uid, node
+        with open(path, "rb") as handle:
+            assert handle.read() == key, node
+    # munge authenticates across: a credential made on node1 decodes on the head
+    cred = cluster.enter("node1", "munge", "-n").stdout
+    decoded = cluster.enter("head", "unmunge", input=cred, check=False)
+    assert decoded.returncode == 0 and "STATUS:          Success (0)" in decoded.stdout, decoded
+
+
+def test_second_run_changes_nothing(cluster):
+    before, pids = snapshot(cluster), daemon_pids(cluster)
+    again = services(cluster, "-y")
+    assert again.stdout.strip() == "Nothing to change: the Slurm services are configured and running.", again
+    assert snapshot(cluster) == before
+    assert daemon_pids(cluster) == pids
+    data = json.loads(services(cluster, "--json", "--dry-run").stdout)
+    assert (data["format"], data["changes"], data["head"], data["groups"]) == (1, False, [], [])
+
+
+def test_a_readable_key_is_closed_and_a_symlinked_one_refused(cluster):
+    key = cluster.path("head", "/etc/munge/munge.key")
+    with open(key, "rb") as handle:
+        data = handle.read()
+    pids = daemon_pids(cluster)
+    os.chmod(key, 0o644)
+    fixed = services(cluster, "-y")
+    assert "file /etc/munge/munge.key: owner munge, mode 0400 (was 644)" in fixed.stdout, fixed.stdout
+    assert "node" not in fixed.stdout.replace("head node", "")         # the same key: nodes untouched
+    info = os.lstat(key)
+    assert stat.S_IMODE(info.st_mode) == 0o400
+    with open(key, "rb") as handle:
+        assert handle.read() == data
+    assert daemon_pids(cluster) == pids                                # same key: nothing restarted
+
+    aside = key + ".aside"
+    os.rename(key, aside)
+    os.symlink(aside, key)
+    try:
+        refused = services(cluster, "-y", check=False)
+        assert refused.returncode == 1 and refused.stdout == "", refused
+        assert refused.stderr.strip().splitlines()[-1].startswith(
+            "Error: /etc/munge/munge.key: cannot read the munge key:"), refused.stderr
+        assert os.path.islink(key)
+    finally:
+        os.unlink(key)
+        os.rename(aside, key)
+
+
+def test_a_node_that_cannot_be_asked_is_one_line_and_nothing_changes(cluster):
+    before, pids = snapshot(cluster), daemon_pids(cluster)
+    groups = os.path.join(cluster.top, "groups-more.conf")
+    os.makedirs(os.path.join(cluster.top, "groups-more.d"))
+    with open(os.path.join(cluster.top, "groups-more.d", "cluster.yaml"), "w") as handle:
+        handle.write("cluster:\n  compute: 'node[1-2,9]'\n")
+    with open(groups, "w") as handle:
+        handle.write("[Main]\ndefault: cluster\nautodir: $CFGDIR/groups-more.d\n")
+    saved, cluster.groups_conf = cluster.groups_conf, groups
+    try:
+        result = services(cluster, "-y", check=False)
+    finally:
+        cluster.groups_conf = saved
+    assert result.returncode == 1, result
+    assert result.stderr.strip() == "Error: cannot ask 1 node: node9: no node node9", result.stderr
+    assert result.stdout == ""
+    assert snapshot(cluster) == before and daemon_pids(cluster) == pids
+
+
+def test_node_with_another_key_is_refused(cluster):
+    cluster.add("node3")
+    with open(cluster.path("node3", "/etc/munge/munge.key"), "wb") as handle:
+        handle.write(os.urandom(128))
+    key = cluster.path("node3", "/etc/munge/munge.key")
+    shutil.chown(key, "munge", "munge")
+    os.chmod(key, 0o400)
+    os.makedirs(cluster.path("node3", "/etc/systemd/system/slurmd.service.d"))
+    with open(cluster.path("node3", "/etc/systemd/system/slurmd.service.d/cluster-conf-server.conf"), "w") as h:
+        h.write("[Service]\nExecStart=\nExecStart=/usr/sbin/slurmd --conf-server head -D -s $SLURMD_OPTIONS\n")
+    cluster.enter("node3", "systemctl", "start", "munge")
+    cluster.enter("node3", "systemctl", "start", "slurmd")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        refused = "Munge decode failed" in cluster.log("head", "slurmctld")
+        if refused and "fetch" in cluster.log("node3", "slurmd"):
+            break
+        time.sleep(0.2)
+    assert "Munge decode failed" in cluster.log("head", "slurmctld"), cluster.log("head", "slurmctld")[-2000:]
+    slurmd_log = cluster.log("node3", "slurmd")
+    assert "fetch" in slurmd_log.lower(), slurmd_log
+    assert not os.listdir(cluster.path("node3", "/etc/slurm"))
+    assert "node3" not in cluster.enter("head", "sinfo", "-h", "-N", "-o", "%N").stdout
+
+
+def test_a_node_added_to_the_group_joins(cluster):
+    cluster.add("node4")
+    with open(os.path.join(cluster.top, "groups.d", "cluster.yaml"), "w") as handle:
+        handle.write("cluster:\n  master: head\n  compute: 'node[1-2,4]'\n")
+    result = services(cluster, "-y")
+    out = result.stdout
+    # a new node count: slurmctld is restarted (22.05 refuses `scontrol reconfigure`), then the
+    # nodes' slurmd fetch the new configuration
+    assert "file /etc/slurm/slurm.conf: update" in out and "service slurmctld: restart" in out, out
+    assert "node4 (1):" in out and "service slurmd: enable, start" in out, out
+    assert "node[1-2] (2):" in out and "service slurmd: restart" in out, out
+    wait_idle(cluster, ("node1", "node2", "node4"))
+    hosts = cluster.enter("head", "srun", "-N3", "hostname", check=False)
+    assert sorted(hosts.stdout.split()) == ["node1", "node2", "node4"], hosts
+    assert services(cluster, "-y").stdout.startswith("Nothing to change")
+
+
+def test_rotate_asks_then_rekeys_head_and_nodes(cluster):
+    with open(cluster.path("head", "/etc/munge/munge.key"), "rb") as handle:
+        old = handle.read()
+    asked = services(cluster, "--rotate", check=False)
+    assert asked.returncode == 1, asked
+    assert "file /etc/munge/munge.key: rotate: a new key" in asked.stdout
+    assert "Operation aborted" in asked.stderr, asked.stderr
+    with open(cluster.path("head", "/etc/munge/munge.key"), "rb") as handle:
+        assert handle.read() == old
+
+    rotated = services(cluster, "--rotate", "-y")
+    assert "restarted munge" in rotated.stdout, rotated.stdout
+    keys = []
+    for node in ("head", "node1", "node2"):
+        with open(cluster.path(node, "/etc/munge/munge.key"), "rb") as handle:
+            keys.append(handle.read())
+    assert keys[0] != old and keys == [keys[0]] * 3
+    wait_idle(cluster, ("node1", "node2"))
+    result = cluster.enter("head", "srun", "-N2", "hostname", check=False)
+    assert sorted(result.stdout.split()) == ["node1", "node2"], result
+    assert services(cluster, "-y").stdout.startswith("Nothing to change")
