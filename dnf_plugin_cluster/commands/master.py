@@ -59,6 +59,14 @@ class ClusterMasterCommand(ClusterCommand):
         parser.add_argument("--lock-exclude", action="append", default=[], metavar="PATTERN",
                             help="publish --lock: also leave these names unpinned (glob; repeatable)")
         parser.add_argument("--output", metavar="FILE", help="publish: write the profile here instead")
+        parser.add_argument("--dry-run", action="store_true", default=False,
+                            help="publish, rollback: show what the new generation would change against the "
+                                 "published one, per role and arch, and write nothing (so does dnf's "
+                                 "--assumeno); sync: every node's plan, grouped by identical plan; nothing "
+                                 "changes (a real rollout shows its waves and asks first, unless -y)")
+        parser.add_argument("--republish", action="store_true", default=False,
+                            help="publish, rollback: make a new generation even when nothing changed (by "
+                                 "default an identical publish says so and writes nothing)")
         parser.add_argument("--sign-key", metavar="KEYID",
                             help="publish, rollback: sign the site repository's repomd.xml (and "
                                  "cluster-site-release) with this key")
@@ -95,8 +103,6 @@ class ClusterMasterCommand(ClusterCommand):
         fleet.add_argument("--wave-size", type=_count, metavar="N", help="sync: nodes per wave (default: fanout)")
         fleet.add_argument("--max-failures", type=int, default=0, metavar="N",
                            help="sync: failed nodes a wave may have before the rollout stops (default: 0)")
-        fleet.add_argument("--dry-run", dest="fleet_dry_run", action="store_true", default=False,
-                           help="sync: every node's plan, grouped by identical plan; nothing changes")
 
     def configure_publish(self):
         if not (self.opts.repo_dir or self.opts.output) or not (self.opts.roles or self.opts.lock or self.opts.unlock):
@@ -178,7 +184,7 @@ class ClusterMasterCommand(ClusterCommand):
         canary = self.opts.canary
         self._report(fleet.rollout(self.opts.nodes, fleet.node_commands(self.opts.node_command), canary=canary,
                                    wave_size=self.opts.wave_size, max_failures=self.opts.max_failures,
-                                   dry_run=self.base.conf.assumeno or self.opts.fleet_dry_run, **transport))
+                                   dry_run=self.base.conf.assumeno or self.opts.dry_run, **transport))
 
     def lock_pins(self, names, excludes):
         """EVRs installed on this head node for the profile's packages and their whole
@@ -207,24 +213,51 @@ class ClusterMasterCommand(ClusterCommand):
         from ..head.signing import Gpg
         return Gpg(self.opts.sign_key, self.opts.gnupghome).check()
 
+    @property
+    def dry_run(self):
+        """publish and rollback write nothing under --dry-run and dnf's --assumeno."""
+        return self.opts.dry_run or self.base.conf.assumeno
+
     def _publish(self, site, build, action):
         """Under the tree's lock: build(previous profile, arches) -> the new profile,
-        published as the next generation; prints what was done."""
+        published as the next generation, unless it changes nothing (--republish: anyway);
+        prints what was done. A dry run shows what would change and writes nothing (no
+        lock either)."""
+        from ..head.preview import Preview
         gpg = self._gpg(site)
         arches = site.publish_arches(self.opts.arches)
+        baseurl = self.opts.baseurl[0] if self.opts.baseurl else None
+        warn = lambda text: logger.warning("Warning: %s", text)
+        if self.dry_run:
+            previous = site.published(warn=warn)
+            preview = Preview(site, previous, build(previous, arches), arches, gpg, baseurl)
+            self._say(preview.as_dict(), preview.lines(True) + [
+                "Dry run: nothing was written{}.".format(" (--assumeno)" if not self.opts.dry_run else "")],
+                dry_run=True)
+            return
         wait = lambda: logger.warning("Waiting for another publish into %s...", site.path)
         with site.locked(on_wait=wait):
-            previous = site.published(warn=lambda text: logger.warning("Warning: %s", text))
+            previous = site.published(warn=warn)
             prof = build(previous, arches)
+            preview = Preview(site, previous, prof, arches, gpg, baseurl)
+            if not preview.changed and not self.opts.republish:
+                self._say(preview.as_dict(), preview.lines(False))
+                return
             entry = site.publish(prof, arches, gpg=gpg, message=self.opts.message, action=action,
-                                 baseurl=self.opts.baseurl[0] if self.opts.baseurl else None)
+                                 baseurl=baseurl)
         if self.opts.json:
             self.print_json(dict(entry, written=[os.path.join(site.path, a) for a in arches],
-                                 profile=entry["digest"], pins=prof["pins"]))
+                                 profile=entry["digest"], pins=prof["pins"], changed=preview.changed))
         else:
             print("Published generation {} ({}): roles {}; {} pins -> {} ({})".format(
                 entry["generation"], entry["digest"][:12], ", ".join(entry["roles"]), entry["pins"], site.path,
                 ", ".join(arches)))
+
+    def _say(self, data, lines, dry_run=False):
+        if self.opts.json:
+            self.print_json(dict(data, dry_run=dry_run))
+        else:
+            print("\n".join(lines))
 
     def run_publish(self):
         from .. import profile
@@ -233,6 +266,10 @@ class ClusterMasterCommand(ClusterCommand):
         if opts.output:
             previous = self._site().published() if opts.repo_dir else None
             prof = self.profile_for(roles, previous, sorted(set(opts.arches) or CLUSTER_ARCHES))
+            if self.dry_run:
+                print("Dry run: the cluster profile (roles {}; {} pins) would be written to {}; nothing was "
+                      "written.".format(", ".join(sorted(prof["roles"])), len(prof["pins"]), opts.output))
+                return
             with open(opts.output, "w") as handle:
                 handle.write(profile.dumps(prof))
             print("Wrote the cluster profile (roles {}; {} pins) to {}".format(
