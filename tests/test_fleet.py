@@ -379,3 +379,75 @@ def test_without_clustershell_the_fleet_commands_say_what_to_install(monkeypatch
     with pytest.raises(ClusterError) as err:
         master._fleet()
     assert str(err.value) == "the fleet commands (-w) need ClusterShell: dnf install python3-clustershell"
+
+
+# --- the rollout asks first (dnf's rule), through the real dnf -------------------------
+
+def master_sync(farm, head, *args, **kwargs):
+    """`dnf cluster-master sync -w ...` on a head node root (no repositories: the fleet
+    commands need none) against the fake nodes."""
+    return head.dnf("cluster-master", "sync", "-w", "node[01-06]", "--worker", "exec", "--node-command",
+                    "sh {} %h".format(farm.top / "fake-node"), "--groups-conf", str(farm.top / "groups.conf"),
+                    "--canary", "1", "--wave-size", "3", *args, check=False, **kwargs)
+
+
+def on_a_terminal(argv, env, answer):
+    """Run argv with a pseudo-terminal as its stdin, `answer` typed into it."""
+    import os
+    import pty
+    import subprocess
+    from cluster_testkit.dnfroot import Result
+    master, slave = pty.openpty()
+    try:
+        os.write(master, answer.encode())
+        proc = subprocess.run(argv, stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, env=env, timeout=120)
+    finally:
+        os.close(slave)
+        os.close(master)
+    return Result(argv, proc.returncode, proc.stdout, proc.stderr)
+
+
+WAVES = ["Rollout to 6 nodes, wave by wave; it stops at a canary that fails or still drifts after its sync, "
+         "or at a wave with more than 0 failed nodes:",
+         "canary   node01 (1)", "wave 1   node[02-04] (3)", "wave 2   node[05-06] (2)"]
+
+
+def test_a_rollout_shows_its_waves_and_asks_unless_assumeyes(farm, make_root):
+    drifted_everywhere(farm)
+    head = make_root("head")
+    six = ["node%02d" % i for i in range(1, 7)]
+
+    unattended = master_sync(farm, head, input="")              # a script: stdin is no terminal
+    assert unattended.rc == 1 and unattended.out == "", unattended
+    assert unattended.err.strip() == ("Error: cluster-master sync: refusing to roll out unattended (no terminal "
+                                      "to ask): pass -y to roll out, or --dry-run to see each node's plan")
+    refused = master_sync(farm, head, "--json", input="")
+    assert refused.rc == 1 and refused.err.strip() == "Error: cluster-master sync --json needs -y (or --dry-run)"
+    assumeno = master_sync(farm, head, "--assumeno", input="")
+    assert assumeno.rc == 1 and assumeno.out.splitlines() == WAVES, assumeno
+    assert assumeno.err.strip() == "Error: Operation aborted: no node was synced."
+    argv = head.dnf_args("cluster-master", "sync", "-w", "node[01-06]", "--worker", "exec", "--node-command",
+                         "sh {} %h".format(farm.top / "fake-node"), "--groups-conf", str(farm.top / "groups.conf"),
+                         "--canary", "1", "--wave-size", "3")
+    for answer in ("n\n", "\x04"):                              # no, or the end of the input (Ctrl-D)
+        declined = on_a_terminal(argv, head.env, answer)
+        assert declined.rc == 1 and declined.out.splitlines()[:4] == WAVES, declined
+        assert declined.out.splitlines()[4].startswith("Is this ok [y/N]:")
+        assert "Error: Operation aborted: no node was synced." in declined.err
+    assert farm.log() == []                                     # no node was even asked
+
+    confirmed = on_a_terminal(argv, head.env, "y\n")
+    assert confirmed.rc == 0, confirmed
+    assert confirmed.out.splitlines()[:4] == WAVES and "canary   node01 (1)  done" in confirmed.out
+    assert [farm.calls(n) for n in six] == [["sync", "status"]] + [["sync"]] * 5
+
+    for node in six:
+        farm.answer(node, "sync", sync_answer(node, "in-sync"))
+        farm.answer(node, "dry-run", sync_answer(node, "in-sync"))
+    again = master_sync(farm, head, "-y", input="")
+    assert again.rc == 0 and "Is this ok" not in again.out and again.out.startswith("canary   node01 (1)  done")
+    assert [farm.calls(n) for n in six] == [["sync", "status", "sync", "status"]] + [["sync", "sync"]] * 5
+    planned = master_sync(farm, head, "--dry-run", input="")    # a dry run asks nothing and changes nothing
+    assert planned.rc == 0 and "dry run: nothing was changed" in planned.out and "Is this ok" not in planned.out
+

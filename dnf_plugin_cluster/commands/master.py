@@ -7,6 +7,7 @@ from __future__ import absolute_import, unicode_literals
 
 import fnmatch
 import os
+import sys
 
 from ..errors import ClusterError
 from ..names import CLUSTER_ARCHES
@@ -145,7 +146,19 @@ class ClusterMasterCommand(ClusterCommand):
 
     configure_status = _configure_fleet
 
-    configure_sync = _configure_fleet
+    def configure_sync(self):
+        """dnf's rule for a rollout: -y rolls out; --assumeno shows the waves and refuses;
+        otherwise the waves are shown and the admin is asked, and without a terminal to
+        ask (a script, cron, no stdin) the rollout is refused before any node is asked."""
+        self._configure_fleet()
+        conf = self.base.conf
+        if self.opts.dry_run or conf.assumeyes or conf.assumeno:
+            return
+        if self.opts.json:
+            raise ClusterError("cluster-master sync --json needs -y (or --dry-run)")
+        if not (sys.stdin and sys.stdin.isatty()):
+            raise ClusterError("cluster-master sync: refusing to roll out unattended (no terminal to ask): "
+                               "pass -y to roll out, or --dry-run to see each node's plan")
 
     def _transport(self):
         fleet = _fleet()
@@ -182,9 +195,27 @@ class ClusterMasterCommand(ClusterCommand):
         fleet = _fleet()
         transport = self._transport()
         canary = self.opts.canary
+        conf = self.base.conf
+        if not self.opts.dry_run and (conf.assumeno or not conf.assumeyes):
+            waves = fleet.plan_waves(self.opts.nodes, canary, self.opts.wave_size or transport["fanout"],
+                                     transport["resolver"])
+            print("\n".join(fleet.plan_lines(waves, self.opts.max_failures)))
+            if conf.assumeno or not self.confirm():
+                raise ClusterError("Operation aborted: no node was synced.")
         self._report(fleet.rollout(self.opts.nodes, fleet.node_commands(self.opts.node_command), canary=canary,
                                    wave_size=self.opts.wave_size, max_failures=self.opts.max_failures,
-                                   dry_run=self.base.conf.assumeno or self.opts.dry_run, **transport))
+                                   dry_run=self.opts.dry_run, **transport))
+
+    @staticmethod
+    def confirm():
+        """The admin's answer on the terminal, as dnf asks (y or yes; anything else,
+        or the end of the input, is no)."""
+        sys.stdout.write("Is this ok [y/N]: ")
+        sys.stdout.flush()
+        answer = sys.stdin.readline()
+        if not answer.endswith("\n"):
+            sys.stdout.write("\n")
+        return answer.strip().lower() in ("y", "yes")
 
     def lock_pins(self, names, excludes):
         """EVRs installed on this head node for the profile's packages and their whole

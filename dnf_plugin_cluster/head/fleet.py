@@ -433,6 +433,16 @@ def plan_waves(nodes, canary=None, wave_size=64, resolver=None, canary_group="ca
     return waves
 
 
+def plan_lines(waves, max_failures=0):
+    """What a rollout will do, for the admin to confirm before any node is touched."""
+    count = sum(len(w.nodes) for w in waves)
+    out = ["Rollout to {} node{}, wave by wave; it stops at a canary that fails or still drifts after its "
+           "sync, or at a wave with more than {} failed node{}:".format(
+               count, "" if count == 1 else "s", max_failures, "" if max_failures == 1 else "s")]
+    out += ["{:<8} {} ({})".format(w.name, w.nodes, len(w.nodes)) for w in waves]
+    return out
+
+
 class Rollout(object):
     """The waves of one rollout (or dry run) and every node's last result."""
 
