@@ -313,3 +313,41 @@ def test_profile_in_every_compression_createrepo_c_writes(site):
     node.dnf("-y", "cluster-node", "sync")
     assert "tmux" in node.installed()
     assert any(r.endswith("-cluster-profile.json.zst") for r in site.server.requests)
+
+
+DEFAULT_WARNING = ("Warning: this node follows the packager's default profile, not a site profile: install "
+                   "cluster-site-release from the head node")
+
+
+def test_a_node_without_the_site_repository_is_told_on_every_run(site, tmp_path):
+    """Only cluster-release (no site repository): the node takes the packager's unpinned
+    default profile; every sync and status says so in one line, the JSON answer carries
+    the profile's origin, and the fleet view shows it."""
+    from cluster_testkit.farm import Farm
+    lone = site.make_root("default-only")
+    lone.add_repo("base", "{}/base/$basearch/".format(site.url))
+    lone.add_repo("cluster", "{}/cluster/$releasever/$basearch/".format(site.url))
+    lone.set_role("compute")
+    runs = [lone.dnf("cluster-node", "status", check=False), lone.dnf("-y", "cluster-node", "sync"),
+            lone.dnf("cluster-node", "status"), lone.dnf("-y", "cluster-node", "sync")]
+    for result in runs:
+        assert [l for l in result.err.splitlines() if "default profile" in l] == [DEFAULT_WARNING], result
+        assert "from repository 'cluster' (the packager's default profile)" in result.out
+    assert runs[2].out.rstrip().endswith("In sync.")
+    status = lone.dnf("cluster-node", "status", "--json").json
+    assert status["profile_origin"] == "default" and status["warnings"] == [DEFAULT_WARNING[len("Warning: "):]]
+    synced = lone.dnf("-y", "cluster-node", "sync", "--json").json
+    assert synced["profile_origin"] == "default" and DEFAULT_WARNING[len("Warning: "):] in synced["warnings"]
+
+    node = site.node("site-node")                               # with the site repository: no warning
+    node.dnf("-y", "cluster-node", "sync")
+    ok = node.dnf("cluster-node", "status", "--json")
+    assert ok.json["profile_origin"] == "site" and "warnings" not in ok.json and "default profile" not in ok.err
+
+    farm = Farm(str(tmp_path / "farm"))
+    farm.add("lone", lone)
+    farm.add("sited", node)
+    fleet = site.master.dnf(*farm.fleet_args("status", "lone,sited"))
+    assert fleet.out.splitlines() == ["lone (1)   in sync, packager's default profile",
+                                      "sited (1)  in sync, generation 1"], fleet
+

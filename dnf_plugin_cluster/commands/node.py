@@ -57,8 +57,12 @@ class ClusterNodeCommand(ClusterCommand):
                 on_wait=lambda: logger.warning("Waiting for another cluster-node sync on this root..."))
 
     def _load(self):
+        from .. import report
         from ..sync import NodeRun
-        return NodeRun(self.backend, self.config, self.opts.role).load()
+        run = NodeRun(self.backend, self.config, self.opts.role).load()
+        if run.origin == "default":
+            logger.warning("Warning: %s", report.DEFAULT_PROFILE)
+        return run
 
     def show(self, data, lines):
         """The answer: JSON under --json, else the text."""

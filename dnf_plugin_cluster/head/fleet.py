@@ -22,6 +22,9 @@ Node answer, schema format 1 (one JSON object on stdout, `status --json` and
      "role": "compute", "arch": "x86_64",
      "generation": 11 | null,           profile generation this node last synced to
      "published_generation": 12 | null, profile generation the node sees published now
+     "profile_origin": "site" | "default",  the site's profile, or the packager's default one
+                                        (no site repository; its lines say so)
+     "warnings": ["one line", ...],     optional
      "in_sync": true | false,
      "counts": {"missing": n, "wrong_version": n, "extra": n,           (status)
                 "install": n, "upgrade": n, "downgrade": n, "remove": n},  (sync)
@@ -70,6 +73,8 @@ from ClusterShell.Worker.Ssh import WorkerSsh
 from ..errors import ClusterError
 
 FORMAT = 1
+#: how a node that follows the packager's default profile (no site profile) is labelled
+DEFAULT_ORIGIN = "packager's default profile"
 OK, DIFFERS = ("in-sync", "synced"), ("drift", "planned")
 FAILED = ("error", "unreachable", "timeout", "bad-answer")
 ANSWERS = OK + DIFFERS + ("error",)
@@ -186,7 +191,8 @@ def _describe(answer):
     """The summary line of a well-formed answer."""
     result = answer["result"]
     gen = answer.get("published_generation", answer.get("generation"))
-    at = "" if gen is None else ", generation {}".format(int(gen))
+    default = answer.get("profile_origin") == "default"
+    at = ", " + DEFAULT_ORIGIN if default else "" if gen is None else ", generation {}".format(int(gen))
     if result == "in-sync":
         return "in sync" + at
     if result == "error":
@@ -221,7 +227,7 @@ def _describe(answer):
                                              for i in plan["kept"]))
     head = {"drift": "drift" + at, "synced": "synced" + at, "planned": "plan" + at}[result]
     if result == "drift" and parts:
-        return "; ".join(parts)
+        return (DEFAULT_ORIGIN + ": " if default else "") + "; ".join(parts)
     return head + (": " + "; ".join(parts) if parts else "")
 
 
