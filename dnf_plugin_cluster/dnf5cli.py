@@ -16,9 +16,7 @@ import argparse
 import os
 import sys
 
-from .errors import ClusterError
-
-SUPERUSER = "This command has to be run with superuser privileges (under the root user on most systems)."
+from .errors import SUPERUSER, ClusterError
 
 
 class _Option(object):
