@@ -5,6 +5,7 @@ import json
 import time
 
 import pytest
+from ClusterShell.NodeSet import NodeSet
 
 from dnf_plugin_cluster.head import fleet
 from dnf_plugin_cluster.errors import ClusterError
@@ -451,3 +452,54 @@ def test_a_rollout_shows_its_waves_and_asks_unless_assumeyes(farm, make_root):
     planned = master_sync(farm, head, "--dry-run", input="")    # a dry run asks nothing and changes nothing
     assert planned.rc == 0 and "dry run: nothing was changed" in planned.out and "Is this ok" not in planned.out
 
+
+# --- node sets that would mislead ------------------------------------------------------
+
+SHIPPED_GROUPS_CONF = """[Main]
+default: local
+confdir: $CFGDIR/groups.conf.d
+autodir: $CFGDIR/groups.d
+
+[local]
+map: [ -f $CFGDIR/groups ] && f=$CFGDIR/groups || f=$CFGDIR/groups.d/local.cfg; sed -n 's/^$GROUP:\\(.*\\)/\\1/p' $f
+all: [ -f $CFGDIR/groups ] && f=$CFGDIR/groups || f=$CFGDIR/groups.d/local.cfg; sed -n 's/^all:\\(.*\\)/\\1/p' $f
+list: [ -f $CFGDIR/groups ] && f=$CFGDIR/groups || f=$CFGDIR/groups.d/local.cfg; sed -n 's/^\\([0-9A-Za-z_-]*\\):.*/\\1/p' $f
+"""
+#: ClusterShell 1.9's groups.d/local.cfg, as the package installs it
+SHIPPED_LOCAL_CFG = """# ClusterShell groups config local.cfg
+adm: example0
+oss: example4 example5
+mds: example6
+io: example[4-6]
+compute: example[32-159]
+gpu: example[156-159]
+all: example[4-6,32-159]
+"""
+
+
+def test_node_sets_that_would_mislead_are_refused_naming_why(farm, make_root, tmp_path):
+    """A --groups-conf that is not there is named; ClusterShell's shipped example groups
+    (an unconfigured head node: @compute is example[32-159]) are refused, not tried."""
+    shipped = tmp_path / "clustershell"
+    (shipped / "groups.d").mkdir(parents=True)
+    (shipped / "groups.conf").write_text(SHIPPED_GROUPS_CONF)
+    (shipped / "groups.d" / "local.cfg").write_text(SHIPPED_LOCAL_CFG)
+    example = fleet.group_resolver(str(shipped / "groups.conf"))
+    assert str(NodeSet("@compute", resolver=example)) == "example[32-159]"       # what ClusterShell makes of it
+    with pytest.raises(ClusterError, match=r"^node set '@compute' comes from ClusterShell's shipped example "
+                                           r"groups \(example\[32-159\]\)"):
+        fleet.nodeset("@compute", example)
+    assert str(fleet.nodeset("example[1-2]", example)) == "example[1-2]"         # named by hand: the admin's
+
+    head = make_root("head")
+    for conf, message in (
+            (str(tmp_path / "nonexistent"), "Error: {}: cannot read the ClusterShell groups configuration "
+                                             "(--groups-conf): No such file or directory".format(tmp_path / "nonexistent")),
+            (str(shipped / "groups.conf"), "Error: node set '@compute' comes from ClusterShell's shipped example "
+                                           "groups (example[32-159]): define the site's groups")):
+        for sub in ("status", "sync"):
+            result = head.dnf("cluster-master", sub, "-w", "@compute", "--groups-conf", conf, "--worker", "exec",
+                              "--node-command", "sh {} %h".format(farm.top / "fake-node"), "-y", check=False)
+            errors = [l for l in result.err.splitlines() if l.strip()]
+            assert result.rc == 1 and len(errors) == 1 and errors[0].startswith(message), result
+    assert farm.log() == []

@@ -60,6 +60,7 @@ timeout, bad-answer (could not be asked or answered wrongly). Exit: 1 when any n
 is in the last group, else 100 when any differs, else 0.
 """
 import json
+import re
 from string import Template
 
 from ClusterShell.MsgTree import MsgTree
@@ -73,6 +74,9 @@ from ClusterShell.Worker.Ssh import WorkerSsh
 from ..errors import ClusterError
 
 FORMAT = 1
+#: the nodes of the groups ClusterShell ships as an example (groups.d/local.cfg:
+#: `compute: example[32-159]`): an unconfigured head node's @groups name these
+EXAMPLE_NODE = re.compile(r"^example\d+$")
 #: how a node that follows the packager's default profile (no site profile) is labelled
 DEFAULT_ORIGIN = "packager's default profile"
 OK, DIFFERS = ("in-sync", "synced"), ("drift", "planned")
@@ -121,6 +125,12 @@ def group_resolver(groups_conf=None):
     given groups.conf describes (its `autodir: $CFGDIR/groups.d` is relative to it)."""
     if groups_conf is None:
         return std_group_resolver()
+    try:
+        with open(groups_conf):
+            pass
+    except (IOError, OSError) as err:
+        raise ClusterError("cannot read the ClusterShell groups configuration (--groups-conf): {}".format(
+            err.strerror), groups_conf)
     return GroupResolverConfig([groups_conf], ILLEGAL_GROUP_CHARS)
 
 
@@ -132,6 +142,10 @@ def nodeset(nodes, resolver=None):
         raise ClusterError("bad node set '{}': {}".format(nodes, err))
     if not found:
         raise ClusterError("node set '{}' names no node (unknown group?)".format(nodes))
+    if "@" in nodes and all(EXAMPLE_NODE.match(node) for node in found):
+        raise ClusterError("node set '{}' comes from ClusterShell's shipped example groups ({}): define the "
+                           "site's groups (/etc/clustershell/groups.d/local.cfg, see groups.conf(5)) or pass "
+                           "--groups-conf FILE".format(nodes, found))
     return found
 
 
