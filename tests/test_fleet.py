@@ -503,3 +503,47 @@ def test_node_sets_that_would_mislead_are_refused_naming_why(farm, make_root, tm
             errors = [l for l in result.err.splitlines() if l.strip()]
             assert result.rc == 1 and len(errors) == 1 and errors[0].startswith(message), result
     assert farm.log() == []
+
+
+# --- clush.conf's ssh settings --------------------------------------------------------
+
+FAKE_SSH = r"""#!/bin/sh
+# fake ssh: logs its arguments, then runs the fake node for HOST COMMAND (the last two)
+top=$(dirname "$0")
+echo "$*" >> "$top/ssh-calls"
+for last; do :; done
+host=$(eval echo \${$(($# - 1))})
+exec sh "$top/fake-node" "$host" $last
+"""
+
+
+def test_clush_conf_ssh_user_path_and_options_are_applied_as_clush_applies_them(farm, make_root):
+    """clush.conf's ssh_user, ssh_path and ssh_options reach the ssh worker (only fanout
+    and the timeouts were read), through the library and through the real dnf."""
+    (farm.top / "fake-ssh").write_text(FAKE_SSH)
+    cfgdir = farm.top / "clustershell"
+    cfgdir.mkdir()
+    (cfgdir / "clush.conf").write_text(
+        "[Main]\nfanout: 16\nconnect_timeout: 7\nssh_user: admin\nssh_path: sh {}\n"
+        "ssh_options: -oStrictHostKeyChecking=no -p 2222\n".format(farm.top / "fake-ssh"))
+    defaults = fleet.clush_defaults(str(cfgdir / "clush.conf"))
+    assert defaults["ssh"] == {"ssh_user": "admin", "ssh_path": "sh {}".format(farm.top / "fake-ssh"),
+                               "ssh_options": "-oStrictHostKeyChecking=no -p 2222"}
+    report = fleet.status("node[01-02]", "dnf -q cluster-node status --json", worker="ssh",
+                          resolver=farm.resolver, ssh=defaults["ssh"], connect_timeout=7)
+    assert report.lines() == ["node[01-02] (2)  in sync, generation 12"], report.lines()
+    calls = sorted((farm.top / "ssh-calls").read_text().splitlines())
+    assert len(calls) == 2 and all(c.startswith("-oStrictHostKeyChecking=no -p 2222 ") for c in calls), calls
+    assert all(" -l admin " in c and " -oConnectTimeout=7 " in c for c in calls), calls
+    assert calls[0].endswith(" node01 dnf -q cluster-node status --json"), calls
+    from ClusterShell.Task import task_self
+    assert task_self().info("ssh_user") is None                  # put back for the next ask
+    (farm.top / "ssh-calls").unlink()
+
+    head = make_root("head")
+    head.env = dict(head.env, CLUSTERSHELL_CFGDIR=str(cfgdir))
+    result = head.dnf("cluster-master", "status", "-w", "@login", "--groups-conf", str(farm.top / "groups.conf"))
+    assert result.out.splitlines() == ["node[21-24] (4)  in sync, generation 12"], result
+    calls = (farm.top / "ssh-calls").read_text().splitlines()
+    assert len(calls) == 4 and all(c.startswith("-oStrictHostKeyChecking=no -p 2222 ") and " -l admin " in c
+                                   for c in calls), calls

@@ -169,7 +169,7 @@ class ClusterMasterCommand(ClusterCommand):
                     else defaults.get("command_timeout"),
                     connect_timeout=opts.connect_timeout if opts.connect_timeout is not None
                     else defaults.get("connect_timeout"),
-                    resolver=fleet.group_resolver(opts.groups_conf))
+                    resolver=fleet.group_resolver(opts.groups_conf), ssh=defaults.get("ssh"))
 
     def _report(self, result):
         fleet = _fleet()

@@ -101,9 +101,14 @@ def node_commands(prefix="dnf -q cluster-node"):
             "dry-run": "{} sync --dry-run --json".format(prefix)}
 
 
+#: clush.conf's [Main] keys for the ssh worker, which clush hands to its task as they are
+SSH_KEYS = ("ssh_user", "ssh_path", "ssh_options")
+
+
 def clush_defaults(path=None):
-    """fanout, connect_timeout and command_timeout from ClusterShell's own clush.conf
-    ($CLUSTERSHELL_CFGDIR, else /etc/clustershell), as clush reads them."""
+    """fanout, connect_timeout and command_timeout, and the ssh worker's ssh_user,
+    ssh_path and ssh_options, from ClusterShell's own clush.conf ($CLUSTERSHELL_CFGDIR,
+    else /etc/clustershell), as clush reads them."""
     import configparser
     import os
     path = path or os.path.join(os.environ.get("CLUSTERSHELL_CFGDIR", "/etc/clustershell"), "clush.conf")
@@ -114,6 +119,10 @@ def clush_defaults(path=None):
         for key, kind in (("fanout", int), ("connect_timeout", float), ("command_timeout", float)):
             if parser.has_option("Main", key):
                 out[key] = kind(parser.get("Main", key))
+        ssh = dict((key, parser.get("Main", key)) for key in SSH_KEYS
+                   if parser.has_option("Main", key) and parser.get("Main", key).strip())
+        if ssh:
+            out["ssh"] = ssh
     except (configparser.Error, ValueError) as err:
         raise ClusterError("cannot read ClusterShell's configuration: {}".format(" ".join(str(err).split())), path)
     return out
@@ -358,20 +367,25 @@ def _check_template(command, worker):
 
 
 def ask(nodes, command, label, fanout=64, timeout=None, worker="ssh", connect_timeout=None,
-        resolver=None):
+        resolver=None, ssh=None):
     """Run `command` on every node at once (at most `fanout` at a time) and return a
     Report. timeout: seconds each node may take (None: ClusterShell's command_timeout,
-    0 = unlimited); connect_timeout: ssh's (None: ClusterShell's, 10 s by default)."""
+    0 = unlimited); connect_timeout: ssh's (None: ClusterShell's, 10 s by default);
+    ssh: clush.conf's ssh_user, ssh_path, ssh_options (clush_defaults), set on the task
+    as clush sets them."""
     nodes = nodeset(nodes, resolver)
     _check_template(command, worker)
     task = task_self()
     if timeout is None:
         timeout = task.info("command_timeout", 0)
     timeout = timeout or None
-    saved = dict((k, task.info(k)) for k in ("fanout", "connect_timeout"))
+    ssh = dict((k, v) for k, v in (ssh or {}).items() if k in SSH_KEYS)
+    saved = dict((k, task.info(k)) for k in ("fanout", "connect_timeout") + tuple(ssh))
     task.set_info("fanout", int(fanout))
     if connect_timeout is not None:
         task.set_info("connect_timeout", connect_timeout)
+    for key, value in ssh.items():
+        task.set_info(key, value)
     try:
         run = WORKERS[worker](nodes, handler=None, timeout=timeout, command=command, stderr=True)
         run.set_write_eof()             # no stdin: ssh must not wait for one
