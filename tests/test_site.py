@@ -361,3 +361,35 @@ def test_an_identical_publish_makes_no_new_generation_unless_forced(site):
     assert "Published generation 2" in forced.out
     assert [e["generation"] for e in site.master.dnf("cluster-master", "history", "--repo-dir", site.tree,
                                                      "--json").json["generations"]] == [1, 2]
+
+
+def test_publish_refuses_another_release_and_warns_when_nodes_get_a_file_url(site, tmp_path):
+    """An EL9 head node's profile (its repositories, its installed packages) into site/8
+    is refused before anything is written; a site repository whose cluster-site-release
+    would point nodes at file:// (no --baseurl, none before) is published with a warning
+    that says how to fix it later."""
+    master = site.master
+    top = os.path.join(str(tmp_path), "newsite")
+    for extra in ((), ("--lock",), ("--dry-run",)):
+        refused = master.dnf("cluster-master", "publish", "--roles", site.roles, "--repo-dir",
+                             os.path.join(top, "8"), *extra, check=False)
+        errors = [l for l in refused.err.splitlines() if l.strip()]
+        assert refused.rc == 1 and errors == [
+            "Error: {}: cluster-master publish: this head node resolves the profile for release 9 ($releasever) "
+            "but --repo-dir is the site repository of release 8: publish release 8's profile from a head node "
+            "of that release".format(os.path.join(top, "8"))], refused
+    assert not os.path.exists(top)
+
+    warning = ("Warning: cluster-site-release points nodes at file://{0} (no --baseurl): only nodes that mount "
+               "{0} there reach it; publish again with --baseurl URL".format(top))
+    local = master.dnf("cluster-master", "publish", "--roles", site.roles, "--repo-dir", os.path.join(top, "9"))
+    assert "Published generation 1" in local.out
+    assert [l for l in local.err.splitlines() if l.startswith("Warning: cluster-site-release")][0].startswith(
+        warning), local
+    fixed = master.dnf("cluster-master", "publish", "--roles", site.roles, "--repo-dir", os.path.join(top, "9"),
+                       "--baseurl", "https://head.example.org/site")
+    assert "Published generation 2" in fixed.out and "Warning: cluster-site-release" not in fixed.err, fixed
+    again = master.dnf("cluster-master", "publish", "--roles", site.roles, "--repo-dir", os.path.join(top, "9"))
+    assert "Nothing changed" in again.out and "Warning" not in again.err, again      # the URL it has stays
+    served = site.publish("--dry-run")                                               # the site's: http, no warning
+    assert "Warning" not in served.err, served

@@ -254,11 +254,18 @@ class ClusterMasterCommand(ClusterCommand):
         published as the next generation, unless it changes nothing (--republish: anyway);
         prints what was done. A dry run shows what would change and writes nothing (no
         lock either)."""
+        from ..head import siterelease
         from ..head.preview import Preview
         gpg = self._gpg(site)
         arches = site.publish_arches(self.opts.arches)
         baseurl = self.opts.baseurl[0] if self.opts.baseurl else None
         warn = lambda text: logger.warning("Warning: %s", text)
+        shipped = siterelease.baseurl_for(site, baseurl)
+        if shipped.startswith("file://"):
+            warn("cluster-site-release points nodes at {} (no --baseurl): only nodes that mount {} there "
+                 "reach it; publish again with --baseurl URL (the site repository's top as nodes reach it, "
+                 "e.g. https://head.example.org/site) and cluster-site-release is rebuilt".format(
+                     shipped, site.top))
         if self.dry_run:
             previous = site.published(warn=warn)
             preview = Preview(site, previous, build(previous, arches), arches, gpg, baseurl)
@@ -290,9 +297,27 @@ class ClusterMasterCommand(ClusterCommand):
         else:
             print("\n".join(lines))
 
+    def check_release(self):
+        """The profile is resolved with this head node's repositories ($releasever) and,
+        with --lock, its installed packages: SITE/<releasever> of another release would
+        give nodes of that release packages built for this one. Refused before anything
+        is read or written."""
+        site = os.path.basename(os.path.abspath(self.opts.repo_dir))
+        host = self.backend.substitutions().get("releasever")
+        if not host or site == host:
+            return
+        if site.split(".")[0] == host.split(".")[0] and site.split(".")[0].isdigit():
+            return                                  # 9 and 9.4: one major release
+        raise ClusterError("cluster-master publish: this head node resolves the profile for release {} "
+                           "($releasever) but --repo-dir is the site repository of release {}: publish "
+                           "release {}'s profile from a head node of that release".format(host, site, site),
+                           self.opts.repo_dir)
+
     def run_publish(self):
         from .. import profile
         opts = self.opts
+        if opts.repo_dir and not opts.output and (opts.roles or opts.lock):
+            self.check_release()
         roles = profile.load_roles(opts.roles) if opts.roles else None
         if opts.output:
             previous = self._site().published() if opts.repo_dir else None

@@ -119,11 +119,18 @@ class Release(object):
         write_atomic(self.tree._state("release.json"), json.dumps(self.state, indent=2, sort_keys=True) + "\n")
 
 
+def baseurl_for(tree, baseurl):
+    """The base URL the next cluster-site-release gives nodes: --baseurl, else the one
+    the current build has, else file://SITE (which only nodes that mount SITE reach)."""
+    state = read_json(tree._state("release.json"), "release state") or {}
+    return check_baseurl(baseurl or state.get("baseurl") or "file://" + tree.top)
+
+
 def _wanted(tree, arches, gpg, baseurl):
     """(release state, base URL, key, .repo text, inputs digest, the current build's path
     or None) of the cluster-site-release a publish into `arches` wants; reads only."""
     state = read_json(tree._state("release.json"), "release state") or {}
-    url = check_baseurl(baseurl or state.get("baseurl") or "file://" + tree.top)
+    url = baseurl_for(tree, baseurl)
     key = gpg.public_key() if gpg is not None else b""
     text = repo_text(url, gpg is not None)
     with open(SPEC, "rb") as handle:
