@@ -16,9 +16,7 @@ import argparse
 import os
 import sys
 
-from .errors import ClusterError
-
-SUPERUSER = "This command has to be run with superuser privileges (under the root user on most systems)."
+from .errors import SUPERUSER, ClusterError
 
 
 class _Option(object):
@@ -285,7 +283,7 @@ def command_parser(command):
 
 def main(args, argv=None):
     """Run one cluster command; returns the exit status."""
-    from .commands import COMMANDS
+    from .commands import COMMANDS, no_such_command
     try:
         found, rest = split_globals(args)
         gopts = global_parser().parse_args(found)
@@ -297,8 +295,7 @@ def main(args, argv=None):
             return 0
         by_name = dict((c.aliases[0], c) for c in COMMANDS)
         if rest[0] not in by_name:
-            raise UsageError("dnf-cluster: error: no such command '{}' (node, group, master; see dnf-cluster "
-                             "--help)".format(rest[0]))
+            raise UsageError(no_such_command(rest[0]))
         cls = by_name[rest[0]]
         opts = command_parser(cls).parse_args(rest[1:])
         settings = settings_from(gopts)

@@ -118,7 +118,7 @@ def main_dnf4(args):
     import dnf.cli.option_parser
     import dnf.util
 
-    from .commands import COMMANDS, dnf4_commands, usage
+    from .commands import COMMANDS, dnf4_commands, no_such_command, usage
 
     class ClusterCli(dnf.cli.cli.Cli):
         def __init__(self, base):
@@ -126,6 +126,14 @@ def main_dnf4(args):
             self.cli_commands = {}          # dnf's own commands are not ours to offer
             for command in dnf4_commands():
                 self.register_command(command)
+
+        def _parse_commands(self, opts, args):
+            """A word that is none of ours: one line, exit 2, as on libdnf5 (dnf's own
+            answer suggests `dnf-cluster install 'dnf-command(WORD)'`, which cannot work)."""
+            if opts.command not in self.cli_commands:
+                sys.stderr.write(no_such_command(opts.command) + "\n")
+                raise SystemExit(2)
+            return super(ClusterCli, self)._parse_commands(opts, args)
 
     class ClusterOptionParser(dnf.cli.option_parser.OptionParser):
         def get_usage(self):

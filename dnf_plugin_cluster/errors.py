@@ -1,5 +1,8 @@
 """The one error type users see: a single line, naming the file/line or package at fault."""
 
+#: dnf's own words for a command that changes the system, run by another user
+SUPERUSER = "This command has to be run with superuser privileges (under the root user on most systems)."
+
 
 class ClusterError(Exception):
     """A user-facing error; str() is the complete one-line message."""

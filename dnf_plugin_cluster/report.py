@@ -12,8 +12,16 @@ IN_SYNC = "In sync: nothing to do."
 DRY_RUN = "Dry run: nothing was changed."
 DRIFT_FOUND = "Drift found: `dnf cluster-node sync` converges the node."
 NOTHING = "  (nothing to change)"
+#: said on every sync and status of a node that has no site profile (sync.NodeRun.origin)
+DEFAULT_PROFILE = ("this node follows the packager's default profile, not a site profile: install "
+                   "cluster-site-release from the head node")
 #: exit status: in sync or synced, drift found (status, sync --check)
 OK, DRIFT = 0, 100
+
+
+def warnings(run):
+    """What the node's admin is warned of (stderr; `warnings` in the JSON answer)."""
+    return ([DEFAULT_PROFILE] if run.origin == "default" else []) + ([run.lock_note] if run.lock_note else [])
 
 
 def answer(run, result):
@@ -25,8 +33,8 @@ def answer(run, result):
                transaction=[item.as_dict() for item in run.items],
                counts={"install": len(plan.install), "upgrade": len(plan.upgrade),
                        "downgrade": len(plan.downgrade), "remove": len(plan.remove), "kept": len(plan.kept)})
-    if run.lock_note:
-        out["warnings"] = [run.lock_note]
+    if warnings(run):
+        out["warnings"] = warnings(run)
     return out
 
 
@@ -61,6 +69,8 @@ def status(run):
                 result="in-sync" if run.plan.in_sync else "drift", in_sync=run.plan.in_sync, drift=found,
                 kept=[{"name": n, "reason": r} for n, r in run.plan.kept],
                 counts=dict((key, len(value)) for key, value in found.items()))
+    if warnings(run):
+        data["warnings"] = warnings(run)
     lines = [run.header]
     if run.view.generation is not None or run.state.generation is not None:
         lines.append("  generation     published {}, this node synced to {}".format(

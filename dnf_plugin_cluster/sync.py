@@ -69,12 +69,15 @@ class NodeRun(object):
             newest = backend.newest(set(self.view.packages) & set(self.installed))
         self.plan = planning.compute(self.view.name, arch, self.view.packages, self.installed, self.managed,
                                      self.view.pins, self.floor, newest)
+        # a site profile is a generation `cluster-master publish` made; the packager's
+        # default profile (the cluster repository's, never pinned) has none
+        self.origin = "default" if self.view.generation is None else "site"
         self.summary = {"role": self.view.name, "arch": arch, "channel": self.view.channel,
-                        "update": self.view.update, "profile_repo": self.repo,
+                        "update": self.view.update, "profile_repo": self.repo, "profile_origin": self.origin,
                         "profile": profile.digest(self.profile), "published_generation": self.view.generation}
         self.header = ("Cluster profile from repository '{}'{}: role {} on {}, channel {}, {} packages, "
-                       "{} pins{}".format(self.repo, "" if self.view.generation is None else
-                                          " (generation {})".format(self.view.generation),
+                       "{} pins{}".format(self.repo, " (the packager's default profile)" if self.view.generation
+                                          is None else " (generation {})".format(self.view.generation),
                                           self.view.name, arch, self.view.channel, len(self.view.packages),
                                           len(self.view.pins), "" if self.view.update == "pinned" else
                                           ", update {}".format(self.view.update)))

@@ -5,6 +5,7 @@ import json
 import time
 
 import pytest
+from ClusterShell.NodeSet import NodeSet
 
 from dnf_plugin_cluster.head import fleet
 from dnf_plugin_cluster.errors import ClusterError
@@ -393,3 +394,170 @@ def test_run_hands_the_same_stdin_to_every_node(tmp_path):
     # without stdin a node reads an empty one at once (ssh must not wait for input)
     results, _, _ = fleet.run("n1", "sh -c 'wc -c; : %h'", worker="exec", timeout=20)
     assert results["n1"][0] == 0 and results["n1"][1].strip() == "0"
+
+
+# --- the rollout asks first (dnf's rule), through the real dnf -------------------------
+
+def master_sync(farm, head, *args, **kwargs):
+    """`dnf cluster-master sync -w ...` on a head node root (no repositories: the fleet
+    commands need none) against the fake nodes."""
+    return head.dnf("cluster-master", "sync", "-w", "node[01-06]", "--worker", "exec", "--node-command",
+                    "sh {} %h".format(farm.top / "fake-node"), "--groups-conf", str(farm.top / "groups.conf"),
+                    "--canary", "1", "--wave-size", "3", *args, check=False, **kwargs)
+
+
+def on_a_terminal(argv, env, answer):
+    """Run argv with a pseudo-terminal as its stdin, `answer` typed into it."""
+    import os
+    import pty
+    import subprocess
+    from cluster_testkit.dnfroot import Result
+    master, slave = pty.openpty()
+    try:
+        os.write(master, answer.encode())
+        proc = subprocess.run(argv, stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, env=env, timeout=120)
+    finally:
+        os.close(slave)
+        os.close(master)
+    return Result(argv, proc.returncode, proc.stdout, proc.stderr)
+
+
+WAVES = ["Rollout to 6 nodes, wave by wave; it stops at a canary that fails or still drifts after its sync, "
+         "or at a wave with more than 0 failed nodes:",
+         "canary   node01 (1)", "wave 1   node[02-04] (3)", "wave 2   node[05-06] (2)"]
+
+
+def test_a_rollout_shows_its_waves_and_asks_unless_assumeyes(farm, make_root):
+    drifted_everywhere(farm)
+    head = make_root("head")
+    six = ["node%02d" % i for i in range(1, 7)]
+
+    unattended = master_sync(farm, head, input="")              # a script: stdin is no terminal
+    assert unattended.rc == 1 and unattended.out == "", unattended
+    assert unattended.err.strip() == ("Error: cluster-master sync: refusing to roll out unattended (no terminal "
+                                      "to ask): pass -y to roll out, or --dry-run to see each node's plan")
+    refused = master_sync(farm, head, "--json", input="")
+    assert refused.rc == 1 and refused.err.strip() == "Error: cluster-master sync --json needs -y (or --dry-run)"
+    assumeno = master_sync(farm, head, "--assumeno", input="")
+    assert assumeno.rc == 1 and assumeno.out.splitlines() == WAVES, assumeno
+    assert assumeno.err.strip() == "Error: Operation aborted: no node was synced."
+    argv = head.dnf_args("cluster-master", "sync", "-w", "node[01-06]", "--worker", "exec", "--node-command",
+                         "sh {} %h".format(farm.top / "fake-node"), "--groups-conf", str(farm.top / "groups.conf"),
+                         "--canary", "1", "--wave-size", "3")
+    for answer in ("n\n", "\x04"):                              # no, or the end of the input (Ctrl-D)
+        declined = on_a_terminal(argv, head.env, answer)
+        assert declined.rc == 1 and declined.out.splitlines()[:4] == WAVES, declined
+        assert declined.out.splitlines()[4].startswith("Is this ok [y/N]:")
+        assert "Error: Operation aborted: no node was synced." in declined.err
+    assert farm.log() == []                                     # no node was even asked
+
+    confirmed = on_a_terminal(argv, head.env, "y\n")
+    assert confirmed.rc == 0, confirmed
+    assert confirmed.out.splitlines()[:4] == WAVES and "canary   node01 (1)  done" in confirmed.out
+    assert [farm.calls(n) for n in six] == [["sync", "status"]] + [["sync"]] * 5
+
+    for node in six:
+        farm.answer(node, "sync", sync_answer(node, "in-sync"))
+        farm.answer(node, "dry-run", sync_answer(node, "in-sync"))
+    again = master_sync(farm, head, "-y", input="")
+    assert again.rc == 0 and "Is this ok" not in again.out and again.out.startswith("canary   node01 (1)  done")
+    assert [farm.calls(n) for n in six] == [["sync", "status", "sync", "status"]] + [["sync", "sync"]] * 5
+    planned = master_sync(farm, head, "--dry-run", input="")    # a dry run asks nothing and changes nothing
+    assert planned.rc == 0 and "dry run: nothing was changed" in planned.out and "Is this ok" not in planned.out
+
+
+# --- node sets that would mislead ------------------------------------------------------
+
+SHIPPED_GROUPS_CONF = """[Main]
+default: local
+confdir: $CFGDIR/groups.conf.d
+autodir: $CFGDIR/groups.d
+
+[local]
+map: [ -f $CFGDIR/groups ] && f=$CFGDIR/groups || f=$CFGDIR/groups.d/local.cfg; sed -n 's/^$GROUP:\\(.*\\)/\\1/p' $f
+all: [ -f $CFGDIR/groups ] && f=$CFGDIR/groups || f=$CFGDIR/groups.d/local.cfg; sed -n 's/^all:\\(.*\\)/\\1/p' $f
+list: [ -f $CFGDIR/groups ] && f=$CFGDIR/groups || f=$CFGDIR/groups.d/local.cfg; sed -n 's/^\\([0-9A-Za-z_-]*\\):.*/\\1/p' $f
+"""
+#: ClusterShell 1.9's groups.d/local.cfg, as the package installs it
+SHIPPED_LOCAL_CFG = """# ClusterShell groups config local.cfg
+adm: example0
+oss: example4 example5
+mds: example6
+io: example[4-6]
+compute: example[32-159]
+gpu: example[156-159]
+all: example[4-6,32-159]
+"""
+
+
+def test_node_sets_that_would_mislead_are_refused_naming_why(farm, make_root, tmp_path):
+    """A --groups-conf that is not there is named; ClusterShell's shipped example groups
+    (an unconfigured head node: @compute is example[32-159]) are refused, not tried."""
+    shipped = tmp_path / "clustershell"
+    (shipped / "groups.d").mkdir(parents=True)
+    (shipped / "groups.conf").write_text(SHIPPED_GROUPS_CONF)
+    (shipped / "groups.d" / "local.cfg").write_text(SHIPPED_LOCAL_CFG)
+    example = fleet.group_resolver(str(shipped / "groups.conf"))
+    assert str(NodeSet("@compute", resolver=example)) == "example[32-159]"       # what ClusterShell makes of it
+    with pytest.raises(ClusterError, match=r"^node set '@compute' comes from ClusterShell's shipped example "
+                                           r"groups \(example\[32-159\]\)"):
+        fleet.nodeset("@compute", example)
+    assert str(fleet.nodeset("example[1-2]", example)) == "example[1-2]"         # named by hand: the admin's
+
+    head = make_root("head")
+    for conf, message in (
+            (str(tmp_path / "nonexistent"), "Error: {}: cannot read the ClusterShell groups configuration "
+                                             "(--groups-conf): No such file or directory".format(tmp_path / "nonexistent")),
+            (str(shipped / "groups.conf"), "Error: node set '@compute' comes from ClusterShell's shipped example "
+                                           "groups (example[32-159]): define the site's groups")):
+        for sub in ("status", "sync"):
+            result = head.dnf("cluster-master", sub, "-w", "@compute", "--groups-conf", conf, "--worker", "exec",
+                              "--node-command", "sh {} %h".format(farm.top / "fake-node"), "-y", check=False)
+            errors = [l for l in result.err.splitlines() if l.strip()]
+            assert result.rc == 1 and len(errors) == 1 and errors[0].startswith(message), result
+    assert farm.log() == []
+
+
+# --- clush.conf's ssh settings --------------------------------------------------------
+
+FAKE_SSH = r"""#!/bin/sh
+# fake ssh: logs its arguments, then runs the fake node for HOST COMMAND (the last two)
+top=$(dirname "$0")
+echo "$*" >> "$top/ssh-calls"
+for last; do :; done
+host=$(eval echo \${$(($# - 1))})
+exec sh "$top/fake-node" "$host" $last
+"""
+
+
+def test_clush_conf_ssh_user_path_and_options_are_applied_as_clush_applies_them(farm, make_root):
+    """clush.conf's ssh_user, ssh_path and ssh_options reach the ssh worker (only fanout
+    and the timeouts were read), through the library and through the real dnf."""
+    (farm.top / "fake-ssh").write_text(FAKE_SSH)
+    cfgdir = farm.top / "clustershell"
+    cfgdir.mkdir()
+    (cfgdir / "clush.conf").write_text(
+        "[Main]\nfanout: 16\nconnect_timeout: 7\nssh_user: admin\nssh_path: sh {}\n"
+        "ssh_options: -oStrictHostKeyChecking=no -p 2222\n".format(farm.top / "fake-ssh"))
+    defaults = fleet.clush_defaults(str(cfgdir / "clush.conf"))
+    assert defaults["ssh"] == {"ssh_user": "admin", "ssh_path": "sh {}".format(farm.top / "fake-ssh"),
+                               "ssh_options": "-oStrictHostKeyChecking=no -p 2222"}
+    report = fleet.status("node[01-02]", "dnf -q cluster-node status --json", worker="ssh",
+                          resolver=farm.resolver, ssh=defaults["ssh"], connect_timeout=7)
+    assert report.lines() == ["node[01-02] (2)  in sync, generation 12"], report.lines()
+    calls = sorted((farm.top / "ssh-calls").read_text().splitlines())
+    assert len(calls) == 2 and all(c.startswith("-oStrictHostKeyChecking=no -p 2222 ") for c in calls), calls
+    assert all(" -l admin " in c and " -oConnectTimeout=7 " in c for c in calls), calls
+    assert calls[0].endswith(" node01 dnf -q cluster-node status --json"), calls
+    from ClusterShell.Task import task_self
+    assert task_self().info("ssh_user") is None                  # put back for the next ask
+    (farm.top / "ssh-calls").unlink()
+
+    head = make_root("head")
+    head.env = dict(head.env, CLUSTERSHELL_CFGDIR=str(cfgdir))
+    result = head.dnf("cluster-master", "status", "-w", "@login", "--groups-conf", str(farm.top / "groups.conf"))
+    assert result.out.splitlines() == ["node[21-24] (4)  in sync, generation 12"], result
+    calls = (farm.top / "ssh-calls").read_text().splitlines()
+    assert len(calls) == 4 and all(c.startswith("-oStrictHostKeyChecking=no -p 2222 ") and " -l admin " in c
+                                   for c in calls), calls

@@ -80,7 +80,7 @@ def test_rollout_canary_then_waves_stops_at_the_failing_wave(site, farm):
     assert plan.rc == 1 and "dry run: nothing was changed" in plan.out, plan
     assert not any("tmux" in farm.nodes[n].installed() for n in compute)
 
-    rollout = fleet(site, farm, "sync", "node[01-08]", "--canary", "1", "--wave-size", "3")
+    rollout = fleet(site, farm, "sync", "node[01-08]", "--canary", "1", "--wave-size", "3", "-y")
     assert rollout.rc == 1, rollout
     out = lines_of(rollout)
     assert out[0] == "canary   node01 (1)  done"
@@ -93,6 +93,6 @@ def test_rollout_canary_then_waves_stops_at_the_failing_wave(site, farm):
                          "node05": True, "node06": False, "node07": True, "node08": False}
 
     farm.nodes["node06"].add_repo("cluster", "{}/cluster/$releasever/$basearch/".format(site.url))
-    again = fleet(site, farm, "sync", "node[01-08]", "--canary", "0", "--wave-size", "8")
+    again = fleet(site, farm, "sync", "node[01-08]", "--canary", "0", "--wave-size", "8", "-y")
     assert again.rc == 0, again
     assert fleet(site, farm, "status", "node[01-08]").rc == 0

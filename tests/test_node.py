@@ -4,6 +4,9 @@ on 127.0.0.1, the profile published by a head node into the repository metadata.
 import json
 import os
 import re
+import subprocess
+
+from cluster_testkit.dnfroot import Result
 
 
 def history_count(node):
@@ -313,3 +316,77 @@ def test_profile_in_every_compression_createrepo_c_writes(site):
     node.dnf("-y", "cluster-node", "sync")
     assert "tmux" in node.installed()
     assert any(r.endswith("-cluster-profile.json.zst") for r in site.server.requests)
+
+
+DEFAULT_WARNING = ("Warning: this node follows the packager's default profile, not a site profile: install "
+                   "cluster-site-release from the head node")
+
+
+def test_a_node_without_the_site_repository_is_told_on_every_run(site, tmp_path):
+    """Only cluster-release (no site repository): the node takes the packager's unpinned
+    default profile; every sync and status says so in one line, the JSON answer carries
+    the profile's origin, and the fleet view shows it."""
+    from cluster_testkit.farm import Farm
+    lone = site.make_root("default-only")
+    lone.add_repo("base", "{}/base/$basearch/".format(site.url))
+    lone.add_repo("cluster", "{}/cluster/$releasever/$basearch/".format(site.url))
+    lone.set_role("compute")
+    runs = [lone.dnf("cluster-node", "status", check=False), lone.dnf("-y", "cluster-node", "sync"),
+            lone.dnf("cluster-node", "status"), lone.dnf("-y", "cluster-node", "sync")]
+    for result in runs:
+        assert [l for l in result.err.splitlines() if "default profile" in l] == [DEFAULT_WARNING], result
+        assert "from repository 'cluster' (the packager's default profile)" in result.out
+    assert runs[2].out.rstrip().endswith("In sync.")
+    status = lone.dnf("cluster-node", "status", "--json").json
+    assert status["profile_origin"] == "default" and status["warnings"] == [DEFAULT_WARNING[len("Warning: "):]]
+    synced = lone.dnf("-y", "cluster-node", "sync", "--json").json
+    assert synced["profile_origin"] == "default" and DEFAULT_WARNING[len("Warning: "):] in synced["warnings"]
+
+    node = site.node("site-node")                               # with the site repository: no warning
+    node.dnf("-y", "cluster-node", "sync")
+    ok = node.dnf("cluster-node", "status", "--json")
+    assert ok.json["profile_origin"] == "site" and "warnings" not in ok.json and "default profile" not in ok.err
+
+    farm = Farm(str(tmp_path / "farm"))
+    farm.add("lone", lone)
+    farm.add("sited", node)
+    fleet = site.master.dnf(*farm.fleet_args("status", "lone,sited"))
+    assert fleet.out.splitlines() == ["lone (1)   in sync, packager's default profile",
+                                      "sited (1)  in sync, generation 1"], fleet
+
+
+def test_a_sync_by_another_user_says_it_needs_superuser_privileges(site):
+    """As dnf says it (not `cannot open the sync lock: Permission denied`), and nothing changes.
+    The root lies where another user can reach it (pytest's directories are root's alone),
+    as a live node's / is; the user cache dnf makes for that user in /var/tmp goes after."""
+    import glob
+    import shutil
+    import tempfile
+    from cluster_testkit.dnfroot import DnfRoot
+    public = tempfile.mkdtemp(prefix="cluster-nonroot-")
+    caches = set(glob.glob("/var/tmp/dnf-nobody-*"))
+    try:
+        os.chmod(public, 0o755)
+        node = DnfRoot(os.path.join(public, "compute"))
+        site.repo_lines(node)
+        node.set_role("compute")
+        os.makedirs(node.path("var/tmp"), exist_ok=True)
+        os.chmod(node.path("var/tmp"), 0o1777)                  # as on every system: dnf's user cache goes there
+        home = os.path.join(public, "nobody")
+        os.mkdir(home)
+        os.chown(home, 65534, 65534)
+        before = node.installed()
+        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"] + node.dnf_args(
+            "-y", "cluster-node", "sync")
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                              env=dict(node.env, HOME=home), cwd=home, timeout=300)
+        result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
+        errors = [l for l in result.err.splitlines() if l.startswith("Error:")]
+        assert result.rc == 1 and errors == ["Error: This command has to be run with superuser privileges (under "
+                                             "the root user on most systems)."], result
+        assert "sync lock" not in result.err and node.installed() == before
+        assert not os.path.exists(node.path("var/lib/dnf/cluster"))
+    finally:
+        shutil.rmtree(public)
+        for cache in set(glob.glob("/var/tmp/dnf-nobody-*")) - caches:
+            shutil.rmtree(cache)

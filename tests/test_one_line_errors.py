@@ -101,3 +101,34 @@ def test_an_error_after_the_transaction_is_one_line(site):
     error = one_error(node.dnf("-y", "cluster-node", "sync", check=False))
     assert "var/lib/dnf/cluster: the node state directory is a symbolic link; refusing" in error
     assert "swap-state" in node.installed()
+
+
+def test_a_misspelled_command_or_subcommand_is_one_line_without_the_usage(make_root):
+    """dnf 4's parser of a command's positional arguments printed its usage (every dnf
+    option, 20 to 35 lines) before the error; `dnf-cluster install foo` was told to try
+    `dnf-cluster install 'dnf-command(install)'`. Now one line each, exit 2, as dnf-cluster
+    says it on libdnf5; --help still shows every option."""
+    import sys
+    from cluster_testkit import REPO_ROOT
+    node = make_root("node")
+    node.set_role("compute")
+    cluster = [sys.executable, os.path.join(REPO_ROOT, "bin", "dnf-cluster"), "--backend", "dnf4"] + \
+        node.dnf_args()[1:]
+    for argv, line in (
+            (node.dnf_args("cluster-node", "synk"),
+             "dnf cluster-node: error: argument subcommand: invalid choice: 'synk' (choose from 'sync', 'status')"),
+            (node.dnf_args("cluster-master", "pubish", "--repo-dir", "/nonexistent"),
+             "dnf cluster-master: error: argument subcommand: invalid choice: 'pubish' (choose from 'publish', "
+             "'history', 'rollback', 'kickstart', 'status', 'sync')"),
+            (node.dnf_args("cluster-node", "sync", "--bogus"), "dnf cluster-node: error: unrecognized arguments: --bogus"),
+            (cluster + ["node", "synk"], "dnf-cluster cluster-node: error: argument subcommand: invalid choice: "
+                                         "'synk' (choose from 'sync', 'status')"),
+            (cluster + ["install", "foo"], "dnf-cluster: error: no such command 'install' (node, group, master; "
+                                           "see dnf-cluster --help)"),
+            (cluster + ["nod", "sync"], "dnf-cluster: error: no such command 'nod' (node, group, master; see "
+                                        "dnf-cluster --help)")):
+        result = node.run(argv, check=False)
+        assert result.rc == 2 and result.out == "" and result.err.splitlines() == [line], result
+    helped = node.dnf("cluster-master", "--help")
+    assert "--wave-size" in helped.out and "--republish" in helped.out
+    assert node.installed() == {} and not os.path.exists(node.path("var/lib/dnf/cluster"))

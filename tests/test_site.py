@@ -273,9 +273,10 @@ def test_concurrent_publishes_serialize_and_readers_never_see_a_broken_repomd(si
         profiles = [f for f in os.listdir(os.path.join(site.tree, arch, "repodata")) if "cluster-profile" in f]
         assert len(profiles) == 1 + publish.KEEP_REPOMD
 
-    # and through the real command: two publishes at once both land, one after the other
+    # and through the real command: two publishes at once both land, one after the other (the same
+    # profile: --republish makes each a generation)
     procs = [subprocess.Popen(site.master.dnf_args("cluster-master", "publish", "--roles", site.roles,
-                                                   "--repo-dir", site.tree, "--message", side),
+                                                   "--repo-dir", site.tree, "--message", side, "--republish"),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
                               env=site.master.env) for side in ("left", "right")]
     results = [p.communicate() + (p.returncode,) for p in procs]
@@ -285,3 +286,110 @@ def test_concurrent_publishes_serialize_and_readers_never_see_a_broken_repomd(si
         assert check_repomd(path) == []
     node = site.node("node")
     assert "(generation 43)" in node.dnf("-y", "cluster-node", "sync").out
+
+
+def test_dry_run_and_assumeno_preview_publish_and_rollback_and_write_nothing(site, tmp_path):
+    """publish and rollback honour --dry-run and dnf's --assumeno: what the next
+    generation changes per role and arch (packages, pins with versions), and not one
+    byte written: no generation, no lock file, no directory for a first publish."""
+    master = site.master
+    master.dnf("-y", "cluster-node", "sync")
+    master.dnf("-y", "downgrade", "openmpi-4.1.5-1.el9", "openmpi-devel-4.1.5-1.el9")
+    assert "Published generation 2" in site.publish("--lock").out
+    master.dnf("-y", "upgrade", "openmpi", "openmpi-devel")                  # the head node moves on
+    site.edit_role("compute", "packages: [cluster-apps-bio]", "packages: [cluster-apps-md, tmux]")
+    before = tree_snapshot(site.www, "site")
+
+    dry = site.publish("--lock", "--dry-run")
+    assumeno = master.dnf("--assumeno", "cluster-master", "publish", "--roles", site.roles, "--repo-dir", site.tree,
+                          "--lock")
+    for result in (dry, assumeno):
+        out = result.out.splitlines()
+        out = out[out.index("What generation 3 would change, against generation 2 (published now):"):]
+        assert result.rc == 0
+        compute = out[out.index("  compute aarch64, x86_64:") + 1:]
+        compute = compute[:next(i for i, l in enumerate(compute) if not l.startswith("    "))]
+        assert "    add      tmux" in compute and "    add      cluster-apps-md" in compute, out
+        assert "    remove   cluster-apps-bio" in compute, out
+        assert "    pin      openmpi 4.1.5-1.el9 -> 4.1.6-1.el9" in compute, out
+        assert "  login aarch64, x86_64:" in out and "    pin      openmpi-devel 4.1.5-1.el9 -> 4.1.6-1.el9" in out
+        assert out[-1].startswith("Dry run: nothing was written")
+    data = site.publish("--lock", "--dry-run", "--json").json
+    assert data["dry_run"] and data["changed"] and (data["published"], data["next_generation"]) == (2, 3)
+    compute = [r for r in data["roles"] if (r["role"], r["arch"]) == ("compute", "x86_64")][0]
+    assert {"name": "tmux", "evr": None} in compute["add"] and compute["remove"][0]["name"] == "cluster-apps-bio"
+    assert {"name": "openmpi", "from": "4.1.5-1.el9", "to": "4.1.6-1.el9"} in compute["pins"]
+
+    rollback = master.dnf("cluster-master", "rollback", "1", "--repo-dir", site.tree, "--dry-run").out.splitlines()
+    assert rollback[0] == "What generation 3 would change, against generation 2 (published now):"
+    assert "    unpin    openmpi 4.1.5-1.el9" in rollback and not [l for l in rollback if "add " in l], rollback
+    assert master.dnf("--assumeno", "cluster-master", "rollback", "1", "--repo-dir", site.tree).out.splitlines() \
+        == rollback[:-1] + ["Dry run: nothing was written (--assumeno)."]
+    assert tree_snapshot(site.www, "site") == before                       # not one byte written
+
+    fresh = os.path.join(str(tmp_path), "newsite", "9")                    # nothing published there yet
+    first = master.dnf("-q", "cluster-master", "publish", "--roles", site.roles, "--repo-dir", fresh, "--dry-run").out
+    assert first.startswith("What generation 1 would change, against nothing published yet:")
+    assert "  compute aarch64:\n    role added\n" in first and "    add      cluster-apps-bio\n" in first and "cluster-site-release-1-1 is built" in first
+    assert not os.path.exists(os.path.dirname(fresh))                       # not even a directory, nor a lock
+
+
+def test_an_identical_publish_makes_no_new_generation_unless_forced(site):
+    before = tree_snapshot(site.www, "site")
+    again = site.publish("-q", "--message", "same again")
+    assert again.out.strip() == ("Nothing changed: generation 1 (published now) has this profile already; "
+                                 "no new generation (--republish publishes it again as generation 2).")
+    assert tree_snapshot(site.www, "site") == before
+    assert site.publish("--json").json["changed"] is False
+    assert site.master.dnf("cluster-master", "rollback", "1", "--repo-dir", site.tree).out.startswith(
+        "Nothing changed: generation 1")
+    assert "Nothing changed" in site.publish("--dry-run").out
+
+    # what a node does not see in the profile still counts: a new base URL, a site-local package
+    assert "Nothing changed" in site.publish("--baseurl", site.url + "/site/", "--dry-run").out    # the same URL
+    elsewhere = site.publish("--baseurl", "https://head.example.org/site", "--dry-run").out
+    assert "  the profile is unchanged\n  also: cluster-site-release-1-2 is built (the base URL becomes " \
+           "https://head.example.org/site)" in elsewhere
+    local = os.path.join(site.tree, "x86_64", "Packages")
+    release = [f for f in os.listdir(local) if f.startswith("cluster-site-release")][0]
+    with open(os.path.join(local, release), "rb") as src, open(os.path.join(local, "site-tool.rpm"), "wb") as dst:
+        dst.write(src.read())
+    assert "also: the site-local packages in x86_64 are indexed again (they changed)" in site.publish("--dry-run").out
+    os.unlink(os.path.join(local, "site-tool.rpm"))
+
+    forced = site.publish("--republish", "--message", "republished on purpose")
+    assert "Published generation 2" in forced.out
+    assert [e["generation"] for e in site.master.dnf("cluster-master", "history", "--repo-dir", site.tree,
+                                                     "--json").json["generations"]] == [1, 2]
+
+
+def test_publish_refuses_another_release_and_warns_when_nodes_get_a_file_url(site, tmp_path):
+    """An EL9 head node's profile (its repositories, its installed packages) into site/8
+    is refused before anything is written; a site repository whose cluster-site-release
+    would point nodes at file:// (no --baseurl, none before) is published with a warning
+    that says how to fix it later."""
+    master = site.master
+    top = os.path.join(str(tmp_path), "newsite")
+    for extra in ((), ("--lock",), ("--dry-run",)):
+        refused = master.dnf("cluster-master", "publish", "--roles", site.roles, "--repo-dir",
+                             os.path.join(top, "8"), *extra, check=False)
+        errors = [l for l in refused.err.splitlines() if l.strip()]
+        assert refused.rc == 1 and errors == [
+            "Error: {}: cluster-master publish: this head node resolves the profile for release 9 ($releasever) "
+            "but --repo-dir is the site repository of release 8: publish release 8's profile from a head node "
+            "of that release".format(os.path.join(top, "8"))], refused
+    assert not os.path.exists(top)
+
+    warning = ("Warning: cluster-site-release points nodes at file://{0} (no --baseurl): only nodes that mount "
+               "{0} there reach it; publish again with --baseurl URL".format(top))
+    local = master.dnf("cluster-master", "publish", "--roles", site.roles, "--repo-dir", os.path.join(top, "9"))
+    assert "Published generation 1" in local.out
+    assert [l for l in local.err.splitlines() if l.startswith("Warning: cluster-site-release")][0].startswith(
+        warning), local
+    fixed = master.dnf("cluster-master", "publish", "--roles", site.roles, "--repo-dir", os.path.join(top, "9"),
+                       "--baseurl", "https://head.example.org/site")
+    assert "Published generation 2" in fixed.out and "Warning: cluster-site-release" not in fixed.err, fixed
+    again = master.dnf("cluster-master", "publish", "--roles", site.roles, "--repo-dir", os.path.join(top, "9"))
+    assert "Nothing changed" in again.out and "Warning" not in again.err, again      # the URL it has stays
+    served = site.publish("--dry-run")                                               # the site's: http, no warning
+    assert "Warning" not in served.err, served

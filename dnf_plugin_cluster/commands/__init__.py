@@ -12,6 +12,12 @@ SHORT = (("node", "cluster-node"), ("group", "cluster-group"), ("master", "clust
 _DNF4 = []
 
 
+def no_such_command(word):
+    """dnf-cluster's one line for a command word it does not have (both backends)."""
+    return "dnf-cluster: error: no such command '{}' ({}; see dnf-cluster --help)".format(
+        word, ", ".join(short for short, _ in SHORT))
+
+
 def dnf4_commands():
     """COMMANDS as dnf 4 commands: dnf.cli.Command mixed in, and whatever configuring,
     running or the after-transaction step raises reaches the user as dnf's own one-line
@@ -42,10 +48,25 @@ def dnf4_commands():
         for command in COMMANDS:
             _DNF4.append(type(command.__name__, (command, dnf.cli.Command), {
                 "__module__": command.__module__, "__doc__": command.__doc__,
-                "host_errors": (dnf.exceptions.Error,),
+                "host_errors": (dnf.exceptions.Error,), "set_argparser": _one_line_usage(command),
                 "configure": one_line(command.configure), "run": one_line(command.run),
                 "run_transaction": one_line(command.run_transaction)}))
     return tuple(_DNF4)
+
+
+def _one_line_usage(command):
+    """command.set_argparser for dnf 4, whose parser for a command's positional arguments
+    prints dnf's whole usage (35 lines of every dnf option) before a one-line error such
+    as a misspelled subcommand or an unknown option: here only that line is printed
+    (`dnf cluster-node: error: argument subcommand: invalid choice: ...`, exit 2, as
+    dnf-cluster on libdnf5 says it); `--help` still shows everything."""
+    def set_argparser(cls, parser):
+        command.set_argparser.__func__(cls, parser)
+        owner = getattr(parser.add_argument, "__self__", None)          # dnf's OptionParser
+        positional = getattr(owner, "command_positional_parser", None)
+        if positional is not None:
+            positional.print_usage = lambda file=None: None
+    return classmethod(set_argparser)
 
 
 def usage(commands, options_note):

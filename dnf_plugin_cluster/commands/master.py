@@ -8,6 +8,7 @@ from __future__ import absolute_import, unicode_literals
 
 import fnmatch
 import os
+import sys
 
 from ..errors import ClusterError
 from ..names import CLUSTER_ARCHES
@@ -62,6 +63,15 @@ class ClusterMasterCommand(ClusterCommand):
         parser.add_argument("--lock-exclude", action="append", default=[], metavar="PATTERN",
                             help="publish --lock: also leave these names unpinned (glob; repeatable)")
         parser.add_argument("--output", metavar="FILE", help="publish: write the profile here instead")
+        parser.add_argument("--dry-run", action="store_true", default=False,
+                            help="publish, rollback: show what the new generation would change against the "
+                                 "published one, per role and arch, and write nothing (so does dnf's "
+                                 "--assumeno); sync: every node's plan, grouped by identical plan; services: every "
+                                 "file and service it would change; nothing changes (a real rollout shows "
+                                 "its waves and asks first, unless -y)")
+        parser.add_argument("--republish", action="store_true", default=False,
+                            help="publish, rollback: make a new generation even when nothing changed (by "
+                                 "default an identical publish says so and writes nothing)")
         parser.add_argument("--sign-key", metavar="KEYID",
                             help="publish, rollback: sign the site repository's repomd.xml (and "
                                  "cluster-site-release) with this key")
@@ -98,9 +108,6 @@ class ClusterMasterCommand(ClusterCommand):
         fleet.add_argument("--wave-size", type=_count, metavar="N", help="sync: nodes per wave (default: fanout)")
         fleet.add_argument("--max-failures", type=int, default=0, metavar="N",
                            help="sync: failed nodes a wave may have before the rollout stops (default: 0)")
-        fleet.add_argument("--dry-run", dest="fleet_dry_run", action="store_true", default=False,
-                           help="sync: every node's plan, grouped by identical plan; services: every "
-                                "file and service it would change; nothing changes")
         fleet.add_argument("--node-shell", metavar="PREFIX", default="",
                            help="services with --worker exec: the local command that runs a command on "
                                 "node %%h (e.g. 'chroot /images/%%h')")
@@ -153,7 +160,19 @@ class ClusterMasterCommand(ClusterCommand):
 
     configure_status = _configure_fleet
 
-    configure_sync = _configure_fleet
+    def configure_sync(self):
+        """dnf's rule for a rollout: -y rolls out; --assumeno shows the waves and refuses;
+        otherwise the waves are shown and the admin is asked, and without a terminal to
+        ask (a script, cron, no stdin) the rollout is refused before any node is asked."""
+        self._configure_fleet()
+        conf = self.base.conf
+        if self.opts.dry_run or conf.assumeyes or conf.assumeno:
+            return
+        if self.opts.json:
+            raise ClusterError("cluster-master sync --json needs -y (or --dry-run)")
+        if not (sys.stdin and sys.stdin.isatty()):
+            raise ClusterError("cluster-master sync: refusing to roll out unattended (no terminal to ask): "
+                               "pass -y to roll out, or --dry-run to see each node's plan")
 
     def configure_services(self):
         if not self.opts.roles:
@@ -169,7 +188,7 @@ class ClusterMasterCommand(ClusterCommand):
                     else defaults.get("command_timeout"),
                     connect_timeout=opts.connect_timeout if opts.connect_timeout is not None
                     else defaults.get("connect_timeout"),
-                    resolver=fleet.group_resolver(opts.groups_conf))
+                    resolver=fleet.group_resolver(opts.groups_conf), ssh=defaults.get("ssh"))
 
     def _report(self, result):
         fleet = _fleet()
@@ -195,9 +214,27 @@ class ClusterMasterCommand(ClusterCommand):
         fleet = _fleet()
         transport = self._transport()
         canary = self.opts.canary
+        conf = self.base.conf
+        if not self.opts.dry_run and (conf.assumeno or not conf.assumeyes):
+            waves = fleet.plan_waves(self.opts.nodes, canary, self.opts.wave_size or transport["fanout"],
+                                     transport["resolver"])
+            print("\n".join(fleet.plan_lines(waves, self.opts.max_failures)))
+            if conf.assumeno or not self.confirm():
+                raise ClusterError("Operation aborted: no node was synced.")
         self._report(fleet.rollout(self.opts.nodes, fleet.node_commands(self.opts.node_command), canary=canary,
                                    wave_size=self.opts.wave_size, max_failures=self.opts.max_failures,
-                                   dry_run=self.base.conf.assumeno or self.opts.fleet_dry_run, **transport))
+                                   dry_run=self.opts.dry_run, **transport))
+
+    @staticmethod
+    def confirm():
+        """The admin's answer on the terminal, as dnf asks (y or yes; anything else,
+        or the end of the input, is no)."""
+        sys.stdout.write("Is this ok [y/N]: ")
+        sys.stdout.flush()
+        answer = sys.stdin.readline()
+        if not answer.endswith("\n"):
+            sys.stdout.write("\n")
+        return answer.strip().lower() in ("y", "yes")
 
     def run_services(self):
         from .. import profile
@@ -210,7 +247,7 @@ class ClusterMasterCommand(ClusterCommand):
         roles = services.site_roles(profile.load_roles(opts.roles), resolver,
                                     opts.controller or services.this_host())
         link = services.Transport(worker, opts.node_shell, **transport)
-        dry_run = opts.fleet_dry_run or self.base.conf.assumeno
+        dry_run = opts.dry_run or self.base.conf.assumeno
         plan = services.plan(roles, link, controller=opts.controller, cluster=opts.cluster_name,
                              rotate=opts.rotate)
         if opts.json:
@@ -240,10 +277,7 @@ class ClusterMasterCommand(ClusterCommand):
         output = getattr(self.base, "output", None)
         if output is not None and hasattr(output, "userconfirm"):
             return output.userconfirm()
-        try:
-            return input("Is this ok [y/N]: ").strip().lower() in ("y", "yes")
-        except EOFError:
-            return False
+        return self.confirm()
 
     def lock_pins(self, names, excludes):
         """EVRs installed on this head node for the profile's packages and their whole
@@ -272,32 +306,88 @@ class ClusterMasterCommand(ClusterCommand):
         from ..head.signing import Gpg
         return Gpg(self.opts.sign_key, self.opts.gnupghome).check()
 
+    @property
+    def dry_run(self):
+        """publish and rollback write nothing under --dry-run and dnf's --assumeno."""
+        return self.opts.dry_run or self.base.conf.assumeno
+
     def _publish(self, site, build, action):
         """Under the tree's lock: build(previous profile, arches) -> the new profile,
-        published as the next generation; prints what was done."""
+        published as the next generation, unless it changes nothing (--republish: anyway);
+        prints what was done. A dry run shows what would change and writes nothing (no
+        lock either)."""
+        from ..head import siterelease
+        from ..head.preview import Preview
         gpg = self._gpg(site)
         arches = site.publish_arches(self.opts.arches)
+        baseurl = self.opts.baseurl[0] if self.opts.baseurl else None
+        warn = lambda text: logger.warning("Warning: %s", text)
+        shipped = siterelease.baseurl_for(site, baseurl)
+        if shipped.startswith("file://"):
+            warn("cluster-site-release points nodes at {} (no --baseurl): only nodes that mount {} there "
+                 "reach it; publish again with --baseurl URL (the site repository's top as nodes reach it, "
+                 "e.g. https://head.example.org/site) and cluster-site-release is rebuilt".format(
+                     shipped, site.top))
+        if self.dry_run:
+            previous = site.published(warn=warn)
+            preview = Preview(site, previous, build(previous, arches), arches, gpg, baseurl)
+            self._say(preview.as_dict(), preview.lines(True) + [
+                "Dry run: nothing was written{}.".format(" (--assumeno)" if not self.opts.dry_run else "")],
+                dry_run=True)
+            return
         wait = lambda: logger.warning("Waiting for another publish into %s...", site.path)
         with site.locked(on_wait=wait):
-            previous = site.published(warn=lambda text: logger.warning("Warning: %s", text))
+            previous = site.published(warn=warn)
             prof = build(previous, arches)
+            preview = Preview(site, previous, prof, arches, gpg, baseurl)
+            if not preview.changed and not self.opts.republish:
+                self._say(preview.as_dict(), preview.lines(False))
+                return
             entry = site.publish(prof, arches, gpg=gpg, message=self.opts.message, action=action,
-                                 baseurl=self.opts.baseurl[0] if self.opts.baseurl else None)
+                                 baseurl=baseurl)
         if self.opts.json:
             self.print_json(dict(entry, written=[os.path.join(site.path, a) for a in arches],
-                                 profile=entry["digest"], pins=prof["pins"]))
+                                 profile=entry["digest"], pins=prof["pins"], changed=preview.changed))
         else:
             print("Published generation {} ({}): roles {}; {} pins -> {} ({})".format(
                 entry["generation"], entry["digest"][:12], ", ".join(entry["roles"]), entry["pins"], site.path,
                 ", ".join(arches)))
 
+    def _say(self, data, lines, dry_run=False):
+        if self.opts.json:
+            self.print_json(dict(data, dry_run=dry_run))
+        else:
+            print("\n".join(lines))
+
+    def check_release(self):
+        """The profile is resolved with this head node's repositories ($releasever) and,
+        with --lock, its installed packages: SITE/<releasever> of another release would
+        give nodes of that release packages built for this one. Refused before anything
+        is read or written."""
+        site = os.path.basename(os.path.abspath(self.opts.repo_dir))
+        host = self.backend.substitutions().get("releasever")
+        if not host or site == host:
+            return
+        if site.split(".")[0] == host.split(".")[0] and site.split(".")[0].isdigit():
+            return                                  # 9 and 9.4: one major release
+        raise ClusterError("cluster-master publish: this head node resolves the profile for release {} "
+                           "($releasever) but --repo-dir is the site repository of release {}: publish "
+                           "release {}'s profile from a head node of that release".format(host, site, site),
+                           self.opts.repo_dir)
+
     def run_publish(self):
         from .. import profile
         opts = self.opts
+        if opts.repo_dir and not opts.output and (opts.roles or opts.lock):
+            self.check_release()
         roles = profile.load_roles(opts.roles) if opts.roles else None
         if opts.output:
             previous = self._site().published() if opts.repo_dir else None
             prof = self.profile_for(roles, previous, sorted(set(opts.arches) or CLUSTER_ARCHES))
+            if self.dry_run:
+                print("Dry run: the cluster profile (roles {}; {} pins) would be written to {}; nothing was "
+                      "written.".format(", ".join(sorted(prof["roles"])), len(prof["pins"]), opts.output))
+                return
             with open(opts.output, "w") as handle:
                 handle.write(profile.dumps(prof))
             print("Wrote the cluster profile (roles {}; {} pins) to {}".format(

@@ -4,7 +4,9 @@ this module is the command around them (options, demands, output, handing the
 transaction to the host)."""
 from __future__ import absolute_import, unicode_literals
 
-from ..errors import ClusterError
+import os
+
+from ..errors import SUPERUSER, ClusterError
 from .base import ClusterCommand, logger
 
 
@@ -51,14 +53,20 @@ class ClusterNodeCommand(ClusterCommand):
             if self.opts.json and not self.base.conf.assumeyes:
                 raise ClusterError("cluster-node sync --json needs -y (or --dry-run / --check)")
             self.cli.demands.root_user = True
+            if os.geteuid() != 0:           # said before the lock below fails to open (the host says it later)
+                raise ClusterError(SUPERUSER)
             # one sync per root: a second one waits here, before dnf reads the rpm database
             from ..state import SyncLock
             self.lock = SyncLock(self.base.conf.persistdir).acquire(
                 on_wait=lambda: logger.warning("Waiting for another cluster-node sync on this root..."))
 
     def _load(self):
+        from .. import report
         from ..sync import NodeRun
-        return NodeRun(self.backend, self.config, self.opts.role).load()
+        run = NodeRun(self.backend, self.config, self.opts.role).load()
+        if run.origin == "default":
+            logger.warning("Warning: %s", report.DEFAULT_PROFILE)
+        return run
 
     def show(self, data, lines):
         """The answer: JSON under --json, else the text."""

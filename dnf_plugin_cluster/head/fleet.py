@@ -22,6 +22,9 @@ Node answer, schema format 1 (one JSON object on stdout, `status --json` and
      "role": "compute", "arch": "x86_64",
      "generation": 11 | null,           profile generation this node last synced to
      "published_generation": 12 | null, profile generation the node sees published now
+     "profile_origin": "site" | "default",  the site's profile, or the packager's default one
+                                        (no site repository; its lines say so)
+     "warnings": ["one line", ...],     optional
      "in_sync": true | false,
      "counts": {"missing": n, "wrong_version": n, "extra": n,           (status)
                 "install": n, "upgrade": n, "downgrade": n, "remove": n},  (sync)
@@ -57,6 +60,7 @@ timeout, bad-answer (could not be asked or answered wrongly). Exit: 1 when any n
 is in the last group, else 100 when any differs, else 0.
 """
 import json
+import re
 from string import Template
 
 from ClusterShell.MsgTree import MsgTree
@@ -70,6 +74,11 @@ from ClusterShell.Worker.Ssh import WorkerSsh
 from ..errors import ClusterError
 
 FORMAT = 1
+#: the nodes of the groups ClusterShell ships as an example (groups.d/local.cfg:
+#: `compute: example[32-159]`): an unconfigured head node's @groups name these
+EXAMPLE_NODE = re.compile(r"^example\d+$")
+#: how a node that follows the packager's default profile (no site profile) is labelled
+DEFAULT_ORIGIN = "packager's default profile"
 OK, DIFFERS = ("in-sync", "synced"), ("drift", "planned")
 FAILED = ("error", "unreachable", "timeout", "bad-answer")
 ANSWERS = OK + DIFFERS + ("error",)
@@ -92,9 +101,14 @@ def node_commands(prefix="dnf -q cluster-node"):
             "dry-run": "{} sync --dry-run --json".format(prefix)}
 
 
+#: clush.conf's [Main] keys for the ssh worker, which clush hands to its task as they are
+SSH_KEYS = ("ssh_user", "ssh_path", "ssh_options")
+
+
 def clush_defaults(path=None):
-    """fanout, connect_timeout and command_timeout from ClusterShell's own clush.conf
-    ($CLUSTERSHELL_CFGDIR, else /etc/clustershell), as clush reads them."""
+    """fanout, connect_timeout and command_timeout, and the ssh worker's ssh_user,
+    ssh_path and ssh_options, from ClusterShell's own clush.conf ($CLUSTERSHELL_CFGDIR,
+    else /etc/clustershell), as clush reads them."""
     import configparser
     import os
     path = path or os.path.join(os.environ.get("CLUSTERSHELL_CFGDIR", "/etc/clustershell"), "clush.conf")
@@ -105,6 +119,10 @@ def clush_defaults(path=None):
         for key, kind in (("fanout", int), ("connect_timeout", float), ("command_timeout", float)):
             if parser.has_option("Main", key):
                 out[key] = kind(parser.get("Main", key))
+        ssh = dict((key, parser.get("Main", key)) for key in SSH_KEYS
+                   if parser.has_option("Main", key) and parser.get("Main", key).strip())
+        if ssh:
+            out["ssh"] = ssh
     except (configparser.Error, ValueError) as err:
         raise ClusterError("cannot read ClusterShell's configuration: {}".format(" ".join(str(err).split())), path)
     return out
@@ -116,6 +134,12 @@ def group_resolver(groups_conf=None):
     given groups.conf describes (its `autodir: $CFGDIR/groups.d` is relative to it)."""
     if groups_conf is None:
         return std_group_resolver()
+    try:
+        with open(groups_conf):
+            pass
+    except (IOError, OSError) as err:
+        raise ClusterError("cannot read the ClusterShell groups configuration (--groups-conf): {}".format(
+            err.strerror), groups_conf)
     return GroupResolverConfig([groups_conf], ILLEGAL_GROUP_CHARS)
 
 
@@ -127,6 +151,10 @@ def nodeset(nodes, resolver=None):
         raise ClusterError("bad node set '{}': {}".format(nodes, err))
     if not found:
         raise ClusterError("node set '{}' names no node (unknown group?)".format(nodes))
+    if "@" in nodes and all(EXAMPLE_NODE.match(node) for node in found):
+        raise ClusterError("node set '{}' comes from ClusterShell's shipped example groups ({}): define the "
+                           "site's groups (/etc/clustershell/groups.d/local.cfg, see groups.conf(5)) or pass "
+                           "--groups-conf FILE".format(nodes, found))
     return found
 
 
@@ -186,7 +214,8 @@ def _describe(answer):
     """The summary line of a well-formed answer."""
     result = answer["result"]
     gen = answer.get("published_generation", answer.get("generation"))
-    at = "" if gen is None else ", generation {}".format(int(gen))
+    default = answer.get("profile_origin") == "default"
+    at = ", " + DEFAULT_ORIGIN if default else "" if gen is None else ", generation {}".format(int(gen))
     if result == "in-sync":
         return "in sync" + at
     if result == "error":
@@ -221,7 +250,7 @@ def _describe(answer):
                                              for i in plan["kept"]))
     head = {"drift": "drift" + at, "synced": "synced" + at, "planned": "plan" + at}[result]
     if result == "drift" and parts:
-        return "; ".join(parts)
+        return (DEFAULT_ORIGIN + ": " if default else "") + "; ".join(parts)
     return head + (": " + "; ".join(parts) if parts else "")
 
 
@@ -338,23 +367,27 @@ def _check_template(command, worker):
 
 
 def run(nodes, command, fanout=64, timeout=None, worker="ssh", connect_timeout=None, resolver=None,
-        stdin=None):
+        stdin=None, ssh=None):
     """Run `command` on every node at once (at most `fanout` at a time); stdin: bytes
     every node reads on its standard input (a file copied over the fleet transport
     itself, never through a repository), else none. Returns ({node: (rc or None, stdout
     text, stderr text)}, the set of nodes that timed out, the timeout used). timeout:
     seconds each node may take (None: ClusterShell's command_timeout, 0 = unlimited);
-    connect_timeout: ssh's (None: ClusterShell's, 10 s by default)."""
+    connect_timeout: ssh's (None: ClusterShell's, 10 s by default); ssh: clush.conf's
+    ssh_user, ssh_path, ssh_options (clush_defaults), set on the task as clush sets them."""
     nodes = nodeset(nodes, resolver)
     _check_template(command, worker)
     task = task_self()
     if timeout is None:
         timeout = task.info("command_timeout", 0)
     timeout = timeout or None
-    saved = dict((k, task.info(k)) for k in ("fanout", "connect_timeout"))
+    ssh = dict((k, v) for k, v in (ssh or {}).items() if k in SSH_KEYS)
+    saved = dict((k, task.info(k)) for k in ("fanout", "connect_timeout") + tuple(ssh))
     task.set_info("fanout", int(fanout))
     if connect_timeout is not None:
         task.set_info("connect_timeout", connect_timeout)
+    for key, value in ssh.items():
+        task.set_info(key, value)
     try:
         work = WORKERS[worker](nodes, handler=None, timeout=timeout, command=command, stderr=True)
         if stdin:
@@ -444,6 +477,16 @@ def plan_waves(nodes, canary=None, wave_size=64, resolver=None, canary_group="ca
         waves.append(Wave("wave {}".format(i // size + 1),
                           NodeSet.fromlist(rest[i:i + size], resolver=RESOLVER_NOGROUP)))
     return waves
+
+
+def plan_lines(waves, max_failures=0):
+    """What a rollout will do, for the admin to confirm before any node is touched."""
+    count = sum(len(w.nodes) for w in waves)
+    out = ["Rollout to {} node{}, wave by wave; it stops at a canary that fails or still drifts after its "
+           "sync, or at a wave with more than {} failed node{}:".format(
+               count, "" if count == 1 else "s", max_failures, "" if max_failures == 1 else "s")]
+    out += ["{:<8} {} ({})".format(w.name, w.nodes, len(w.nodes)) for w in waves]
+    return out
 
 
 class Rollout(object):

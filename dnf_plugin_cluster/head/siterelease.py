@@ -119,20 +119,57 @@ class Release(object):
         write_atomic(self.tree._state("release.json"), json.dumps(self.state, indent=2, sort_keys=True) + "\n")
 
 
-def prepare(tree, arches, gpg, baseurl, log):
-    """Have the current cluster-site-release in every arch's Packages/ (built when what
-    it installs changed); returns a Release to commit with the publish."""
+def baseurl_for(tree, baseurl):
+    """The base URL the next cluster-site-release gives nodes: --baseurl, else the one
+    the current build has, else file://SITE (which only nodes that mount SITE reach)."""
     state = read_json(tree._state("release.json"), "release state") or {}
-    url = check_baseurl(baseurl or state.get("baseurl") or "file://" + tree.top)
+    return check_baseurl(baseurl or state.get("baseurl") or "file://" + tree.top)
+
+
+def _wanted(tree, arches, gpg, baseurl):
+    """(release state, base URL, key, .repo text, inputs digest, the current build's path
+    or None) of the cluster-site-release a publish into `arches` wants; reads only."""
+    state = read_json(tree._state("release.json"), "release state") or {}
+    url = baseurl_for(tree, baseurl)
     key = gpg.public_key() if gpg is not None else b""
     text = repo_text(url, gpg is not None)
     with open(SPEC, "rb") as handle:
         spec = handle.read()
     inputs = hashlib.sha256(b"\0".join([spec, text.encode("utf-8"), key])).hexdigest()
-    number = state.get("release")
-    name = "{}-1-{}.noarch.rpm".format(NAME, number)
+    name = "{}-1-{}.noarch.rpm".format(NAME, state.get("release"))
     source = next((p for p in (os.path.join(tree.path, a, "Packages", name) for a in tree.arches() + list(arches))
                    if os.path.exists(p)), None)
+    return state, url, key, text, inputs, source
+
+
+def change(tree, arches, gpg, baseurl):
+    """Why a publish would build or place a new cluster-site-release, or None (a dry run
+    says it; nothing is written)."""
+    state, url, _, _, inputs, source = _wanted(tree, arches, gpg, baseurl)
+    if source is None or state.get("inputs") != inputs:
+        number = max(_releases(tree, tree.arches() + list(arches)) + [state.get("release") or 0]) + 1
+        if not state:
+            why = "base URL {}".format(url)
+        elif url != state.get("baseurl"):
+            why = "the base URL becomes {}".format(url)
+        elif source is None:
+            why = "the current build is missing"
+        else:
+            why = "the signing key (or the package's template) changed"
+        return "{}-1-{} is built ({})".format(NAME, number, why)
+    name = os.path.basename(source)
+    missing = [a for a in arches if not os.path.exists(os.path.join(tree.path, a, "Packages", name))]
+    if missing:
+        return "{} is added to {}".format(name, ", ".join(missing))
+    return None
+
+
+def prepare(tree, arches, gpg, baseurl, log):
+    """Have the current cluster-site-release in every arch's Packages/ (built when what
+    it installs changed); returns a Release to commit with the publish."""
+    state, url, key, text, inputs, source = _wanted(tree, arches, gpg, baseurl)
+    number = state.get("release")
+    name = "{}-1-{}.noarch.rpm".format(NAME, number)
     work = None
     if state.get("inputs") != inputs or source is None:
         number = max(_releases(tree, tree.arches() + list(arches)) + [number or 0]) + 1
