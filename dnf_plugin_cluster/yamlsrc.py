@@ -1,6 +1,6 @@
 """YAML with line numbers: safe loading (never yaml.load), duplicate keys refused,
-and every mapping/sequence remembering where each item came from, so that
-validation errors can say `file:line: ...`."""
+nesting bounded, and every mapping/sequence remembering where each item came from,
+so that validation errors can say `file:line: ...`."""
 import yaml
 
 from .errors import ClusterError
@@ -22,6 +22,32 @@ class Seq(list):
 
     def item_line(self, index):
         return self.lines[index] if index < len(self.lines) else self.line
+
+
+#: How deep mappings and sequences may nest. Definitions and roles need a handful of
+#: levels; PyYAML composes nodes recursively, so a deeper text (`[[[[...` 600 deep)
+#: would end in a RecursionError rather than a line naming the file.
+MAX_DEPTH = 64
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses a collection nested more than MAX_DEPTH deep while
+    composing, before the recursion gets anywhere near Python's limit."""
+
+    def __init__(self, text, path):
+        super(_Loader, self).__init__(text)
+        self.path = path
+        self.depth = 0
+
+    def compose_node(self, parent, index):
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise ClusterError("invalid YAML: nested more than {} deep".format(MAX_DEPTH), self.path,
+                                   self.peek_event().start_mark.line + 1)
+            return super(_Loader, self).compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 PLAIN_TAGS = {yaml.MappingNode: "tag:yaml.org,2002:map", yaml.SequenceNode: "tag:yaml.org,2002:seq"}
@@ -64,7 +90,7 @@ def _convert(node, loader, path, seen):
 
 def load(text, path):
     """Parse one YAML document from `text`; `path` is used in error messages only."""
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text, path)
     try:
         node = loader.get_single_node()
         if node is None:

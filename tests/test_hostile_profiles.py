@@ -80,6 +80,20 @@ def test_role_file_names_with_a_newline_are_refused(site):
     assert len(errors) == 1 and "compute.yaml:6: packages: invalid package name 'tmux\\n'" in errors[0], result
 
 
+def test_role_file_nested_600_deep_names_file_and_line(site):
+    """PyYAML composes recursively: a role nested 600 deep ended in `unexpected
+    RecursionError` without naming the file."""
+    path = os.path.join(site.roles, "compute.yaml")
+    with open(path, "a") as handle:
+        handle.write("arch:\n  x86_64: {packages: " + "[" * 600 + "]" * 600 + "}\n")
+    result = site.master.dnf("cluster-master", "publish", "--roles", site.roles, "--repo-dir", site.tree,
+                             check=False)
+    assert result.rc == 1
+    errors = [l for l in result.err.splitlines() if l.startswith("Error:")]
+    assert len(errors) == 1 and "Traceback" not in result.err, result
+    assert "compute.yaml:6: invalid YAML: nested more than 64 deep" in errors[0], result
+
+
 def test_gzip_bomb_profile_is_refused_in_bounded_memory(site, tmp_path):
     """1.2 MB of gzip that expands to 1.25 GB (the issue's bomb cost every node 3.7 GB):
     refused with one line once 16 MB are decompressed, and the dnf process never
