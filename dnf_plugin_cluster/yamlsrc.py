@@ -3,7 +3,7 @@ nesting bounded, and every mapping/sequence remembering where each item came fro
 so that validation errors can say `file:line: ...`."""
 import yaml
 
-from .errors import ClusterError
+from .errors import ClusterError, quote
 
 
 class Map(dict):
@@ -58,7 +58,7 @@ def _convert(node, loader, path, seen):
     if type(node) in PLAIN_TAGS:
         if node.tag != PLAIN_TAGS[type(node)]:
             # SafeLoader refuses unknown tags on scalars; collections are walked here, so say it too
-            raise ClusterError("invalid YAML: tag '{}' is not allowed".format(node.tag), path, line)
+            raise ClusterError("invalid YAML: tag {} is not allowed".format(quote(node.tag)), path, line)
         if id(node) in seen:
             # an alias: refused, so nested aliases cannot expand exponentially ("billion laughs")
             raise ClusterError("invalid YAML: aliases (*name) are not allowed", path, line)
@@ -72,7 +72,7 @@ def _convert(node, loader, path, seen):
             if isinstance(key, (Map, Seq)):
                 raise ClusterError("mapping keys must be plain values", path, knode.start_mark.line + 1)
             if key in out:
-                raise ClusterError("duplicate key '{}' (first at line {})".format(key, out.lines[key]),
+                raise ClusterError("duplicate key {} (first at line {})".format(quote(key), out.lines[key]),
                                    path, knode.start_mark.line + 1)
             out[key] = _convert(vnode, loader, path, seen)
             out.lines[key] = knode.start_mark.line + 1
@@ -132,11 +132,11 @@ class Checker(object):
         allowed = set(required) | set(optional)
         for key in self.data:
             if key not in allowed:
-                self.fail("unknown key '{}' in {} (allowed: {})".format(
-                    key, self.what, ", ".join(sorted(allowed))), key)
+                self.fail("unknown key {} in {} (allowed: {})".format(
+                    quote(key), self.what, ", ".join(sorted(allowed))), key)
         for key in required:
             if key not in self.data:
-                self.fail("missing key '{}' in {}".format(key, self.what))
+                self.fail("missing key {} in {}".format(quote(key), self.what))
 
     def get(self, key, kind, default=None):
         if key not in self.data:
@@ -147,5 +147,5 @@ class Checker(object):
         if not isinstance(value, kind):
             names = {str: "a string", list: "a list", dict: "a mapping", bool: "true or false"}
             kinds = kind if isinstance(kind, tuple) else (kind,)
-            self.fail("'{}' must be {}".format(key, " or ".join(names.get(k, k.__name__) for k in kinds)), key)
+            self.fail("{} must be {}".format(quote(key), " or ".join(names.get(k, k.__name__) for k in kinds)), key)
         return value

@@ -51,6 +51,9 @@ def with_compute(good, packages=None, pins=None):
     ("newline in a pin", r"invalid version '3.3.0-1.el9\\n'"),
     ("epoch past 32 bits", "epoch 99999999999999999999 is out of range"),
     ("nested 100000 deep", "nested too deeply"),
+    ("a key twice", r"JSON: duplicate key 'roles'"),
+    ("generation 10**300", r"generation: must be a whole number from 1 to 2147483647, not 1000000000\d*\.\.\."),
+    ("an 8 MB version", r"pins\.htop: version '1111111111\d*\.\.\.' is 8000002 characters long \(at most 255\)"),
 ])
 def test_hostile_profile_is_one_line(site, case, message):
     import re
@@ -61,12 +64,50 @@ def test_hostile_profile_is_one_line(site, case, message):
         "newline in a pin": lambda: with_compute(good, pins={"htop": "3.3.0-1.el9\n"}),
         "epoch past 32 bits": lambda: with_compute(good, pins={"htop": "99999999999999999999:3.3.0-1.el9"}),
         "nested 100000 deep": lambda: "[" * 100000 + "]" * 100000,
+        # the last value silently won: a profile whose first `roles` a reviewer reads
+        "a key twice": lambda: '{"roles": {}, ' + json.dumps(good)[1:],
+        "generation 10**300": lambda: json.dumps(dict(good, generation=10 ** 300)),
+        "an 8 MB version": lambda: with_compute(good, pins={"htop": "1" * 8000000 + "-1"}),
     }[case]()
     replace_profile(site, text)
     node = site.node("compute")
     for args in (("-y", "cluster-node", "sync"), ("cluster-node", "status")):
         error = refused(node, *args)
-        assert "invalid cluster profile" in error and re.search(message, error), error
+        assert "invalid cluster profile" in error and re.search(message, error), error[:1000]
+        assert len(error) < 300, error[:1000]
+
+
+BIG = "x" * (8 * 1000 * 1000)
+
+
+@pytest.mark.parametrize("case", ["unknown key", "role name", "arch", "pinned name", "package name", "format",
+                                  "YAML key", "YAML tag"])
+def test_every_quoted_value_in_an_error_is_cut(tmp_path, case):
+    """An 8 MB value made an 8 MB `Error:` line: each is quoted cut, with '...'."""
+    from dnf_plugin_cluster import profile, yamlsrc
+    from dnf_plugin_cluster.errors import ClusterError
+    arches = {"x86_64": {"packages": ["htop"]}}
+    role = {"description": "", "channel": "stable", "groups": [], "arches": arches}
+    good = {"format": 1, "roles": {"compute": role}, "pins": {}}
+    texts = {
+        "unknown key": lambda: dict(good, **{BIG: 1}),
+        "role name": lambda: dict(good, roles={BIG: role}),
+        "arch": lambda: dict(good, roles={"compute": dict(role, arches={BIG: arches["x86_64"]})}),
+        "pinned name": lambda: dict(good, pins={BIG: "1-1"}),
+        "package name": lambda: dict(good, roles={"compute": dict(role, arches={"x86_64": {"packages": [BIG]}})}),
+        "format": lambda: dict(good, format=BIG),
+    }
+    with pytest.raises(ClusterError) as err:
+        if case == "YAML key":
+            path = tmp_path / "compute.yaml"
+            path.write_text("? {}\n: 1\n".format(BIG))        # a simple key stops at 1024
+            profile.load_role(str(path))
+        elif case == "YAML tag":
+            yamlsrc.load("!{} [1]\n".format(BIG), "compute.yaml")
+        else:
+            profile.loads(json.dumps(texts[case]()), "test")
+    message = str(err.value)
+    assert "xxxxxxxxxx...'" in message and len(message) < 300, message[:1000]
 
 
 def test_role_file_names_with_a_newline_are_refused(site):
