@@ -21,10 +21,11 @@ setup(
     version="0.1.0",
     description="Cluster add-on layer for RPM distributions: dnf plugin, metapackages, comps, repo build",
     license="MIT",
-    packages=["dnf_plugin_cluster", "dnf_plugin_cluster.backends", "dnf_plugin_cluster.commands", "cluster_repo"],
+    packages=["dnf_plugin_cluster", "dnf_plugin_cluster.backends", "dnf_plugin_cluster.backends.libdnf5",
+              "dnf_plugin_cluster.commands", "dnf_plugin_cluster.head", "cluster_repo"],
     # the spec, Lua and .repo templates `cluster-repo render`/`build` fill
     # and the cluster-site-release spec and .repo templates `cluster-master publish` fills
-    package_data={"cluster_repo": ["templates/*"], "dnf_plugin_cluster": ["templates/*"]},
+    package_data={"cluster_repo": ["templates/*"], "dnf_plugin_cluster.head": ["templates/*"]},
     scripts=["bin/dnf-cluster", "bin/cluster-repo"],
     python_requires=">=3.6",
     cmdclass={"build_py": BuildWithDnfPlugin},

@@ -247,7 +247,8 @@ def figure_6(site, count, cache_dir):
     """A profile-only change, with the big base as the cluster repository: what a node
     fetches when the profile lives in the site repository, and when it lives in the
     package repository's own metadata (what the site repository replaced)."""
-    from dnf_plugin_cluster import profile, publish, repodata
+    from dnf_plugin_cluster import profile
+    from dnf_plugin_cluster.head import publish, repodata
     path, _ = bigbase.cached(count, "el9", ("x86_64",), cache_dir=cache_dir, log=log)
     total = len(os.listdir(os.path.join(path, "x86_64", "Packages")))
     fill = [p.name for p in bigbase.fillers(count) if not p.name.startswith("python3-")][:50]

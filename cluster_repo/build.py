@@ -37,7 +37,7 @@ import urllib.parse
 
 from dnf_plugin_cluster.errors import ClusterError
 from dnf_plugin_cluster.names import CLUSTER_ARCHES
-from dnf_plugin_cluster.signing import Gpg
+from dnf_plugin_cluster.head.signing import Gpg
 
 from . import compsfile, metapkg, template
 from .project import Project, rpmspec_query
@@ -433,7 +433,8 @@ class Builder(object):
     def _publish_profile(self):
         """The default profile from the project's roles/, never pinned (pins are the
         site's, in its own repository)."""
-        from dnf_plugin_cluster import profile, publish
+        from dnf_plugin_cluster import profile
+        from dnf_plugin_cluster.head import publish
         family = self.opts.target.family
         prof = profile.build(profile.load_roles(self.project.roles_dir),
                              compsfile.merge(self.project.comps_docs()), self.opts.arches,

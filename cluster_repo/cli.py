@@ -68,7 +68,7 @@ def cmd_owners(args):
 
 
 def _closure(project, tree, target, arches, base_urls):
-    from dnf_plugin_cluster import publish
+    from dnf_plugin_cluster.head import publish
 
     from . import closure
     from .build import ARCH_QUERY, arch_allowed

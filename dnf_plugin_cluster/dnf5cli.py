@@ -271,8 +271,7 @@ class Host(object):
 
 
 def usage_text():
-    from .commands import COMMANDS
-    from .dnf_cluster import usage
+    from .commands import COMMANDS, usage
     text = usage(COMMANDS, "the options below go anywhere")
     options = global_parser().format_help()
     return text + "\n" + options[options.index("\n\n") + 2:]            # argparse's list, without its usage

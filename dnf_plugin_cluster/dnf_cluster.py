@@ -11,13 +11,13 @@ overrides the choice. Output, JSON and exit codes are the same on both."""
 import os
 import sys
 
-SHORT = (("node", "cluster-node"), ("group", "cluster-group"), ("master", "cluster-master"))
 BACKENDS = ("dnf4", "libdnf5")
 DNF5_PATHS = ("/usr/bin/dnf5",)
 
 
 def translate(argv):
     """`node sync ...` -> `cluster-node sync ...` (the long names work as well)."""
+    from .commands import SHORT
     args = list(argv)
     for index, arg in enumerate(args):
         for short, name in SHORT:
@@ -95,7 +95,7 @@ def main_dnf4(args):
     import dnf.cli.option_parser
     import dnf.util
 
-    from .commands import COMMANDS, dnf4_commands
+    from .commands import COMMANDS, dnf4_commands, usage
 
     class ClusterCli(dnf.cli.cli.Cli):
         def __init__(self, base):
@@ -112,12 +112,3 @@ def main_dnf4(args):
     dnf.util.MAIN_PROG = "dnf-cluster"
     dnf.util.MAIN_PROG_UPPER = "DNF-CLUSTER"
     return dnf.cli.main.main(args, cli_class=ClusterCli, option_parser_class=ClusterOptionParser)
-
-
-def usage(commands, options_note):
-    summaries = dict((c.aliases[0], c.summary) for c in commands)
-    text = "dnf-cluster [options] COMMAND SUBCOMMAND [...]\n\nCommands:\n\n"
-    for short, name in SHORT:
-        text += "  {:<8} {:<16} {}\n".format(short, "(" + name + ")", summaries[name])
-    text += "\n`dnf-cluster COMMAND --help` shows a command's options; {}.\n".format(options_note)
-    return text

@@ -233,7 +233,8 @@ def publish_site(tree, upstream, roles, baseurl=None, message="first generation"
     """Publish the roles as the next generation of the site repository `tree` with the
     library (what `dnf cluster-master publish` does once it has the profile), resolving
     groups with the upstream tree's comps; `changes` replace top-level profile keys."""
-    from dnf_plugin_cluster import profile, publish
+    from dnf_plugin_cluster import profile
+    from dnf_plugin_cluster.head import publish
     site = publish.SiteTree(tree)
     prof = profile.build(profile.load_roles(roles), publish.tree_comps(upstream), ("x86_64", "aarch64"))
     prof.update(changes)

@@ -347,7 +347,7 @@ def test_lint_is_strict_on_the_projects_comps_and_fmt_keeps_what_it_refuses(tmp_
 # --- what the build writes ----------------------------------------------------------------------
 
 def test_every_comps_the_build_writes_validates(cluster_repo_el9, project_comps_xml, corpus, tmp_path):
-    from dnf_plugin_cluster import repodata
+    from dnf_plugin_cluster.head import repodata
     written = []
     for arch in ("x86_64", "aarch64"):
         md = os.path.join(cluster_repo_el9, "9", arch, "repodata")

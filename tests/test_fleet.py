@@ -1,4 +1,4 @@
-"""Fleet status and staged rollouts (dnf_plugin_cluster.fleet) through real ClusterShell
+"""Fleet status and staged rollouts (dnf_plugin_cluster.head.fleet) through real ClusterShell
 tasks: the exec worker runs a fake node-side command once per node name (`%h`), which
 answers what the test put in <tmp>/nodes/<node>/ and records every call it gets."""
 import json
@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from dnf_plugin_cluster import fleet
+from dnf_plugin_cluster.head import fleet
 from dnf_plugin_cluster.errors import ClusterError
 
 NODES = "node[01-24]"        # compute node[01-16], gpu node[17-20], aarch64 login node[21-24]
@@ -370,12 +370,12 @@ def test_without_clustershell_the_fleet_commands_say_what_to_install(monkeypatch
     """A head node without python3-clustershell (the plugin package only suggests it):
     `cluster-master status|sync -w` ends with one line naming the package."""
     import sys
-    import dnf_plugin_cluster
+    import dnf_plugin_cluster.head
     from dnf_plugin_cluster.commands import master
     for name in [n for n in sys.modules if n.split(".")[0] == "ClusterShell"] + ["ClusterShell"]:
         monkeypatch.setitem(sys.modules, name, None)                 # import ClusterShell... fails
-    monkeypatch.delitem(sys.modules, "dnf_plugin_cluster.fleet")
-    monkeypatch.delattr(dnf_plugin_cluster, "fleet")
+    monkeypatch.delitem(sys.modules, "dnf_plugin_cluster.head.fleet", raising=False)
+    monkeypatch.delattr(dnf_plugin_cluster.head, "fleet", raising=False)
     with pytest.raises(ClusterError) as err:
         master._fleet()
     assert str(err.value) == "the fleet commands (-w) need ClusterShell: dnf install python3-clustershell"

@@ -10,7 +10,7 @@ import pytest
 
 from cluster_testkit.bomb import gzip_bomb
 from cluster_testkit.repomd import put_packed
-from dnf_plugin_cluster import publish, repodata
+from dnf_plugin_cluster.head import publish, repodata
 
 #: Runs one command and writes the peak RSS (KiB) of it and what it waited for: only
 #: that command counts, not the test process or other children.

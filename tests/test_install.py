@@ -28,7 +28,7 @@ def test_dnf_install_cluster_master_installs_the_head_node_stack(node_factory):
     assert os.path.isfile(head.path("usr/lib/python3.9/site-packages/dnf-plugins/cluster.py"))
     assert os.path.isfile(head.path("etc/dnf/plugins/cluster.conf"))
     # and what publish builds cluster-site-release from
-    assert os.path.isfile(head.path("usr/lib/python3.9/site-packages/dnf_plugin_cluster/templates/"
+    assert os.path.isfile(head.path("usr/lib/python3.9/site-packages/dnf_plugin_cluster/head/templates/"
                                     "cluster-site-release.spec"))
     with open(head.path("usr/lib/sysusers.d/cluster-users.conf")) as handle:
         sysusers = handle.read()

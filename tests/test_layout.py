@@ -89,3 +89,79 @@ def test_readme_layout_table_matches_the_tree():
                       if not p.endswith("__init__.py"))
         described = set(m for m in modules if os.path.basename(m) in table)
         assert described == modules, sorted(modules - described)
+
+
+def module_name(path):
+    rel = os.path.relpath(path, REPO_ROOT)[:-len(".py")].split(os.sep)
+    return ".".join(rel[:-1] if rel[-1] == "__init__" else rel)
+
+
+def internal_imports(path):
+    """The project modules `path` imports, anywhere in it (function-level imports too),
+    relative imports resolved; `from pkg import mod` counts as importing pkg.mod."""
+    name = module_name(path)
+    package = name if path.endswith("__init__.py") else name.rsplit(".", 1)[0]
+    with open(path) as handle:
+        tree = ast.parse(handle.read(), path)
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            found.add(module)
+            found.update(module + "." + alias.name for alias in node.names)
+    return found
+
+
+def import_graph(package):
+    modules = dict((module_name(p), p) for p in python_files(package))
+    graph = {}
+    for name, path in modules.items():
+        targets = set()
+        for imported_name in internal_imports(path):
+            while imported_name and imported_name not in modules:
+                imported_name = imported_name.rpartition(".")[0]
+            if imported_name and imported_name != name and not name.startswith(imported_name + "."):
+                targets.add(imported_name)
+        graph[name] = targets
+    return graph
+
+
+def test_no_import_cycles_in_the_plugin_package():
+    """Every module of dnf_plugin_cluster can be read before the ones that import it: no
+    two modules import each other, directly or through others (lazy imports count)."""
+    graph = import_graph("dnf_plugin_cluster")
+    cycles, state = [], {}
+
+    def visit(name, trail):
+        state[name] = "open"
+        for target in sorted(graph[name]):
+            if target.startswith(name + "."):
+                continue            # a package importing its own modules is no circle
+            if state.get(target) == "open":
+                cycles.append(trail[trail.index(target):] + [target])
+            elif target not in state:
+                visit(target, trail + [target])
+        state[name] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert cycles == []
+
+
+def test_the_node_side_never_loads_the_head_node_part():
+    """Only cluster-master (commands/master.py) and the commands' registry reach into
+    dnf_plugin_cluster.head; what every node runs does not."""
+    graph = import_graph("dnf_plugin_cluster")
+    allowed = ("dnf_plugin_cluster.head", "dnf_plugin_cluster.commands.master")
+    offenders = sorted((name, target) for name, targets in graph.items() for target in targets
+                       if target.startswith("dnf_plugin_cluster.head")
+                       and not any(name == a or name.startswith(a + ".") for a in allowed))
+    assert offenders == []

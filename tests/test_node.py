@@ -172,7 +172,7 @@ def test_standalone_front_door_syncs_the_same(site):
 
 
 def test_bad_input_is_one_line_and_changes_nothing(site, tmp_path):
-    from dnf_plugin_cluster import publish, repodata
+    from dnf_plugin_cluster.head import publish, repodata
     node = site.node("compute")
 
     def refused(*args, **kwargs):
@@ -297,7 +297,8 @@ def test_profile_in_every_compression_createrepo_c_writes(site):
     """createrepo_c 1.x recompresses metadata with zstd; a mirror's tools may use xz or
     bzip2. Nodes and the head node read the profile whatever its compression."""
     from cluster_testkit.repomd import put_record
-    from dnf_plugin_cluster import profile, publish, repodata
+    from dnf_plugin_cluster import profile
+    from dnf_plugin_cluster.head import publish, repodata
     site.edit_role("compute", "packages: [cluster-apps-bio]", "packages: [cluster-apps-bio, tmux]")
     site.publish()
     published = publish.current(site.tree)

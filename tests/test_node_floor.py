@@ -6,7 +6,7 @@ import json
 import os
 
 from cluster_testkit.extra import Pkg, build_repo
-from dnf_plugin_cluster import publish, repodata
+from dnf_plugin_cluster.head import publish, repodata
 
 FLOOR_HELD = ("bash", "glibc", "systemd", "rpm", "filesystem", "python3-dnf-plugin-cluster", "python3-dnf")
 

@@ -113,7 +113,7 @@ def test_unreachable_repository_changes_nothing(site):
 
 
 def test_tampered_profile_is_refused(site):
-    from dnf_plugin_cluster import publish, repodata
+    from dnf_plugin_cluster.head import publish, repodata
     md = publish.arch_repos(site.tree)["x86_64"]
     path = repodata.location(md, "cluster")
     good = publish.current(site.tree)
@@ -142,7 +142,8 @@ def test_profile_outside_the_signature_is_refused(tmp_path, site):
     """Every step changes the profile for real (a package added, or the next generation),
     so repomd.xml always differs from the one the old signature covers: no step depends
     on timing."""
-    from dnf_plugin_cluster import profile, publish, repodata
+    from dnf_plugin_cluster import profile
+    from dnf_plugin_cluster.head import publish, repodata
     home = str(tmp_path / "gnupg")
     key_id, _ = make_key(home)
     signed = site.publish("--sign-key", key_id, "--gnupghome", home, "--json").json
@@ -242,7 +243,7 @@ def test_hostile_comps_from_a_repository(standin_el9, make_root, tmp_path, comps
 ], ids=["malformed", "unknown key", "path-like name", "bad channel", "yaml object tag", "yaml alias bomb"])
 def test_bad_role_files_change_nothing(site, text, pattern):
     import re
-    from dnf_plugin_cluster import publish
+    from dnf_plugin_cluster.head import publish
     with open(os.path.join(site.roles, "compute.yaml"), "w") as handle:
         handle.write(text)
     repomd = os.path.join(publish.arch_repos(site.tree)["x86_64"], "repomd.xml")

@@ -127,7 +127,7 @@ def test_generations_history_and_rollback_restore_the_package_set(site):
 
 
 def test_an_invalid_published_profile_is_replaced_with_a_warning(site):
-    from dnf_plugin_cluster import publish, repodata
+    from dnf_plugin_cluster.head import publish, repodata
     for md in publish.arch_repos(site.tree).values():
         repodata.replace(md, "cluster", publish.PROFILE_FILE, b'{"format":1,"roles":[]}')
     result = site.publish()
@@ -232,7 +232,7 @@ def check_repomd(path, current_generation=None, keep=3):
 def test_concurrent_publishes_serialize_and_readers_never_see_a_broken_repomd(site):
     """20 pairs of publishes at once (each a real change: the next generation), with a
     reader polling every repomd.xml meanwhile."""
-    from dnf_plugin_cluster import publish
+    from dnf_plugin_cluster.head import publish
     tree = publish.SiteTree(site.tree)
     repomds = [os.path.join(site.tree, arch, "repodata", "repomd.xml") for arch in ("x86_64", "aarch64")]
     script = PUBLISHER.format(root=REPO_ROOT, tests=os.path.dirname(__file__), tree=site.tree,

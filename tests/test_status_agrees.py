@@ -4,7 +4,7 @@ package a hand-installed one still needs), so a kept package is not drift for ei
 on every drift case: missing, wrong version, extra, and extra but still needed."""
 import json
 
-from dnf_plugin_cluster import publish, repodata
+from dnf_plugin_cluster.head import publish, repodata
 
 
 def verdicts(node):

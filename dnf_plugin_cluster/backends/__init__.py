@@ -5,7 +5,7 @@ one `Backend`: repositories and their metadata, installed packages with their re
 available builds, marking install/upgrade/downgrade/remove, resolving, running one
 transaction, protected names, the package manager's own version lock and history (which
 transaction installed what). The logic above (sync.py, publish.py, the commands) is
-written once; `dnf4.py` implements this on dnf 4's Python API, `libdnf5.py` on
+written once; `dnf4.py` implements this on dnf 4's Python API, `libdnf5/` on
 libdnf5's. Names
 and versions cross the seam as plain strings ("[epoch:]version-release"), never as
 package objects, so every backend, and the in-memory one the unit tests use, can
@@ -14,27 +14,6 @@ implement it."""
 REASONS = ("user", "dependency", "weak-dependency", "group", "clean", "unknown")
 #: Installed by the admin (directly or as a group member): never removed by a sync.
 BY_HAND = ("user", "group", "unknown")
-
-
-def replace_file(path, text):
-    """Replace the package manager's file `path` (a version lock list) with `text`, whole
-    or not at all: a temporary file in its directory, synced, renamed over it; the old
-    file's permissions kept (0644 for a new one). Raises OSError."""
-    import os
-    import tempfile
-    mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class Item(object):

@@ -13,8 +13,9 @@ import hawkey
 import libdnf.transaction as lt
 
 from ..errors import ClusterError
+from ..files import replace_file
 from ..plan import compare_evr, format_evr, parse_evr
-from . import Backend, Item, replace_file
+from . import Backend, Item
 
 logger = logging.getLogger("dnf.plugin.cluster")
 

@@ -7,6 +7,8 @@ from .master import ClusterMasterCommand
 from .node import ClusterNodeCommand
 
 COMMANDS = (ClusterGroupCommand, ClusterNodeCommand, ClusterMasterCommand)
+#: dnf-cluster's short command words
+SHORT = (("node", "cluster-node"), ("group", "cluster-group"), ("master", "cluster-master"))
 _DNF4 = []
 
 
@@ -44,3 +46,13 @@ def dnf4_commands():
                 "configure": one_line(command.configure), "run": one_line(command.run),
                 "run_transaction": one_line(command.run_transaction)}))
     return tuple(_DNF4)
+
+
+def usage(commands, options_note):
+    """`dnf-cluster --help`: the commands, by their short words, with their summaries."""
+    summaries = dict((c.aliases[0], c.summary) for c in commands)
+    text = "dnf-cluster [options] COMMAND SUBCOMMAND [...]\n\nCommands:\n\n"
+    for short, name in SHORT:
+        text += "  {:<8} {:<16} {}\n".format(short, "(" + name + ")", summaries[name])
+    text += "\n`dnf-cluster COMMAND --help` shows a command's options; {}.\n".format(options_note)
+    return text

@@ -17,7 +17,7 @@ def _fleet():
     """fleet.py, which needs ClusterShell (python3-clustershell; the head node has it
     through cluster-tools-admin, a compute node need not)."""
     try:
-        from .. import fleet
+        from ..head import fleet
     except ImportError as err:
         if "ClusterShell" not in str(err):
             raise
@@ -195,7 +195,7 @@ class ClusterMasterCommand(ClusterCommand):
         super(ClusterMasterCommand, self).configure()
 
     def _site(self):
-        from .. import publish
+        from ..head import publish
         return publish.SiteTree(self.opts.repo_dir).check()
 
     def _gpg(self, site):
@@ -204,7 +204,7 @@ class ClusterMasterCommand(ClusterCommand):
         if not self.opts.sign_key:
             site.refuse_stale_signature(False)
             return None
-        from ..signing import Gpg
+        from ..head.signing import Gpg
         return Gpg(self.opts.sign_key, self.opts.gnupghome).check()
 
     def _publish(self, site, build, action):
@@ -309,7 +309,8 @@ class ClusterMasterCommand(ClusterCommand):
         """The repositories a new node needs: the profile's (the site repository, as a
         rule) and the package repository `cluster`, with their release packages, so the
         installed node keeps both configured."""
-        from .. import kickstart, nodeconf, profile, siterelease
+        from .. import nodeconf, profile
+        from ..head import kickstart, siterelease
         from ..sync import find_profile
         repoid, prof = find_profile(self.backend, self.node_config().profile_repo)
         arch = self.opts.arches[0] if self.opts.arches else self.backend.basearch

@@ -16,7 +16,8 @@ import shutil
 import subprocess
 import tempfile
 
-from .errors import ClusterError
+from ..errors import ClusterError
+from ..files import read_json, write_atomic
 
 NAME = "cluster-site-release"
 REPO_ID = "cluster-site"
@@ -106,7 +107,6 @@ class Release(object):
         self.tree, self.path, self.state = tree, path, state
 
     def commit(self):
-        from .publish import write_atomic
         with open(self.path, "rb") as handle:
             data = handle.read()
         target = latest_path(self.tree)
@@ -122,8 +122,7 @@ class Release(object):
 def prepare(tree, arches, gpg, baseurl, log):
     """Have the current cluster-site-release in every arch's Packages/ (built when what
     it installs changed); returns a Release to commit with the publish."""
-    from .publish import _read_json, write_atomic
-    state = _read_json(tree._state("release.json"), "release state") or {}
+    state = read_json(tree._state("release.json"), "release state") or {}
     url = check_baseurl(baseurl or state.get("baseurl") or "file://" + tree.top)
     key = gpg.public_key() if gpg is not None else b""
     text = repo_text(url, gpg is not None)

@@ -13,8 +13,8 @@ import shutil
 import tempfile
 import xml.etree.ElementTree as ET
 
-from . import mdfile
-from .errors import ClusterError
+from .. import mdfile
+from ..errors import ClusterError
 
 REPO_NS = "{http://linux.duke.edu/metadata/repo}"
 REPOMD = "repomd.xml"

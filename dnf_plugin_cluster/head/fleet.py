@@ -67,7 +67,7 @@ from ClusterShell.Task import task_self
 from ClusterShell.Worker.Exec import ExecWorker
 from ClusterShell.Worker.Ssh import WorkerSsh
 
-from .errors import ClusterError
+from ..errors import ClusterError
 
 FORMAT = 1
 OK, DIFFERS = ("in-sync", "synced"), ("drift", "planned")

@@ -5,7 +5,7 @@ import shutil
 import subprocess
 import tempfile
 
-from .errors import ClusterError
+from ..errors import ClusterError
 
 
 class Gpg(object):

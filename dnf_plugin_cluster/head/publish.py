@@ -20,7 +20,6 @@ The module also reads and writes the default profile of a plain repository tree
 (OUTDIR/<releasever>, the packager's: `arch_repos`, `current`, `add`)."""
 import contextlib
 import datetime
-import errno
 import fcntl
 import json
 import os
@@ -29,9 +28,11 @@ import shutil
 import subprocess
 import tempfile
 
-from . import comps, profile, repodata
-from .errors import ClusterError
-from .names import CLUSTER_ARCHES, KNOWN_BASEARCHES
+from .. import comps, profile
+from ..errors import ClusterError
+from ..files import read_json, write_atomic
+from ..names import CLUSTER_ARCHES, KNOWN_BASEARCHES
+from . import repodata, siterelease
 
 PROFILE_FILE = "cluster-profile.json"
 STATE_DIR = ".cluster-publish"
@@ -105,28 +106,6 @@ def invoking_user():
         return pwd.getpwuid(os.getuid()).pw_name
     except KeyError:
         return str(os.getuid())
-
-
-def write_atomic(path, data):
-    """Write bytes or text to `path` through a temporary file and a rename."""
-    tmp = "{}.tmp{}".format(path, os.getpid())
-    with open(tmp, "wb") as handle:
-        handle.write(data if isinstance(data, bytes) else data.encode("utf-8"))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.rename(tmp, path)
-
-
-def _read_json(path, what):
-    try:
-        with open(path) as handle:
-            return json.load(handle)
-    except IOError as err:
-        if err.errno == errno.ENOENT:
-            return None
-        raise ClusterError("cannot read {}: {}".format(what, err.strerror), path)
-    except ValueError as err:
-        raise ClusterError("corrupt {}: {}".format(what, err), path)
 
 
 def _dumps(data):
@@ -225,7 +204,7 @@ class SiteTree(object):
         """Index entries of every generation, oldest first; a generation whose file is
         there but not yet in the index (a publish stopped between the two) is read from
         its file."""
-        data = _read_json(self._gen_dir(INDEX), "generation index")
+        data = read_json(self._gen_dir(INDEX), "generation index")
         if data is None:
             data = {"generations": []}
         if not isinstance(data, dict) or not isinstance(data.get("generations"), list):
@@ -244,7 +223,7 @@ class SiteTree(object):
     def generation(self, number):
         """The record of generation `number`, with its profile."""
         path = self._gen_dir("{:04d}.json".format(number))
-        data = _read_json(path, "generation {}".format(number))
+        data = read_json(path, "generation {}".format(number))
         if data is None:
             known = self._generation_files()
             raise ClusterError("no generation {} in this site repository ({})".format(
@@ -306,7 +285,6 @@ class SiteTree(object):
                   "message": message or "", "action": action, "digest": profile.digest(prof),
                   "roles": sorted(prof["roles"]), "pins": len(prof["pins"]), "profile": prof}
 
-        from . import siterelease
         release = siterelease.prepare(self, arches, gpg, baseurl, log)
         data = profile.dumps(prof).encode("utf-8")
         sign = gpg.sign_file if gpg is not None else None
@@ -376,7 +354,7 @@ class SiteTree(object):
         """Delete metadata files that neither the new repomd.xml nor the KEEP_REPOMD
         before it name."""
         path = self._state("retained.json")
-        retained = _read_json(path, "retained metadata list") or {}
+        retained = read_json(path, "retained metadata list") or {}
         lists = [previous] + [l for l in retained.get(arch, []) if isinstance(l, list)][:KEEP_REPOMD - 1]
         retained[arch] = lists
         write_atomic(path, _dumps(retained))

@@ -1,0 +1,160 @@
+"""The libdnf5 backend's Base: configuration, setup, loading the rpm database and the
+repositories, and a new Base when needed; the concerns it joins live beside it."""
+import os
+
+import libdnf5
+
+from ...errors import ClusterError
+from .. import Backend
+from .common import PRIORITY, one_line
+from .history import HistoryMixin
+from .packages import PackagesMixin
+from .repos import ReposMixin
+from .transaction import TransactionMixin
+from .versionlock import VersionLockMixin
+
+
+class Libdnf5Backend(ReposMixin, PackagesMixin, TransactionMixin, VersionLockMixin, HistoryMixin, Backend):
+    name = "libdnf5"
+
+    def __init__(self, settings, cli=None):
+        self.settings = settings
+        self.cli = cli
+        self.installroot = settings.installroot
+        self.mdtypes = set()
+        self.extra_enabled = []
+        self.load_args = None
+        self.base = None
+        self.marks, self.removals, self.held = [], set(), ()
+        self.tx = None
+        self._done = None
+        self.comment = None
+        self._repairs = None
+        self._setup()
+
+    # --- Base --------------------------------------------------------------------------
+    def _setup(self):
+        """A Base with its configuration read (config file, command-line options,
+        variables); setup() and the repositories come with _ready(), so metadata types
+        asked for until then are downloaded."""
+        settings = self.settings
+        base = libdnf5.base.Base()
+        conf = base.get_config()
+        try:
+            conf.installroot = settings.installroot
+            conf.plugins = False                   # libdnf5 plugins are dnf5's business, not ours
+            path = settings.config_file
+            if path is None:                      # as dnf5: the root's own configuration
+                path = os.path.join(settings.installroot, "etc/dnf/dnf.conf")
+                if not os.path.exists(path):
+                    path = None
+            elif not os.path.isfile(path):
+                raise ClusterError("config file '{}' does not exist".format(path))
+            if path is not None:
+                conf.config_file_path = path
+                base.load_config()
+            binds = conf.opt_binds()
+            for key, value in settings.main_setopts:
+                if key == "cachedir":             # as root libdnf5 uses system_cachedir
+                    binds.at("system_cachedir").new_string(PRIORITY, value)
+                binds.at(key).new_string(PRIORITY, value)
+            if settings.cacheonly:
+                conf.cacheonly = "all"
+            if not settings.gpgcheck:
+                conf.pkg_gpgcheck = False
+                conf.repo_gpgcheck = False
+            variables = base.get_vars().get()
+            if settings.releasever:
+                variables.set("releasever", settings.releasever)
+            if settings.forcearch:
+                if settings.forcearch not in libdnf5.rpm.get_supported_arches():
+                    raise ClusterError("unknown architecture '{}' for --forcearch".format(settings.forcearch))
+                conf.ignorearch = True
+                variables.set("arch", settings.forcearch)
+        except libdnf5.exception.OptionBindsOptionNotFoundError as err:
+            raise ClusterError("unknown configuration option in --setopt: {}".format(one_line(err)))
+        except libdnf5.exception.Error as err:
+            raise ClusterError(one_line(err))
+        self.base = base
+        self.conf = conf
+        self.ready = False
+        self.persistdir = os.path.join(settings.installroot, conf.persistdir.lstrip("/"))
+
+    def _ready(self):
+        """setup() and the configured repositories (not loaded yet)."""
+        if self.ready:
+            return self.base
+        try:
+            option = self.conf.get_optional_metadata_types_option()
+            for mdtype in sorted(self.mdtypes):
+                option.add(PRIORITY, mdtype)
+            self.base.setup()
+            self.base.get_repo_sack().create_repos_from_system_configuration()
+            self._configure_repos(self.base)
+            self._key_callbacks()
+        except libdnf5.exception.Error as err:
+            raise ClusterError(one_line(err))
+        self.ready = True
+        return self.base
+
+    @property
+    def basearch(self):
+        return self._ready().get_vars().get_value("basearch")
+
+    def load(self, system=None, available=True, fresh=None):
+        """Load the rpm database and/or the enabled repositories' metadata, as the host
+        demands (system: load_system_repo; fresh: freshest_metadata, i.e. check every
+        repomd.xml; unchanged metadata is not downloaded again). Before a command that
+        changes the system (root_user), a killed transaction of ours is finished (recover)."""
+        demands = getattr(self.cli, "demands", None)
+        if system is None:
+            system = getattr(demands, "load_system_repo", True)
+        if fresh is None:
+            fresh = getattr(demands, "freshest_metadata", False)
+        self.load_args = (system, available, fresh)
+        if self.base is None:
+            self._setup()
+        self._ready()
+        if fresh and not self.settings.cacheonly:
+            for repo in self._repos(enabled=True):
+                repo.expire()
+        if self.settings.refresh:
+            for repo in self._repos(enabled=True):
+                repo.expire()
+        if not (system or available):
+            return
+        sack = self.base.get_repo_sack()
+        try:
+            if system and available:
+                sack.load_repos()
+            else:
+                sack.load_repos(libdnf5.repo.Repo.Type_SYSTEM if system else libdnf5.repo.Repo.Type_AVAILABLE)
+        except libdnf5.exception.Error as err:
+            raise ClusterError(one_line(err))
+        if available and self._refetch_incomplete():
+            self._reload()
+        elif system and getattr(demands, "root_user", False):
+            self.recover("dnf-cluster" if self.cli is None else self.cli.description())
+
+    def _refetch_incomplete(self):
+        """A cache that dnf5 itself filled lacks our metadata type, and libdnf5 does not
+        fetch a type missing from an unchanged cache: drop such a repository's cached
+        metadata once, so the reload downloads it whole (with the type)."""
+        if self.settings.cacheonly or getattr(self, "_refetched", False):
+            return False
+        incomplete = [r for r in self._repos(enabled=True)
+                      if any(t in dict(r.get_metadata_locations()) and not r.get_metadata_path(t)
+                             for t in self.mdtypes)]
+        for repo in incomplete:
+            libdnf5.repo.RepoCache(self.base, repo.get_cachedir()).remove_metadata()
+        self._refetched = bool(incomplete)
+        return self._refetched
+
+    def _reload(self):
+        """A new Base with the same settings (and repositories enabled since), loaded as before."""
+        self.base = None
+        self.reset()
+        self._repairs = None
+        self._setup()
+        if self.load_args is not None:
+            self.load(*self.load_args)
