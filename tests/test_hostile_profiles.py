@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from cluster_testkit.bomb import gzip_bomb
+from cluster_testkit.bomb import gzip_bomb, zstd_bomb
 from cluster_testkit.repomd import put_packed
 from dnf_plugin_cluster.head import publish, repodata
 
@@ -135,14 +135,25 @@ def test_role_file_nested_600_deep_names_file_and_line(site):
     assert "compute.yaml:6: invalid YAML: nested more than 64 deep" in errors[0], result
 
 
-def test_gzip_bomb_profile_is_refused_in_bounded_memory(site, tmp_path):
-    """1.2 MB of gzip that expands to 1.25 GB (the issue's bomb cost every node 3.7 GB):
-    refused with one line once 16 MB are decompressed, and the dnf process never
-    holds more than 100 MB."""
-    bomb, expanded = gzip_bomb(1250 * 1000 * 1000)
+BOMBS = {
+    # 1.2 MB of gzip that expands to 1.25 GB (the issue's bomb cost every node 3.7 GB)
+    "gzip": lambda: gzip_bomb(1250 * 1000 * 1000) + (".gz", "larger than 16777216 bytes when decompressed"),
+    # 61 KB of zstd that expands to 2 GB, as `zstd -19` writes zeros (an 8 MiB window)
+    "zstd": lambda: zstd_bomb(2 * 1000 ** 3, window_log=23) + (".zst", "larger than 16777216 bytes when decompressed"),
+    # the same with a 128 MiB window (`zstd -19 --long=27`): it cost 111 MB
+    "zstd --long=27": lambda: zstd_bomb(2 * 1000 ** 3, window_log=27) + (
+        ".zst", "zstd window of 128 MiB is larger than 8 MiB"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BOMBS))
+def test_compressed_bomb_profile_is_refused_in_bounded_memory(site, tmp_path, kind):
+    """A small compressed profile that expands past a gigabyte is refused with one
+    line, and the dnf process (with what it runs) never holds more than 100 MB."""
+    bomb, expanded, suffix, message = BOMBS[kind]()
     assert len(bomb) < 1300 * 1000 and expanded > 1024 ** 3
     for md in publish.arch_repos(site.tree).values():
-        put_packed(md, "cluster", publish.PROFILE_FILE + ".gz", bomb, open_size=expanded)
+        put_packed(md, "cluster", publish.PROFILE_FILE + suffix, bomb, open_size=expanded)
     node = site.node("compute")
     for args in (("-y", "cluster-node", "sync"), ("cluster-node", "status")):
         peak = str(tmp_path / "peak")
@@ -150,7 +161,7 @@ def test_gzip_bomb_profile_is_refused_in_bounded_memory(site, tmp_path):
         assert result.rc == 1, result
         errors = [l for l in result.err.splitlines() if l.startswith("Error:")]
         assert len(errors) == 1 and "Traceback" not in result.err, result
-        assert "larger than 16777216 bytes when decompressed; refused" in errors[0], result
+        assert message in errors[0] and "refused" in errors[0], result
         with open(peak) as handle:
             kib = int(handle.read())
         assert kib < 100 * 1024, "peak RSS {} MiB".format(kib // 1024)
