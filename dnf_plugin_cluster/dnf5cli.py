@@ -16,7 +16,7 @@ import argparse
 import os
 import sys
 
-from .errors import ClusterError
+from .errors import ClusterError, quote
 
 SUPERUSER = "This command has to be run with superuser privileges (under the root user on most systems)."
 
@@ -127,7 +127,7 @@ def settings_from(gopts):
     for text in gopts.setopts:
         key, eq, value = text.partition("=")
         if not eq or not key.strip():
-            raise UsageError("dnf-cluster: error: --setopt needs KEY=VALUE (got {!r})".format(text))
+            raise UsageError("dnf-cluster: error: --setopt needs KEY=VALUE (got {})".format(quote(text)))
         setopts.append((key.strip(), value))
     if gopts.excludes:
         setopts.append(("excludepkgs", ",".join(gopts.excludes)))
@@ -297,8 +297,8 @@ def main(args, argv=None):
             return 0
         by_name = dict((c.aliases[0], c) for c in COMMANDS)
         if rest[0] not in by_name:
-            raise UsageError("dnf-cluster: error: no such command '{}' (node, group, master; see dnf-cluster "
-                             "--help)".format(rest[0]))
+            raise UsageError("dnf-cluster: error: no such command {} (node, group, master; see dnf-cluster "
+                             "--help)".format(quote(rest[0])))
         cls = by_name[rest[0]]
         opts = command_parser(cls).parse_args(rest[1:])
         settings = settings_from(gopts)

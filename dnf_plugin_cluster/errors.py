@@ -1,4 +1,5 @@
 """The one error type users see: a single line, naming the file/line or package at fault."""
+import re
 
 #: How many characters of a value an error message quotes: enough to recognise it,
 #: never a whole hostile value (an 8 MB version made an 8 MB `Error:` line).
@@ -21,6 +22,12 @@ def quote(value, limit=QUOTE_MAX):
     except (ValueError, RecursionError):      # an int past Python's digit limit, a deep list
         return "<{}>".format(type(value).__name__)
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def cut_quoted(text, limit=QUOTE_MAX):
+    """`text` (another library's message) with every value it quotes in '...' cut to
+    about `limit` characters, as quote() does."""
+    return re.sub(r"'([^'\n]{%d,})'" % (limit + 1), lambda m: quote(m.group(1), limit), text)
 
 
 class ClusterError(Exception):

@@ -10,8 +10,8 @@ import os
 import re
 import stat
 
-from .errors import ClusterError
-from .names import NAME_RE
+from .errors import ClusterError, quote
+from .names import MAX_NAME, check_name
 
 #: Where nodes look for the profile, in this order: the site repository (what the
 #: site's head node published), then the cluster repository (the packager's default
@@ -106,16 +106,19 @@ def read(installroot, pluginconfpath):
         get = lambda key: parser.get("main", key).strip() if parser.has_option("main", key) else None
         role, repo = get("role"), get("profile_repo")
         for key, value in (("role", role), ("profile_repo", repo)):
-            if value is not None and not NAME_RE.match(value):
-                raise ClusterError("invalid {} {!r}".format(key, value), path)
+            if value is not None:
+                try:
+                    check_name(value, key)
+                except ClusterError as err:
+                    raise ClusterError(err.bare, path)
         protected = (get("protected") or "").replace(",", " ").split()
         for pattern in protected:
-            if not PATTERN_RE.match(pattern) or ".." in pattern:
-                raise ClusterError("invalid protected pattern {!r}: package names or globs (* ? [...]) "
-                                   "only".format(pattern), path)
+            if not PATTERN_RE.match(pattern) or ".." in pattern or len(pattern) > MAX_NAME:
+                raise ClusterError("invalid protected pattern {}: package names or globs (* ? [...]) "
+                                   "only".format(quote(pattern)), path)
         max_remove = get("max_remove")
         if max_remove is not None and not re.match(r"\A[0-9]{1,9}\Z", max_remove):
-            raise ClusterError("max_remove must be a whole number of packages, not {!r}".format(max_remove), path)
+            raise ClusterError("max_remove must be a whole number of packages, not {}".format(quote(max_remove)), path)
         return NodeConfig(role or None, repo or None, path, protected,
                           int(max_remove) if max_remove is not None else None)
     return NodeConfig()

@@ -3,7 +3,7 @@ nesting bounded, and every mapping/sequence remembering where each item came fro
 so that validation errors can say `file:line: ...`."""
 import yaml
 
-from .errors import ClusterError, quote
+from .errors import ClusterError, cut_quoted, quote
 
 
 class Map(dict):
@@ -99,9 +99,9 @@ def load(text, path):
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = mark.line + 1 if mark is not None else None
-        raise ClusterError("invalid YAML: {}".format(err.problem or err.context), path, where)
+        raise ClusterError("invalid YAML: {}".format(cut_quoted(err.problem or err.context or "")), path, where)
     except yaml.YAMLError as err:
-        raise ClusterError("invalid YAML: {}".format(err), path)
+        raise ClusterError("invalid YAML: {}".format(cut_quoted(str(err))), path)
     finally:
         loader.dispose()
 

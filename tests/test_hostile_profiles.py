@@ -81,7 +81,8 @@ BIG = "x" * (8 * 1000 * 1000)
 
 
 @pytest.mark.parametrize("case", ["unknown key", "role name", "arch", "pinned name", "package name", "format",
-                                  "YAML key", "YAML tag"])
+                                  "YAML key", "YAML tag", "YAML scalar tag", "conf role", "conf protected",
+                                  "conf max_remove", "state key", "state format"])
 def test_every_quoted_value_in_an_error_is_cut(tmp_path, case):
     """An 8 MB value made an 8 MB `Error:` line: each is quoted cut, with '...'."""
     from dnf_plugin_cluster import profile, yamlsrc
@@ -104,10 +105,32 @@ def test_every_quoted_value_in_an_error_is_cut(tmp_path, case):
             profile.load_role(str(path))
         elif case == "YAML tag":
             yamlsrc.load("!{} [1]\n".format(BIG), "compute.yaml")
+        elif case == "YAML scalar tag":                      # PyYAML's own message quotes it
+            yamlsrc.load("summary: !{} 1\n".format(BIG), "compute.yaml")
+        elif case.startswith("conf "):                       # cluster.conf holds at most 64 KB
+            from dnf_plugin_cluster import nodeconf
+            (tmp_path / "cluster.conf").write_text("[main]\n{} = {}\n".format(case[5:], "x" * 60000))
+            nodeconf.read(None, [str(tmp_path)])
+        elif case.startswith("state "):
+            from dnf_plugin_cluster import state
+            raise ClusterError(state.invalid({"format": BIG} if case == "state format" else {BIG: 1}))
         else:
             profile.loads(json.dumps(texts[case]()), "test")
     message = str(err.value)
     assert "xxxxxxxxxx...'" in message and len(message) < 300, message[:1000]
+
+
+@pytest.mark.parametrize("what", ["role", "profile_repo"])
+def test_a_name_in_cluster_conf_is_at_most_255_characters(tmp_path, what):
+    """Names are letters, digits and ._+- up to 255 characters, in cluster.conf too."""
+    from dnf_plugin_cluster import nodeconf
+    from dnf_plugin_cluster.errors import ClusterError
+    conf = tmp_path / "cluster.conf"
+    conf.write_text("[main]\n{} = {}\n".format(what, "a" * 255))
+    assert getattr(nodeconf.read(None, [str(tmp_path)]), what) == "a" * 255
+    conf.write_text("[main]\n{} = {}\n".format(what, "a" * 256))
+    with pytest.raises(ClusterError, match=r"cluster.conf: invalid {} 'a{{60}}\.\.\.': 256 characters long \(at most 255\)$".format(what)):
+        nodeconf.read(None, [str(tmp_path)])
 
 
 def test_role_file_names_with_a_newline_are_refused(site):

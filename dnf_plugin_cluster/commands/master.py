@@ -8,7 +8,7 @@ from __future__ import absolute_import, unicode_literals
 import fnmatch
 import os
 
-from ..errors import ClusterError
+from ..errors import ClusterError, quote
 from ..names import CLUSTER_ARCHES
 from .base import INFO, WARNING, ClusterCommand, logger
 
@@ -119,8 +119,8 @@ class ClusterMasterCommand(ClusterCommand):
         except ValueError:
             self.rollback_to = 0
         if self.rollback_to < 1:
-            raise ClusterError("cluster-master rollback: the generation is a number of 1 or more, not '{}'"
-                                   .format(self.opts.generation))
+            raise ClusterError("cluster-master rollback: the generation is a number of 1 or more, not {}"
+                                   .format(quote(self.opts.generation)))
 
     def configure_kickstart(self):
         if not self.opts.role:
@@ -190,8 +190,8 @@ class ClusterMasterCommand(ClusterCommand):
 
     def configure(self):
         if getattr(self.opts, "generation", None) is not None and self.opts.subcommand[0] != "rollback":
-            raise ClusterError("cluster-master {}: unexpected argument '{}'".format(
-                self.opts.subcommand[0], self.opts.generation))
+            raise ClusterError("cluster-master {}: unexpected argument {}".format(
+                self.opts.subcommand[0], quote(self.opts.generation)))
         super(ClusterMasterCommand, self).configure()
 
     def _site(self):

@@ -29,7 +29,7 @@ import subprocess
 import tempfile
 
 from .. import comps, profile
-from ..errors import ClusterError
+from ..errors import ClusterError, quote
 from ..files import read_json, write_atomic
 from ..names import CLUSTER_ARCHES, KNOWN_BASEARCHES
 from . import repodata, siterelease
@@ -145,7 +145,7 @@ class SiteTree(object):
                                        mark, self.releasever), self.path)
         if not RELEASEVER_RE.match(self.releasever):
             raise ClusterError("the site repository of one release is SITE/<releasever> (e.g. /srv/cluster/site/9): "
-                               "'{}' is not a release version".format(self.releasever), self.path)
+                               "{} is not a release version".format(quote(self.releasever)), self.path)
         return self
 
     def exists(self):
@@ -167,7 +167,7 @@ class SiteTree(object):
         arches = set(wanted or ()) | set(self.arches())
         for arch in arches:
             if arch not in KNOWN_BASEARCHES:
-                raise ClusterError("unknown arch '{}' (known: {})".format(arch, ", ".join(KNOWN_BASEARCHES)))
+                raise ClusterError("unknown arch {} (known: {})".format(quote(arch), ", ".join(KNOWN_BASEARCHES)))
         return sorted(arches or CLUSTER_ARCHES)
 
     def signed_arches(self):
