@@ -217,7 +217,8 @@ class ClusterMasterCommand(ClusterCommand):
             previous = site.published(warn=lambda text: logger.warning("Warning: %s", text))
             prof = build(previous, arches)
             entry = site.publish(prof, arches, gpg=gpg, message=self.opts.message, action=action,
-                                 baseurl=self.opts.baseurl[0] if self.opts.baseurl else None)
+                                 baseurl=self.opts.baseurl[0] if self.opts.baseurl else None,
+                                 warn=lambda text: logger.warning("Warning: %s", text))
         if self.opts.json:
             self.print_json(dict(entry, written=[os.path.join(site.path, a) for a in arches],
                                  profile=entry["digest"], pins=prof["pins"]))
