@@ -91,3 +91,20 @@ def gzip_bomb(expanded):
         left -= step
     header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03"
     return header + _deflate(matches) + struct.pack("<II", crc & 0xffffffff, size & 0xffffffff), size
+
+
+ZSTD_BLOCK = 128 * 1024
+
+
+def zstd_bomb(expanded, window_log=27):
+    """(zstd bytes, expanded size) for at least `expanded` zero bytes: one frame that
+    declares a 2**window_log window (27: what `zstd --long=27` writes) made of RLE blocks
+    of 128 KiB, 4 bytes each, so 2 GB are 64 KB on disk, as `zstd -19 --long=27`
+    writes them for zeros."""
+    blocks = -(-expanded // ZSTD_BLOCK)
+    header = b"\x28\xb5\x2f\xfd" + bytes([0x00, (window_log - 10) << 3])    # no content size, no checksum
+    body = bytearray()
+    for index in range(blocks):
+        last = 1 if index == blocks - 1 else 0
+        body += struct.pack("<I", (ZSTD_BLOCK << 3) | (1 << 1) | last)[:3] + b"\x00"     # RLE of byte 0
+    return header + bytes(body), blocks * ZSTD_BLOCK

@@ -16,7 +16,7 @@ import argparse
 import os
 import sys
 
-from .errors import SUPERUSER, ClusterError
+from .errors import SUPERUSER, ClusterError, quote
 
 
 class _Option(object):
@@ -125,7 +125,7 @@ def settings_from(gopts):
     for text in gopts.setopts:
         key, eq, value = text.partition("=")
         if not eq or not key.strip():
-            raise UsageError("dnf-cluster: error: --setopt needs KEY=VALUE (got {!r})".format(text))
+            raise UsageError("dnf-cluster: error: --setopt needs KEY=VALUE (got {})".format(quote(text)))
         setopts.append((key.strip(), value))
     if gopts.excludes:
         setopts.append(("excludepkgs", ",".join(gopts.excludes)))

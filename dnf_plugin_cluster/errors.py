@@ -1,4 +1,33 @@
 """The one error type users see: a single line, naming the file/line or package at fault."""
+import re
+
+#: How many characters of a value an error message quotes: enough to recognise it,
+#: never a whole hostile value (an 8 MB version made an 8 MB `Error:` line).
+QUOTE_MAX = 60
+#: The longest message a ClusterError carries; what is past it is cut.
+MESSAGE_MAX = 2000
+
+
+def quote(value, limit=QUOTE_MAX):
+    """A value for an error message: repr() (so a newline or a control character shows
+    as an escape), cut to about `limit` characters, the cut marked with '...'
+    inside the quotes of a string: 'aaaa...'."""
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return repr(value)
+        text = repr(value[:limit])
+        return text[:-1] + "..." + text[-1]
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):      # an int past Python's digit limit, a deep list
+        return "<{}>".format(type(value).__name__)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def cut_quoted(text, limit=QUOTE_MAX):
+    """`text` (another library's message) with every value it quotes in '...' cut to
+    about `limit` characters, as quote() does."""
+    return re.sub(r"'([^'\n]{%d,})'" % (limit + 1), lambda m: quote(m.group(1), limit), text)
 
 #: dnf's own words for a command that changes the system, run by another user
 SUPERUSER = "This command has to be run with superuser privileges (under the root user on most systems)."
@@ -15,4 +44,7 @@ class ClusterError(Exception):
             message = "{}:{}: {}".format(path, line, message)
         elif path is not None:
             message = "{}: {}".format(path, message)
-        super(ClusterError, self).__init__(" ".join(str(message).split("\n")))
+        message = " ".join(str(message).split("\n"))
+        if len(message) > MESSAGE_MAX:
+            message = message[:MESSAGE_MAX] + "..."
+        super(ClusterError, self).__init__(message)

@@ -50,3 +50,5 @@ def read_json(path, what):
         raise ClusterError("cannot read {}: {}".format(what, err.strerror), path)
     except ValueError as err:
         raise ClusterError("corrupt {}: {}".format(what, err), path)
+    except RecursionError:
+        raise ClusterError("corrupt {}: nested too deeply".format(what), path)

@@ -2,7 +2,7 @@
 definitions, comps): package, group and role names, and the arches a cluster knows."""
 import re
 
-from .errors import ClusterError
+from .errors import ClusterError, quote
 
 #: The architectures a cluster repository is built for (basearch names).
 CLUSTER_ARCHES = ("x86_64", "aarch64")
@@ -15,18 +15,25 @@ KNOWN_BASEARCHES = ("x86_64", "aarch64", "ppc64le", "s390x", "i686", "armhfp", "
 NAME_RE = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9._+-]*\Z")
 #: Dependency names may also be qualified virtual provides, like `environment(modules)`.
 DEP_NAME_RE = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9._+-]*(\([A-Za-z0-9._+-]+\))?\Z")
+#: An rpm file is named name-version-release.arch.rpm in at most 255 bytes: no package,
+#: group or role needs a longer name, and a longer one would not fit in a file name.
+MAX_NAME = 255
 
 
 def check_name(name, what="package name", pattern=NAME_RE):
     """Refuse anything that is not a plain package name ('../x', 'a/b', 'x*', '')."""
     if not is_name(name, pattern):
-        raise ClusterError("invalid {} {!r}: names are letters, digits and ._+- only".format(what, name))
+        if isinstance(name, str) and len(name) > MAX_NAME:
+            raise ClusterError("invalid {} {}: {} characters long (at most {})".format(
+                what, quote(name), len(name), MAX_NAME))
+        raise ClusterError("invalid {} {}: names are letters, digits and ._+- only".format(what, quote(name)))
     return name
 
 
 def is_name(name, pattern=NAME_RE):
     """True for a plain name: the whole string matches `pattern`, with no `..` in it."""
-    return isinstance(name, str) and pattern.fullmatch(name) is not None and ".." not in name
+    return (isinstance(name, str) and len(name) <= MAX_NAME and pattern.fullmatch(name) is not None
+            and ".." not in name)
 
 
 def check_dep_name(name):

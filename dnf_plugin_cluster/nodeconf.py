@@ -10,8 +10,8 @@ import os
 import re
 import stat
 
-from .errors import ClusterError
-from .names import NAME_RE
+from .errors import ClusterError, quote
+from .names import MAX_NAME, check_name
 
 #: Where nodes look for the profile, in this order: the site repository (what the
 #: site's head node published), then the cluster repository (the packager's default
@@ -27,7 +27,8 @@ PATTERN_RE = re.compile(r"\A[A-Za-z0-9_*?\[][A-Za-z0-9._+*?\[\]!-]*\Z")
 #: but `enabled` (dnf's own switch); cluster.conf(5) is generated from this table.
 KEYS = (
     ("enabled", "1", "dnf's own plugin switch: 0 disables the cluster commands of dnf (dnf-cluster "
-     "still works)."),
+     "still works). 1/0, yes/no, true/false or on/off: any other value stops every dnf command and "
+     "dnf-cluster with one error naming the file and line."),
     ("role", "(none)", "The role this node has in the cluster profile (master, compute, gpu, login, ...). "
      "dnf cluster-node sync converges the node to it; --role overrides it for one run."),
     ("profile_repo", "(the single enabled repository with a profile)",
@@ -39,6 +40,10 @@ KEYS = (
      "The most packages one sync may remove without --allow-mass-removal."),
 )
 
+KNOWN_KEYS = tuple(key for key, _, _ in KEYS)
+#: What dnf's plugin loader (libdnf's OptionBool) takes for `enabled`, in any case.
+BOOLEANS = ("1", "0", "yes", "no", "true", "false", "on", "off")
+
 
 def testing_repo(profile_repo):
     """The repository of the testing channel for a profile repository: the package
@@ -49,12 +54,13 @@ def testing_repo(profile_repo):
 
 
 class NodeConfig(object):
-    def __init__(self, role=None, profile_repo=None, path=None, protected=(), max_remove=None):
+    def __init__(self, role=None, profile_repo=None, path=None, protected=(), max_remove=None, warnings=()):
         self.role = role
         self.profile_repo = profile_repo
         self.path = path
         self.protected = tuple(protected)
         self.max_remove = max_remove            # None: the default (see sync.py)
+        self.warnings = list(warnings)          # one line each: keys and sections it does not know
 
 
 def candidates(installroot, pluginconfpath):
@@ -93,29 +99,92 @@ def _text(path, in_root):
         raise ClusterError("not UTF-8 text (byte {} is invalid)".format(err.start), path)
 
 
+def _line_of(text, key, section=False):
+    """The line number of `key = ...` (or of `[key]`) in a cluster.conf text, or None."""
+    pattern = (r"\s*\[\s*{}\s*\]" if section else r"\s*{}\s*[=:]").format(re.escape(key))
+    for number, line in enumerate(text.splitlines(), 1):
+        if re.match(pattern, line, re.IGNORECASE):
+            return number
+    return None
+
+
+def _parse(text, path):
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read_string(text, source=path)
+    except configparser.Error as err:
+        raise ClusterError("cannot parse: {}".format(" ".join(str(err).split())), path)
+    return parser
+
+
+def check_enabled(text, parser, path):
+    """Refuse an `enabled` that is no boolean: dnf's plugin loader reads it with
+    getboolean(), which dies with a traceback on every dnf command."""
+    if not parser.has_option("main", "enabled"):
+        return
+    value = parser.get("main", "enabled").strip()
+    if value.lower() not in BOOLEANS:
+        raise ClusterError("enabled = {} is not a boolean (want 1 or 0, yes or no, true or false, on or "
+                           "off)".format(quote(value)), path, _line_of(text, "enabled"))
+
+
+def enabled_problem(pluginconfpath):
+    """The ClusterError for the first cluster.conf in `pluginconfpath` whose `enabled`
+    dnf's plugin loader cannot read (see plugins/cluster.py), or None."""
+    for directory in pluginconfpath:
+        path = os.path.join(directory, "cluster.conf")
+        try:
+            text = _text(path, False)
+            if text is not None:
+                check_enabled(text, _parse(text, path), path)
+        except ClusterError as err:
+            return err
+    return None
+
+
+def _where(path, line):
+    return path if line is None else "{}:{}".format(path, line)
+
+
+def _warnings(text, parser, path):
+    """One line per section and [main] key cluster.conf does not know (a typo such as
+    `rol = compute` would otherwise only show as "this node has no role")."""
+    out = []
+    for section in parser.sections():
+        if section != "main":
+            out.append("{}: unknown section {} (cluster.conf has only [main])".format(
+                _where(path, _line_of(text, section, section=True)), quote(section)))
+    if parser.has_section("main"):
+        for key in parser.options("main"):
+            if key not in KNOWN_KEYS:
+                out.append("{}: unknown key {} in [main], ignored (known: {})".format(
+                    _where(path, _line_of(text, key)), quote(key), ", ".join(KNOWN_KEYS)))
+    return out
+
+
 def read(installroot, pluginconfpath):
     for path, in_root in candidates(installroot, pluginconfpath):
         text = _text(path, in_root)
         if text is None:
             continue
-        parser = configparser.RawConfigParser()
-        try:
-            parser.read_string(text, source=path)
-        except configparser.Error as err:
-            raise ClusterError("cannot parse: {}".format(" ".join(str(err).split())), path)
+        parser = _parse(text, path)
+        check_enabled(text, parser, path)
         get = lambda key: parser.get("main", key).strip() if parser.has_option("main", key) else None
         role, repo = get("role"), get("profile_repo")
         for key, value in (("role", role), ("profile_repo", repo)):
-            if value is not None and not NAME_RE.match(value):
-                raise ClusterError("invalid {} {!r}".format(key, value), path)
+            if value is not None:
+                try:
+                    check_name(value, key)
+                except ClusterError as err:
+                    raise ClusterError(err.bare, path)
         protected = (get("protected") or "").replace(",", " ").split()
         for pattern in protected:
-            if not PATTERN_RE.match(pattern) or ".." in pattern:
-                raise ClusterError("invalid protected pattern {!r}: package names or globs (* ? [...]) "
-                                   "only".format(pattern), path)
+            if not PATTERN_RE.match(pattern) or ".." in pattern or len(pattern) > MAX_NAME:
+                raise ClusterError("invalid protected pattern {}: package names or globs (* ? [...]) "
+                                   "only".format(quote(pattern)), path)
         max_remove = get("max_remove")
         if max_remove is not None and not re.match(r"\A[0-9]{1,9}\Z", max_remove):
-            raise ClusterError("max_remove must be a whole number of packages, not {!r}".format(max_remove), path)
+            raise ClusterError("max_remove must be a whole number of packages, not {}".format(quote(max_remove)), path)
         return NodeConfig(role or None, repo or None, path, protected,
-                          int(max_remove) if max_remove is not None else None)
+                          int(max_remove) if max_remove is not None else None, _warnings(text, parser, path))
     return NodeConfig()

@@ -25,7 +25,7 @@ import json
 import os
 import re
 
-from .errors import ClusterError
+from .errors import ClusterError, quote
 from .names import CLUSTER_ARCHES, KNOWN_BASEARCHES, check_name, is_name
 
 FORMAT = 1
@@ -37,6 +37,12 @@ UPDATE_POLICIES = ("pinned", "latest", "present")
 EVR_RE = re.compile(r"\A(?:(\d+):)?[0-9A-Za-z._+~^]+-[0-9A-Za-z._+~^]+\Z")
 #: rpm stores the epoch as a 32-bit integer; dnf's bindings take a C int.
 MAX_EPOCH = 2 ** 31 - 1
+#: Generations count publishes: far below this, and the number names a file on the head
+#: node, so 10**300 (a 301-digit file name) is refused as nodes read the profile.
+MAX_GENERATION = 2 ** 31 - 1
+#: An rpm file is named name-version-release.arch.rpm in at most 255 bytes, so no
+#: package has a longer version-release; the epoch adds at most 11.
+MAX_EVR = 255
 MAX_BYTES = 16 * 1024 * 1024
 #: Left unpinned by `publish --lock`: the OS core the distribution keeps updating
 #: (security fixes must reach every node), and dnf/rpm themselves.
@@ -96,7 +102,7 @@ def load_role(path):
     arches = check.get("arch", dict, yamlsrc.Map())
     for arch, spec in arches.items():
         if arch not in KNOWN_BASEARCHES:
-            raise ClusterError("unknown arch '{}'".format(arch), path, arches.key_line(arch))
+            raise ClusterError("unknown arch {}".format(quote(arch)), path, arches.key_line(arch))
         sub = yamlsrc.Checker(spec, path, "arch '{}'".format(arch))
         sub.keys(optional=("packages",))
         role.arch_packages[arch] = names(spec, "packages", "arch '{}'".format(arch))
@@ -172,20 +178,21 @@ def validate(data, source):
         _fail("top level", "not an object", source)
     unknown = set(data) - {"format", "roles", "pins", "generation"}
     if unknown:
-        _fail("top level", "unknown key '{}'".format(sorted(unknown)[0]), source)
-    if data.get("format") != FORMAT:
-        _fail("format", "unsupported format {!r} (this plugin reads {})".format(data.get("format"), FORMAT),
+        _fail("top level", "unknown key {}".format(quote(sorted(unknown)[0])), source)
+    if not _is_int(data.get("format")) or data.get("format") != FORMAT:
+        _fail("format", "unsupported format {} (this plugin reads {})".format(quote(data.get("format")), FORMAT),
               source)
     generation = data.get("generation", 1)
-    if not isinstance(generation, int) or isinstance(generation, bool) or generation < 1:
-        _fail("generation", "must be a whole number of 1 or more, not {!r}".format(generation), source)
+    if not _is_int(generation) or not 1 <= generation <= MAX_GENERATION:
+        _fail("generation", "must be a whole number from 1 to {}, not {}".format(MAX_GENERATION, quote(generation)),
+              source)
     roles = data.get("roles")
     if not isinstance(roles, dict) or not roles:
         _fail("roles", "must be a non-empty object", source)
     for name, role in roles.items():
-        where = "roles.{}".format(name)
         if not is_name(name):
-            _fail(where, "invalid role name", source)
+            _fail("roles", "invalid role name {}".format(quote(name)), source)
+        where = "roles.{}".format(name)
         if not isinstance(role, dict) or set(role) - {"description", "channel", "groups", "arches", "update"}:
             _fail(where, "must be an object with description, channel, groups, arches (and update)", source)
         if role.get("update", "pinned") not in UPDATE_POLICIES:
@@ -200,7 +207,7 @@ def validate(data, source):
             _fail(where + ".arches", "must be a non-empty object", source)
         for arch, spec in arches.items():
             if arch not in KNOWN_BASEARCHES:
-                _fail("{}.arches.{}".format(where, arch), "unknown arch", source)
+                _fail(where + ".arches", "unknown arch {}".format(quote(arch)), source)
             if not isinstance(spec, dict) or set(spec) != {"packages"}:
                 _fail("{}.arches.{}".format(where, arch), "must be an object with packages", source)
             _names(spec["packages"], "{}.arches.{}.packages".format(where, arch), source)
@@ -209,16 +216,18 @@ def validate(data, source):
         _fail("pins", "must be an object", source)
     for name, evr in pins.items():
         if not is_name(name):
-            _fail("pins", "invalid package name {!r}".format(name), source)
+            _fail("pins", "invalid package name {}".format(quote(name)), source)
         check_evr(evr, "pins.{}".format(name), source)
     return data
 
 
 def check_evr(evr, where, source):
     """A pinned "[epoch:]version-release": one line of rpm's characters, epoch in range."""
+    if isinstance(evr, str) and len(evr) > MAX_EVR:
+        _fail(where, "version {} is {} characters long (at most {})".format(quote(evr), len(evr), MAX_EVR), source)
     match = EVR_RE.match(evr) if isinstance(evr, str) else None
     if match is None:
-        _fail(where, "invalid version {!r} (want [epoch:]version-release)".format(evr), source)
+        _fail(where, "invalid version {} (want [epoch:]version-release)".format(quote(evr)), source)
     if match.group(1) is not None and int(match.group(1)) > MAX_EPOCH:
         _fail(where, "epoch {} is out of range (0 to {})".format(match.group(1), MAX_EPOCH), source)
     return evr
@@ -229,7 +238,30 @@ def _names(items, where, source):
         _fail(where, "must be a list", source)
     for index, item in enumerate(items):
         if not is_name(item):
-            _fail("{}[{}]".format(where, index), "invalid name {!r}".format(item), source)
+            _fail("{}[{}]".format(where, index), "invalid name {}".format(quote(item)), source)
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class _Duplicate(Exception):
+    pass
+
+
+def _no_duplicates(pairs):
+    """object_pairs_hook: a JSON object that repeats a key is refused (json would
+    silently keep the last value, so what a reviewer reads is not what nodes do)."""
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Duplicate(key)
+        out[key] = value
+    return out
+
+
+def _no_constant(name):
+    raise ValueError("{} is not JSON".format(name))
 
 
 def read_file(path, source):
@@ -247,7 +279,9 @@ def loads(text, source):
     if len(text) > MAX_BYTES:
         _fail("top level", "larger than {} bytes".format(MAX_BYTES), source)
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except _Duplicate as dup:
+        _fail("JSON", "duplicate key {}".format(quote(dup.args[0])), source)
     except ValueError as err:
         raise ClusterError("invalid cluster profile ({}): not JSON: {}".format(source, err))
     except RecursionError:
@@ -261,7 +295,7 @@ class RoleView(object):
     def __init__(self, profile, role, arch):
         roles = profile["roles"]
         if role not in roles:
-            raise ClusterError("unknown role '{}' (the profile has: {})".format(role, ", ".join(sorted(roles))))
+            raise ClusterError("unknown role {} (the profile has: {})".format(quote(role), ", ".join(sorted(roles))))
         entry = roles[role]
         if arch not in entry["arches"]:
             raise ClusterError("role '{}' has no package set for arch {} (it has: {})".format(

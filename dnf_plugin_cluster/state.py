@@ -19,7 +19,7 @@ import re
 import stat
 import tempfile
 
-from .errors import ClusterError
+from .errors import ClusterError, quote
 from .names import is_name
 
 FORMAT = 1
@@ -183,9 +183,9 @@ def invalid(data):
         return "not an object"
     unknown = sorted(k for k in data if k not in KEYS)
     if unknown:
-        return "unknown key {!r}".format(unknown[0])
+        return "unknown key {}".format(quote(unknown[0]))
     if data.get("format") != FORMAT:
-        return "unknown format {!r} (this plugin writes {})".format(data.get("format"), FORMAT)
+        return "unknown format {} (this plugin writes {})".format(quote(data.get("format")), FORMAT)
     if data.get("role") is not None and not is_name(data.get("role")):
         return "role must be a role name"
     if data.get("profile") is not None and not (isinstance(data["profile"], str) and

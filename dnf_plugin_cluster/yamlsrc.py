@@ -1,9 +1,9 @@
 """YAML with line numbers: safe loading (never yaml.load), duplicate keys refused,
-and every mapping/sequence remembering where each item came from, so that
-validation errors can say `file:line: ...`."""
+nesting bounded, and every mapping/sequence remembering where each item came from,
+so that validation errors can say `file:line: ...`."""
 import yaml
 
-from .errors import ClusterError
+from .errors import ClusterError, cut_quoted, quote
 
 
 class Map(dict):
@@ -24,6 +24,32 @@ class Seq(list):
         return self.lines[index] if index < len(self.lines) else self.line
 
 
+#: How deep mappings and sequences may nest. Definitions and roles need a handful of
+#: levels; PyYAML composes nodes recursively, so a deeper text (`[[[[...` 600 deep)
+#: would end in a RecursionError rather than a line naming the file.
+MAX_DEPTH = 64
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses a collection nested more than MAX_DEPTH deep while
+    composing, before the recursion gets anywhere near Python's limit."""
+
+    def __init__(self, text, path):
+        super(_Loader, self).__init__(text)
+        self.path = path
+        self.depth = 0
+
+    def compose_node(self, parent, index):
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise ClusterError("invalid YAML: nested more than {} deep".format(MAX_DEPTH), self.path,
+                                   self.peek_event().start_mark.line + 1)
+            return super(_Loader, self).compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
 PLAIN_TAGS = {yaml.MappingNode: "tag:yaml.org,2002:map", yaml.SequenceNode: "tag:yaml.org,2002:seq"}
 
 
@@ -32,7 +58,7 @@ def _convert(node, loader, path, seen):
     if type(node) in PLAIN_TAGS:
         if node.tag != PLAIN_TAGS[type(node)]:
             # SafeLoader refuses unknown tags on scalars; collections are walked here, so say it too
-            raise ClusterError("invalid YAML: tag '{}' is not allowed".format(node.tag), path, line)
+            raise ClusterError("invalid YAML: tag {} is not allowed".format(quote(node.tag)), path, line)
         if id(node) in seen:
             # an alias: refused, so nested aliases cannot expand exponentially ("billion laughs")
             raise ClusterError("invalid YAML: aliases (*name) are not allowed", path, line)
@@ -46,7 +72,7 @@ def _convert(node, loader, path, seen):
             if isinstance(key, (Map, Seq)):
                 raise ClusterError("mapping keys must be plain values", path, knode.start_mark.line + 1)
             if key in out:
-                raise ClusterError("duplicate key '{}' (first at line {})".format(key, out.lines[key]),
+                raise ClusterError("duplicate key {} (first at line {})".format(quote(key), out.lines[key]),
                                    path, knode.start_mark.line + 1)
             out[key] = _convert(vnode, loader, path, seen)
             out.lines[key] = knode.start_mark.line + 1
@@ -64,7 +90,7 @@ def _convert(node, loader, path, seen):
 
 def load(text, path):
     """Parse one YAML document from `text`; `path` is used in error messages only."""
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text, path)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -73,9 +99,9 @@ def load(text, path):
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = mark.line + 1 if mark is not None else None
-        raise ClusterError("invalid YAML: {}".format(err.problem or err.context), path, where)
+        raise ClusterError("invalid YAML: {}".format(cut_quoted(err.problem or err.context or "")), path, where)
     except yaml.YAMLError as err:
-        raise ClusterError("invalid YAML: {}".format(err), path)
+        raise ClusterError("invalid YAML: {}".format(cut_quoted(str(err))), path)
     finally:
         loader.dispose()
 
@@ -106,11 +132,11 @@ class Checker(object):
         allowed = set(required) | set(optional)
         for key in self.data:
             if key not in allowed:
-                self.fail("unknown key '{}' in {} (allowed: {})".format(
-                    key, self.what, ", ".join(sorted(allowed))), key)
+                self.fail("unknown key {} in {} (allowed: {})".format(
+                    quote(key), self.what, ", ".join(sorted(allowed))), key)
         for key in required:
             if key not in self.data:
-                self.fail("missing key '{}' in {}".format(key, self.what))
+                self.fail("missing key {} in {}".format(quote(key), self.what))
 
     def get(self, key, kind, default=None):
         if key not in self.data:
@@ -121,5 +147,5 @@ class Checker(object):
         if not isinstance(value, kind):
             names = {str: "a string", list: "a list", dict: "a mapping", bool: "true or false"}
             kinds = kind if isinstance(kind, tuple) else (kind,)
-            self.fail("'{}' must be {}".format(key, " or ".join(names.get(k, k.__name__) for k in kinds)), key)
+            self.fail("{} must be {}".format(quote(key), " or ".join(names.get(k, k.__name__) for k in kinds)), key)
         return value

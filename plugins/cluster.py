@@ -4,6 +4,7 @@
 from __future__ import absolute_import, unicode_literals
 
 import dnf
+import dnf.exceptions
 
 from dnf_plugin_cluster.commands import dnf4_commands
 
@@ -18,3 +19,19 @@ class Cluster(dnf.Plugin):
                 # the standalone dnf-cluster front door has registered them already
                 if command.aliases[0] not in cli.cli_commands:
                     cli.register_command(command)
+
+    @classmethod
+    def read_config(cls, conf):
+        """dnf's own reading, but an `enabled` that is no boolean is one line naming the
+        file and line: dnf's plugin loader reads it with getboolean(), whose ValueError
+        would end every dnf command in a traceback."""
+        parser = super(Cluster, cls).read_config(conf)
+        if parser.has_section("main") and parser.has_option("main", "enabled"):
+            try:
+                parser.getboolean("main", "enabled")
+            except ValueError:
+                from dnf_plugin_cluster import nodeconf
+                problem = nodeconf.enabled_problem(conf.pluginconfpath)
+                raise dnf.exceptions.ConfigError(str(problem) if problem else
+                                                 "cluster.conf: enabled is not a boolean (1 or 0)")
+        return parser

@@ -9,6 +9,7 @@ import pytest
 
 from cluster_testkit import REPO_ROOT, copy_project, standin
 from cluster_testkit.dnfroot import DnfRoot
+from cluster_testkit.gpgfixtures import no_gpg_agent_outlives_the_suite, stop_gpg_agents  # noqa: F401 (fixtures)
 from cluster_repo import compsfile
 
 
@@ -16,27 +17,6 @@ def pytest_configure(config):
     if os.geteuid() != 0:
         raise pytest.UsageError("the suite installs into dnf installroots and must run as root "
                                 "(run `make test` as root, or through sudo)")
-
-
-GNUPG_HOME_MARKERS = ("pubring.kbx", "pubring.gpg", "trustdb.gpg", "S.gpg-agent")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def no_leftover_gpg_agents(tmp_path_factory):
-    """GnuPG (ours, and librepo's for repo_gpgcheck) starts agents for keyrings under
-    the test directories; when the session ends, each is stopped by its home directory
-    (`gpgconf --homedir DIR --kill gpg-agent`), so no other agent on the host is touched."""
-    yield
-    for home in gnupg_homes(str(tmp_path_factory.getbasetemp())):
-        subprocess.run(["gpgconf", "--homedir", home, "--kill", "gpg-agent"], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-
-
-def gnupg_homes(top):
-    """GnuPG home directories under `top` (a keyring or an agent socket in them)."""
-    for directory, _, files in os.walk(top):
-        if any(marker in files for marker in GNUPG_HOME_MARKERS):
-            yield directory
 
 
 def corpus_candidates():

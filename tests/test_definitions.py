@@ -101,6 +101,9 @@ BAD_DEFINITIONS = [
      r"cluster-node\.yaml:\d+: requires 'libpsm2' is not provided on rhel/aarch64 \(limit it with arch"),
     ("dependency cycle", "cluster-apps-bio.yaml", lambda t: t + "  - cluster-node\n",
      None),
+    ("nested 600 deep", "cluster-apps-bio.yaml",
+     lambda t: t.replace("summary: ", "summary: " + "[" * 600 + "]" * 600 + " # ", 1),
+     r"cluster-apps-bio\.yaml:4: invalid YAML: nested more than 64 deep"),
 ]
 
 

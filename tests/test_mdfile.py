@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+from cluster_testkit.bomb import zstd_bomb
 from cluster_testkit.repomd import compress
 from dnf_plugin_cluster import mdfile
 from dnf_plugin_cluster.errors import ClusterError
@@ -62,3 +63,44 @@ def test_zstd_through_the_zstd_program_too(tmp_path, monkeypatch):
         handle.write(packed[:len(packed) // 2])
     with pytest.raises(ClusterError, match="corrupt zstd data"):
         mdfile.read_bounded(path, len(DATA), "profile")
+
+
+def _big_window(tmp_path):
+    """A zstd frame declaring a 128 MiB window, as `zstd --long=27` writes, after a
+    valid one: the window decides what a decoder holds, whatever the content."""
+    path = str(tmp_path / "md")
+    with open(path, "wb") as handle:
+        handle.write(zstd_bomb(64 << 20, window_log=27)[0])
+    return path
+
+
+@pytest.mark.parametrize("reader", ["module", "program"])
+def test_zstd_window_over_8_mib_is_refused_from_the_header(tmp_path, monkeypatch, reader):
+    if reader == "program":
+        monkeypatch.setattr(mdfile, "_zstd_module", lambda: None)
+    with pytest.raises(ClusterError, match=r": profile: zstd window of 128 MiB is larger than 8 MiB; refused$"):
+        mdfile.read_bounded(_big_window(tmp_path), 1 << 30, "profile")
+
+
+@pytest.mark.parametrize("reader", ["module", "program"])
+def test_every_zstd_decoder_is_bounded_to_an_8_mib_window(tmp_path, monkeypatch, reader):
+    """Should a frame's header get past the check (a later frame, a header read
+    wrongly), the decoder itself refuses the window, with the same kind of line."""
+    if reader == "program":
+        monkeypatch.setattr(mdfile, "_zstd_module", lambda: None)
+    monkeypatch.setattr(mdfile, "zstd_window", lambda head: None)
+    with pytest.raises(ClusterError, match=r": profile: a zstd frame needs a window larger than 8 MiB; refused$"):
+        mdfile.read_bounded(_big_window(tmp_path), 1 << 30, "profile")
+
+
+def test_zstd_window_of_a_frame_header():
+    assert mdfile.zstd_window(zstd_bomb(1, window_log=27)[0]) == 128 << 20
+    assert mdfile.zstd_window(zstd_bomb(1, window_log=23)[0]) == 8 << 20
+    assert mdfile.zstd_window(b"\x28\xb5\x2f\xfd\x00\x5a") == (1 << 21) + 2 * (1 << 18)     # mantissa 2
+    # single segment, 4-byte content size: the window is the content size
+    assert mdfile.zstd_window(b"\x28\xb5\x2f\xfd\xa0" + (3 << 30).to_bytes(4, "little")) == 3 << 30
+    assert mdfile.zstd_window(b"\x28\xb5\x2f\xfd\x60\x00\x01") == 256 + 256     # 2 bytes: +256
+    assert mdfile.zstd_window(b"\x28\xb5\x2f\xfd\xa0\x00") is None
+    assert mdfile.zstd_window(b"\x1f\x8b\x08") is None
+    # what createrepo_c and `zstd -19` write stays under the bound
+    assert mdfile.zstd_window(compress(DATA, "zstd")) <= mdfile.ZSTD_WINDOW_MAX

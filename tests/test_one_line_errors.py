@@ -132,3 +132,38 @@ def test_a_misspelled_command_or_subcommand_is_one_line_without_the_usage(make_r
     helped = node.dnf("cluster-master", "--help")
     assert "--wave-size" in helped.out and "--republish" in helped.out
     assert node.installed() == {} and not os.path.exists(node.path("var/lib/dnf/cluster"))
+
+
+def test_enabled_that_is_no_boolean_is_one_line_for_every_dnf_command(site):
+    """dnf's plugin loader reads `enabled` with getboolean(): `enabled = abc` ended every
+    dnf command, cluster or not, in a traceback. Now one line names the file and line,
+    through dnf and through dnf-cluster."""
+    node = site.node("compute")
+    write_bytes(node, CONF, b"[main]\n# switched on\nenabled = abc\nrole = compute\n")
+    message = "cluster.conf:3: enabled = 'abc' is not a boolean (want 1 or 0, yes or no, true or false, on or off)"
+    for run in (lambda: node.dnf("cluster-node", "status", check=False),
+                lambda: node.dnf("-y", "cluster-node", "sync", check=False),
+                lambda: node.dnf("repolist", check=False),
+                lambda: node.cluster("node", "status", check=False)):
+        result = run()
+        assert message in one_error(result), result
+    assert node.installed() == {}
+    write_bytes(node, CONF, b"[main]\nenabled = Yes\nrole = compute\n")
+    assert node.dnf("cluster-node", "status", check=False).rc in (0, 100)
+
+
+def test_unknown_key_in_cluster_conf_is_a_warning_naming_it(site):
+    """`rol = compute` only said "this node has no role": the warning names the key, its
+    line and the keys cluster.conf knows; a known role still works past one."""
+    node = site.node("compute")
+    known = "(known: enabled, role, profile_repo, protected, max_remove)"
+    write_bytes(node, CONF, b"[main]\nenabled = 1\nrol = compute\n")
+    result = node.dnf("cluster-node", "status", check=False)
+    one_error(result)
+    assert "cluster.conf:3: unknown key 'rol' in [main], ignored " + known in result.err, result
+    write_bytes(node, CONF, b"[main]\nenabled = 1\nrole = compute\nmax_removal = 3\n")
+    for args in (("cluster-node", "status", "--json"), ("-y", "cluster-node", "sync")):
+        result = node.dnf(*args, check=False)
+        assert result.rc in (0, 100) and "Traceback" not in result.err, result
+        warnings = [l for l in result.err.splitlines() if "unknown key" in l]
+        assert len(warnings) == 1 and "cluster.conf:4: unknown key 'max_removal' in [main]" in warnings[0], result

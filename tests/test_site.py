@@ -393,3 +393,99 @@ def test_publish_refuses_another_release_and_warns_when_nodes_get_a_file_url(sit
     assert "Nothing changed" in again.out and "Warning" not in again.err, again      # the URL it has stays
     served = site.publish("--dry-run")                                               # the site's: http, no warning
     assert "Warning" not in served.err, served
+
+
+def _repomds(site):
+    out = {}
+    for arch in ("x86_64", "aarch64"):
+        with open(os.path.join(site.tree, arch, "repodata", "repomd.xml"), "rb") as handle:
+            out[arch] = handle.read()
+    return out
+
+
+def test_damaged_bookkeeping_stops_a_publish_before_nodes_see_anything(site):
+    """retained.json of the wrong type made publish commit the new generation, then say
+    `Error: unexpected TypeError` and exit 1 (every later publish too). Every bookkeeping
+    file is checked before anything is written: one line naming it, nothing published."""
+    from dnf_plugin_cluster.head import publish
+    cases = [
+        (".cluster-publish/retained.json", '{"x86_64": 5}', "corrupt retained metadata list"),
+        (".cluster-publish/retained.json", '[["a"]]', "corrupt retained metadata list"),
+        (".cluster-publish/retained.json", '{"x86_64": [["a", 5]]}', "corrupt retained metadata list"),
+        (".cluster-publish/retained.json", '[' * 100000 + ']' * 100000, "corrupt retained metadata list: nested"),
+        (".cluster-publish/release.json", '{"release": "7"}', "corrupt release state"),
+        (".cluster-publish/release.json", '["x"]', "corrupt release state"),
+        (".cluster-publish/release.json", '{"baseurl": 5}', "corrupt release state"),
+        ("generations/index.json", '{"generations": [{"generation": "2"}]}', "corrupt generation index"),
+        ("generations/index.json", '{"generations": [5]}', "corrupt generation index"),
+        ("generations/index.json", '{"generations": {}}', "corrupt generation index"),
+    ]
+    before = _repomds(site)
+    generations = sorted(os.listdir(os.path.join(site.tree, "generations")))
+    for rel, text, message in cases:
+        path = os.path.join(site.tree, rel)
+        with open(path) as handle:
+            good = handle.read()
+        with open(path, "w") as handle:
+            handle.write(text)
+        result = site.master.dnf("cluster-master", "publish", "--roles", site.roles, "--repo-dir", site.tree,
+                                 check=False)
+        errors = [l for l in result.err.splitlines() if l.startswith("Error:")]
+        assert result.rc == 1 and len(errors) == 1 and "Traceback" not in result.err, (rel, text[:40], result)
+        assert "{}: {}".format(path, message) in errors[0], (rel, text[:40], result)
+        assert _repomds(site) == before and publish.current(site.tree)["generation"] == 1, (rel, text[:40])
+        assert sorted(os.listdir(os.path.join(site.tree, "generations"))) == generations, (rel, text[:40])
+        with open(path, "w") as handle:
+            handle.write(good)
+    result = site.publish()
+    assert "Published generation 2" in result.out and "Warning" not in result.err, result
+
+
+def test_a_publish_nodes_can_see_never_exits_1(site):
+    """What fails after the first repomd.xml is renamed (here: the release package's
+    `-latest` link cannot be replaced) is a warning: the generation is published, the
+    command says so and exits 0, and the next publish completes it."""
+    from dnf_plugin_cluster.head import publish, siterelease
+    latest = siterelease.latest_path(publish.SiteTree(site.tree))
+    os.remove(latest)
+    os.mkdir(latest)
+    result = site.publish("--message", "second")
+    assert result.rc == 0 and "Published generation 2" in result.out, result
+    warnings = [l for l in result.err.splitlines() if l.startswith("Warning:")]
+    assert len(warnings) == 1 and "Traceback" not in result.err, result
+    assert warnings[0].startswith("Warning: generation 2 is published, but finishing the publish failed: ")
+    assert publish.current(site.tree)["generation"] == 2
+    history = site.master.dnf("cluster-master", "history", "--repo-dir", site.tree, "--json").json
+    assert [g["generation"] for g in history["generations"]] == [1, 2] and history["published"] == 2
+    os.rmdir(latest)
+    result = site.publish("--message", "third")
+    assert "Published generation 3" in result.out and "Warning" not in result.err, result
+    assert os.path.isfile(latest)
+
+
+def test_a_killed_publish_leaves_no_temporaries_and_no_phantom_generation(site):
+    """A kill left generations/NNNN.json.tmpPID behind forever, and a generation file
+    written before the renames showed in `history` although nodes never saw it. The
+    next publish (under the lock) removes both and uses that number; history lists
+    only generations nodes could see."""
+    gen = os.path.join(site.tree, "generations")
+    with open(os.path.join(gen, "0001.json")) as handle:
+        record = json.load(handle)
+    record.update(generation=2, message="never published")
+    record["profile"]["generation"] = 2
+    with open(os.path.join(gen, "0002.json"), "w") as handle:
+        json.dump(record, handle)
+    stale = [os.path.join(gen, "0002.json.tmp99999"), os.path.join(gen, "index.json.tmp4242"),
+             os.path.join(site.tree, ".cluster-publish", "retained.json.tmp777")]
+    for path in stale:
+        with open(path, "w") as handle:
+            handle.write("{")
+    history = site.master.dnf("cluster-master", "history", "--repo-dir", site.tree, "--json").json
+    assert [g["generation"] for g in history["generations"]] == [1] and history["published"] == 1
+    assert "never published" not in site.master.dnf("cluster-master", "history", "--repo-dir", site.tree).out
+
+    assert "Published generation 2" in site.publish("--message", "the real second").out
+    assert not any(os.path.exists(p) for p in stale)
+    assert sorted(os.listdir(gen)) == ["0001.json", "0002.json", "index.json"]
+    history = site.master.dnf("cluster-master", "history", "--repo-dir", site.tree, "--json").json
+    assert [(g["generation"], g["message"]) for g in history["generations"]][1:] == [(2, "the real second")]

@@ -156,7 +156,8 @@ def conf_manpage(out):
         ".SH DESCRIPTION",
         "An INI file with one \\fB[main]\\fR section. In an image root (dnf \\fB\\-\\-installroot\\fR) "
         "the root's own /etc/dnf/plugins/cluster.conf wins over the host's, so each image converges "
-        "to its own role.",
+        "to its own role. A key or section it does not know is named in a warning, with the keys "
+        "it knows, and ignored.",
         ".SH OPTIONS"] + rows + [
         ".SH SEE ALSO", ".BR dnf\\-cluster (8),", ".BR dnf.conf (5)", ""]
     with open(out, "w") as handle:

@@ -14,8 +14,9 @@ _DNF4 = []
 
 def no_such_command(word):
     """dnf-cluster's one line for a command word it does not have (both backends)."""
-    return "dnf-cluster: error: no such command '{}' ({}; see dnf-cluster --help)".format(
-        word, ", ".join(short for short, _ in SHORT))
+    from ..errors import quote
+    return "dnf-cluster: error: no such command {} ({}; see dnf-cluster --help)".format(
+        quote(word), ", ".join(short for short, _ in SHORT))
 
 
 def dnf4_commands():

@@ -128,7 +128,10 @@ class ClusterCommand(object):
 
     def node_config(self):
         from .. import nodeconf
-        return nodeconf.read(self.base.conf.installroot, self.base.conf.pluginconfpath)
+        config = nodeconf.read(self.base.conf.installroot, self.base.conf.pluginconfpath)
+        for warning in config.warnings:
+            logger.warning("Warning: %s", warning)
+        return config
 
 
 def error_line(err, host_errors=()):

@@ -3,7 +3,7 @@ the `cluster` category) as they apply to this node's arch, read from every enabl
 repository's comps through libcomps (comps.py)."""
 from __future__ import absolute_import, unicode_literals
 
-from ..errors import ClusterError
+from ..errors import ClusterError, quote
 from .base import ClusterCommand
 
 
@@ -51,8 +51,8 @@ class ClusterGroupCommand(ClusterCommand):
         by_id = dict((v.id, v) for v in views)
         missing = [g for g in self.opts.groups if g not in by_id]
         if missing:
-            raise ClusterError("unknown cluster group '{}' for {} (known: {})".format(
-                missing[0], arch, ", ".join(sorted(by_id)) or "none"))
+            raise ClusterError("unknown cluster group {} for {} (known: {})".format(
+                quote(missing[0]), arch, ", ".join(sorted(by_id)) or "none"))
         return [by_id[g] for g in self.opts.groups]
 
     def _show(self, text):

@@ -10,7 +10,7 @@ import fnmatch
 import os
 import sys
 
-from ..errors import ClusterError
+from ..errors import ClusterError, quote
 from ..names import CLUSTER_ARCHES
 from .base import INFO, WARNING, ClusterCommand, logger
 
@@ -140,8 +140,8 @@ class ClusterMasterCommand(ClusterCommand):
         except ValueError:
             self.rollback_to = 0
         if self.rollback_to < 1:
-            raise ClusterError("cluster-master rollback: the generation is a number of 1 or more, not '{}'"
-                                   .format(self.opts.generation))
+            raise ClusterError("cluster-master rollback: the generation is a number of 1 or more, not {}"
+                                   .format(quote(self.opts.generation)))
 
     def configure_kickstart(self):
         if not self.opts.role:
@@ -289,8 +289,8 @@ class ClusterMasterCommand(ClusterCommand):
 
     def configure(self):
         if getattr(self.opts, "generation", None) is not None and self.opts.subcommand[0] != "rollback":
-            raise ClusterError("cluster-master {}: unexpected argument '{}'".format(
-                self.opts.subcommand[0], self.opts.generation))
+            raise ClusterError("cluster-master {}: unexpected argument {}".format(
+                self.opts.subcommand[0], quote(self.opts.generation)))
         super(ClusterMasterCommand, self).configure()
 
     def _site(self):
@@ -344,7 +344,7 @@ class ClusterMasterCommand(ClusterCommand):
                 self._say(preview.as_dict(), preview.lines(False))
                 return
             entry = site.publish(prof, arches, gpg=gpg, message=self.opts.message, action=action,
-                                 baseurl=baseurl)
+                                 baseurl=baseurl, warn=lambda text: logger.warning("Warning: %s", text))
         if self.opts.json:
             self.print_json(dict(entry, written=[os.path.join(site.path, a) for a in arches],
                                  profile=entry["digest"], pins=prof["pins"], changed=preview.changed))

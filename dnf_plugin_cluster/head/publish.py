@@ -29,7 +29,7 @@ import subprocess
 import tempfile
 
 from .. import comps, profile
-from ..errors import ClusterError
+from ..errors import ClusterError, quote
 from ..files import read_json, write_atomic
 from ..names import CLUSTER_ARCHES, KNOWN_BASEARCHES
 from . import repodata, siterelease
@@ -46,6 +46,9 @@ CONTENT_ADDRESSED = re.compile(r"^[0-9a-f]{32,128}-")
 RELEASEVER_RE = re.compile(r"^(\d+(\.\d+)?|rawhide|eln)$")
 #: Marks of a tree that `cluster-repo build` made (the packager's, never the site's).
 BUILD_MARKS = (".cluster-build.json", "SRPMS")
+#: A generation record's file name, and write_atomic()'s temporary beside a file.
+GENERATION_FILE = re.compile(r"\A(\d{1,10})\.json\Z")
+TEMPORARY = re.compile(r"\A.+\.tmp\d+\Z")
 
 
 # --- any repository tree (the packager's default profile, closure, tests) -----------------
@@ -108,6 +111,10 @@ def invoking_user():
         return str(os.getuid())
 
 
+def _is_generation(value):
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= profile.MAX_GENERATION
+
+
 def _dumps(data):
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
@@ -145,7 +152,7 @@ class SiteTree(object):
                                        mark, self.releasever), self.path)
         if not RELEASEVER_RE.match(self.releasever):
             raise ClusterError("the site repository of one release is SITE/<releasever> (e.g. /srv/cluster/site/9): "
-                               "'{}' is not a release version".format(self.releasever), self.path)
+                               "{} is not a release version".format(quote(self.releasever)), self.path)
         return self
 
     def exists(self):
@@ -167,7 +174,7 @@ class SiteTree(object):
         arches = set(wanted or ()) | set(self.arches())
         for arch in arches:
             if arch not in KNOWN_BASEARCHES:
-                raise ClusterError("unknown arch '{}' (known: {})".format(arch, ", ".join(KNOWN_BASEARCHES)))
+                raise ClusterError("unknown arch {} (known: {})".format(quote(arch), ", ".join(KNOWN_BASEARCHES)))
         return sorted(arches or CLUSTER_ARCHES)
 
     def signed_arches(self):
@@ -200,25 +207,47 @@ class SiteTree(object):
                 return None
         return None
 
-    def history(self):
-        """Index entries of every generation, oldest first; a generation whose file is
-        there but not yet in the index (a publish stopped between the two) is read from
-        its file."""
-        data = read_json(self._gen_dir(INDEX), "generation index")
+    def committed(self):
+        """The generation nodes see now: the published profile's, 0 when no arch has a
+        profile, None when that cannot be told (the published profile is invalid)."""
+        try:
+            published = self.published()
+        except ClusterError:
+            return None
+        return (published or {}).get("generation", 0)
+
+    def history(self, committed=None):
+        """Index entries of every committed generation, oldest first. A generation whose
+        file is there but not yet in the index (a publish stopped between the two) is
+        read from its file if nodes saw it: its number is at most the published
+        generation (`committed`, read when None). A file past it was written by a
+        publish stopped before its renames: never published, not listed (when the
+        published profile is invalid, every file is)."""
+        path = self._gen_dir(INDEX)
+        data = read_json(path, "generation index")
         if data is None:
             data = {"generations": []}
         if not isinstance(data, dict) or not isinstance(data.get("generations"), list):
-            raise ClusterError("corrupt generation index", self._gen_dir(INDEX))
-        entries = dict((e.get("generation"), e) for e in data["generations"] if isinstance(e, dict))
+            raise ClusterError("corrupt generation index: want {\"generations\": [...]}", path)
+        entries = {}
+        for entry in data["generations"]:
+            if not isinstance(entry, dict) or not _is_generation(entry.get("generation")):
+                raise ClusterError("corrupt generation index: an entry {} is not an object with a generation "
+                                   "from 1 to {}".format(quote(entry), profile.MAX_GENERATION), path)
+            entries[entry["generation"]] = entry
+        if committed is None:
+            committed = self.committed()
         for number in self._generation_files():
-            if number not in entries:
+            if number not in entries and (committed is None or number <= committed):
                 entries[number] = self._entry(self.generation(number))
-        return [entries[n] for n in sorted(entries, key=lambda n: n or 0)]
+        return [entries[n] for n in sorted(entries)]
 
     def _generation_files(self):
         if not os.path.isdir(self._gen_dir()):
             return []
-        return sorted(int(f[:-5]) for f in os.listdir(self._gen_dir()) if re.match(r"^\d+\.json$", f))
+        return sorted(int(m.group(1)) for m in (GENERATION_FILE.match(f) for f in os.listdir(self._gen_dir()))
+                      if m and 1 <= int(m.group(1)) <= profile.MAX_GENERATION
+                      and m.group(0) == "{:04d}.json".format(int(m.group(1))))
 
     def generation(self, number):
         """The record of generation `number`, with its profile."""
@@ -234,11 +263,28 @@ class SiteTree(object):
         profile.validate(data.get("profile"), path)
         return data
 
-    def next_generation(self, published=None):
-        numbers = self._generation_files() + [e.get("generation", 0) for e in self.history()]
-        if published is not None:
-            numbers.append(published.get("generation", 0))
+    def next_generation(self, published=None, history=None):
+        """One past every committed generation: a number a publish stopped before its
+        renames left a file for is used again (that file is overwritten)."""
+        published = published or {}
+        if history is None:
+            history = self.history()
+        numbers = [e["generation"] for e in history] + [published.get("generation", 0)]
         return max(numbers + [0]) + 1
+
+    def _retained(self):
+        """.cluster-publish/retained.json, checked: {arch: [[file name, ...], ...]}."""
+        path = self._state("retained.json")
+        data = read_json(path, "retained metadata list")
+        if data is None:
+            return {}
+        if not isinstance(data, dict) or not all(
+                isinstance(lists, list) and all(isinstance(names, list) and all(isinstance(n, str) for n in names)
+                                                for names in lists)
+                for lists in data.values()):
+            raise ClusterError("corrupt retained metadata list: want {\"ARCH\": [[FILE, ...], ...]}; move it "
+                               "aside and publish again", path)
+        return data
 
     @staticmethod
     def _entry(record):
@@ -270,15 +316,26 @@ class SiteTree(object):
             handle.close()
 
     # --- publishing ----------------------------------------------------------------------
-    def publish(self, prof, arches, gpg=None, message="", user=None, action="publish", baseurl=None, log=None):
+    def publish(self, prof, arches, gpg=None, message="", user=None, action="publish", baseurl=None, log=None,
+                warn=None):
         """Publish `prof` as the next generation into every arch of `arches`; the caller
         holds locked(). gpg: signing.Gpg that can sign (checked by the caller), or None.
-        Returns the generation's index entry."""
+        Returns the generation's index entry.
+
+        Every bookkeeping file is read and checked before anything is written; once the
+        first repomd.xml is renamed, nodes see the generation, and what fails after
+        that (the index, the release package, tidying up) is a warning through warn(),
+        never an error: the publish happened."""
         if self._lock is None:
             raise RuntimeError("SiteTree.publish() needs the tree's lock (with tree.locked(): ...)")
         log = log or (lambda text: None)
-        self._clean_leftovers(arches)
-        number = self.next_generation(self.published(warn=lambda text: None))
+        warn = warn or log
+        published = self.published(warn=lambda text: None)
+        committed = published.get("generation", 0) if published is not None else self.committed()
+        self._clean_leftovers(arches, committed)
+        retained = self._retained()
+        history = self.history(committed)
+        number = self.next_generation(published, history)
         prof = dict(prof, generation=number)
         profile.validate(prof, "published profile")
         record = {"format": FORMAT, "generation": number, "time": utc_now(), "user": user or invoking_user(),
@@ -295,22 +352,46 @@ class SiteTree(object):
         # nothing a reader uses has changed so far; from here on every step is a rename
         os.makedirs(self._gen_dir(), exist_ok=True)
         write_atomic(self._gen_dir("{:04d}.json".format(number)), _dumps(record))
-        for arch in arches:
-            repodata.commit_pending(self.repodata(arch))
-        entries = [e for e in self.history() if e.get("generation") != number] + [self._entry(record)]
-        write_atomic(self._gen_dir(INDEX), _dumps({"format": FORMAT, "generations": entries}))
-        if release is not None:
-            release.commit()
-        if gpg is not None:         # as the packager's OUTDIR/RPM-GPG-KEY-cluster, for gpgkey=URL
-            write_atomic(os.path.join(self.top, siterelease.KEY_FILE), gpg.public_key())
-        for arch in arches:
-            self._collect(arch, previous[arch])
+        entries = [e for e in history if e["generation"] != number] + [self._entry(record)]
+        repodata.commit_pending(self.repodata(arches[0]))
+        # generation `number` is visible to nodes now: what follows cannot undo that
+        try:
+            for arch in arches[1:]:
+                repodata.commit_pending(self.repodata(arch))
+            write_atomic(self._gen_dir(INDEX), _dumps({"format": FORMAT, "generations": entries}))
+            if release is not None:
+                release.commit()
+            if gpg is not None:         # as the packager's OUTDIR/RPM-GPG-KEY-cluster, for gpgkey=URL
+                write_atomic(os.path.join(self.top, siterelease.KEY_FILE), gpg.public_key())
+            for arch in arches:
+                self._collect(arch, previous[arch], retained)
+        except Exception as err:        # pylint: disable=broad-except
+            why = str(err) if isinstance(err, ClusterError) else "{}: {}".format(type(err).__name__, err)
+            warn("generation {} is published, but finishing the publish failed: {}; the next publish "
+                 "completes it".format(number, " ".join(why.split())))
         log("generation {}: {} -> {}".format(number, profile.digest(prof)[:12], ", ".join(
             os.path.join(self.path, a) for a in arches)))
         return self._entry(record)
 
-    def _clean_leftovers(self, arches):
-        """What a publish killed midway left (under the lock, nothing else uses it)."""
+    def _clean_leftovers(self, arches, committed):
+        """What a publish killed midway left (under the lock, nothing else uses it): the
+        temporaries of write_atomic(), generation files past the published generation
+        (written before the renames nodes never saw), staging directories, pending
+        repomd.xml files. `committed`: the published generation, None when unknown
+        (then every generation file stays)."""
+        places = [self._gen_dir(), self._state(), self.top] + [os.path.join(self.path, a, "Packages")
+                                                                 for a in arches]
+        for directory in places:
+            if not os.path.isdir(directory):
+                continue
+            for name in os.listdir(directory):
+                match = GENERATION_FILE.match(name)
+                stale = TEMPORARY.match(name) or (
+                    directory == self._gen_dir() and match is not None and committed is not None and
+                    int(match.group(1)) > committed)
+                if stale and (directory != self.top or name.startswith(siterelease.NAME) or
+                              name.startswith(siterelease.KEY_FILE)):
+                    os.unlink(os.path.join(directory, name))
         for arch in arches:
             top = os.path.join(self.path, arch)
             if not os.path.isdir(top):
@@ -350,12 +431,11 @@ class SiteTree(object):
         repodata.write_pending(repomd, md, sign)
         return old
 
-    def _collect(self, arch, previous):
+    def _collect(self, arch, previous, retained):
         """Delete metadata files that neither the new repomd.xml nor the KEEP_REPOMD
-        before it name."""
+        before it name (`retained`: the checked retained.json, updated here)."""
         path = self._state("retained.json")
-        retained = read_json(path, "retained metadata list") or {}
-        lists = [previous] + [l for l in retained.get(arch, []) if isinstance(l, list)][:KEEP_REPOMD - 1]
+        lists = [previous] + retained.get(arch, [])[:KEEP_REPOMD - 1]
         retained[arch] = lists
         write_atomic(path, _dumps(retained))
         md = self.repodata(arch)

@@ -26,7 +26,6 @@ head node first, then each group of nodes in one fan-out.
 
 Pure logic, Python 3.6 (EL8): no dnf import; ClusterShell through fleet.py.
 """
-import grp
 import hashlib
 import os
 import pwd

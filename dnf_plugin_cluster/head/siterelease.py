@@ -119,17 +119,34 @@ class Release(object):
         write_atomic(self.tree._state("release.json"), json.dumps(self.state, indent=2, sort_keys=True) + "\n")
 
 
+def read_state(tree):
+    """.cluster-publish/release.json, checked: {"release": N, "inputs": HEX, "baseurl": URL}
+    (each optional), so a damaged one stops a publish before anything is written."""
+    path = tree._state("release.json")
+    state = read_json(path, "release state")
+    if state is None:
+        return {}
+    release = state.get("release") if isinstance(state, dict) else None
+    if not isinstance(state, dict) or set(state) - {"release", "inputs", "baseurl"} or not (
+            release is None or (isinstance(release, int) and not isinstance(release, bool) and
+                                1 <= release <= 2 ** 31 - 1)) or not all(
+            isinstance(state.get(key, ""), str) for key in ("inputs", "baseurl")):
+        raise ClusterError("corrupt release state: want {\"release\": N, \"inputs\": TEXT, \"baseurl\": URL}; "
+                           "move it aside and publish again (the release package is rebuilt)", path)
+    return state
+
+
 def baseurl_for(tree, baseurl):
     """The base URL the next cluster-site-release gives nodes: --baseurl, else the one
     the current build has, else file://SITE (which only nodes that mount SITE reach)."""
-    state = read_json(tree._state("release.json"), "release state") or {}
+    state = read_state(tree)
     return check_baseurl(baseurl or state.get("baseurl") or "file://" + tree.top)
 
 
 def _wanted(tree, arches, gpg, baseurl):
     """(release state, base URL, key, .repo text, inputs digest, the current build's path
     or None) of the cluster-site-release a publish into `arches` wants; reads only."""
-    state = read_json(tree._state("release.json"), "release state") or {}
+    state = read_state(tree)
     url = baseurl_for(tree, baseurl)
     key = gpg.public_key() if gpg is not None else b""
     text = repo_text(url, gpg is not None)

@@ -4,7 +4,7 @@ import os
 
 import libdnf5
 
-from ...errors import ClusterError
+from ...errors import ClusterError, quote
 from .. import Backend
 from .common import PRIORITY, one_line
 from .history import HistoryMixin
@@ -68,7 +68,7 @@ class Libdnf5Backend(ReposMixin, PackagesMixin, TransactionMixin, VersionLockMix
                 variables.set("releasever", settings.releasever)
             if settings.forcearch:
                 if settings.forcearch not in libdnf5.rpm.get_supported_arches():
-                    raise ClusterError("unknown architecture '{}' for --forcearch".format(settings.forcearch))
+                    raise ClusterError("unknown architecture {} for --forcearch".format(quote(settings.forcearch)))
                 conf.ignorearch = True
                 variables.set("arch", settings.forcearch)
         except libdnf5.exception.OptionBindsOptionNotFoundError as err:

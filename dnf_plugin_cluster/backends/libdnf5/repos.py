@@ -5,7 +5,7 @@ import fnmatch
 
 import libdnf5
 
-from ...errors import ClusterError
+from ...errors import ClusterError, quote
 from .common import PRIORITY
 
 
@@ -44,7 +44,7 @@ class ReposMixin(object):
             for pattern in patterns:
                 hits = [r for r in repos if fnmatch.fnmatchcase(r.get_id(), pattern)]
                 if not hits and not any(c in pattern for c in "*?["):
-                    raise ClusterError("no repository matches '{}'".format(pattern))
+                    raise ClusterError("no repository matches {}".format(quote(pattern)))
                 found += hits
             return found
 
@@ -53,7 +53,7 @@ class ReposMixin(object):
                 try:
                     repo.get_config().opt_binds().at(key).new_string(PRIORITY, value)
                 except libdnf5.exception.OptionBindsOptionNotFoundError:
-                    raise ClusterError("unknown repository option '{}' in --setopt".format(key))
+                    raise ClusterError("unknown repository option {} in --setopt".format(quote(key)))
         if settings.repos is not None:
             for repo in repos:
                 repo.disable()
