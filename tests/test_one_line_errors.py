@@ -119,7 +119,7 @@ def test_a_misspelled_command_or_subcommand_is_one_line_without_the_usage(make_r
              "dnf cluster-node: error: argument subcommand: invalid choice: 'synk' (choose from 'sync', 'status')"),
             (node.dnf_args("cluster-master", "pubish", "--repo-dir", "/nonexistent"),
              "dnf cluster-master: error: argument subcommand: invalid choice: 'pubish' (choose from 'publish', "
-             "'history', 'rollback', 'kickstart', 'status', 'sync')"),
+             "'history', 'rollback', 'kickstart', 'status', 'sync', 'services')"),
             (node.dnf_args("cluster-node", "sync", "--bogus"), "dnf cluster-node: error: unrecognized arguments: --bogus"),
             (cluster + ["node", "synk"], "dnf-cluster cluster-node: error: argument subcommand: invalid choice: "
                                          "'synk' (choose from 'sync', 'status')"),
