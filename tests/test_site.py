@@ -429,7 +429,7 @@ def test_damaged_bookkeeping_stops_a_publish_before_nodes_see_anything(site):
         with open(path, "w") as handle:
             handle.write(text)
         result = site.master.dnf("cluster-master", "publish", "--roles", site.roles, "--repo-dir", site.tree,
-                                 check=False)
+                                 "--republish", check=False)        # the same roles: a publish on purpose
         errors = [l for l in result.err.splitlines() if l.startswith("Error:")]
         assert result.rc == 1 and len(errors) == 1 and "Traceback" not in result.err, (rel, text[:40], result)
         assert "{}: {}".format(path, message) in errors[0], (rel, text[:40], result)
@@ -437,7 +437,7 @@ def test_damaged_bookkeeping_stops_a_publish_before_nodes_see_anything(site):
         assert sorted(os.listdir(os.path.join(site.tree, "generations"))) == generations, (rel, text[:40])
         with open(path, "w") as handle:
             handle.write(good)
-    result = site.publish()
+    result = site.publish("--republish")
     assert "Published generation 2" in result.out and "Warning" not in result.err, result
 
 
@@ -449,7 +449,7 @@ def test_a_publish_nodes_can_see_never_exits_1(site):
     latest = siterelease.latest_path(publish.SiteTree(site.tree))
     os.remove(latest)
     os.mkdir(latest)
-    result = site.publish("--message", "second")
+    result = site.publish("--republish", "--message", "second")
     assert result.rc == 0 and "Published generation 2" in result.out, result
     warnings = [l for l in result.err.splitlines() if l.startswith("Warning:")]
     assert len(warnings) == 1 and "Traceback" not in result.err, result
@@ -458,7 +458,7 @@ def test_a_publish_nodes_can_see_never_exits_1(site):
     history = site.master.dnf("cluster-master", "history", "--repo-dir", site.tree, "--json").json
     assert [g["generation"] for g in history["generations"]] == [1, 2] and history["published"] == 2
     os.rmdir(latest)
-    result = site.publish("--message", "third")
+    result = site.publish("--republish", "--message", "third")
     assert "Published generation 3" in result.out and "Warning" not in result.err, result
     assert os.path.isfile(latest)
 
@@ -484,7 +484,7 @@ def test_a_killed_publish_leaves_no_temporaries_and_no_phantom_generation(site):
     assert [g["generation"] for g in history["generations"]] == [1] and history["published"] == 1
     assert "never published" not in site.master.dnf("cluster-master", "history", "--repo-dir", site.tree).out
 
-    assert "Published generation 2" in site.publish("--message", "the real second").out
+    assert "Published generation 2" in site.publish("--republish", "--message", "the real second").out
     assert not any(os.path.exists(p) for p in stale)
     assert sorted(os.listdir(gen)) == ["0001.json", "0002.json", "index.json"]
     history = site.master.dnf("cluster-master", "history", "--repo-dir", site.tree, "--json").json
