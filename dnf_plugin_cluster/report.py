@@ -16,9 +16,9 @@ NOTHING = "  (nothing to change)"
 OK, DRIFT = 0, 100
 
 
-def answer(run, result):
+def answer(run, result, refusal=None):
     """The JSON answer of sync (dry run, check or real), format 1: result is in-sync,
-    planned, drift or synced."""
+    planned, drift or synced; `refusal` (a plan only): why a real sync would refuse it."""
     plan = run.plan
     out = dict(run.summary, format=ANSWER_FORMAT, command="sync", result=result,
                generation=run.state.generation, in_sync=result in ("in-sync", "synced"), plan=plan.as_dict(),
@@ -27,6 +27,8 @@ def answer(run, result):
                        "downgrade": len(plan.downgrade), "remove": len(plan.remove), "kept": len(plan.kept)})
     if run.lock_note:
         out["warnings"] = [run.lock_note]
+    if refusal:
+        out["refusal"] = refusal
     return out
 
 

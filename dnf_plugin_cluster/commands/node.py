@@ -87,9 +87,9 @@ class ClusterNodeCommand(ClusterCommand):
         if self.plan_only:
             if run.items and not self.opts.json:
                 print(self.backend.table(run.items))
-            result, lines, status = report.plan_only(run, self.opts.check,
-                                                     None if self.opts.allow_mass_removal else too_many)
-            self.show(report.answer(run, result), lines)
+            refusal = None if self.opts.allow_mass_removal else too_many
+            result, lines, status = report.plan_only(run, self.opts.check, refusal)
+            self.show(report.answer(run, result, refusal), lines)
             self.cli.demands.success_exit_status = status
             return
         if run.plan.in_sync:
@@ -104,6 +104,7 @@ class ClusterNodeCommand(ClusterCommand):
         def done():
             run.finish()
             self._hand_pins(run)
+            run.verify()                     # a sync ends where status says in sync, or exits 1
             if self.opts.json:
                 self.print_json(report.answer(run, "synced"))
         self.backend.run(comment, done)
