@@ -71,6 +71,12 @@ class NodeRun(object):
             check_name(self.role, "role")
         self.state = state.load(backend.persistdir)
         self.repo, self.profile = find_profile(backend, self.config.profile_repo, self.state.site_repo())
+        if self.state.generation is not None and self.profile.get("generation") is None and \
+                not self.config.profile_repo:
+            raise ClusterError("this node synced to generation {} of a site profile, but repository '{}' carries "
+                               "the packager's default profile: refusing to fall back to it (restore the site "
+                               "repository, or name the profile repository with profile_repo in "
+                               "cluster.conf)".format(self.state.generation, self.repo))
         if not self.role:
             raise ClusterError("this node has no role: set role= in /etc/dnf/plugins/cluster.conf or pass --role")
         arch = backend.basearch
