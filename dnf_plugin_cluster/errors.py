@@ -13,3 +13,10 @@ class ClusterError(Exception):
         elif path is not None:
             message = "{}: {}".format(path, message)
         super(ClusterError, self).__init__(" ".join(str(message).split("\n")))
+
+
+class RpmdbError(ClusterError):
+    """The rpm database of a root cannot be read: an error, never drift."""
+
+    def __init__(self, root, problem):
+        super(RpmdbError, self).__init__("cannot read the rpm database of {}: {}".format(root, problem))

@@ -7,7 +7,7 @@ import uuid
 
 from . import nodeconf, plan as planning, profile, state
 from .backends import BY_HAND
-from .errors import ClusterError
+from .errors import ClusterError, RpmdbError
 from .names import check_name
 
 #: Transaction actions that take a package off the node, and that put one on it.
@@ -125,8 +125,7 @@ class NodeRun(object):
         if problem is None and (self.state.managed or self.state.generation is not None):
             problem = "it lists no installed package, but this node synced before"
         if problem:
-            raise ClusterError("cannot read the rpm database of {}: {}".format(
-                self.backend.installroot or "/", problem))
+            raise RpmdbError(self.backend.installroot or "/", problem)
 
     def follow_channel(self):
         """Stable roles take nothing from the testing repository; testing roles need it

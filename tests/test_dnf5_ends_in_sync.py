@@ -120,6 +120,7 @@ def test_dnf5_an_unreadable_rpm_database_is_one_error_line_not_drift(site, make_
         lines = error_lines(result)
         assert len(lines) == 1 and lines[0].startswith(
             "Error: cannot read the rpm database of {}: ".format(node.root)), result
+        assert not [l for l in result.err.splitlines() if l.lower().startswith("error") and l not in lines], result
         assert "missing" not in result.out + result.err
     answer = standalone(node, "status", "--json", check=False)
     assert answer.rc == 1 and json.loads(answer.out)["result"] == "error", answer

@@ -237,6 +237,34 @@ def _text(value):
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
+class RpmLog(object):
+    """librpm's log held back while the package manager loads the rpm database (dnf 4
+    does so before the command runs, and librpm then prints its own `error:` lines):
+    released as it was, except when the run's error is that the database cannot be
+    read (errors.RpmdbError, which names rpm's first error, so the user reads one line)."""
+
+    def __init__(self):
+        import tempfile
+        import rpm
+        self.file = tempfile.TemporaryFile(mode="w+")
+        rpm.setLogFile(self.file)
+
+    def release(self, show=True):
+        import sys
+        import rpm
+        if self.file is None:
+            return
+        rpm.setLogFile(sys.stderr)
+        if show:
+            self.file.seek(0)
+            text = self.file.read(65536)
+            if text:
+                sys.stderr.write(text)
+                sys.stderr.flush()
+        self.file.close()
+        self.file = None
+
+
 def rpmdb_problem(root):
     """Open the rpm database of `root` as rpm does: None when that works or when there
     is no database yet, else rpm's first error line (its log is kept off the terminal)."""

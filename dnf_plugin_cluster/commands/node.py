@@ -40,6 +40,8 @@ class ClusterNodeCommand(ClusterCommand):
         self.config = self.node_config()
         self.backend.want_metadata("cluster")
         self.lock = None
+        from ..backends import RpmLog
+        self.rpm_log = RpmLog()              # until _load: a corrupt rpm database is one error line
 
     def configure_status(self):
         self._configure_common()
@@ -57,8 +59,16 @@ class ClusterNodeCommand(ClusterCommand):
                 on_wait=lambda: logger.warning("Waiting for another cluster-node sync on this root..."))
 
     def _load(self):
+        from ..errors import RpmdbError
         from ..sync import NodeRun
-        return NodeRun(self.backend, self.config, self.opts.role).load()
+        try:
+            run = NodeRun(self.backend, self.config, self.opts.role).load()
+        except RpmdbError:
+            self.rpm_log.release(show=False)
+            raise
+        finally:
+            self.rpm_log.release()
+        return run
 
     def show(self, data, lines):
         """The answer: JSON under --json, else the text."""

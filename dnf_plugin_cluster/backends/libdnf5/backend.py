@@ -4,7 +4,7 @@ import os
 
 import libdnf5
 
-from ...errors import ClusterError
+from ...errors import ClusterError, RpmdbError
 from .. import Backend
 from .common import PRIORITY, one_line
 from .history import HistoryMixin
@@ -133,7 +133,7 @@ class Libdnf5Backend(ReposMixin, PackagesMixin, TransactionMixin, VersionLockMix
             # an rpm database that rpm cannot open is said as dnf 4 nodes say it (sync.py)
             problem = self.rpmdb_problem() if system else None
             if problem:
-                raise ClusterError("cannot read the rpm database of {}: {}".format(self.installroot, problem))
+                raise RpmdbError(self.installroot, problem)
             raise ClusterError(one_line(err))
         if available and self._refetch_incomplete():
             self._reload()
