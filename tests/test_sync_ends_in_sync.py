@@ -141,6 +141,7 @@ def test_an_unreadable_rpm_database_is_one_error_line_not_drift(site):
         lines = error_lines(result)
         assert len(lines) == 1 and lines[0].startswith(
             "Error: cannot read the rpm database of {}: ".format(node.root)), result
+        assert [l for l in result.err.splitlines() if l.strip()] == lines, result     # nothing else from rpm
         assert "missing" not in result.out + result.err
     answer = node.dnf("cluster-node", "status", "--json", check=False)
     assert answer.rc == 1 and answer.json["result"] == "error", answer
@@ -217,3 +218,23 @@ def test_a_virtual_provide_in_a_role_is_there_when_its_provider_is(site):
     status = node.dnf("cluster-node", "status", "--json", check=False)
     assert status.rc == 0 and status.json["drift"]["missing"] == [], status
     assert node.dnf("cluster-node", "sync", "--check").rc == 0
+
+
+def test_the_fleet_shows_a_lost_site_repository_and_an_unreadable_rpm_database_as_errors(site, tmp_path):
+    from cluster_testkit.farm import Farm
+    farm = Farm(str(tmp_path / "farm"))
+    template = site.node("tpl")
+    template.dnf("-y", "cluster-node", "sync")
+    for number in (1, 2, 3):
+        farm.clone("node{}".format(number), template, str(tmp_path / "nodes" / "node{}".format(number)))
+    os.unlink(farm.nodes["node2"].path("etc/yum.repos.d/cluster-site.repo"))
+    with open(farm.nodes["node3"].path("var/lib/rpm/rpmdb.sqlite"), "r+b") as handle:
+        handle.write(os.urandom(os.path.getsize(handle.name)))
+    result = site.master.dnf(*farm.fleet_args("status", "node[1-3]"), check=False)
+    assert result.rc == 1, result
+    lines = [l.split(None, 2) for l in result.out.splitlines() if l.strip()]
+    by_node = dict((l[0], l[2]) for l in lines)
+    assert by_node["node1"] == "in sync, generation 1", result
+    assert by_node["node2"].startswith("error: this node synced from the site repository 'cluster-site'"), result
+    assert by_node["node3"].startswith("error: cannot read the rpm database of "), result
+    assert "Error: 2 nodes could not be asked: node[2-3]" in result.err, result
