@@ -9,9 +9,11 @@ from cluster_repo.rpmbuild import rpmbuild
 
 
 class Pkg(object):
-    def __init__(self, name, version="1.0", release="1", files=(), post_lua=None, requires=(), noarch=True):
+    def __init__(self, name, version="1.0", release="1", files=(), post_lua=None, requires=(), noarch=True,
+                 provides=(), obsoletes=()):
         self.name, self.version, self.release = name, version, release
         self.files, self.post_lua, self.requires, self.noarch = list(files), post_lua, list(requires), noarch
+        self.provides, self.obsoletes = list(provides), list(obsoletes)
 
     def spec(self):
         lines = ["Name: {}".format(self.name), "Version: {}".format(self.version),
@@ -20,6 +22,8 @@ class Pkg(object):
         if self.noarch:
             lines.append("BuildArch: noarch")
         lines += ["Requires: {}".format(r) for r in self.requires]
+        lines += ["Provides: {}".format(p) for p in self.provides]
+        lines += ["Obsoletes: {}".format(o) for o in self.obsoletes]
         lines += ["%description", "Test package.", "%install"]
         lines += ["mkdir -p %{{buildroot}}{} && touch %{{buildroot}}{}".format(os.path.dirname(f), f)
                   for f in self.files]

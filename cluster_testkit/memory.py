@@ -10,9 +10,10 @@ from dnf_plugin_cluster.plan import compare_evr
 
 
 class Pkg(object):
-    def __init__(self, name, evr="1.0-1", requires=(), arch="noarch", obsoletes=()):
+    def __init__(self, name, evr="1.0-1", requires=(), arch="noarch", obsoletes=(), provides=()):
         self.name, self.evr, self.requires, self.arch = name, evr, tuple(requires), arch
         self.obsoletes = tuple(obsoletes)
+        self.provides = tuple(provides)
 
 
 class MemoryBackend(Backend):
@@ -101,6 +102,18 @@ class MemoryBackend(Backend):
         pool = dict((n, self.system[n]) for n in among if n in self.system)
         pool[name] = self.system[name]
         return self._closure([name], pool) - {name}
+
+    def providers(self, names):
+        known = set(self.system) | set(p.name for p in self.available)
+        return dict((n, sorted(p.name for p in self.system.values() if n in p.provides))
+                    for n in names if n not in known)
+
+    def rpmdb_problem(self):
+        return None
+
+    def rpmdb_now(self, provides=()):
+        provided = self.providers(provides)
+        return self.installed(), dict((n, p[0]) for n, p in provided.items() if p)
 
     # one transaction
     def _build(self, name, evr=None):

@@ -48,3 +48,10 @@ class ClusterError(Exception):
         if len(message) > MESSAGE_MAX:
             message = message[:MESSAGE_MAX] + "..."
         super(ClusterError, self).__init__(message)
+
+
+class RpmdbError(ClusterError):
+    """The rpm database of a root cannot be read: an error, never drift."""
+
+    def __init__(self, root, problem):
+        super(RpmdbError, self).__init__("cannot read the rpm database of {}: {}".format(root, problem))

@@ -24,9 +24,9 @@ def warnings(run):
     return ([DEFAULT_PROFILE] if run.origin == "default" else []) + ([run.lock_note] if run.lock_note else [])
 
 
-def answer(run, result):
+def answer(run, result, refusal=None):
     """The JSON answer of sync (dry run, check or real), format 1: result is in-sync,
-    planned, drift or synced."""
+    planned, drift or synced; `refusal` (a plan only): why a real sync would refuse it."""
     plan = run.plan
     out = dict(run.summary, format=ANSWER_FORMAT, command="sync", result=result,
                generation=run.state.generation, in_sync=result in ("in-sync", "synced"), plan=plan.as_dict(),
@@ -35,6 +35,8 @@ def answer(run, result):
                        "downgrade": len(plan.downgrade), "remove": len(plan.remove), "kept": len(plan.kept)})
     if warnings(run):
         out["warnings"] = warnings(run)
+    if refusal:
+        out["refusal"] = refusal
     return out
 
 

@@ -23,7 +23,9 @@ from .errors import ClusterError, quote
 from .names import is_name
 
 FORMAT = 1
-KEYS = ("format", "role", "profile", "generation", "managed", "pending")
+KEYS = ("format", "role", "profile", "profile_repo", "generation", "managed", "pending")
+#: a dnf repository id
+REPO_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._:-]{0,99}\Z")
 TAG_RE = re.compile(r"\A[0-9a-f]{32}\Z")
 DIGEST_RE = re.compile(r"\A[0-9a-f]{64}\Z")
 MAX_BYTES = 4 * 1024 * 1024
@@ -47,13 +49,25 @@ class State(object):
         self.role = data.get("role")
         self.profile = data.get("profile")
         self.generation = data.get("generation")      # of the profile last synced to
+        self.profile_repo = data.get("profile_repo")  # the repository it came from
+
+    def site_repo(self):
+        """The site repository this node synced from, or None: a site's profile carries a
+        generation (the packager's default one has none). States written before the
+        repository was recorded do not know it (NodeRun.load checks the generation)."""
+        if self.generation is None:
+            return None
+        return self.profile_repo
 
     def as_dict(self):
         pending = None
         if self.pending:
             pending = {"tag": self.pending["tag"], "names": sorted(self.pending["names"])}
-        return {"format": FORMAT, "role": self.role, "profile": self.profile, "generation": self.generation,
-                "managed": sorted(self.managed), "pending": pending}
+        out = {"format": FORMAT, "role": self.role, "profile": self.profile, "generation": self.generation,
+               "managed": sorted(self.managed), "pending": pending}
+        if self.profile_repo is not None:
+            out["profile_repo"] = self.profile_repo
+        return out
 
     def save(self):
         directory = check_dir(os.path.dirname(self.path), create=True)
@@ -191,6 +205,9 @@ def invalid(data):
     if data.get("profile") is not None and not (isinstance(data["profile"], str) and
                                                 DIGEST_RE.match(data["profile"])):
         return "profile must be a sha256 digest"
+    repo = data.get("profile_repo")
+    if repo is not None and not (isinstance(repo, str) and REPO_RE.match(repo)):
+        return "profile_repo must be a repository id"
     generation = data.get("generation")
     if generation is not None and (not isinstance(generation, int) or isinstance(generation, bool) or
                                    generation < 1):

@@ -7,16 +7,34 @@ import uuid
 
 from . import nodeconf, plan as planning, profile, state
 from .backends import BY_HAND
-from .errors import ClusterError
+from .errors import ClusterError, RpmdbError
 from .names import check_name
 
-def find_profile(backend, preferred=None):
+#: Transaction actions that take a package off the node, and that put one on it.
+ERASING = ("remove", "obsoleted")
+PUTTING = ("install", "upgrade", "downgrade", "reinstall", "obsolete")
+
+def find_profile(backend, preferred=None, sticky=None):
     """(repository id, profile) from the enabled repositories' `cluster` metadata:
     `preferred` (profile_repo in cluster.conf), else the site repository
     `cluster-site`, else the repository `cluster`, else the only one that carries a
-    profile."""
+    profile.
+
+    `sticky`: the site repository this node last synced from (its node state). A node
+    that can no longer see it never falls back to another profile (the packager's
+    default one would unpin it and call it in sync): that is an error naming it, until
+    the repository is back or cluster.conf names the profile repository."""
     by_id = dict((r, backend.metadata_path(r, profile.MDTYPE)) for r in backend.enabled_repos())
     by_id = dict((r, path) for r, path in by_id.items() if path)
+    if not preferred and sticky and sticky not in by_id:
+        known = backend.repo_state(sticky)
+        why = ("is not configured on this node" if known is None else "is disabled" if not known else
+               "carries no cluster profile now")
+        raise ClusterError("this node synced from the site repository '{}', which {}: refusing to fall back to "
+                           "another profile (restore that repository, or name the profile repository with "
+                           "profile_repo in cluster.conf)".format(sticky, why))
+    if not preferred and sticky:
+        return sticky, profile.read_file(by_id[sticky], "repository '{}'".format(sticky))
     if preferred:
         if not backend.repo_state(preferred):
             raise ClusterError("profile repository '{}' is not an enabled repository".format(preferred))
@@ -51,7 +69,14 @@ class NodeRun(object):
         backend = self.backend
         if self.role is not None:
             check_name(self.role, "role")
-        self.repo, self.profile = find_profile(backend, self.config.profile_repo)
+        self.state = state.load(backend.persistdir)
+        self.repo, self.profile = find_profile(backend, self.config.profile_repo, self.state.site_repo())
+        if self.state.generation is not None and self.profile.get("generation") is None and \
+                not self.config.profile_repo:
+            raise ClusterError("this node synced to generation {} of a site profile, but repository '{}' carries "
+                               "the packager's default profile: refusing to fall back to it (restore the site "
+                               "repository, or name the profile repository with profile_repo in "
+                               "cluster.conf)".format(self.state.generation, self.repo))
         if not self.role:
             raise ClusterError("this node has no role: set role= in /etc/dnf/plugins/cluster.conf or pass --role")
         arch = backend.basearch
@@ -61,14 +86,19 @@ class NodeRun(object):
         # the last sync's pins, which this run replaces (see hand_pins)
         backend.apply_admin_locks()
         self.installed = backend.installed()
-        self.state = state.load(backend.persistdir)
+        self.check_rpmdb()
         self.managed = (self.state.managed | self.adopted()) & set(self.installed)
         self.floor = planning.Floor(backend.protected(), self.config.protected)
-        newest = None
+        # a listed name that no package has as its own but an installed one provides (a
+        # virtual provide, such as systemd-sysusers): dnf installs nothing for it, so it
+        # is there, by its provider
+        self.virtual = backend.providers(set(self.view.packages) - set(self.installed))
+        self.provided = dict((n, p[0]) for n, p in self.virtual.items() if p)
+        self.newest = None
         if self.view.update == "latest":
-            newest = backend.newest(set(self.view.packages) & set(self.installed))
-        self.plan = planning.compute(self.view.name, arch, self.view.packages, self.installed, self.managed,
-                                     self.view.pins, self.floor, newest)
+            self.newest = backend.newest(set(self.view.packages) & set(self.installed))
+        self.plan = planning.compute(self.view.name, arch, self.wanted(self.provided), self.installed,
+                                     self.managed, self.view.pins, self.floor, self.newest)
         # a site profile is a generation `cluster-master publish` made; the packager's
         # default profile (the cluster repository's, never pinned) has none
         self.origin = "default" if self.view.generation is None else "site"
@@ -83,6 +113,22 @@ class NodeRun(object):
                                           ", update {}".format(self.view.update)))
         self.lock_note = None
         return self
+
+    def wanted(self, provided):
+        """The role's names, a virtual provide replaced by the installed package providing it."""
+        return sorted((set(self.view.packages) - set(provided)) | set(provided.values()))
+
+    def check_rpmdb(self):
+        """An rpm database that cannot be read is an error, never drift: the backend says
+        why when it knows; an empty one where the node state says the profile installed
+        packages is one too."""
+        if self.installed:
+            return
+        problem = self.backend.rpmdb_problem()
+        if problem is None and (self.state.managed or self.state.generation is not None):
+            problem = "it lists no installed package, but this node synced before"
+        if problem:
+            raise RpmdbError(self.backend.installroot or "/", problem)
 
     def follow_channel(self):
         """Stable roles take nothing from the testing repository; testing roles need it
@@ -102,12 +148,29 @@ class NodeRun(object):
     def prepare(self):
         """Pins, marks and resolution: the resolved transaction ([backends.Item])."""
         self.apply_pins()
-        # the floor stays, and so does what it needs: never cleaned up as unneeded
-        self.backend.hold(sorted(n for n in self.installed if self.floor.reason(n)))
+        # the floor stays, and so does what it needs; so do the role's own packages (one
+        # that an earlier role pulled in as a dependency must not go as unneeded when
+        # that role's package goes): never cleaned up as unneeded
+        listed = set(self.wanted(self.provided)) & set(self.installed)
+        self.backend.hold(sorted(n for n in self.installed if self.floor.reason(n) or n in listed))
+        if self.plan.remove:
+            self.keep_what_the_floor_needs()
         if not self.plan.in_sync:
             self.mark()
             self.resolve_keeping()
         return self.items
+
+    def keep_what_the_floor_needs(self):
+        """A planned removal that the floor needs is withdrawn before resolving ("still
+        needed by dnf"): removing it would take a protected package along, which dnf
+        refuses outright, and the node could never converge."""
+        floor = sorted(n for n in self.installed if self.floor.reason(n))
+        if not set(self.backend.installed_requires(floor)) & set(self.plan.remove):
+            return
+        for name in floor:
+            needed = set(self.backend.installed_requires([name])) - set([name])
+            for victim in sorted(needed & set(self.plan.remove)):
+                self.plan.keep(victim, "still needed by {}".format(name))
 
     def apply_pins(self):
         """Like versionlock, for this transaction: every other build of a pinned name is
@@ -140,10 +203,11 @@ class NodeRun(object):
 
     def resolve_keeping(self):
         """Resolve. Removals need allow_erasing (as `dnf remove` has), so every erasure is
-        then checked: one that would take away a package the admin installed, or one of
-        the floor, withdraws the planned removal it follows from, and the plan says why.
-        Anything else that would remove such a package, or downgrade the floor, is
-        refused."""
+        then checked: one that would take away a package the admin installed, one of the
+        floor, or one the role lists, withdraws the planned removal it follows from, and
+        the plan says why. Anything else that would remove such a package (an Obsoletes:
+        of another package, say), or downgrade the floor, or install a build other than
+        its pin, is refused before anything is installed."""
         plan, backend = self.plan, self.backend
         while True:
             try:
@@ -151,19 +215,23 @@ class NodeRun(object):
             except ClusterError as err:
                 raise ClusterError("role '{}': cannot resolve the sync: {}".format(plan.role, err))
             self.refuse_floor_downgrades()
-            erased = [i.name for i in self.items if i.action in ("remove", "obsoleted")]
+            self.refuse_off_pins()
+            erased = [i.name for i in self.items if i.action in ERASING]
             candidates = set(plan.remove)
+            listed = set(self.wanted(self.provided))
             collateral = [n for n in erased if n not in candidates and
-                          (self.floor.reason(n) or backend.reason(n) in BY_HAND)]
+                          (self.floor.reason(n) or n in listed or backend.reason(n) in BY_HAND)]
             if not collateral:
                 return
-            for victim in collateral:
+            # a hand-installed or floor package is named first, the role's own after
+            for victim in sorted(collateral, key=lambda n: n in listed):
                 causes = backend.needs(victim, erased) & candidates
                 if not causes:
                     item = [i for i in self.items if i.name == victim][0]
                     why = self.floor.reason(victim)
                     raise ClusterError("role '{}': the sync would remove {}{}; refusing".format(
                         plan.role, item.nevra, " ({}), which a profile never removes".format(why) if why
+                        else " ({}), which the role lists".format(item.label.lower()) if victim in listed
                         else ", which the profile did not install"))
                 for name in causes:
                     plan.keep(name, "still needed by {}".format(victim))
@@ -180,6 +248,38 @@ class NodeRun(object):
                 raise ClusterError("role '{}': the sync would downgrade {} to {} ({}), which a profile never "
                                    "does; refusing".format(self.plan.role, item.name, item.evr, why))
 
+    def refuse_off_pins(self):
+        """Every pin holds for every package the transaction puts on the node, dependencies
+        too: a pinned build that no enabled repository has fails the sync before anything
+        is installed (dnf would take another build)."""
+        for item in self.items:
+            pin = self.view.pins.get(item.name)
+            if (item.action in PUTTING and pin is not None and item.name not in self.plan.unpinned and
+                    planning.format_evr(item.evr) != planning.format_evr(pin)):
+                raise ClusterError("role '{}': pinned {}-{} is not available from any enabled repository (the "
+                                   "sync would install {}); refusing".format(
+                                       self.plan.role, item.name, planning.format_evr(pin), item.nevra))
+
+    def verify(self):
+        """After the transaction: the plan resolved again from the rpm database as it is
+        now. A sync ends where status says in sync, or it is an error naming what is still
+        off (a listed package that went, a pin not met, a removal that did not happen)."""
+        installed, provided = self.backend.rpmdb_now(sorted(self.virtual))
+        managed = set(self.managed) & set(installed)
+        again = planning.compute(self.view.name, self.plan.arch, self.wanted(provided), installed, managed,
+                                 dict((n, e) for n, e in self.view.pins.items() if n not in self.plan.unpinned),
+                                 self.floor, self.newest)
+        kept = set(n for n, _ in self.plan.kept)
+        gone = set(i.name for i in self.items if i.action in ERASING)
+        off = ["missing {}{}".format(n, " (the transaction removed it)" if n in gone else "")
+               for n, _ in again.install]
+        off += ["{} {} ({} {})".format(n, a, "latest" if n in again.latest else "pinned", b)
+                for n, a, b in again.upgrade + again.downgrade]
+        off += ["still installed {}".format(n) for n in again.remove if n not in kept]
+        if off:
+            raise ClusterError("role '{}': the transaction ran, but the node is still off its profile: {}".format(
+                self.view.name, "; ".join(off)))
+
     def removal_limit(self):
         """max_remove from cluster.conf, else 25 or a tenth of the installed packages
         (rounded up), whichever is smaller."""
@@ -189,13 +289,16 @@ class NodeRun(object):
 
     def mass_removal(self):
         """Why this transaction may not run without --allow-mass-removal, or None."""
-        count = len([i for i in self.items if i.action == "remove"])
+        erased = set(i.name for i in self.items if i.action in ERASING)
+        obsoleted = set(i.name for i in self.items if i.action == "obsoleted") - set(
+            i.name for i in self.items if i.action == "remove")
         limit = self.removal_limit()
-        if count <= limit:
+        if len(erased) <= limit:
             return None
-        return ("role '{}': the sync would remove {} packages, more than max_remove allows ({}); check the "
+        return ("role '{}': the sync would remove {} packages{}, more than max_remove allows ({}); check the "
                 "plan with --dry-run, then rerun with --allow-mass-removal (or raise max_remove in "
-                "cluster.conf)".format(self.plan.role, count, limit))
+                "cluster.conf)".format(self.plan.role, len(erased), " ({} of them obsoleted)".format(len(obsoleted))
+                                       if obsoleted else "", limit))
 
     # --- recording -----------------------------------------------------------------------
     def adopted(self):
@@ -255,6 +358,7 @@ class NodeRun(object):
     def _record_profile(self):
         """Which profile the node is at now (its generation, for status and the fleet)."""
         self.state.role = self.view.name
+        self.state.profile_repo = self.repo
         self.state.profile = profile.digest(self.profile)
         self.state.generation = self.view.generation
         self.state.save()

@@ -309,3 +309,19 @@ def test_the_admins_own_locks_hold_for_sync(world):
 
 def republish_with(backend, packages, pins=None, **role):
     write_profile(backend.repos["cluster"]["metadata"]["cluster"], packages, pins, **role)
+
+
+def test_a_node_from_before_the_site_repository_was_recorded_never_falls_back(tmp_path):
+    """A node state written before it named its site repository (no profile_repo), at a
+    generation: the packager's default profile (no generation) is no fall-back either."""
+    path = write_profile(tmp_path / "p.json.gz", ["tool"])
+    backend = MemoryBackend(str(tmp_path / "persist"), [Pkg("tool")], [Pkg("tool")],
+                            repos={"cluster": {"metadata": {"cluster": path}}})
+    old = state.load(backend.persistdir)
+    old.role, old.generation = "compute", 7
+    old.save()
+    with pytest.raises(ClusterError, match=r"\Athis node synced to generation 7 of a site profile, but repository "
+                                           r"'cluster' carries the packager's default profile: refusing"):
+        status(backend)
+    run = NodeRun(backend, NodeConfig(role="compute", profile_repo="cluster")).load()    # the admin's choice
+    assert run.repo == "cluster"

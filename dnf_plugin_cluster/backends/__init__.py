@@ -10,6 +10,10 @@ libdnf5's. Names
 and versions cross the seam as plain strings ("[epoch:]version-release"), never as
 package objects, so every backend, and the in-memory one the unit tests use, can
 implement it."""
+import errno
+
+from ..plan import compare_evr, format_evr
+
 #: Reasons a package can have been installed for, as dnf records them.
 REASONS = ("user", "dependency", "weak-dependency", "group", "clean", "unknown")
 #: Installed by the admin (directly or as a group member): never removed by a sync.
@@ -113,6 +117,42 @@ class Backend(object):
         through others among them."""
         raise NotImplementedError
 
+    def providers(self, names):
+        """{name: [installed package names providing it, sorted]} for each of `names` that
+        no package (installed or available) has as its own name: a virtual provide."""
+        raise NotImplementedError
+
+    def rpmdb_problem(self):
+        """One line saying why rpm cannot open the root's database, or None (also for a
+        fresh root without one). The package managers take a database they cannot read
+        for an empty one (dnf 4 loads the system repository 'auto'), so the logic asks
+        when the installed set is empty."""
+        return rpmdb_problem(self.installroot or "/")
+
+    def rpmdb_now(self, provides=()):
+        """After a transaction: ({name: evr} installed now, {provide: installed package
+        name providing it} for `provides`), read from the rpm database itself (the loaded
+        package set predates the transaction)."""
+        import rpm
+        ts = rpm.TransactionSet(self.installroot or "/")
+        ts.setVSFlags(-1)
+        installed = {}
+        for hdr in ts.dbMatch():
+            name = _text(hdr[rpm.RPMTAG_NAME])
+            if name == "gpg-pubkey":
+                continue
+            evr = "{}:{}-{}".format(hdr[rpm.RPMTAG_EPOCH] or 0, _text(hdr[rpm.RPMTAG_VERSION]),
+                                    _text(hdr[rpm.RPMTAG_RELEASE]))
+            if name not in installed or compare_evr(evr, installed[name]) > 0:
+                installed[name] = evr
+        provided = {}
+        for provide in provides:
+            names = sorted(_text(h[rpm.RPMTAG_NAME]) for h in ts.dbMatch("providename", provide))
+            if names:
+                provided[provide] = names[0]
+        ts.closeDB()
+        return dict((n, format_evr(e)) for n, e in installed.items()), provided
+
     # --- one transaction -----------------------------------------------------------------
     def pin(self, name, evr):
         """Only build `evr` of `name` may enter this run (other builds are hidden).
@@ -191,3 +231,67 @@ class Backend(object):
     def group_remove(self, gid):
         raise NotImplementedError
 
+
+
+def _text(value):
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+class RpmLog(object):
+    """librpm's log held back while the package manager loads the rpm database (dnf 4
+    does so before the command runs, and librpm then prints its own `error:` lines):
+    released as it was, except when the run's error is that the database cannot be
+    read (errors.RpmdbError, which names rpm's first error, so the user reads one line)."""
+
+    def __init__(self):
+        import tempfile
+        import rpm
+        self.file = tempfile.TemporaryFile(mode="w+")
+        rpm.setLogFile(self.file)
+
+    def release(self, show=True):
+        import sys
+        import rpm
+        if self.file is None:
+            return
+        rpm.setLogFile(sys.stderr)
+        if show:
+            self.file.seek(0)
+            text = self.file.read(65536)
+            if text:
+                sys.stderr.write(text)
+                sys.stderr.flush()
+        self.file.close()
+        self.file = None
+
+
+def rpmdb_problem(root):
+    """Open the rpm database of `root` as rpm does: None when that works or when there
+    is no database yet, else rpm's first error line (its log is kept off the terminal)."""
+    import os
+    import sys
+    import tempfile
+    import rpm
+    dbpath = os.path.join(root, rpm.expandMacro("%_dbpath").lstrip("/"))
+    try:
+        if not os.listdir(dbpath):
+            return None
+    except OSError as err:
+        return None if err.errno == errno.ENOENT else "{}: {}".format(dbpath, err.strerror)
+    with tempfile.TemporaryFile(mode="w+") as log:
+        rpm.setLogFile(log)
+        try:
+            ts = rpm.TransactionSet(root)
+            failed = ts.openDB() != 0
+            ts.closeDB()
+        except rpm.error as err:
+            failed = True
+            log.write("error: {}\n".format(err))
+        finally:
+            rpm.setLogFile(sys.stderr)
+        if not failed:
+            return None
+        log.seek(0)
+        lines = [l.strip()[len("error:"):].strip() for l in log.read(65536).splitlines()
+                 if l.startswith("error:")]
+    return " ".join((lines[0] if lines else "rpm cannot open it ({})".format(dbpath)).split())[:300]

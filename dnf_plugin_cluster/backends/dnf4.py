@@ -158,6 +158,14 @@ class Dnf4Backend(Backend):
                         todo.append(provider)
         return seen
 
+    def providers(self, names):
+        query = self.base.sack.query()
+        out = {}
+        for name in sorted(names):
+            if not query.filter(name=name):
+                out[name] = sorted(set(p.name for p in query.installed().filter(provides=name)))
+        return out
+
     # --- one transaction -----------------------------------------------------------------
     def _builds(self, name, evr):
         epoch, version, release = parse_evr(evr)

@@ -42,6 +42,8 @@ class ClusterNodeCommand(ClusterCommand):
         self.config = self.node_config()
         self.backend.want_metadata("cluster")
         self.lock = None
+        from ..backends import RpmLog
+        self.rpm_log = RpmLog()              # until _load: a corrupt rpm database is one error line
 
     def configure_status(self):
         self._configure_common()
@@ -62,8 +64,15 @@ class ClusterNodeCommand(ClusterCommand):
 
     def _load(self):
         from .. import report
+        from ..errors import RpmdbError
         from ..sync import NodeRun
-        run = NodeRun(self.backend, self.config, self.opts.role).load()
+        try:
+            run = NodeRun(self.backend, self.config, self.opts.role).load()
+        except RpmdbError:
+            self.rpm_log.release(show=False)
+            raise
+        finally:
+            self.rpm_log.release()
         if run.origin == "default":
             logger.warning("Warning: %s", report.DEFAULT_PROFILE)
         return run
@@ -95,9 +104,9 @@ class ClusterNodeCommand(ClusterCommand):
         if self.plan_only:
             if run.items and not self.opts.json:
                 print(self.backend.table(run.items))
-            result, lines, status = report.plan_only(run, self.opts.check,
-                                                     None if self.opts.allow_mass_removal else too_many)
-            self.show(report.answer(run, result), lines)
+            refusal = None if self.opts.allow_mass_removal else too_many
+            result, lines, status = report.plan_only(run, self.opts.check, refusal)
+            self.show(report.answer(run, result, refusal), lines)
             self.cli.demands.success_exit_status = status
             return
         if run.plan.in_sync:
@@ -112,6 +121,7 @@ class ClusterNodeCommand(ClusterCommand):
         def done():
             run.finish()
             self._hand_pins(run)
+            run.verify()                     # a sync ends where status says in sync, or exits 1
             if self.opts.json:
                 self.print_json(report.answer(run, "synced"))
         self.backend.run(comment, done)

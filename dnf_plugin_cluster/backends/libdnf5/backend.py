@@ -4,7 +4,7 @@ import os
 
 import libdnf5
 
-from ...errors import ClusterError, quote
+from ...errors import ClusterError, RpmdbError, quote
 from .. import Backend
 from .common import PRIORITY, one_line
 from .history import HistoryMixin
@@ -130,6 +130,10 @@ class Libdnf5Backend(ReposMixin, PackagesMixin, TransactionMixin, VersionLockMix
             else:
                 sack.load_repos(libdnf5.repo.Repo.Type_SYSTEM if system else libdnf5.repo.Repo.Type_AVAILABLE)
         except libdnf5.exception.Error as err:
+            # an rpm database that rpm cannot open is said as dnf 4 nodes say it (sync.py)
+            problem = self.rpmdb_problem() if system else None
+            if problem:
+                raise RpmdbError(self.installroot, problem)
             raise ClusterError(one_line(err))
         if available and self._refetch_incomplete():
             self._reload()

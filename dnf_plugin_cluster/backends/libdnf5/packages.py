@@ -97,3 +97,15 @@ class PackagesMixin(object):
     def needs(self, name, among):
         pool = self._installed(among)
         return set(self._closure(list(self._installed([name])), pool))
+
+    def providers(self, names):
+        out = {}
+        for name in sorted(names):
+            named = libdnf5.rpm.PackageQuery(self.base)
+            named.filter_name([name])
+            if not named.empty():
+                continue
+            query = self._installed()
+            query.filter_provides([name])
+            out[name] = sorted(set(p.get_name() for p in query))
+        return out
