@@ -22,6 +22,9 @@ Node answer, schema format 1 (one JSON object on stdout, `status --json` and
      "role": "compute", "arch": "x86_64",
      "generation": 11 | null,           profile generation this node last synced to
      "published_generation": 12 | null, profile generation the node sees published now
+     "lock_digest": "sha256 hex",       (status, pinned roles) digest of the locked set as
+                                        installed; in-sync nodes group by it
+     "lock_packages": n, "admin_installed": [{"name", "evr"}],   (status, pinned roles)
      "in_sync": true | false,
      "counts": {"missing": n, "wrong_version": n, "extra": n,           (status)
                 "install": n, "upgrade": n, "downgrade": n, "remove": n},  (sync)
@@ -57,6 +60,7 @@ timeout, bad-answer (could not be asked or answered wrongly). Exit: 1 when any n
 is in the last group, else 100 when any differs, else 0.
 """
 import json
+import re
 from string import Template
 
 from ClusterShell.MsgTree import MsgTree
@@ -182,13 +186,27 @@ def _names(items):
     return ", ".join(_clean(i, limit=100) for i in items)
 
 
+DIGEST_RE = re.compile(r"\A[0-9a-f]{64}\Z")
+
+
+def _lock_part(answer):
+    """", lock DIGEST" (short) of an answer that carries the digest of its locked set as
+    installed: nodes in sync group by it, so one line shows which run the exact same set."""
+    digest = answer.get("lock_digest")
+    if digest is None:
+        return ""
+    if not isinstance(digest, str) or not DIGEST_RE.match(digest):
+        raise ValueError("lock_digest is not a sha256 hex digest")      # a malformed answer
+    return ", lock " + digest[:12]
+
+
 def _describe(answer):
     """The summary line of a well-formed answer."""
     result = answer["result"]
     gen = answer.get("published_generation", answer.get("generation"))
     at = "" if gen is None else ", generation {}".format(int(gen))
     if result == "in-sync":
-        return "in sync" + at
+        return "in sync" + at + _lock_part(answer)
     if result == "error":
         return "error: " + _clean(answer.get("error") or "no message")
     parts = []
