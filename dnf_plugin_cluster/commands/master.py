@@ -5,7 +5,6 @@ list and roll back generations, print a kickstart fragment for a role, and look 
 roll out to the fleet (`-w NODESET`, through ClusterShell: fleet.py)."""
 from __future__ import absolute_import, unicode_literals
 
-import fnmatch
 import os
 
 from ..errors import ClusterError
@@ -54,7 +53,9 @@ class ClusterMasterCommand(ClusterCommand):
                             help="publish, rollback: why (kept with the generation, shown by history)")
         lock = parser.add_mutually_exclusive_group()
         lock.add_argument("--lock", action="store_true", default=False,
-                          help="publish: pin the versions installed on this head node")
+                          help="publish: lock every role on every arch: the whole set a fresh node of the "
+                               "role installs, resolved against the refreshed repositories, each package "
+                               "pinned by version, arch and checksum")
         lock.add_argument("--unlock", action="store_true", default=False, help="publish: drop all pins")
         parser.add_argument("--lock-exclude", action="append", default=[], metavar="PATTERN",
                             help="publish --lock: also leave these names unpinned (glob; repeatable)")
@@ -104,8 +105,15 @@ class ClusterMasterCommand(ClusterCommand):
                                "(or --lock/--unlock)")
         if len(self.opts.baseurl) > 1:
             raise ClusterError("cluster-master publish takes one --baseurl (the site repository's top)")
-        if not self.opts.lock:
-            self.cli.demands.load_system_repo = False
+        self.cli.demands.load_system_repo = False         # what this host runs plays no part
+        self.cli.demands.freshest_metadata = True         # never a profile from a stale cache
+        if self.opts.lock:
+            from ..nodeconf import SITE_PROFILE_REPO
+            if getattr(self.cli.demands, "cacheonly", False) or getattr(self.base.conf, "cacheonly", False):
+                raise ClusterError("publish --lock resolves against the repositories' current metadata, never "
+                                   "the cache alone: run it without -C/--cacheonly")
+            # a repository that cannot be refreshed fails the publish instead of dropping out
+            self.backend.strict_repos(optional=(SITE_PROFILE_REPO,))
 
     def configure_history(self):
         if not self.opts.repo_dir:
@@ -180,14 +188,6 @@ class ClusterMasterCommand(ClusterCommand):
                                    wave_size=self.opts.wave_size, max_failures=self.opts.max_failures,
                                    dry_run=self.base.conf.assumeno or self.opts.fleet_dry_run, **transport))
 
-    def lock_pins(self, names, excludes):
-        """EVRs installed on this head node for the profile's packages and their whole
-        installed dependency closure, minus the OS core (see profile.LOCK_EXCLUDE) and
-        installonly packages."""
-        installonly = self.backend.installonly()
-        return dict((name, evr) for name, evr in self.backend.installed_requires(names).items()
-                    if name not in installonly and not any(fnmatch.fnmatchcase(name, pat) for pat in excludes))
-
     def configure(self):
         if getattr(self.opts, "generation", None) is not None and self.opts.subcommand[0] != "rollback":
             raise ClusterError("cluster-master {}: unexpected argument '{}'".format(
@@ -210,6 +210,7 @@ class ClusterMasterCommand(ClusterCommand):
     def _publish(self, site, build, action):
         """Under the tree's lock: build(previous profile, arches) -> the new profile,
         published as the next generation; prints what was done."""
+        from ..head import lock
         gpg = self._gpg(site)
         arches = site.publish_arches(self.opts.arches)
         wait = lambda: logger.warning("Waiting for another publish into %s...", site.path)
@@ -220,14 +221,15 @@ class ClusterMasterCommand(ClusterCommand):
                                  baseurl=self.opts.baseurl[0] if self.opts.baseurl else None)
         if self.opts.json:
             self.print_json(dict(entry, written=[os.path.join(site.path, a) for a in arches],
-                                 profile=entry["digest"], pins=prof["pins"]))
+                                 profile=entry["digest"], pins=prof["pins"], locked=lock.pins_of(prof)))
         else:
-            print("Published generation {} ({}): roles {}; {} pins -> {} ({})".format(
-                entry["generation"], entry["digest"][:12], ", ".join(entry["roles"]), entry["pins"], site.path,
-                ", ".join(arches)))
+            print("Published generation {} ({}): roles {}; {} -> {} ({})".format(
+                entry["generation"], entry["digest"][:12], ", ".join(entry["roles"]), lock.describe(prof),
+                site.path, ", ".join(arches)))
 
     def run_publish(self):
         from .. import profile
+        from ..head import lock
         opts = self.opts
         roles = profile.load_roles(opts.roles) if opts.roles else None
         if opts.output:
@@ -235,19 +237,34 @@ class ClusterMasterCommand(ClusterCommand):
             prof = self.profile_for(roles, previous, sorted(set(opts.arches) or CLUSTER_ARCHES))
             with open(opts.output, "w") as handle:
                 handle.write(profile.dumps(prof))
-            print("Wrote the cluster profile (roles {}; {} pins) to {}".format(
-                ", ".join(sorted(prof["roles"])), len(prof["pins"]), opts.output))
+            print("Wrote the cluster profile (roles {}; {}) to {}".format(
+                ", ".join(sorted(prof["roles"])), lock.describe(prof), opts.output))
             return
+        self.check_arch_trees()
         site = self._site()
         action = "lock" if opts.lock else ("unlock" if opts.unlock else "publish")
         self._publish(site, lambda previous, arches: self.profile_for(roles, previous, arches), action)
 
+    def check_arch_trees(self):
+        """publish --arch X: the cluster repository must have an X tree, or nodes of X
+        would get a profile for packages that do not exist (publish --lock reads every
+        arch's trees anyway, and refuses one that is missing)."""
+        from ..nodeconf import DEFAULT_PROFILE_REPO
+        if self.opts.lock or not self.backend.repo_state(DEFAULT_PROFILE_REPO):
+            return
+        for arch in sorted(set(self.opts.arches)):
+            if self.backend.has_tree(DEFAULT_PROFILE_REPO, arch) is False:
+                raise ClusterError("publish --arch {0}: repository '{1}' has no {0} tree (nothing of the cluster "
+                                   "is built for {0})".format(arch, DEFAULT_PROFILE_REPO))
+
     def profile_for(self, roles, previous, arches):
         """The profile to publish: the roles resolved with the comps of this host's
         enabled repositories (as cluster-group reads them), or the previous profile's
-        roles; pins from this head node (--lock), none (--unlock), else the previous."""
+        roles; locked per role and arch (--lock: head/lock.py), no pins (--unlock), else
+        the previous profile's pins and locks."""
         from .. import profile
         from ..comps import repo_comps
+        from ..head import lock
         if roles is None and previous is None:
             raise ClusterError("the site repository has no profile yet: pass --roles", self.opts.repo_dir)
         if roles is not None:
@@ -257,15 +274,14 @@ class ClusterMasterCommand(ClusterCommand):
         else:
             draft = dict((k, v) for k, v in previous.items() if k != "generation")
         if self.opts.lock:
-            names = set(n for r in draft["roles"].values() for a in r["arches"].values() for n in a["packages"])
-            pins = self.lock_pins(names, list(profile.LOCK_EXCLUDE) + self.opts.lock_exclude)
-        elif self.opts.unlock or previous is None:
-            pins = {}
-        else:
-            pins = previous.get("pins", {})
-        prof = dict(draft, pins=pins)
-        profile.validate(prof, "published profile")
-        return prof
+            found = lock.resolve(self.backend, lock.unlocked(draft), arches, self.opts.lock_exclude,
+                                 log=logger.info)
+            return lock.attach(lock.unlocked(draft), found)
+        if self.opts.unlock or previous is None:
+            return profile.validate(lock.unlocked(draft), "published profile")
+        if roles is None:
+            return profile.validate(draft, "published profile")
+        return lock.carry(draft, previous, warn=lambda text: logger.warning("Warning: %s", text))
 
     def run_history(self):
         site = self._site().exists()
@@ -285,8 +301,11 @@ class ClusterMasterCommand(ClusterCommand):
                          e.get("action", ""), str(e.get("pins", "")), (e.get("digest") or "")[:12],
                          " ".join(str(e.get("message", "")).split())))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-        for row in rows:
+        from ..head.lock import history_lines
+        for row, entry in zip(rows, [None] + entries):
             print(("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1]).rstrip())
+            for line in history_lines(entry or {}):          # per role/arch: locked, what changed
+                print(line)
         print("* published now. `dnf cluster-master rollback N --repo-dir {}` publishes generation N "
               "again.".format(site.path))
 

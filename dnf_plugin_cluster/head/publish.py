@@ -32,7 +32,7 @@ from .. import comps, profile
 from ..errors import ClusterError
 from ..files import read_json, write_atomic
 from ..names import CLUSTER_ARCHES, KNOWN_BASEARCHES
-from . import repodata, siterelease
+from . import lock, repodata, siterelease
 
 PROFILE_FILE = "cluster-profile.json"
 STATE_DIR = ".cluster-publish"
@@ -278,12 +278,14 @@ class SiteTree(object):
             raise RuntimeError("SiteTree.publish() needs the tree's lock (with tree.locked(): ...)")
         log = log or (lambda text: None)
         self._clean_leftovers(arches)
-        number = self.next_generation(self.published(warn=lambda text: None))
+        published = self.published(warn=lambda text: None)
+        number = self.next_generation(published)
         prof = dict(prof, generation=number)
         profile.validate(prof, "published profile")
         record = {"format": FORMAT, "generation": number, "time": utc_now(), "user": user or invoking_user(),
                   "message": message or "", "action": action, "digest": profile.digest(prof),
                   "roles": sorted(prof["roles"]), "pins": len(prof["pins"]), "profile": prof}
+        record.update(lock.record(prof, published))         # per role/arch: count, changes
 
         release = siterelease.prepare(self, arches, gpg, baseurl, log)
         data = profile.dumps(prof).encode("utf-8")

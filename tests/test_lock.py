@@ -1,0 +1,200 @@
+"""`publish --lock` locks every role on every arch: the whole set a fresh node of the role
+installs (node floor + role), resolved in an empty root of that arch against the
+refreshed repositories, never what the head node runs; nodes prove they run it with
+the digest of their locked set as installed (real dnf 4, dnf-plugins-core's versionlock)."""
+import fnmatch
+import os
+import subprocess
+
+from cluster_testkit.extra import Pkg, build_repo
+
+from dnf_plugin_cluster import profile
+from dnf_plugin_cluster.head import publish
+
+from test_version_lock import block
+
+
+def lock_of(prof, role, arch):
+    """{name: lock entry} of a role's lock on an arch."""
+    return dict((e["name"], e) for e in prof["roles"][role]["arches"][arch]["lock"])
+
+
+def left_to_the_distribution(name):
+    return any(fnmatch.fnmatchcase(name, p) for p in profile.LOCK_EXCLUDE)
+
+
+def newer_builds(site, name, packages, arch="x86_64"):
+    """A repository of newer builds served beside the others: its URL."""
+    build_repo(os.path.join(site.www, name), packages, arch=arch)
+    return "{}/{}/".format(site.url, name)
+
+
+def test_the_lock_is_every_package_a_fresh_node_of_the_role_installs(site):
+    master = site.master                      # runs nothing of the compute role
+    published = site.publish("--lock", "--json").json
+    assert not set(master.installed()) & {"ncbi-blast+", "cluster-node", "cluster-apps-bio", "slurm-slurmd"}
+    prof = publish.current(site.tree)
+    assert prof["format"] == profile.LOCK_FORMAT and prof["pins"] == {}
+    compute = lock_of(prof, "compute", "x86_64")
+    for name in ("ncbi-blast+", "cluster-node", "cluster-apps-bio", "slurm-slurmd", "opa-basic-tools",
+                 "python3-dnf-plugin-cluster"):
+        assert name in compute, sorted(compute)
+    assert all(e["checksum"].startswith("sha256:") and e["arch"] in ("x86_64", "noarch")
+               for e in compute.values())
+    assert not any(left_to_the_distribution(n) for n in compute)
+    on_arm = lock_of(prof, "compute", "aarch64")
+    assert "opa-basic-tools" not in on_arm and on_arm["ncbi-blast+"]["arch"] == "aarch64"
+    assert set(e["arch"] for e in on_arm.values()) <= {"aarch64", "noarch"}
+    assert published["locked"]["compute"]["x86_64"]["ncbi-blast+"] == compute["ncbi-blast+"]["evr"]
+    assert set(lock_of(prof, "login", "x86_64")) >= {"cpuid", "cluster-apps-md"}
+
+    # a fresh compute node: every package it installs is locked, at the locked build
+    node = site.node("compute-1")
+    node.dnf("-y", "cluster-node", "sync")
+    installed = node.installed()
+    assert [n for n in installed if n not in compute and not left_to_the_distribution(n)] == []
+    for name, nevra in installed.items():
+        if name in compute:
+            entry = compute[name]
+            assert nevra == profile.nevra(name, entry["evr"], entry["arch"])[len(name) + 1:], name
+    assert len(block(node)) == len(compute)             # all of it handed to versionlock
+    first = node.dnf("cluster-node", "status", "--json").json
+    assert first["in_sync"] and first["lock_packages"] == len(set(installed) & set(compute))
+    digest = first["lock_digest"]
+    assert len(digest) == 64
+    assert node.dnf("cluster-node", "status").out.splitlines()[-1] == \
+        "In sync, generation 2, lock {}.".format(digest[:12])
+
+    # newer builds of role packages and of a dependency appear; a plain upgrade keeps the lock
+    updates = newer_builds(site, "updates", [
+        Pkg("ncbi-blast+", "2.99.0", "1", noarch=False),
+        Pkg("cluster-apps-bio", "99", "1", requires=["ncbi-blast+"]),
+        Pkg("cluster-node", "99", "1")])
+    node.add_repo("updates", updates)
+    would = node.dnf("--disableplugin=versionlock", "--assumeno", "upgrade", check=False)
+    assert "ncbi-blast+" in would.out and "2.99.0-1" in would.out, would
+    node.dnf("-y", "upgrade")
+    assert node.installed() == installed
+    again = node.dnf("cluster-node", "status", "--json").json
+    assert again["in_sync"] and again["lock_digest"] == digest
+
+    # a second node, synced later with the newer builds in sight, runs the same set
+    later = site.node("compute-2")
+    later.add_repo("updates", updates)
+    later.dnf("-y", "cluster-node", "sync")
+    assert later.installed()["ncbi-blast+"] == installed["ncbi-blast+"]
+    status = later.dnf("cluster-node", "status", "--json").json
+    assert status["in_sync"] and status["lock_digest"] == digest
+
+    # what the admin installs beside the lock is listed apart and changes neither
+    later.dnf("-y", "install", "tmux")
+    status = later.dnf("cluster-node", "status", "--json").json
+    assert status["in_sync"] and status["lock_digest"] == digest
+    assert [i["name"] for i in status["admin_installed"]] == ["tmux"]
+    text = later.dnf("cluster-node", "status").out.splitlines()
+    assert "  by hand        tmux 3.2a-5.el9 (the admin's; not part of the lock)" in text
+    assert text[-1] == "In sync, generation 2, lock {}.".format(digest[:12])
+
+    # a node off the lock has another digest, and says what is off
+    later.dnf("-y", "--disableplugin=versionlock", "upgrade", "ncbi-blast+")
+    off = later.dnf("cluster-node", "status", "--json", check=False)
+    assert off.rc == 100 and off.json["lock_digest"] != digest
+    assert off.json["drift"]["wrong_version"] == [{"name": "ncbi-blast+", "installed": "2.99.0-1.el9",
+                                                   "pinned": compute["ncbi-blast+"]["evr"]}]
+
+
+def test_history_shows_what_each_lock_holds_and_what_changed(site):
+    site.publish("--lock")
+    count = len(lock_of(publish.current(site.tree), "compute", "x86_64"))
+    site.master.add_repo("updates", newer_builds(site, "updates", [Pkg("ncbi-blast+", "2.99.0", "1", noarch=False)]))
+    site.edit_role("compute", "packages: [cluster-apps-bio]", "packages: [cluster-apps-bio, tmux]")
+    site.publish("--lock", "--message", "newer blast")
+    site.edit_role("compute", "packages: [cluster-apps-bio, tmux]", "packages: [cluster-apps-bio]")
+    site.publish("--lock")
+    site.publish("--unlock")
+
+    out = site.master.dnf("cluster-master", "history", "--repo-dir", site.tree).out.splitlines()
+    gen = dict((l.split()[0].rstrip("*"), i) for i, l in enumerate(out) if l[:1].isdigit())
+    under = lambda number: out[gen[number] + 1:gen.get(str(int(number) + 1), len(out) - 1)]
+    assert under("1") == []
+    assert "    compute/x86_64: {} locked; new lock".format(count) in under("2")
+    assert "    compute/x86_64: {} locked; added tmux 3.2a-5.el9; moved ncbi-blast+ 2.14.1-1.el9 -> " \
+           "2.99.0-1.el9".format(count + 1) in under("3"), out
+    assert any(l.startswith("    compute/aarch64: ") and "added tmux 3.2a-5.el9" in l and "moved" not in l
+               for l in under("3")), out
+    assert "    compute/x86_64: {} locked; removed tmux 3.2a-5.el9".format(count) in under("4"), out
+    assert "    compute/x86_64: lock dropped" in under("5"), out
+
+    data = site.master.dnf("cluster-master", "history", "--repo-dir", site.tree, "--json").json
+    third = [e for e in data["generations"] if e["generation"] == 3][0]
+    assert third["locks"]["compute/x86_64"] == count + 1
+    assert third["lock_changes"]["compute/x86_64"] == {
+        "added": ["tmux 3.2a-5.el9"], "removed": [], "moved": ["ncbi-blast+ 2.14.1-1.el9 -> 2.99.0-1.el9"]}
+
+
+def test_publish_locks_the_newest_build_even_with_a_cached_stale_view(site):
+    """The head node's own metadata expires after 6 hours; a build the packager added
+    since the head node last looked is what the lock takes, not the cached one."""
+    master = site.master
+    for repoid, path in (("base", "base/$basearch/"), ("cluster", "cluster/$releasever/$basearch/"),
+                         ("cluster-site", "site/$releasever/$basearch/")):
+        master.add_repo(repoid, "{}/{}".format(site.url, path), metadata_expire="6h")
+    master.dnf("makecache")
+    master.dnf("-C", "cluster-master", "publish", "--roles", site.roles, "--repo-dir", site.tree)
+    top = os.path.join(site.www, "base", "x86_64")
+    build_repo(os.path.join(top, "Packages", "newer"), [Pkg("ncbi-blast+", "2.99.0", "1", noarch=False)])
+    subprocess.run(["createrepo_c", "--quiet", "--no-database", top], check=True)
+    assert "2.99.0" not in master.dnf("-C", "list", "--showduplicates", "ncbi-blast+").out
+
+    locked = site.publish("--lock", "--json").json["locked"]
+    assert locked["compute"]["x86_64"]["ncbi-blast+"] == "2.99.0-1.el9"
+    assert locked["compute"]["aarch64"]["ncbi-blast+"] == "2.14.1-1.el9"
+
+
+def test_a_lock_for_an_arch_the_repositories_lack_is_refused_in_one_line(site):
+    before = sorted(os.listdir(os.path.join(site.tree, "generations")))
+    result = site.master.dnf("cluster-master", "publish", "--roles", site.roles, "--repo-dir", site.tree,
+                             "--lock", "--arch", "ppc64le", check=False)
+    errors = [l for l in result.err.splitlines() if l.startswith("Error:")]
+    assert result.rc == 1 and len(errors) == 1, result
+    assert "publish --lock for ppc64le" in errors[0] and "Traceback" not in result.err, result
+    assert sorted(os.listdir(os.path.join(site.tree, "generations"))) == before
+    assert not os.path.exists(os.path.join(site.tree, "ppc64le"))
+
+
+def test_publish_for_an_arch_the_cluster_repository_lacks_is_refused_in_one_line(site):
+    before = sorted(os.listdir(os.path.join(site.tree, "generations")))
+    result = site.master.dnf("cluster-master", "publish", "--roles", site.roles, "--repo-dir", site.tree,
+                             "--arch", "ppc64le", check=False)
+    errors = [l for l in result.err.splitlines() if l.startswith("Error:")]
+    assert result.rc == 1 and len(errors) == 1 and "Traceback" not in result.err, result
+    assert errors[0] == ("Error: publish --arch ppc64le: repository 'cluster' has no ppc64le tree (nothing of "
+                         "the cluster is built for ppc64le)"), errors
+    assert sorted(os.listdir(os.path.join(site.tree, "generations"))) == before
+    assert not os.path.exists(os.path.join(site.tree, "ppc64le"))
+    # an arch it has is published as before
+    site.master.dnf("cluster-master", "publish", "--roles", site.roles, "--repo-dir", site.tree,
+                    "--arch", "aarch64")
+
+
+def test_publish_lock_refuses_repositories_it_cannot_refresh(site):
+    """A repository that cannot be read now (skip_if_unavailable on the head node) or
+    the cache alone (-C) would let the lock take what the cache holds, or nothing of a
+    repository: refused, nothing published."""
+    before = sorted(os.listdir(os.path.join(site.tree, "generations")))
+    master = site.master
+    master.add_repo("vendor", "{}/gone/$basearch/".format(site.url), skip_if_unavailable=1)
+    lock = ("cluster-master", "publish", "--roles", site.roles, "--repo-dir", site.tree, "--lock")
+    result = master.dnf(*lock, check=False)
+    errors = [l for l in result.err.splitlines() if l.startswith("Error:")]
+    assert result.rc == 1 and len(errors) == 1 and "Traceback" not in result.err, result
+    assert "'vendor'" in errors[0], errors
+    os.remove(master.path("etc/yum.repos.d/vendor.repo"))
+
+    master.dnf("makecache")
+    result = master.dnf("-C", *lock, check=False)
+    assert result.rc == 1 and "Traceback" not in result.err, result
+    assert [l for l in result.err.splitlines() if l.startswith("Error:")] == [
+        "Error: publish --lock resolves against the repositories' current metadata, never the cache alone: "
+        "run it without -C/--cacheonly"], result
+    assert sorted(os.listdir(os.path.join(site.tree, "generations"))) == before
