@@ -238,6 +238,11 @@ def validate(data, source):
     return data
 
 
+def validate_lock(entries, where, source):
+    """A lock's entries from elsewhere (a node's answer): as in a profile."""
+    _lock(entries, where, source)
+
+
 def _lock(entries, where, source):
     """A lock: a list of {name, evr, arch, checksum (optional)}, one build per name."""
     if not isinstance(entries, list):

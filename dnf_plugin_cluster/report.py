@@ -52,11 +52,12 @@ def error(command, err):
     return {"format": ANSWER_FORMAT, "command": command, "result": "error", "error": err}
 
 
-def status(run):
+def status(run, packages=False):
     """(JSON answer, text lines, exit status) of `status`, from the plan as prepare()
-    resolved it, so it agrees with `sync --check`."""
+    resolved it, so it agrees with `sync --check`. packages: the answer also carries
+    the role's package set as installed (sync.lock_set())."""
     from .plan import drift
-    from .sync import lock_proof
+    from .sync import lock_proof, lock_set
     found = drift(run.plan)
     proof = lock_proof(run)
     data = dict(run.summary, format=ANSWER_FORMAT, command="status", generation=run.state.generation,
@@ -66,6 +67,8 @@ def status(run):
     if proof is not None:
         data.update(lock_digest=proof["digest"], lock_packages=proof["packages"],
                     admin_installed=proof["admin_installed"])
+    if packages:
+        data["packages"] = lock_set(run)
     lines = [run.header]
     if run.view.generation is not None or run.state.generation is not None:
         lines.append("  generation     published {}, this node synced to {}".format(

@@ -198,3 +198,60 @@ def test_publish_lock_refuses_repositories_it_cannot_refresh(site):
         "Error: publish --lock resolves against the repositories' current metadata, never the cache alone: "
         "run it without -C/--cacheonly"], result
     assert sorted(os.listdir(os.path.join(site.tree, "generations"))) == before
+
+
+def test_lock_from_a_tested_node_makes_its_package_set_the_roles_lock(site, tmp_path):
+    """publish --lock-from: the canary tried a newer build; the package set it runs
+    (asked through the fleet transport) becomes the compute lock on its arch, without
+    what the admin installed there by hand; a node synced later runs exactly that set."""
+    from cluster_testkit.farm import Farm
+    updates = newer_builds(site, "updates", [Pkg("ncbi-blast+", "2.99.0", "1", noarch=False)])
+    canary = site.node("canary")
+    canary.dnf("-y", "cluster-node", "sync")
+    canary.add_repo("updates", updates)
+    canary.dnf("-y", "upgrade", "ncbi-blast+")                 # what is being tested
+    canary.dnf("-y", "install", "tmux")                        # the admin's, by hand
+    other = site.node("other")
+    other.dnf("-y", "cluster-node", "sync")
+    farm = Farm(str(tmp_path / "farm"))
+    farm.add("canary01", canary)
+    farm.add("other01", other)
+    transport = ("--worker", "exec", "--node-command", farm.node_command)
+
+    def lock_from(nodes, check=True):
+        return site.master.dnf("cluster-master", "publish", "--repo-dir", site.tree, "--lock-from", nodes,
+                               "--json", *transport, check=check)
+
+    # two nodes of one role and arch that run different sets: refused, nothing published
+    before = sorted(os.listdir(os.path.join(site.tree, "generations")))
+    refused = lock_from("canary01,other01", check=False)
+    errors = [l for l in refused.err.splitlines() if l.startswith("Error:")]
+    assert refused.rc == 1 and len(errors) == 1 and "Traceback" not in refused.err, refused
+    assert "nodes canary01 and other01 of role 'compute' on x86_64 run different package sets" in errors[0]
+    assert sorted(os.listdir(os.path.join(site.tree, "generations"))) == before
+
+    published = lock_from("canary01").json
+    assert published["generation"] == 2
+    prof = publish.current(site.tree)
+    compute = lock_of(prof, "compute", "x86_64")
+    assert compute["ncbi-blast+"]["evr"] == "2.99.0-1.el9"
+    assert "tmux" not in compute and not any(left_to_the_distribution(n) for n in compute)
+    assert {"cluster-apps-bio", "cluster-node", "python3-dnf-plugin-cluster"} <= set(compute)
+    assert "lock" not in prof["roles"]["compute"]["arches"]["aarch64"]       # not tested: as before
+    assert "lock" not in prof["roles"]["login"]["arches"]["x86_64"]
+
+    tested = canary.dnf("cluster-node", "status", "--json").json
+    assert tested["in_sync"] and tested["admin_installed"] == [{"name": "tmux", "evr": "3.2a-5.el9"}]
+
+    # the other node moves to the tested set; a fresh one installs exactly it
+    other.add_repo("updates", updates)
+    other.dnf("-y", "cluster-node", "sync")
+    fresh = site.node("fresh")
+    fresh.add_repo("updates", updates)
+    fresh.dnf("-y", "cluster-node", "sync")
+    for node in (other, fresh):
+        status = node.dnf("cluster-node", "status", "--json").json
+        assert status["in_sync"] and status["lock_digest"] == tested["lock_digest"], node
+        assert node.installed()["ncbi-blast+"] == canary.installed()["ncbi-blast+"]
+    history = site.master.dnf("cluster-master", "history", "--repo-dir", site.tree).out
+    assert "    compute/x86_64: {} locked; new lock".format(len(compute)) in history

@@ -56,6 +56,10 @@ class ClusterMasterCommand(ClusterCommand):
                           help="publish: lock every role on every arch: the whole set a fresh node of the "
                                "role installs, resolved against the refreshed repositories, each package "
                                "pinned by version, arch and checksum")
+        lock.add_argument("--lock-from", metavar="NODESET",
+                          help="publish: the package set these tested nodes run (asked through the fleet "
+                               "options below) becomes the lock of their role on their arch; other roles "
+                               "keep theirs")
         lock.add_argument("--unlock", action="store_true", default=False, help="publish: drop all pins")
         parser.add_argument("--lock-exclude", action="append", default=[], metavar="PATTERN",
                             help="publish --lock: also leave these names unpinned (glob; repeatable)")
@@ -74,7 +78,7 @@ class ClusterMasterCommand(ClusterCommand):
                                  "cluster-site-release (default: the previous publish's, else file://SITE); "
                                  "kickstart: a repository's URL as nodes reach it (plain URL: the profile "
                                  "repository's; default: the baseurls of this host's .repo files)")
-        fleet = parser.add_argument_group("fleet (status, sync)")
+        fleet = parser.add_argument_group("fleet (status, sync, publish --lock-from)")
         fleet.add_argument("-w", "--nodes", metavar="NODESET",
                            help="the nodes: node[001-512], @compute, @gpu!node007 (ClusterShell node sets)")
         fleet.add_argument("--fanout", type=_count, metavar="N",
@@ -100,9 +104,10 @@ class ClusterMasterCommand(ClusterCommand):
                            help="sync: every node's plan, grouped by identical plan; nothing changes")
 
     def configure_publish(self):
-        if not (self.opts.repo_dir or self.opts.output) or not (self.opts.roles or self.opts.lock or self.opts.unlock):
+        if not (self.opts.repo_dir or self.opts.output) or \
+                not (self.opts.roles or self.opts.lock or self.opts.unlock or self.opts.lock_from):
             raise ClusterError("cluster-master publish needs --repo-dir (or --output FILE) and --roles "
-                               "(or --lock/--unlock)")
+                               "(or --lock/--lock-from/--unlock)")
         if len(self.opts.baseurl) > 1:
             raise ClusterError("cluster-master publish takes one --baseurl (the site repository's top)")
         self.cli.demands.load_system_repo = False         # what this host runs plays no part
@@ -232,6 +237,7 @@ class ClusterMasterCommand(ClusterCommand):
         from ..head import lock
         opts = self.opts
         roles = profile.load_roles(opts.roles) if opts.roles else None
+        self.from_nodes = self.ask_lock_from() if opts.lock_from else None
         if opts.output:
             previous = self._site().published() if opts.repo_dir else None
             prof = self.profile_for(roles, previous, sorted(set(opts.arches) or CLUSTER_ARCHES))
@@ -242,8 +248,20 @@ class ClusterMasterCommand(ClusterCommand):
             return
         self.check_arch_trees()
         site = self._site()
-        action = "lock" if opts.lock else ("unlock" if opts.unlock else "publish")
+        action = "lock" if opts.lock or opts.lock_from else ("unlock" if opts.unlock else "publish")
         self._publish(site, lambda previous, arches: self.profile_for(roles, previous, arches), action)
+
+    def ask_lock_from(self):
+        """publish --lock-from: each tested node's package set (lock.from_nodes()), asked
+        with `status --json --packages` through the fleet transport."""
+        from ..head import lock
+        fleet = _fleet()
+        command = fleet.node_commands(self.opts.node_command)["status"] + " --packages"
+        report = fleet.ask(self.opts.lock_from, command, "status", **self._transport())
+        found = lock.from_nodes(report.results, set(self.backend.installonly()), self.opts.lock_exclude)
+        for (role, arch), (node, locked) in sorted(found.items()):
+            logger.info("role %s on %s: %d packages locked as node %s runs them", role, arch, len(locked), node)
+        return found
 
     def check_arch_trees(self):
         """publish --arch X: the cluster repository must have an X tree, or nodes of X
@@ -277,6 +295,9 @@ class ClusterMasterCommand(ClusterCommand):
             found = lock.resolve(self.backend, lock.unlocked(draft), arches, self.opts.lock_exclude,
                                  log=logger.info)
             return lock.attach(lock.unlocked(draft), found)
+        if self.opts.lock_from:
+            base = lock.unlocked(draft) if previous is None else lock.carry(draft, previous)
+            return lock.attach_from_nodes(base, self.from_nodes)
         if self.opts.unlock or previous is None:
             return profile.validate(lock.unlocked(draft), "published profile")
         if roles is None:

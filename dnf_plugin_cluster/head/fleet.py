@@ -25,6 +25,8 @@ Node answer, schema format 1 (one JSON object on stdout, `status --json` and
      "lock_digest": "sha256 hex",       (status, pinned roles) digest of the locked set as
                                         installed; in-sync nodes group by it
      "lock_packages": n, "admin_installed": [{"name", "evr"}],   (status, pinned roles)
+     "packages": [{"name", "evr", "arch"}],  (status --packages) the role's set as installed:
+                                        what publish --lock-from makes the role's lock
      "in_sync": true | false,
      "counts": {"missing": n, "wrong_version": n, "extra": n,           (status)
                 "install": n, "upgrade": n, "downgrade": n, "remove": n},  (sync)

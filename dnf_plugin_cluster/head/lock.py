@@ -75,6 +75,70 @@ def resolve(backend, draft, arches, excludes=(), log=None):
     return out
 
 
+def from_nodes(results, installonly=(), excludes=()):
+    """`publish --lock-from NODESET`: {(role, arch): (node, [backends.Locked])} from the
+    nodes' `status --json --packages` answers (results: {node: fleet.NodeResult}): the
+    package set each tested node runs becomes its role's lock on its arch, minus what
+    is left to the distribution (as --lock). Every node must answer; nodes of one role
+    and arch must run the same set."""
+    from ..backends import Locked
+    from ..names import KNOWN_BASEARCHES, is_name
+    patterns = list(profile.LOCK_EXCLUDE) + list(excludes)
+    found = {}
+    for node in sorted(results):
+        result = results[node]
+        answer = result.answer if isinstance(result.answer, dict) else {}
+        if result.state not in ("in-sync", "drift"):
+            raise ClusterError("publish --lock-from: node {} gave no package set: {}".format(node, result.summary))
+        role, arch, entries = answer.get("role"), answer.get("arch"), answer.get("packages")
+        if not is_name(role) or arch not in KNOWN_BASEARCHES:
+            raise ClusterError("publish --lock-from: node {} answered without a valid role and arch".format(node))
+        if not isinstance(entries, list):
+            raise ClusterError("publish --lock-from: node {} sent no package set (its dnf-plugin-cluster is older "
+                               "than `status --packages`)".format(node))
+        left = lambda e: isinstance(e, dict) and isinstance(e.get("name"), str) and (
+            e["name"] in installonly or excluded(e["name"], patterns))
+        entries = [e for e in entries if not left(e)]       # kernels: several builds, never locked
+        profile.validate_lock(entries, "packages", "the answer of node {}".format(node))
+        kept = sorted((Locked(e["name"], e["evr"], e["arch"]) for e in entries), key=lambda p: (p.name, p.arch))
+        key = (role, arch)
+        if key in found:
+            first, before = found[key]
+            was = set((p.name, p.evr, p.arch) for p in before)
+            now = set((p.name, p.evr, p.arch) for p in kept)
+            if was != now:
+                odd = sorted(was ^ now)[0]
+                raise ClusterError("publish --lock-from: nodes {} and {} of role '{}' on {} run different package "
+                                   "sets (e.g. {} {}.{} on {} only): name the node that was tested".format(
+                                       first, node, role, arch, odd[0], odd[1], odd[2],
+                                       first if odd in was else node))
+            continue
+        found[key] = (node, kept)
+    return found
+
+
+def attach_from_nodes(prof, found):
+    """`prof` (carried or unlocked, no generation) with the locks of `found`
+    (from_nodes()) in place of its own for those roles and arches: format 2. A role or
+    arch the profile does not have, or a role package the node does not run, is
+    refused: the lock would not be what was tested."""
+    roles = dict((name, dict(entry, arches=dict((a, dict(s)) for a, s in entry["arches"].items())))
+                 for name, entry in prof["roles"].items())
+    for (role, arch), (node, locked) in sorted(found.items()):
+        if role not in roles or arch not in roles[role]["arches"]:
+            raise ClusterError("publish --lock-from: node {} runs role '{}' on {}, which the profile does not "
+                               "have".format(node, role, arch))
+        spec = roles[role]["arches"][arch]
+        names = set(p.name for p in locked)
+        lacking = [n for n in spec["packages"] if n not in names and not excluded(n, profile.LOCK_EXCLUDE)]
+        if lacking:
+            raise ClusterError("publish --lock-from: node {} does not run {} of role '{}': sync and test it "
+                               "first".format(node, lacking[0], role))
+        spec["lock"] = [p.as_dict() for p in locked]
+    out = dict(prof, format=profile.LOCK_FORMAT, roles=roles)
+    return profile.validate(out, "locked profile")
+
+
 def attach(draft, locks):
     """The profile `draft` (no generation) with `locks` (resolve()) in its arch entries:
     format 2, no top-level pins."""
