@@ -4,6 +4,7 @@ refreshed repositories, never what the head node runs; nodes prove they run it w
 the digest of their locked set as installed (real dnf 4, dnf-plugins-core's versionlock)."""
 import fnmatch
 import os
+import shlex
 import subprocess
 
 from cluster_testkit.extra import Pkg, build_repo
@@ -11,6 +12,7 @@ from cluster_testkit.extra import Pkg, build_repo
 from dnf_plugin_cluster import profile
 from dnf_plugin_cluster.head import publish
 
+from conftest import HOLD_BACK_OPENMPI
 from test_version_lock import block
 
 
@@ -255,3 +257,39 @@ def test_lock_from_a_tested_node_makes_its_package_set_the_roles_lock(site, tmp_
         assert node.installed()["ncbi-blast+"] == canary.installed()["ncbi-blast+"]
     history = site.master.dnf("cluster-master", "history", "--repo-dir", site.tree).out
     assert "    compute/x86_64: {} locked; new lock".format(len(compute)) in history
+
+
+def test_a_node_kickstarted_from_the_lock_starts_on_it(site, tmp_path):
+    """The fragment's %packages installs the locked builds (Open MPI 4.1.5 while 4.1.6
+    is in the repositories), its %post runs the first sync and enables the timer, and
+    the node's first status is in sync with the same lock digest as a synced node."""
+    site.publish("--lock", *HOLD_BACK_OPENMPI)
+    ks = site.master.dnf("-q", "cluster-master", "kickstart", "--role", "compute",
+                         "--baseurl", site.url + "/site").out
+    assert "repo --name=cluster-site --baseurl={}/site/9/x86_64/\n".format(site.url) in ks
+    assert "repo --name=cluster --baseurl={}/cluster/9/x86_64/\n".format(site.url) in ks
+    body = ks.split("%packages\n")[1].split("%end")[0]
+    packages = [l for l in body.splitlines() if l and not l.startswith("#")]
+    compute = lock_of(publish.current(site.tree), "compute", "x86_64")
+    assert "openmpi-0:4.1.5-1.el9.x86_64" in packages and "cluster-apps-bio" not in packages
+    assert set(profile.nevra(n, e["evr"], e["arch"]) for n, e in compute.items()) <= set(packages)
+    post = ks.split("%post\n")[1].split("%end")[0]
+    assert "systemctl enable cluster-node-sync.timer\n" in post
+
+    # anaconda, simulated: %packages in one transaction into a root, then %post there
+    node = site.node("kickstarted", role=None)
+    node.dnf("-y", "install", *packages)
+    assert node.installed()["openmpi"] == "0:4.1.5-1.el9.x86_64"
+    enabled = str(tmp_path / "systemctl.log")
+    dnf = " ".join(shlex.quote(a) for a in node.dnf_args())
+    script = post.replace("/etc/dnf/plugins", node.path("etc/dnf/plugins")).replace("dnf -y ", dnf + " -y ")
+    node.run(["sh", "-e", "-c", "systemctl() { echo \"$*\" >> " + shlex.quote(enabled) + "; }\n" + script])
+    with open(enabled) as handle:
+        assert handle.read() == "enable cluster-node-sync.timer\n"
+
+    synced = site.node("synced")
+    synced.dnf("-y", "cluster-node", "sync")
+    digest = synced.dnf("cluster-node", "status", "--json").json["lock_digest"]
+    first = node.dnf("cluster-node", "status")
+    assert first.out.splitlines()[-1] == "In sync, generation 2, lock {}.".format(digest[:12]), first
+    assert node.installed()["openmpi"] == "0:4.1.5-1.el9.x86_64"

@@ -370,7 +370,11 @@ class ClusterMasterCommand(ClusterCommand):
         if unknown:
             raise ClusterError("--baseurl for '{}', which the kickstart does not use (it uses: {})".format(
                 unknown[0], ", ".join(repoids)))
-        repos = [(r, overrides.get(r) or self.node_baseurl(r, arch)) for r in repoids]
+        releasever = self.backend.substitutions().get("releasever", "")
+        # a --baseurl may be the site's top: taken down to the arch tree; the host's own
+        # .repo files say where the trees are
+        repos = [(r, kickstart.repo_url(overrides[r], releasever, arch) if r in overrides
+                  else self.node_baseurl(r, arch)) for r in repoids]
         available = self.backend.available_names()
         releases = [name for name in (siterelease.NAME, "cluster-release") if name in available]
         print(kickstart.render(view, repos, "repository '{}'".format(repoid), releases), end="")
