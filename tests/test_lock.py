@@ -293,3 +293,27 @@ def test_a_node_kickstarted_from_the_lock_starts_on_it(site, tmp_path):
     first = node.dnf("cluster-node", "status")
     assert first.out.splitlines()[-1] == "In sync, generation 2, lock {}.".format(digest[:12]), first
     assert node.installed()["openmpi"] == "0:4.1.5-1.el9.x86_64"
+
+
+def test_a_testing_role_is_locked_against_the_testing_channel_a_stable_one_never(site, project):
+    """Each role's fresh set is resolved against its own channel: the testing build of
+    cluster-apps-bio goes into the testing role's lock, never into a stable one's."""
+    from conftest import cluster_repo
+    path = os.path.join(project, "metapackages", "cluster-apps-bio.yaml")
+    with open(path) as handle:
+        text = handle.read()
+    with open(path, "w") as handle:
+        handle.write(text.replace('release: "1"', 'release: "2"'))
+    cluster_repo("-C", project, "build", os.path.join(site.www, "cluster"), "--channel", "testing")
+    site.edit_role("compute", "channel: stable", "channel: testing")
+    master = site.master
+    refused = master.dnf("cluster-master", "publish", "--roles", site.roles, "--repo-dir", site.tree, "--lock",
+                         check=False)
+    assert refused.rc == 1 and "role 'compute' follows the testing channel, but repository 'cluster-testing' " \
+        "is not configured on this host" in refused.err, refused
+    master.add_repo("cluster-testing", "{}/cluster/testing/$releasever/$basearch/".format(site.url), enabled=0)
+    site.publish("--lock")
+    prof = publish.current(site.tree)
+    for arch in ("x86_64", "aarch64"):
+        assert lock_of(prof, "compute", arch)["cluster-apps-bio"]["evr"] == "1.0-2.el9"
+        assert lock_of(prof, "login", arch)["cluster-apps-bio"]["evr"] == "1.0-1.el9"
