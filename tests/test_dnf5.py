@@ -596,3 +596,24 @@ def test_dnf5_chroot_that_cannot_be_built_says_why_in_one_line(tmp_path, case):
     else:
         assert "sid chroot build failed at 'debootstrap" in proc.stdout and "127.0.0.1:9" in proc.stdout
         assert not [n for n in os.listdir(cache) if os.path.isdir(os.path.join(cache, n))]     # only lock and log
+
+
+def test_dnf5_and_dnf4_nodes_on_one_lock_prove_it_with_one_digest(site, make_node):
+    """A locked role synced on a dnf5 node and on a dnf 4 node: both in sync with the
+    same lock digest, the same status JSON; the dnf5 node lists the admin's package
+    apart and keeps the verdict."""
+    site.publish("--lock", *HOLD_BACK_OPENMPI)
+    dnf5_node = make_node("libdnf5")
+    dnf4_node = site.node("dnf4")
+    plugin(dnf5_node, "-y", "sync")
+    dnf4_node.dnf("-y", "cluster-node", "sync")
+    five = plugin(dnf5_node, "status", "--json").json
+    four = dnf4_node.dnf("cluster-node", "status", "--json").json
+    assert five == four and five["in_sync"] and len(five["lock_digest"]) == 64
+    assert dnf5_node.installed()["openmpi"] == "0:4.1.5-1.el9.x86_64"
+    assert plugin(dnf5_node, "status").out.splitlines()[-1] == \
+        "In sync, generation 2, lock {}.".format(five["lock_digest"][:12])
+    dnf5_node.dnf5("-y", "install", "tmux")
+    after = standalone(dnf5_node, "status", "--json").json
+    assert after["in_sync"] and after["lock_digest"] == four["lock_digest"]
+    assert after["admin_installed"] == [{"name": "tmux", "evr": "3.2a-5.el9"}]
