@@ -62,7 +62,7 @@ class ClusterMasterCommand(ClusterCommand):
                                "keep theirs")
         lock.add_argument("--unlock", action="store_true", default=False, help="publish: drop all pins")
         parser.add_argument("--lock-exclude", action="append", default=[], metavar="PATTERN",
-                            help="publish --lock: also leave these names unpinned (glob; repeatable)")
+                            help="publish --lock, --lock-from: also leave these names unpinned (glob; repeatable)")
         parser.add_argument("--output", metavar="FILE", help="publish: write the profile here instead")
         parser.add_argument("--sign-key", metavar="KEYID",
                             help="publish, rollback: sign the site repository's repomd.xml (and "
