@@ -15,6 +15,9 @@ measured in this run, on the same roots:
 6. the files and bytes a node fetches after a profile-only change, with the ~20,000-package
    base as the cluster repository: the profile in the site repository vs the same change
    made inside the package repository's metadata (as before the site repository);
+8. lock resolution at publish on the ~20,000-package base: `dnf cluster-master publish
+   --lock` of the project's 4 roles on x86_64 (each role's fresh-node set resolved in an
+   empty root) vs the sum of `dnf --assumeno install` of the same sets into an empty root;
 7. dnf5 hosts, inside the Debian sid chroot of the dnf5 tests: the no-op sync and the plan
    of figures 2 and 3 with the libdnf5 backend (`dnf-cluster`, and `dnf5 cluster-node`
    through the C++ plugin) vs dnf5 itself (`dnf5 -C check-upgrade`, `dnf5 --assumeno
@@ -28,6 +31,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -227,6 +231,43 @@ def figure_3(site, reps, count, cache_dir):
         rows.append(compared("3", "plan role {} ({} asked) on {:,} packages: sync --dry-run / dnf --assumeno "
                              "install".format(role, len(specs), total), ours, plain, 1.5, "; warm cache"))
     return rows
+
+
+def figure_8(site, reps, count, cache_dir):
+    """Lock resolution: what `publish --lock` adds to a publish is one fresh-node resolution
+    per role and arch; plain dnf does the same work as one `--assumeno install` of each
+    role's set (the node floor and the role's packages) into an empty root."""
+    from dnf_plugin_cluster.head.lock import FRESH_FLOOR
+    path, total = big_base(site, count, cache_dir)
+    base_url = "file://{}/$basearch/".format(path)
+    roles = os.path.join(site.project, "roles")
+    head = site.node("lock-head", "master", base_url, with_site=False)
+    empty = site.node("lock-empty", "compute", base_url, with_site=False)
+    for root in (head, empty):
+        root.dnf("-q", "makecache")
+    output = os.path.join(site.work, "locked-profile.json")
+    lock = head.dnf_args("-q", "cluster-master", "publish", "--roles", roles, "--output", output, "--lock",
+                         "--arch", "x86_64")
+    run(lock, head.env)
+    with open(output) as handle:
+        prof = json.load(handle)
+    installs, sizes = [], []
+    for role in sorted(prof["roles"]):
+        spec = prof["roles"][role]["arches"]["x86_64"]
+        names = sorted(set(spec["packages"]) | set(FRESH_FLOOR))
+        argv = site.plain(empty.dnf_args("--assumeno", "--setopt=strict=0", "install", *names))
+        out = run(argv, empty.env, ok=(1,), capture=True)[1]
+        if "Transaction Summary" not in out:
+            raise RuntimeError("plain dnf did not resolve role {}:\n{}".format(role, out))
+        installs.append(" ".join(shlex.quote(a) for a in argv) + " >/dev/null 2>&1; [ $? -eq 1 ] || exit 9")
+        sizes.append("{} {}".format(role, len(spec["lock"])))
+    plain = ["sh", "-c", "\n".join(installs)]
+    log("8: lock resolution of {} roles on {} packages, {} alternating runs each".format(
+        len(installs), total, reps))
+    ours, theirs = compare((lock, head.env, (0,)), (plain, empty.env, (0,)), reps)
+    return [compared("8", "lock resolution: `publish --lock` of {} roles on x86_64, {:,} packages / sum of `dnf "
+                     "--assumeno install` of their sets".format(len(installs), total), ours, theirs, 1.5,
+                     "; warm cache; locked: {}".format(", ".join(sizes)))]
 
 
 def fetched_after_profile_change(site, node, publish, label):
@@ -546,7 +587,7 @@ def parse_args(argv):
     parser.add_argument("--fleet-reps", type=int, default=3, help="runs of each side for figure 5 (default 3)")
     parser.add_argument("--fleet-sizes", default="16,32,64", help="node counts for figure 5")
     parser.add_argument("--fleet-width", type=int, default=16, help="fan-out of both sides in figure 5")
-    parser.add_argument("--only", default="1,2,3,4,5,6,7", help="figures to run (default: all)")
+    parser.add_argument("--only", default="1,2,3,4,5,6,7,8", help="figures to run (default: all)")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes and one run each: checks the benchmark works, measures nothing")
     parser.add_argument("--record", action="store_true", help="rewrite bench/RESULTS.md with this run")
@@ -593,6 +634,8 @@ def main(argv=None):
             rows += figure_3(site, args.plan_reps, args.count, args.cache_dir)
         if "6" in args.only:
             rows += figure_6(site, args.count, args.cache_dir)
+        if "8" in args.only:
+            rows += figure_8(site, args.plan_reps, args.count, args.cache_dir)
         if "7" in args.only:
             rows += figure_7(site, args.reps, args.plan_reps, args.count, args.cache_dir)
     finally:

@@ -53,6 +53,12 @@ class MemoryBackend(Backend):
     def repo_state(self, repoid):
         return None if repoid not in self.repos else self.repos[repoid].get("enabled", True)
 
+    def strict_repos(self, optional=()):
+        pass
+
+    def has_tree(self, repoid, arch):
+        return None
+
     def enable_repo(self, repoid, mdtype=None):
         self.repos[repoid]["enabled"] = True
 
@@ -97,6 +103,13 @@ class MemoryBackend(Backend):
     def installed_requires(self, names):
         found = set(n for n in names if n in self.system) | self._closure(names, self.system)
         return dict((n, self.system[n].evr) for n in found)
+
+    def installed_nevras(self, names):
+        from dnf_plugin_cluster.profile import nevra
+        return sorted(nevra(p.name, p.evr, p.arch) for n, p in self.system.items() if n in set(names))
+
+    def fresh_resolver(self, arch, hide=(), enable=(), optional=()):
+        return _MemoryFresh(self)
 
     def needs(self, name, among):
         pool = dict((n, self.system[n]) for n in among if n in self.system)
@@ -239,3 +252,24 @@ class _Key(object):
 
     def __lt__(self, other):
         return compare_evr(self.evr, other.evr) < 0
+
+
+class _MemoryFresh(object):
+    """An empty root over the available packages (newest builds, pins ignored)."""
+
+    def __init__(self, backend):
+        self.backend = backend
+
+    def resolve(self, wanted, optional=()):
+        from dnf_plugin_cluster.backends import Locked
+        backend = self.backend
+        names = [n for n in wanted] + [n for n in optional if backend._build(n) is not None]
+        for name in wanted:
+            if backend._build(name) is None:
+                raise ClusterError("package '{}' is not available".format(name))
+        pool = dict((p.name, backend._build(p.name)) for p in backend.available)
+        found = set(names) | backend._closure(names, pool)
+        return sorted((Locked(n, pool[n].evr, pool[n].arch) for n in found), key=lambda p: p.name)
+
+    def close(self):
+        pass

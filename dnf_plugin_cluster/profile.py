@@ -19,6 +19,19 @@ Role definitions (roles/<role>.yaml) are what packagers and admins write:
 A profile published by `dnf cluster-master publish` into a site repository also carries
 its `generation` (1, 2, ...; see publish.py); a default profile from the packager's
 build has none.
+
+Pins come in two forms. Format 1: `pins`, one {name: evr} for every role and arch (what
+older head nodes published; still read). Format 2 (`publish --lock`, head/lock.py): a
+**lock per role and arch**, the whole set a fresh node of that role installs, beside
+the role's package list:
+
+    "arches": {"x86_64": {"packages": [...],
+                          "lock": [{"name": "ncbi-blast+", "evr": "2.14.0-1.el9",
+                                    "arch": "x86_64", "checksum": "sha256:..."}, ...]}}
+
+A role's pins are its arch's lock when there is one, else the top-level `pins`. The
+format number goes up only for profiles that carry a lock, so a plugin that reads
+format 1 refuses them by name ("unsupported format 2") instead of syncing unpinned.
 """
 import hashlib
 import json
@@ -29,6 +42,9 @@ from .errors import ClusterError, quote
 from .names import CLUSTER_ARCHES, KNOWN_BASEARCHES, check_name, is_name
 
 FORMAT = 1
+#: The format of a profile that carries locks per role and arch.
+LOCK_FORMAT = 2
+FORMATS = (FORMAT, LOCK_FORMAT)
 MDTYPE = "cluster"
 CHANNELS = ("stable", "testing")
 #: How a role's packages move: to the profile's pins, to the newest build of the role's
@@ -44,6 +60,10 @@ MAX_GENERATION = 2 ** 31 - 1
 #: package has a longer version-release; the epoch adds at most 11.
 MAX_EVR = 255
 MAX_BYTES = 16 * 1024 * 1024
+#: An rpm arch in a lock entry (x86_64, aarch64, noarch, i686, ...).
+ARCH_RE = re.compile(r"\A[A-Za-z0-9_]{1,32}\Z")
+#: A package checksum in a lock entry, as the repository metadata gives it.
+CHECKSUM_RE = re.compile(r"\A(md5|sha1|sha224|sha256|sha384|sha512):[0-9a-f]{32,128}\Z")
 #: Left unpinned by `publish --lock`: the OS core the distribution keeps updating
 #: (security fixes must reach every node), and dnf/rpm themselves.
 LOCK_EXCLUDE = ("kernel*", "glibc*", "systemd*", "filesystem", "setup", "bash", "shadow-utils",
@@ -179,9 +199,9 @@ def validate(data, source):
     unknown = set(data) - {"format", "roles", "pins", "generation"}
     if unknown:
         _fail("top level", "unknown key {}".format(quote(sorted(unknown)[0])), source)
-    if not _is_int(data.get("format")) or data.get("format") != FORMAT:
-        _fail("format", "unsupported format {} (this plugin reads {})".format(quote(data.get("format")), FORMAT),
-              source)
+    if data.get("format") not in FORMATS or isinstance(data.get("format"), bool):
+        _fail("format", "unsupported format {} (this plugin reads {})".format(
+            quote(data.get("format")), " and ".join(str(f) for f in FORMATS)), source)
     generation = data.get("generation", 1)
     if not _is_int(generation) or not 1 <= generation <= MAX_GENERATION:
         _fail("generation", "must be a whole number from 1 to {}, not {}".format(MAX_GENERATION, quote(generation)),
@@ -208,9 +228,13 @@ def validate(data, source):
         for arch, spec in arches.items():
             if arch not in KNOWN_BASEARCHES:
                 _fail(where + ".arches", "unknown arch {}".format(quote(arch)), source)
-            if not isinstance(spec, dict) or set(spec) != {"packages"}:
-                _fail("{}.arches.{}".format(where, arch), "must be an object with packages", source)
+            locked = data["format"] == LOCK_FORMAT and isinstance(spec, dict) and "lock" in spec
+            if not isinstance(spec, dict) or set(spec) != ({"packages", "lock"} if locked else {"packages"}):
+                _fail("{}.arches.{}".format(where, arch), "must be an object with packages{}".format(
+                    " (and lock)" if data["format"] == LOCK_FORMAT else ""), source)
             _names(spec["packages"], "{}.arches.{}.packages".format(where, arch), source)
+            if locked:
+                _lock(spec["lock"], "{}.arches.{}.lock".format(where, arch), source)
     pins = data.get("pins", {})
     if not isinstance(pins, dict):
         _fail("pins", "must be an object", source)
@@ -219,6 +243,45 @@ def validate(data, source):
             _fail("pins", "invalid package name {}".format(quote(name)), source)
         check_evr(evr, "pins.{}".format(name), source)
     return data
+
+
+def validate_lock(entries, where, source):
+    """A lock's entries from elsewhere (a node's answer): as in a profile."""
+    _lock(entries, where, source)
+
+
+def _lock(entries, where, source):
+    """A lock: a list of {name, evr, arch, checksum (optional)}, one build per name."""
+    if not isinstance(entries, list):
+        _fail(where, "must be a list", source)
+    seen = {}
+    for index, entry in enumerate(entries):
+        here = "{}[{}]".format(where, index)
+        if not isinstance(entry, dict) or not {"name", "evr", "arch"} <= set(entry) or \
+                set(entry) - {"name", "evr", "arch", "checksum"}:
+            _fail(here, "must be an object with name, evr, arch (and checksum)", source)
+        if not is_name(entry["name"]):
+            _fail(here, "invalid package name {!r}".format(entry["name"]), source)
+        check_evr(entry["evr"], here + ".evr", source)
+        if not isinstance(entry["arch"], str) or not ARCH_RE.match(entry["arch"]):
+            _fail(here, "invalid arch {!r}".format(entry["arch"]), source)
+        if "checksum" in entry and (not isinstance(entry["checksum"], str) or
+                                    not CHECKSUM_RE.match(entry["checksum"])):
+            _fail(here, "invalid checksum {!r} (want TYPE:HEX)".format(entry["checksum"]), source)
+        if seen.setdefault(entry["name"], entry["evr"]) != entry["evr"]:
+            _fail(here, "{} is locked at two versions".format(entry["name"]), source)
+
+
+def nevra(name, evr, arch):
+    """name-epoch:version-release.arch, the epoch always written (a lock digest's lines)."""
+    from .plan import parse_evr
+    return "{}-{}:{}-{}.{}".format(name, *(parse_evr(evr) + (arch,)))
+
+
+def lock_digest(nevras):
+    """The digest of a locked set as installed: sha256 over its sorted nevra() lines.
+    The same set gives the same digest on every node, whenever it was synced."""
+    return hashlib.sha256("".join(line + "\n" for line in sorted(nevras)).encode("utf-8")).hexdigest()
 
 
 def check_evr(evr, where, source):
@@ -307,7 +370,12 @@ class RoleView(object):
         self.groups = list(entry["groups"])
         self.packages = list(entry["arches"][arch]["packages"])
         self.generation = profile.get("generation")
-        all_pins = dict(profile.get("pins", {}))
+        #: the role's lock for this arch (format 2), or None: the profile's pins, if any
+        self.lock = entry["arches"][arch].get("lock")
+        if self.lock is not None:
+            all_pins = dict((e["name"], e["evr"]) for e in self.lock)
+        else:
+            all_pins = dict(profile.get("pins", {}))
         #: pinned (the default when the profile has pins): every node runs exactly the
         #: versions the head node runs; present (the default without pins): sync installs
         #: what is missing and never moves what is there; latest: sync also upgrades the

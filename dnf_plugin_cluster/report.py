@@ -62,17 +62,25 @@ def error(command, err):
     return {"format": ANSWER_FORMAT, "command": command, "result": "error", "error": err}
 
 
-def status(run):
+def status(run, packages=False):
     """(JSON answer, text lines, exit status) of `status`, from the plan as prepare()
-    resolved it, so it agrees with `sync --check`."""
+    resolved it, so it agrees with `sync --check`. packages: the answer also carries
+    the role's package set as installed (sync.lock_set())."""
     from .plan import drift
+    from .sync import lock_proof, lock_set
     found = drift(run.plan)
+    proof = lock_proof(run)
     data = dict(run.summary, format=ANSWER_FORMAT, command="status", generation=run.state.generation,
                 result="in-sync" if run.plan.in_sync else "drift", in_sync=run.plan.in_sync, drift=found,
                 kept=[{"name": n, "reason": r} for n, r in run.plan.kept],
                 counts=dict((key, len(value)) for key, value in found.items()))
     if warnings(run):
         data["warnings"] = warnings(run)
+    if proof is not None:
+        data.update(lock_digest=proof["digest"], lock_packages=proof["packages"],
+                    admin_installed=proof["admin_installed"])
+    if packages:
+        data["packages"] = lock_set(run)
     lines = [run.header]
     if run.view.generation is not None or run.state.generation is not None:
         lines.append("  generation     published {}, this node synced to {}".format(
@@ -86,8 +94,23 @@ def status(run):
     lines += ["  extra          {} (installed by the profile, no longer listed)".format(name)
               for name in found["extra"]]
     lines += ["  keep           {} ({})".format(name, reason) for name, reason in run.plan.kept]
+    if proof is not None:
+        lines += ["  by hand        {} {} (the admin's; not part of the lock)".format(i["name"], i["evr"])
+                  for i in proof["admin_installed"]]
     count = sum(len(v) for v in found.values())
-    lines.append("In sync." if run.plan.in_sync else
+    lines.append(in_sync_line(run, proof) if run.plan.in_sync else
                  "Drift: {} difference{}; `dnf cluster-node sync` converges the node.".format(
                      count, "" if count == 1 else "s"))
     return data, lines, OK if run.plan.in_sync else DRIFT
+
+
+def in_sync_line(run, proof):
+    """"In sync, generation N, lock DIGEST." (the short digest of the locked set as
+    installed), or as much of it as the profile has: "In sync." for an unpinned one."""
+    generation = run.view.generation if run.view.generation is not None else run.state.generation
+    parts = ["In sync"]
+    if generation is not None:
+        parts.append("generation {}".format(generation))
+    if proof is not None:
+        parts.append("lock {}".format(proof["digest"][:12]))
+    return ", ".join(parts) + "."

@@ -362,3 +362,39 @@ class NodeRun(object):
         self.state.profile = profile.digest(self.profile)
         self.state.generation = self.view.generation
         self.state.save()
+
+
+def lock_set(run):
+    """The role's package set as this node runs it (`status --json --packages`, what
+    `publish --lock-from` makes the role's lock): the role's packages, what the profile
+    installed and the node floor, with every installed package they need, as
+    [{"name", "evr", "arch"}] (every installed build of an installonly name). What the
+    admin installed beside them, and only it needs, is not part of it."""
+    installed = set(run.installed)
+    roots = (set(run.view.packages) | set(run.managed) | set(n for n in installed if run.floor.reason(n))) & installed
+    out = []
+    for line in run.backend.installed_nevras(set(run.backend.installed_requires(roots))):
+        rest, arch = line.rsplit(".", 1)             # name-epoch:version-release.arch
+        name, epoch_version, release = rest.rsplit("-", 2)
+        out.append({"name": name, "evr": planning.format_evr(epoch_version + "-" + release), "arch": arch})
+    return out
+
+
+def lock_proof(run):
+    """What proves the node runs its role's lock: the digest of the locked set as
+    installed (profile.lock_digest over the installed builds of every pinned name: the
+    same on every node that runs the same set, whenever it was synced), how many
+    packages it covers, and the packages the admin installed beside it (installed by
+    hand, neither locked, listed nor the profile's, nor the OS core left unpinned),
+    which never change the verdict. None for a role without pins."""
+    import fnmatch
+    if not run.view.pins:
+        return None
+    locked = run.backend.installed_nevras(set(run.view.pins))
+    skip = set(run.view.pins) | set(run.view.packages) | set(run.managed)
+    patterns = profile.LOCK_EXCLUDE + planning.FLOOR
+    admin = sorted(name for name in run.installed
+                   if name not in skip and not any(fnmatch.fnmatchcase(name, p) for p in patterns)
+                   and not run.floor.reason(name) and run.backend.reason(name) in BY_HAND)
+    return {"digest": profile.lock_digest(locked), "packages": len(locked),
+            "admin_installed": [{"name": n, "evr": run.installed[n]} for n in admin]}

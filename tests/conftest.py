@@ -139,6 +139,12 @@ def node_factory(make_root, standin_el9, cluster_repo_el9):
     return make
 
 
+#: `publish --lock` with these options locks Open MPI 4.1.5 although 4.1.6 is in the
+#: repositories: the head node's dnf hides the newer build (an admin holding it back),
+#: and the lock is what a fresh node would install with the head node's configuration.
+HOLD_BACK_OPENMPI = ("--exclude", "openmpi-4.1.6-1.el9,openmpi-devel-4.1.6-1.el9")
+
+
 class ClusterSite(object):
     """A published cluster: the built repository (the packager's, with its default
     profile), the stand-in base and the site repository served over HTTP on 127.0.0.1

@@ -14,7 +14,7 @@ def test_bench_smoke_prints_every_figure(tmp_path):
                           cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
     assert proc.returncode == 0, proc.stderr
     rows = [line.split()[0] for line in proc.stdout.splitlines() if line[:1].isdigit()]
-    assert sorted(set(rows)) == ["1", "2", "3", "4", "5", "6", "7"], proc.stdout
+    assert sorted(set(rows)) == ["1", "2", "3", "4", "5", "6", "7", "8"], proc.stdout
     assert rows.count("3") == 2 and rows.count("4") == 2 and rows.count("7") == 5
     fetched = [l for l in proc.stdout.splitlines() if "files a no-op sync fetches" in l]
     assert len(fetched) == 2 and all("repomd.xml only  met" in l for l in fetched)     # dnf 4 and dnf5
@@ -22,5 +22,7 @@ def test_bench_smoke_prints_every_figure(tmp_path):
     assert "1 spec(s) rebuilt" in rebuilt
     per_node = [l for l in proc.stdout.splitlines() if "fleet status, seconds per node" in l][0]
     assert "2 nodes:" in per_node and "4 nodes:" in per_node
+    locked = [l for l in proc.stdout.splitlines() if "lock resolution: `publish --lock` of 4 roles" in l][0]
+    assert re.search(r"locked: compute \d+, gpu \d+, login \d+, master \d+", locked), locked
     changed = [l for l in proc.stdout.splitlines() if "fetched after a profile-only change" in l][0]
     assert re.search(r"<= 10 kB +met ", changed), changed

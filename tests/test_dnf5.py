@@ -15,6 +15,7 @@ import pytest
 
 from cluster_testkit.dnf5root import WORK, Dnf5Root, Dnf5World
 from cluster_testkit.extra import build_repo, slow_packages
+from conftest import HOLD_BACK_OPENMPI
 
 pytestmark = pytest.mark.slow
 
@@ -149,11 +150,10 @@ def test_dnf5_profile_changes_converge(site, make_node):
         assert "cluster-apps-bio" not in state_of(n)["managed"]
         assert "Removing" not in n.dnf5("-C", "autoremove", "--assumeno", check=False).out
 
-    # pins: the head node (dnf 4, on the host) locks the older Open MPI; nodes move down to it
-    master = site.master
-    master.dnf("-y", "cluster-node", "sync")
-    master.dnf("-y", "downgrade", "openmpi-4.1.5-1.el9", "openmpi-devel-4.1.5-1.el9")
-    assert site.publish("--lock", "--json").json["pins"]["openmpi"] == "4.1.5-1.el9"
+    # pins: the head node (dnf 4, on the host) locks the older Open MPI (holding 4.1.6
+    # back); nodes move down to it
+    locked = site.publish("--lock", *HOLD_BACK_OPENMPI, "--json").json["locked"]
+    assert locked["compute"]["x86_64"]["openmpi"] == "4.1.5-1.el9"
     for n, door in ((node, plugin), (other, standalone)):
         status = door(n, "status", "--json", check=False)
         assert status.rc == 100
@@ -166,8 +166,7 @@ def test_dnf5_profile_changes_converge(site, make_node):
     plugin(fresh, "-y", "sync")
     assert fresh.installed()["openmpi"] == "0:4.1.5-1.el9.aarch64"
 
-    master.dnf("-y", "upgrade", "openmpi", "openmpi-devel")
-    site.publish("--lock")
+    site.publish("--lock")                                   # 4.1.6 let through
     for n in (node, other, fresh):
         out = standalone(n, "-y", "sync").out
         assert "upgrade    openmpi 4.1.5-1.el9 -> 4.1.6-1.el9 (pinned)" in out
@@ -204,10 +203,8 @@ def test_dnf5_pins_hold_against_a_plain_dnf5_upgrade(site, make_node):
     """A sync hands the role's pins to /etc/dnf/versionlock.toml (entries of its own,
     marked by their comment; the admin's untouched and holding for sync too), so a plain
     `dnf5 upgrade` keeps them; a moved pin moves them, an unpinned profile drops them."""
-    master = site.master
-    master.dnf("-y", "cluster-node", "sync")
-    master.dnf("-y", "downgrade", "openmpi-4.1.5-1.el9", "openmpi-devel-4.1.5-1.el9")
-    pins = site.publish("--lock", "--lock-exclude", "slurm*", "--json").json["pins"]
+    pins = site.publish("--lock", *HOLD_BACK_OPENMPI, "--lock-exclude", "slurm*",
+                        "--json").json["locked"]["compute"]["x86_64"]
     assert pins["openmpi"] == "4.1.5-1.el9" and not [n for n in pins if n.startswith("slurm")]
 
     node = make_node("node")
@@ -230,8 +227,7 @@ def test_dnf5_pins_hold_against_a_plain_dnf5_upgrade(site, make_node):
     assert installed["openmpi"].startswith("0:4.1.5-1.el9.") and installed["slurm"].startswith("0:22.05")
     assert plugin(node, "status").rc == 0
 
-    # the head node moves on: the pin moves, the sync gets past its own earlier entry
-    master.dnf("-y", "upgrade", "openmpi", "openmpi-devel")
+    # the newer build is let through: the pin moves, the sync gets past its own earlier entry
     site.publish("--lock", "--lock-exclude", "slurm*")
     out = standalone(node, "-y", "sync").out
     assert "upgrade    openmpi 4.1.5-1.el9 -> 4.1.6-1.el9 (pinned)" in out, out
@@ -252,8 +248,6 @@ def test_dnf5_pins_never_go_through_a_link_out_of_the_root(site, make_node):
     """An image whose /etc/dnf became a symbolic link out of the root: the sync still
     converges and warns; nothing is written where the link points."""
     import shutil
-    master = site.master
-    master.dnf("-y", "cluster-node", "sync")
     site.publish("--lock")
     node = make_node("linked")
     plugin(node, "-y", "sync")
@@ -265,8 +259,7 @@ def test_dnf5_pins_never_go_through_a_link_out_of_the_root(site, make_node):
         before = handle.read()
     assert b'value = "4.1.6-1.el9"' in before
 
-    master.dnf("-y", "downgrade", "openmpi-4.1.5-1.el9", "openmpi-devel-4.1.5-1.el9")
-    site.publish("--lock")
+    site.publish("--lock", *HOLD_BACK_OPENMPI)
     result = standalone(node, "-y", "sync")
     assert "downgrade  openmpi 4.1.6-1.el9 -> 4.1.5-1.el9 (pinned)" in result.out
     assert "Warning: " in result.err and "reached through a symbolic link" in result.err, result
@@ -603,3 +596,24 @@ def test_dnf5_chroot_that_cannot_be_built_says_why_in_one_line(tmp_path, case):
     else:
         assert "sid chroot build failed at 'debootstrap" in proc.stdout and "127.0.0.1:9" in proc.stdout
         assert not [n for n in os.listdir(cache) if os.path.isdir(os.path.join(cache, n))]     # only lock and log
+
+
+def test_dnf5_and_dnf4_nodes_on_one_lock_prove_it_with_one_digest(site, make_node):
+    """A locked role synced on a dnf5 node and on a dnf 4 node: both in sync with the
+    same lock digest, the same status JSON; the dnf5 node lists the admin's package
+    apart and keeps the verdict."""
+    site.publish("--lock", *HOLD_BACK_OPENMPI)
+    dnf5_node = make_node("libdnf5")
+    dnf4_node = site.node("dnf4")
+    plugin(dnf5_node, "-y", "sync")
+    dnf4_node.dnf("-y", "cluster-node", "sync")
+    five = plugin(dnf5_node, "status", "--json").json
+    four = dnf4_node.dnf("cluster-node", "status", "--json").json
+    assert five == four and five["in_sync"] and len(five["lock_digest"]) == 64
+    assert dnf5_node.installed()["openmpi"] == "0:4.1.5-1.el9.x86_64"
+    assert plugin(dnf5_node, "status").out.splitlines()[-1] == \
+        "In sync, generation 2, lock {}.".format(five["lock_digest"][:12])
+    dnf5_node.dnf5("-y", "install", "tmux")
+    after = standalone(dnf5_node, "status", "--json").json
+    assert after["in_sync"] and after["lock_digest"] == four["lock_digest"]
+    assert after["admin_installed"] == [{"name": "tmux", "evr": "3.2a-5.el9"}]

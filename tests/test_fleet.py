@@ -184,6 +184,24 @@ def test_drift_grouped_exactly(farm):
     assert report.results["node22"].answer["counts"] == {"missing": 1, "wrong_version": 1, "extra": 0}
 
 
+def test_nodes_in_sync_group_by_the_digest_of_their_locked_set(farm):
+    """One line per locked set as installed: the nodes that run exactly the tested set
+    share a digest; a node in sync with another set stands apart."""
+    tested, other = "a" * 64, "b" * 64
+    for node in farm.nodes:
+        farm.answer(node, "status", dict(status_answer(node), lock_digest=tested, lock_packages=41))
+    farm.answer("node07", "status", dict(status_answer("node07"), lock_digest=other, lock_packages=41))
+    farm.answer("node08", "status", dict(status_answer("node08"), lock_digest="\x1b[31m" + "c" * 60))
+    report = farm.status()
+    assert report.lines() == [
+        "node[01-06,09-24] (22)  in sync, generation 12, lock aaaaaaaaaaaa",
+        "node07 (1)              in sync, generation 12, lock bbbbbbbbbbbb",
+        "node08 (1)              bad answer: malformed format 1 answer",
+    ]
+    assert report.exit_code == 1
+    assert report.as_dict()["nodes"]["node07"]["answer"]["lock_digest"] == other
+
+
 def test_failures_are_reported_never_fatal(farm):
     farm.answer("node09", "status", rc=255,
                 err="ssh: connect to host node09 port 22: Connection timed out\n")

@@ -4,6 +4,8 @@ versionlock.list (its own marked block; the admin's entries untouched), so a pla
 `dnf upgrade` keeps them; moving, dropping and rolling back pins follow."""
 import os
 
+from conftest import HOLD_BACK_OPENMPI
+
 BLOCK = "# >>> dnf-plugin-cluster"
 END = "# <<< dnf-plugin-cluster"
 
@@ -23,11 +25,9 @@ def admin_part(node):
 
 
 def test_a_plain_dnf_upgrade_keeps_pinned_packages_at_their_pins(site):
-    master = site.master
-    master.dnf("-y", "cluster-node", "sync")
-    master.dnf("-y", "downgrade", "openmpi-4.1.5-1.el9", "openmpi-devel-4.1.5-1.el9")
-    locked = site.publish("--lock", "--json").json
-    assert locked["pins"]["openmpi"] == "4.1.5-1.el9"
+    locked = site.publish("--lock", *HOLD_BACK_OPENMPI, "--json").json
+    pins = locked["locked"]["compute"]["x86_64"]
+    assert pins["openmpi"] == "4.1.5-1.el9"
 
     node = site.node("compute")
     node.dnf("-y", "install", "tmux")
@@ -37,7 +37,7 @@ def test_a_plain_dnf_upgrade_keeps_pinned_packages_at_their_pins(site):
     node.dnf("-y", "cluster-node", "sync")
     assert node.installed()["openmpi"].startswith("0:4.1.5-1.el9.")
     entries = block(node)
-    assert "openmpi-0:4.1.5-1.el9.*" in entries and len(entries) == len(locked["pins"])
+    assert "openmpi-0:4.1.5-1.el9.*" in entries and len(entries) == len(pins)
     assert admin_part(node) == mine
 
     # without the lock, a plain upgrade would move openmpi on; with it, nothing pinned moves
@@ -47,8 +47,7 @@ def test_a_plain_dnf_upgrade_keeps_pinned_packages_at_their_pins(site):
     assert node.installed()["openmpi"].startswith("0:4.1.5-1.el9.")
     assert node.dnf("cluster-node", "status").rc == 0
 
-    # the head node moves on: the pin moves, the sync gets past its own earlier lock
-    master.dnf("-y", "upgrade", "openmpi", "openmpi-devel")
+    # the newer build is let through: the pin moves, the sync gets past its own earlier lock
     site.publish("--lock")
     out = node.dnf("-y", "cluster-node", "sync").out
     assert "upgrade    openmpi 4.1.5-1.el9 -> 4.1.6-1.el9 (pinned)" in out
@@ -105,7 +104,6 @@ def test_update_policies_latest_and_present(site):
 
 
 def test_without_versionlock_the_sync_still_converges_and_says_so(site):
-    site.master.dnf("-y", "cluster-node", "sync")
     site.publish("--lock")
     node = site.node("compute")
     os.remove(node.path("etc/dnf/plugins/versionlock.conf"))

@@ -35,6 +35,34 @@ class Item(object):
         return {"action": self.label, "package": self.nevra}
 
 
+class Locked(object):
+    """One package of a fresh node's resolved install: what a lock pins."""
+    __slots__ = ("name", "evr", "arch", "checksum")
+
+    def __init__(self, name, evr, arch, checksum=None):
+        self.name, self.evr, self.arch, self.checksum = name, evr, arch, checksum
+
+    def as_dict(self):
+        out = {"name": self.name, "evr": self.evr, "arch": self.arch}
+        if self.checksum:
+            out["checksum"] = self.checksum
+        return out
+
+
+class FreshResolver(object):
+    """Backend.fresh_resolver()'s answer: one empty root of one arch, resolved again
+    for each set asked."""
+
+    def resolve(self, wanted, optional=()):
+        """[Locked] of everything an install of `wanted` (each must be available) and
+        `optional` (installed when available) pulls into the empty root. A name that
+        is not available or a dependency problem is a ClusterError."""
+        raise NotImplementedError
+
+    def close(self):
+        raise NotImplementedError
+
+
 class Backend(object):
     """What the cluster logic needs from a package manager (see the module docstring).
     Subclasses implement every method; the attributes are set by their constructor."""
@@ -59,6 +87,17 @@ class Backend(object):
 
     def repo_state(self, repoid):
         """None when the node has no such repository, else True/False: enabled."""
+        raise NotImplementedError
+
+    def strict_repos(self, optional=()):
+        """Before load(): every enabled repository except those in `optional` must load,
+        or the command fails (skip_if_unavailable off): a lock is never resolved
+        against a repository that silently dropped out."""
+        raise NotImplementedError
+
+    def has_tree(self, repoid, arch):
+        """Whether repository `repoid`, read for `arch` (as --forcearch does), has
+        metadata there: True or False; None when this backend cannot tell."""
         raise NotImplementedError
 
     def enable_repo(self, repoid, mdtype=None):
@@ -110,6 +149,20 @@ class Backend(object):
     def installed_requires(self, names):
         """{name: evr} of the installed packages `names` and everything installed they
         need, directly or through others."""
+        raise NotImplementedError
+
+    def installed_nevras(self, names):
+        """Sorted "name-epoch:version-release.arch" of the installed packages named
+        `names` (profile.nevra(); every installed build of each)."""
+        raise NotImplementedError
+
+    def fresh_resolver(self, arch, hide=(), enable=(), optional=()):
+        """What a fresh, empty node of `arch` would install, as a FreshResolver: this
+        host's repository configuration (its enabled repositories, plus `enable`, minus
+        `hide`; those in `optional` may be missing, e.g. the site repository before its
+        first publish) read for `arch` (--forcearch), metadata refreshed (unless the
+        command runs from the cache only), in a throwaway empty installroot. Nothing is
+        ever installed. The caller closes it."""
         raise NotImplementedError
 
     def needs(self, name, among):

@@ -15,7 +15,7 @@ import libdnf.transaction as lt
 from ..errors import ClusterError
 from ..files import replace_file
 from ..plan import compare_evr, format_evr, parse_evr
-from . import Backend, Item
+from . import Backend, FreshResolver, Item, Locked
 
 logger = logging.getLogger("dnf.plugin.cluster")
 
@@ -62,6 +62,19 @@ class Dnf4Backend(Backend):
 
     def enabled_repos(self):
         return sorted(r.id for r in self.base.repos.iter_enabled())
+
+    def strict_repos(self, optional=()):
+        for repo in self.base.repos.iter_enabled():
+            if repo.id not in optional:
+                repo.skip_if_unavailable = False
+
+    def has_tree(self, repoid, arch):
+        others = [r for r in self.enabled_repos() if r != repoid]
+        try:
+            Dnf4Fresh(self, arch, others, (repoid,), ()).close()
+        except ClusterError:
+            return False
+        return True
 
     def repo_state(self, repoid):
         if repoid not in self.base.repos:
@@ -144,6 +157,16 @@ class Dnf4Backend(Backend):
             for req in pkg.requires:
                 todo += [p for p in installed.filter(provides=req) if p.name not in seen]
         return dict((name, format_evr(pkg.evr)) for name, pkg in seen.items())
+
+    def installed_nevras(self, names):
+        from ..profile import nevra
+        if not names:
+            return []
+        return sorted(nevra(p.name, p.evr, p.arch)
+                      for p in self.base.sack.query().installed().filterm(name=sorted(names)))
+
+    def fresh_resolver(self, arch, hide=(), enable=(), optional=()):
+        return Dnf4Fresh(self, arch, hide, enable, optional)
 
     def needs(self, name, among):
         installed = self.base.sack.query().installed()
@@ -420,3 +443,101 @@ class Dnf4Backend(Backend):
 
     def group_remove(self, gid):
         self.base.group_remove(gid)                     # works from dnf's history alone
+
+
+class Dnf4Fresh(FreshResolver):
+    """A second dnf.Base in a throwaway empty installroot, set up as dnf's command line
+    sets up `--installroot=EMPTY --forcearch=ARCH` with this host's dnf.conf and
+    .repo files: what a fresh node of ARCH would resolve (see Backend.fresh_resolver)."""
+
+    def __init__(self, backend, arch, hide, enable, optional):
+        import tempfile
+        import dnf
+        head = backend.base.conf
+        self.arch = arch
+        self.root = tempfile.mkdtemp(prefix="cluster-fresh-{}-".format(arch))
+        try:
+            conf = dnf.conf.Conf()
+            conf.config_file_path = head.config_file_path
+            for key, value in head.substitutions.items():
+                conf.substitutions[key] = value
+            try:
+                conf.arch = arch                       # --forcearch: $arch and $basearch follow
+            except dnf.exceptions.Error:
+                raise ClusterError("dnf does not know the arch '{}'".format(arch))
+            conf.ignorearch = True
+            conf.installroot = self.root
+            conf.persistdir = os.path.join(self.root, "var", "lib", "dnf")
+            conf.logdir = os.path.join(self.root, "var", "log")
+            os.makedirs(conf.logdir)
+            conf.reposdir = list(head.reposdir)
+            conf.cachedir = head.cachedir              # per repository and URL: arches never mix
+            for name in ("excludepkgs", "includepkgs", "install_weak_deps", "best", "multilib_policy",
+                         "skip_if_unavailable", "cacheonly", "module_platform_id", "zchunk", "sslverify",
+                         "proxy", "timeout", "minrate", "retries", "installonlypkgs"):
+                try:
+                    setattr(conf, name, getattr(head, name))
+                except (AttributeError, dnf.exceptions.Error, RuntimeError):
+                    pass
+            self.base = dnf.Base(conf)
+            self.base.read_all_repos()
+            wanted = (set(backend.enabled_repos()) | set(enable)) - set(hide)
+            missing = sorted(wanted - set(self.base.repos))
+            if missing:
+                raise ClusterError("repository '{}' is enabled on this host but defined in no .repo file, so it "
+                                   "cannot be read for {}".format(missing[0], arch))
+            for repo in self.base.repos.values():
+                if repo.id not in wanted:
+                    repo.disable()
+                    continue
+                repo.enable()
+                repo.skip_if_unavailable = repo.id in optional    # any other missing: refused
+                if conf.cacheonly:
+                    repo._repo.setSyncStrategy(dnf.repo.SYNC_ONLY_CACHE)
+                else:
+                    repo._repo.expire()                # never a stale build from this host's cache
+            try:
+                self.base.fill_sack(load_system_repo=False, load_available_repos=True)
+            except dnf.exceptions.Error as err:
+                raise ClusterError("the repositories cannot be read for {} (do they have a {} tree?): {}".format(
+                    arch, arch, " ".join(str(err).split())))
+        except BaseException:
+            self.close()
+            raise
+
+    def resolve(self, wanted, optional=()):
+        import dnf
+        base = self.base
+        base.reset(goal=True)
+        for name in sorted(wanted):
+            try:
+                base.install(name)
+            except dnf.exceptions.MarkingError:
+                raise ClusterError("package '{}' is not available for {}".format(name, self.arch))
+        for name in sorted(set(optional) - set(wanted)):
+            try:
+                base.install(name)
+            except dnf.exceptions.MarkingError:
+                pass
+        try:
+            base.resolve()
+        except dnf.exceptions.DepsolveError as err:
+            raise ClusterError("cannot resolve a fresh install for {}: {}".format(
+                self.arch, " ".join(str(err).split())))
+        out = []
+        for pkg in base.transaction.install_set:
+            checksum = None
+            if pkg.chksum:
+                kind, value = pkg.chksum
+                checksum = "{}:{}".format(hawkey.chksum_name(kind), value.hex())
+            out.append(Locked(pkg.name, format_evr(pkg.evr), pkg.arch, checksum))
+        base.reset(goal=True)
+        return sorted(out, key=lambda p: (p.name, p.arch))
+
+    def close(self):
+        import shutil
+        base = getattr(self, "base", None)
+        if base is not None:
+            base.close()
+            self.base = None
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -6,7 +6,6 @@ roll out to the fleet (`-w NODESET`, through ClusterShell: fleet.py), and turn t
 and node groups into a running Slurm cluster (`services`: services.py)."""
 from __future__ import absolute_import, unicode_literals
 
-import fnmatch
 import os
 import sys
 
@@ -58,10 +57,16 @@ class ClusterMasterCommand(ClusterCommand):
                             help="publish, rollback: why (kept with the generation, shown by history)")
         lock = parser.add_mutually_exclusive_group()
         lock.add_argument("--lock", action="store_true", default=False,
-                          help="publish: pin the versions installed on this head node")
+                          help="publish: lock every role on every arch: the whole set a fresh node of the "
+                               "role installs, resolved against the refreshed repositories, each package "
+                               "pinned by version, arch and checksum")
+        lock.add_argument("--lock-from", metavar="NODESET",
+                          help="publish: the package set these tested nodes run (asked through the fleet "
+                               "options below) becomes the lock of their role on their arch; other roles "
+                               "keep theirs")
         lock.add_argument("--unlock", action="store_true", default=False, help="publish: drop all pins")
         parser.add_argument("--lock-exclude", action="append", default=[], metavar="PATTERN",
-                            help="publish --lock: also leave these names unpinned (glob; repeatable)")
+                            help="publish --lock, --lock-from: also leave these names unpinned (glob; repeatable)")
         parser.add_argument("--output", metavar="FILE", help="publish: write the profile here instead")
         parser.add_argument("--dry-run", action="store_true", default=False,
                             help="publish, rollback: show what the new generation would change against the "
@@ -86,7 +91,7 @@ class ClusterMasterCommand(ClusterCommand):
                                  "cluster-site-release (default: the previous publish's, else file://SITE); "
                                  "kickstart: a repository's URL as nodes reach it (plain URL: the profile "
                                  "repository's; default: the baseurls of this host's .repo files)")
-        fleet = parser.add_argument_group("fleet (status, sync)")
+        fleet = parser.add_argument_group("fleet (status, sync, publish --lock-from)")
         fleet.add_argument("-w", "--nodes", metavar="NODESET",
                            help="the nodes: node[001-512], @compute, @gpu!node007 (ClusterShell node sets)")
         fleet.add_argument("--fanout", type=_count, metavar="N",
@@ -120,13 +125,21 @@ class ClusterMasterCommand(ClusterCommand):
                          help="replace the munge key with a new one, on the head node and every node")
 
     def configure_publish(self):
-        if not (self.opts.repo_dir or self.opts.output) or not (self.opts.roles or self.opts.lock or self.opts.unlock):
+        if not (self.opts.repo_dir or self.opts.output) or \
+                not (self.opts.roles or self.opts.lock or self.opts.unlock or self.opts.lock_from):
             raise ClusterError("cluster-master publish needs --repo-dir (or --output FILE) and --roles "
-                               "(or --lock/--unlock)")
+                               "(or --lock/--lock-from/--unlock)")
         if len(self.opts.baseurl) > 1:
             raise ClusterError("cluster-master publish takes one --baseurl (the site repository's top)")
-        if not self.opts.lock:
-            self.cli.demands.load_system_repo = False
+        self.cli.demands.load_system_repo = False         # what this host runs plays no part
+        self.cli.demands.freshest_metadata = True         # never a profile from a stale cache
+        if self.opts.lock:
+            from ..nodeconf import SITE_PROFILE_REPO
+            if getattr(self.cli.demands, "cacheonly", False) or getattr(self.base.conf, "cacheonly", False):
+                raise ClusterError("publish --lock resolves against the repositories' current metadata, never "
+                                   "the cache alone: run it without -C/--cacheonly")
+            # a repository that cannot be refreshed fails the publish instead of dropping out
+            self.backend.strict_repos(optional=(SITE_PROFILE_REPO,))
 
     def configure_history(self):
         if not self.opts.repo_dir:
@@ -279,14 +292,6 @@ class ClusterMasterCommand(ClusterCommand):
             return output.userconfirm()
         return self.confirm()
 
-    def lock_pins(self, names, excludes):
-        """EVRs installed on this head node for the profile's packages and their whole
-        installed dependency closure, minus the OS core (see profile.LOCK_EXCLUDE) and
-        installonly packages."""
-        installonly = self.backend.installonly()
-        return dict((name, evr) for name, evr in self.backend.installed_requires(names).items()
-                    if name not in installonly and not any(fnmatch.fnmatchcase(name, pat) for pat in excludes))
-
     def configure(self):
         if getattr(self.opts, "generation", None) is not None and self.opts.subcommand[0] != "rollback":
             raise ClusterError("cluster-master {}: unexpected argument {}".format(
@@ -316,7 +321,7 @@ class ClusterMasterCommand(ClusterCommand):
         published as the next generation, unless it changes nothing (--republish: anyway);
         prints what was done. A dry run shows what would change and writes nothing (no
         lock either)."""
-        from ..head import siterelease
+        from ..head import lock, siterelease
         from ..head.preview import Preview
         gpg = self._gpg(site)
         arches = site.publish_arches(self.opts.arches)
@@ -347,11 +352,12 @@ class ClusterMasterCommand(ClusterCommand):
                                  baseurl=baseurl, warn=lambda text: logger.warning("Warning: %s", text))
         if self.opts.json:
             self.print_json(dict(entry, written=[os.path.join(site.path, a) for a in arches],
-                                 profile=entry["digest"], pins=prof["pins"], changed=preview.changed))
+                                 profile=entry["digest"], pins=prof["pins"], changed=preview.changed,
+                                 locked=lock.pins_of(prof)))
         else:
-            print("Published generation {} ({}): roles {}; {} pins -> {} ({})".format(
-                entry["generation"], entry["digest"][:12], ", ".join(entry["roles"]), entry["pins"], site.path,
-                ", ".join(arches)))
+            print("Published generation {} ({}): roles {}; {} -> {} ({})".format(
+                entry["generation"], entry["digest"][:12], ", ".join(entry["roles"]), lock.describe(prof),
+                site.path, ", ".join(arches)))
 
     def _say(self, data, lines, dry_run=False):
         if self.opts.json:
@@ -377,10 +383,12 @@ class ClusterMasterCommand(ClusterCommand):
 
     def run_publish(self):
         from .. import profile
+        from ..head import lock
         opts = self.opts
         if opts.repo_dir and not opts.output and (opts.roles or opts.lock):
             self.check_release()
         roles = profile.load_roles(opts.roles) if opts.roles else None
+        self.from_nodes = self.ask_lock_from() if opts.lock_from else None
         if opts.output:
             previous = self._site().published() if opts.repo_dir else None
             prof = self.profile_for(roles, previous, sorted(set(opts.arches) or CLUSTER_ARCHES))
@@ -390,19 +398,46 @@ class ClusterMasterCommand(ClusterCommand):
                 return
             with open(opts.output, "w") as handle:
                 handle.write(profile.dumps(prof))
-            print("Wrote the cluster profile (roles {}; {} pins) to {}".format(
-                ", ".join(sorted(prof["roles"])), len(prof["pins"]), opts.output))
+            print("Wrote the cluster profile (roles {}; {}) to {}".format(
+                ", ".join(sorted(prof["roles"])), lock.describe(prof), opts.output))
             return
+        self.check_arch_trees()
         site = self._site()
-        action = "lock" if opts.lock else ("unlock" if opts.unlock else "publish")
+        action = "lock" if opts.lock or opts.lock_from else ("unlock" if opts.unlock else "publish")
         self._publish(site, lambda previous, arches: self.profile_for(roles, previous, arches), action)
+
+    def ask_lock_from(self):
+        """publish --lock-from: each tested node's package set (lock.from_nodes()), asked
+        with `status --json --packages` through the fleet transport."""
+        from ..head import lock
+        fleet = _fleet()
+        command = fleet.node_commands(self.opts.node_command)["status"] + " --packages"
+        report = fleet.ask(self.opts.lock_from, command, "status", **self._transport())
+        found = lock.from_nodes(report.results, set(self.backend.installonly()), self.opts.lock_exclude)
+        for (role, arch), (node, locked) in sorted(found.items()):
+            logger.info("role %s on %s: %d packages locked as node %s runs them", role, arch, len(locked), node)
+        return found
+
+    def check_arch_trees(self):
+        """publish --arch X: the cluster repository must have an X tree, or nodes of X
+        would get a profile for packages that do not exist (publish --lock reads every
+        arch's trees anyway, and refuses one that is missing)."""
+        from ..nodeconf import DEFAULT_PROFILE_REPO
+        if self.opts.lock or not self.backend.repo_state(DEFAULT_PROFILE_REPO):
+            return
+        for arch in sorted(set(self.opts.arches)):
+            if self.backend.has_tree(DEFAULT_PROFILE_REPO, arch) is False:
+                raise ClusterError("publish --arch {0}: repository '{1}' has no {0} tree (nothing of the cluster "
+                                   "is built for {0})".format(arch, DEFAULT_PROFILE_REPO))
 
     def profile_for(self, roles, previous, arches):
         """The profile to publish: the roles resolved with the comps of this host's
         enabled repositories (as cluster-group reads them), or the previous profile's
-        roles; pins from this head node (--lock), none (--unlock), else the previous."""
+        roles; locked per role and arch (--lock: head/lock.py), no pins (--unlock), else
+        the previous profile's pins and locks."""
         from .. import profile
         from ..comps import repo_comps
+        from ..head import lock
         if roles is None and previous is None:
             raise ClusterError("the site repository has no profile yet: pass --roles", self.opts.repo_dir)
         if roles is not None:
@@ -412,15 +447,17 @@ class ClusterMasterCommand(ClusterCommand):
         else:
             draft = dict((k, v) for k, v in previous.items() if k != "generation")
         if self.opts.lock:
-            names = set(n for r in draft["roles"].values() for a in r["arches"].values() for n in a["packages"])
-            pins = self.lock_pins(names, list(profile.LOCK_EXCLUDE) + self.opts.lock_exclude)
-        elif self.opts.unlock or previous is None:
-            pins = {}
-        else:
-            pins = previous.get("pins", {})
-        prof = dict(draft, pins=pins)
-        profile.validate(prof, "published profile")
-        return prof
+            found = lock.resolve(self.backend, lock.unlocked(draft), arches, self.opts.lock_exclude,
+                                 log=logger.info)
+            return lock.attach(lock.unlocked(draft), found)
+        if self.opts.lock_from:
+            base = lock.unlocked(draft) if previous is None else lock.carry(draft, previous)
+            return lock.attach_from_nodes(base, self.from_nodes)
+        if self.opts.unlock or previous is None:
+            return profile.validate(lock.unlocked(draft), "published profile")
+        if roles is None:
+            return profile.validate(draft, "published profile")
+        return lock.carry(draft, previous, warn=lambda text: logger.warning("Warning: %s", text))
 
     def run_history(self):
         site = self._site().exists()
@@ -440,8 +477,11 @@ class ClusterMasterCommand(ClusterCommand):
                          e.get("action", ""), str(e.get("pins", "")), (e.get("digest") or "")[:12],
                          " ".join(str(e.get("message", "")).split())))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-        for row in rows:
+        from ..head.lock import history_lines
+        for row, entry in zip(rows, [None] + entries):
             print(("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1]).rstrip())
+            for line in history_lines(entry or {}):          # per role/arch: locked, what changed
+                print(line)
         print("* published now. `dnf cluster-master rollback N --repo-dir {}` publishes generation N "
               "again.".format(site.path))
 
@@ -485,7 +525,11 @@ class ClusterMasterCommand(ClusterCommand):
         if unknown:
             raise ClusterError("--baseurl for '{}', which the kickstart does not use (it uses: {})".format(
                 unknown[0], ", ".join(repoids)))
-        repos = [(r, overrides.get(r) or self.node_baseurl(r, arch)) for r in repoids]
+        releasever = self.backend.substitutions().get("releasever", "")
+        # a --baseurl may be the site's top: taken down to the arch tree; the host's own
+        # .repo files say where the trees are
+        repos = [(r, kickstart.repo_url(overrides[r], releasever, arch) if r in overrides
+                  else self.node_baseurl(r, arch)) for r in repoids]
         available = self.backend.available_names()
         releases = [name for name in (siterelease.NAME, "cluster-release") if name in available]
         print(kickstart.render(view, repos, "repository '{}'".format(repoid), releases), end="")

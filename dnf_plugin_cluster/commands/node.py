@@ -25,6 +25,9 @@ class ClusterNodeCommand(ClusterCommand):
                             help="plan and show dnf's transaction, change nothing")
         parser.add_argument("--check", action="store_true", default=False,
                             help="like --dry-run, and exit 100 when the node has drifted")
+        parser.add_argument("--packages", action="store_true", default=False,
+                            help="status --json: also the role's package set as installed (what "
+                                 "`cluster-master publish --lock-from` makes the role's lock)")
         parser.add_argument("--allow-mass-removal", action="store_true", default=False,
                             help="sync even when it removes more packages than max_remove in cluster.conf")
 
@@ -47,6 +50,8 @@ class ClusterNodeCommand(ClusterCommand):
 
     def configure_status(self):
         self._configure_common()
+        if self.opts.packages and not self.opts.json:
+            raise ClusterError("cluster-node status --packages needs --json")
 
     def configure_sync(self):
         self._configure_common()
@@ -88,7 +93,7 @@ class ClusterNodeCommand(ClusterCommand):
         from .. import report
         run = self._load()
         run.prepare()                # the same resolved plan as sync --check: kept packages are no drift
-        data, lines, status = report.status(run)
+        data, lines, status = report.status(run, packages=self.opts.packages)
         self.show(data, lines)
         self.cli.demands.success_exit_status = status
 

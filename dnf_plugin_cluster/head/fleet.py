@@ -25,6 +25,11 @@ Node answer, schema format 1 (one JSON object on stdout, `status --json` and
      "profile_origin": "site" | "default",  the site's profile, or the packager's default one
                                         (no site repository; its lines say so)
      "warnings": ["one line", ...],     optional
+     "lock_digest": "sha256 hex",       (status, pinned roles) digest of the locked set as
+                                        installed; in-sync nodes group by it
+     "lock_packages": n, "admin_installed": [{"name", "evr"}],   (status, pinned roles)
+     "packages": [{"name", "evr", "arch"}],  (status --packages) the role's set as installed:
+                                        what publish --lock-from makes the role's lock
      "in_sync": true | false,
      "counts": {"missing": n, "wrong_version": n, "extra": n,           (status)
                 "install": n, "upgrade": n, "downgrade": n, "remove": n},  (sync)
@@ -210,6 +215,20 @@ def _names(items):
     return ", ".join(_clean(i, limit=100) for i in items)
 
 
+DIGEST_RE = re.compile(r"\A[0-9a-f]{64}\Z")
+
+
+def _lock_part(answer):
+    """", lock DIGEST" (short) of an answer that carries the digest of its locked set as
+    installed: nodes in sync group by it, so one line shows which run the exact same set."""
+    digest = answer.get("lock_digest")
+    if digest is None:
+        return ""
+    if not isinstance(digest, str) or not DIGEST_RE.match(digest):
+        raise ValueError("lock_digest is not a sha256 hex digest")      # a malformed answer
+    return ", lock " + digest[:12]
+
+
 def _describe(answer):
     """The summary line of a well-formed answer."""
     result = answer["result"]
@@ -217,7 +236,7 @@ def _describe(answer):
     default = answer.get("profile_origin") == "default"
     at = ", " + DEFAULT_ORIGIN if default else "" if gen is None else ", generation {}".format(int(gen))
     if result == "in-sync":
-        return "in sync" + at
+        return "in sync" + at + _lock_part(answer)
     if result == "error":
         return "error: " + _clean(answer.get("error") or "no message")
     parts = []

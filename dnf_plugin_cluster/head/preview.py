@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 
 from .. import mdfile, profile
 from ..errors import ClusterError
-from . import repodata, siterelease
+from . import lock, repodata, siterelease
 
 #: primary.xml of a site repository (its own few packages): read up to this size
 PRIMARY_MAX_BYTES = 64 * 1024 * 1024
@@ -215,6 +215,9 @@ class Preview(object):
         out = ["What generation {} would change, against {}:".format(self.generation, against)]
         if self.profile_changed:
             out += self.role_lines()
+            locks = lock.history_lines(lock.record(self.profile, self.previous), indent="    ")
+            if locks:                   # the complete locks per role and arch, with versions
+                out += ["  locks:"] + locks
         else:
             out.append("  the profile is unchanged")
         out += ["  also: {}".format(text) for text in self.other]
@@ -225,4 +228,5 @@ class Preview(object):
                 "generation": self.generation if self.changed else self.published,
                 "next_generation": self.generation, "arches": self.arches,
                 "roles": [c.as_dict() for c in self.roles], "other": list(self.other),
+                "locks": lock.record(self.profile, self.previous),
                 "digest": profile.digest(dict(self.profile, generation=self.generation))}

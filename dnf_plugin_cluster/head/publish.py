@@ -32,7 +32,7 @@ from .. import comps, profile
 from ..errors import ClusterError, quote
 from ..files import read_json, write_atomic
 from ..names import CLUSTER_ARCHES, KNOWN_BASEARCHES
-from . import repodata, siterelease
+from . import lock, repodata, siterelease
 
 PROFILE_FILE = "cluster-profile.json"
 STATE_DIR = ".cluster-publish"
@@ -341,6 +341,7 @@ class SiteTree(object):
         record = {"format": FORMAT, "generation": number, "time": utc_now(), "user": user or invoking_user(),
                   "message": message or "", "action": action, "digest": profile.digest(prof),
                   "roles": sorted(prof["roles"]), "pins": len(prof["pins"]), "profile": prof}
+        record.update(lock.record(prof, published))         # per role/arch: count, changes
 
         release = siterelease.prepare(self, arches, gpg, baseurl, log)
         data = profile.dumps(prof).encode("utf-8")

@@ -25,6 +25,17 @@ class PackagesMixin(object):
                 out[name] = pkg.get_evr()
         return out
 
+    def installed_nevras(self, names):
+        from ...profile import nevra
+        if not names:
+            return []
+        return sorted(nevra(p.get_name(), p.get_evr(), p.get_arch()) for p in self._installed(names))
+
+    def fresh_resolver(self, arch, hide=(), enable=(), optional=()):
+        from ...errors import ClusterError
+        raise ClusterError("publish --lock resolves fresh nodes through dnf 4 for now: run `dnf cluster-master "
+                           "publish --lock` (dnf 4) or `dnf-cluster --backend dnf4 master publish --lock`")
+
     def reason(self, name):
         pkgs = list(self._installed([name]))
         if not pkgs:

@@ -81,6 +81,14 @@ class ReposMixin(object):
                 return bool(repo.is_enabled())
         return None
 
+    def strict_repos(self, optional=()):
+        for repo in self._repos(enabled=True):
+            if repo.get_id() not in optional:
+                repo.get_config().get_skip_if_unavailable_option().set(False)
+
+    def has_tree(self, repoid, arch):
+        return None                                  # publish reads other arches through dnf 4
+
     def enable_repo(self, repoid, mdtype=None):
         if mdtype:
             self.mdtypes.add(mdtype)
