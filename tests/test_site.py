@@ -290,10 +290,7 @@ def test_dry_run_and_assumeno_preview_publish_and_rollback_and_write_nothing(sit
     generation changes per role and arch (packages, pins with versions), and not one
     byte written: no generation, no lock file, no directory for a first publish."""
     master = site.master
-    master.dnf("-y", "cluster-node", "sync")
-    master.dnf("-y", "downgrade", "openmpi-4.1.5-1.el9", "openmpi-devel-4.1.5-1.el9")
-    assert "Published generation 2" in site.publish("--lock").out
-    master.dnf("-y", "upgrade", "openmpi", "openmpi-devel")                  # the head node moves on
+    assert "Published generation 2" in site.publish("--lock", *HOLD_BACK_OPENMPI).out   # locks 4.1.5
     site.edit_role("compute", "packages: [cluster-apps-bio]", "packages: [cluster-apps-md, tmux]")
     before = tree_snapshot(site.www, "site")
 
@@ -306,15 +303,16 @@ def test_dry_run_and_assumeno_preview_publish_and_rollback_and_write_nothing(sit
         assert result.rc == 0
         compute = out[out.index("  compute aarch64, x86_64:") + 1:]
         compute = compute[:next(i for i, l in enumerate(compute) if not l.startswith("    "))]
-        assert "    add      tmux" in compute and "    add      cluster-apps-md" in compute, out
-        assert "    remove   cluster-apps-bio" in compute, out
+        added = [l.split()[1] for l in compute if l.startswith("    add      ")]
+        assert "tmux" in added and "cluster-apps-md" in added, out             # with the locked versions
+        assert "    remove   cluster-apps-bio 1.0-1.el9" in compute, out
         assert "    pin      openmpi 4.1.5-1.el9 -> 4.1.6-1.el9" in compute, out
         assert "  login aarch64, x86_64:" in out and "    pin      openmpi-devel 4.1.5-1.el9 -> 4.1.6-1.el9" in out
         assert out[-1].startswith("Dry run: nothing was written")
     data = site.publish("--lock", "--dry-run", "--json").json
     assert data["dry_run"] and data["changed"] and (data["published"], data["next_generation"]) == (2, 3)
     compute = [r for r in data["roles"] if (r["role"], r["arch"]) == ("compute", "x86_64")][0]
-    assert {"name": "tmux", "evr": None} in compute["add"] and compute["remove"][0]["name"] == "cluster-apps-bio"
+    assert "tmux" in [a["name"] for a in compute["add"]] and compute["remove"][0]["name"] == "cluster-apps-bio"
     assert {"name": "openmpi", "from": "4.1.5-1.el9", "to": "4.1.6-1.el9"} in compute["pins"]
 
     rollback = master.dnf("cluster-master", "rollback", "1", "--repo-dir", site.tree, "--dry-run").out.splitlines()
