@@ -4,6 +4,8 @@ versionlock.list (its own marked block; the admin's entries untouched), so a pla
 `dnf upgrade` keeps them; moving, dropping and rolling back pins follow."""
 import os
 
+import pytest
+
 BLOCK = "# >>> dnf-plugin-cluster"
 END = "# <<< dnf-plugin-cluster"
 
@@ -113,3 +115,68 @@ def test_without_versionlock_the_sync_still_converges_and_says_so(site):
     assert "Complete!" in result.out
     assert "Warning: dnf's versionlock plugin is not configured for {}".format(node.root) in result.err
     assert node.dnf("cluster-node", "status").rc == 0
+
+
+def errors(result):
+    return [l for l in result.err.splitlines() if l.startswith("Error:")]
+
+
+def test_a_locklist_path_never_leads_out_of_the_image_root(site, tmp_path):
+    """An image's versionlock.conf names `/../escaped.list`: the list is the image's
+    /escaped.list; nothing is written beside the root."""
+    site.master.dnf("-y", "cluster-node", "sync")
+    site.publish("--lock")
+    node = site.node("compute")
+    node.write("etc/dnf/plugins/versionlock.conf", "[main]\nenabled = 1\nlocklist = /../escaped.list\n")
+    node.dnf("-y", "cluster-node", "sync")
+    assert not os.path.exists(str(tmp_path / "escaped.list"))
+    with open(node.path("escaped.list")) as handle:
+        assert BLOCK in handle.read()
+    assert node.dnf("cluster-node", "status").rc == 0
+
+
+def test_a_locklist_directory_linking_out_of_the_root_is_not_written(site, tmp_path):
+    site.master.dnf("-y", "cluster-node", "sync")
+    site.publish("--lock")
+    node = site.node("compute")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(str(outside), node.path("locks"))
+    node.write("etc/dnf/plugins/versionlock.conf", "[main]\nenabled = 1\nlocklist = /locks/versionlock.list\n")
+    result = node.dnf("-y", "cluster-node", "sync")
+    assert os.listdir(str(outside)) == []
+    assert "is reached through a symbolic link out of {}".format(node.root) in result.err
+
+
+def _make_fifo(path):
+    os.mkfifo(path)
+
+
+def _link_to_zero(path):
+    os.symlink("/dev/zero", path)
+
+
+def _huge(path):
+    with open(path, "w") as handle:
+        handle.truncate(512 * 1024 * 1024)        # sparse: costs no disk, a bounded read costs 4 MB
+
+
+@pytest.mark.parametrize("make, message", [
+    (_make_fifo, "{what} is not a regular file"),
+    (_link_to_zero, "refusing to follow a symbolic link"),
+    (_huge, "{what} is larger than 4194304 bytes; refusing"),
+])
+def test_a_hostile_versionlock_list_is_one_line(site, make, message):
+    """A FIFO would hang status forever, a link to /dev/zero or a huge file would read
+    until memory runs out: each is one line naming the file, nothing changed."""
+    node = site.node("compute")
+    rel = "etc/dnf/plugins/versionlock.list"
+    os.remove(node.path(rel))
+    make(node.path(rel))
+    for args in (("cluster-node", "status"), ("-y", "cluster-node", "sync")):
+        result = node.dnf(*args, check=False, timeout=300)
+        assert result.rc == 1 and errors(result) == ["Error: {}: {}".format(
+            node.path(rel), message.format(what="dnf's version lock list"))], result
+        assert "Traceback" not in result.err
+    assert "cluster-apps-bio" not in node.installed()
+

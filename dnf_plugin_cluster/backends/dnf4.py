@@ -3,7 +3,6 @@ running dnf command (the plugin, or dnf-cluster on python3-dnf). dnf's own comma
 line runs the transaction after the command returns, with its transaction table,
 confirmation, download progress and history, exactly as for `dnf install`."""
 import configparser
-import errno
 import logging
 import os
 
@@ -13,7 +12,7 @@ import hawkey
 import libdnf.transaction as lt
 
 from ..errors import ClusterError
-from ..files import replace_file
+from ..files import escapes_root, in_root, read_text, replace_file
 from ..plan import compare_evr, format_evr, parse_evr
 from . import Backend, Item
 
@@ -241,8 +240,10 @@ class Dnf4Backend(Backend):
         its `locklist` path as it is: dnf 4 prefixes neither with --installroot. On a live
         node that is /etc/dnf/plugins/versionlock.list. For an image root, the list that
         counts is the image's own (what plain dnf reads once the image boots): its own
-        versionlock.conf, its locklist path taken inside the image; the host's list is
-        never written for an image."""
+        versionlock.conf, its locklist path taken inside the image (`..` never climbs
+        out of it, and a directory that links out of it is refused); the host's list is
+        never written for an image. Both files are read as files of the root are
+        (files.read_text: regular files only, no link followed, bounded)."""
         root = os.path.normpath(self.installroot or "/")
         confs = [os.path.join(p, "versionlock.conf") for p in self.base.conf.pluginconfpath]
 
@@ -251,15 +252,15 @@ class Dnf4Backend(Backend):
         if root == "/":
             candidates = confs
         else:
-            candidates = ([os.path.join(root, c.lstrip("/")) for c in confs] +
+            candidates = ([in_root(root, c) for c in confs] +
                           [os.path.join(root, "etc/dnf/plugins/versionlock.conf")] + [c for c in confs if inside(c)])
-        conf = next((c for c in candidates if os.path.isfile(c)), None)
+        conf = next((c for c in candidates if os.path.lexists(c)), None)
         if conf is None:
             return None, ("dnf's versionlock plugin is not configured for {} (install "
                           "python3-dnf-plugin-versionlock there)".format("this node" if root == "/" else root))
         parser = configparser.RawConfigParser()
         try:
-            parser.read(conf)
+            parser.read_string(read_text(conf, "dnf's versionlock configuration") or "", conf)
             enabled = not parser.has_option("main", "enabled") or parser.getboolean("main", "enabled")
         except (configparser.Error, ValueError) as err:
             return None, "cannot read {}: {}".format(conf, " ".join(str(err).split()))
@@ -268,8 +269,10 @@ class Dnf4Backend(Backend):
         locklist = parser.get("main", "locklist").strip() if parser.has_option("main", "locklist") else ""
         if not os.path.isabs(locklist):
             return None, "{} names no locklist (an absolute path)".format(conf)
-        if not inside(locklist):
-            locklist = os.path.join(root, locklist.lstrip("/"))
+        locklist = os.path.normpath(locklist) if inside(locklist) else in_root(root, locklist)
+        if escapes_root(root, locklist):
+            return None, "{} (the locklist of {}) is reached through a symbolic link out of {}".format(
+                locklist, conf, root)
         return locklist, None
 
     @staticmethod
@@ -289,13 +292,8 @@ class Dnf4Backend(Backend):
         return lines[:start] + lines[end[0] + 1:], ours, None
 
     def _read_versionlock(self, path):
-        try:
-            with open(path) as handle:
-                return handle.read()
-        except IOError as err:
-            if err.errno == errno.ENOENT:
-                return ""
-            raise ClusterError("cannot read dnf's version locks: {}".format(err.strerror), path)
+        text = read_text(path, "dnf's version lock list")
+        return "" if text is None else text
 
     def apply_admin_locks(self):
         """What the versionlock plugin's sack() hook does, for the entries outside the
