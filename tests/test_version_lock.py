@@ -180,3 +180,48 @@ def test_a_hostile_versionlock_list_is_one_line(site, make, message):
         assert "Traceback" not in result.err
     assert "cluster-apps-bio" not in node.installed()
 
+
+def _drop_end_line(lines):
+    return [l for l in lines if l != END]
+
+
+def _indent_begin_line(lines):
+    return ["  " + l if l.startswith(BLOCK) else l for l in lines]
+
+
+@pytest.mark.parametrize("damage", [_drop_end_line, _indent_begin_line])
+def test_a_damaged_cluster_block_is_said_and_rewritten(site, damage):
+    """The cluster's block lost its end line, or its begin line got indented: its old
+    entries never become the admin's locks (they would hide the new pins: "pinned
+    openmpi is not available"). Status and sync say the block is damaged, the admin's
+    lines (also one added after the damage) are kept, the sync rewrites the block."""
+    master = site.master
+    master.dnf("-y", "cluster-node", "sync")
+    master.dnf("-y", "downgrade", "openmpi-4.1.5-1.el9", "openmpi-devel-4.1.5-1.el9")
+    site.publish("--lock")
+    node = site.node("compute")
+    node.dnf("-y", "install", "tmux", "htop")
+    node.dnf("versionlock", "add", "tmux")
+    node.dnf("-y", "cluster-node", "sync")
+    assert "openmpi-0:4.1.5-1.el9.*" in block(node)
+    node.write("etc/dnf/plugins/versionlock.list", "\n".join(damage(node.version_locks())) + "\n")
+    node.dnf("versionlock", "add", "htop")                # the admin's lock, after the damage
+    mine = [l for l in node.version_locks() if l.startswith(("tmux-", "htop-"))]
+    assert len(mine) == 2
+
+    master.dnf("-y", "upgrade", "openmpi", "openmpi-devel")
+    site.publish("--lock")
+    status = node.dnf("cluster-node", "status", check=False)
+    assert status.rc == 100 and "openmpi" in status.out, status
+    assert "the cluster's block in it is damaged" in status.err and not errors(status)
+    result = node.dnf("-y", "cluster-node", "sync")
+    assert "upgrade    openmpi 4.1.5-1.el9 -> 4.1.6-1.el9 (pinned)" in result.out
+    assert "the cluster's block in it is damaged" in result.err
+    assert node.installed()["openmpi"].startswith("0:4.1.6-1.el9.")
+    lines = node.version_locks()
+    assert [l for l in lines if l.startswith(BLOCK)] == [l for l in lines if BLOCK in l]   # one, not indented
+    assert lines.count(END) == 1
+    assert "openmpi-0:4.1.6-1.el9.*" in block(node) and "openmpi-0:4.1.5-1.el9.*" not in lines
+    assert [l for l in admin_part(node) if l.startswith(("tmux-", "htop-"))] == mine
+    status = node.dnf("cluster-node", "status")
+    assert status.rc == 0 and "damaged" not in status.err

@@ -278,18 +278,50 @@ class Dnf4Backend(Backend):
     @staticmethod
     def _split_versionlock(text):
         """(the admin's lines, the cluster's entries, a problem or None) of a
-        versionlock.list; the cluster's block includes the blank line put before it."""
+        versionlock.list; the cluster's block includes the blank line put before it.
+
+        A damaged block (a begin line without its end line, an end line alone, a marker
+        indented, two blocks) is still the cluster's: its entries are those up to the end
+        line, or without one, the entries right after the begin line (up to the first
+        blank or comment line, where what dnf's `versionlock add` appends starts); the
+        problem says it is damaged, so that the block is rewritten whole."""
         lines = text.splitlines()
-        begin = [i for i, l in enumerate(lines) if l.startswith(VERSIONLOCK_MARK)]
-        if not begin:
-            return lines, [], None
-        end = [i for i, l in enumerate(lines) if l.strip() == VERSIONLOCK_END and i > begin[0]]
-        if len(begin) > 1 or not end:
-            return lines, [], "the cluster's block in it is damaged (want one '{}' line, then one '{}' line)".format(
-                VERSIONLOCK_MARK, VERSIONLOCK_END)
-        start = begin[0] - 1 if begin[0] > 0 and not lines[begin[0] - 1].strip() else begin[0]
-        ours = [l.strip() for l in lines[begin[0] + 1:end[0]] if l.strip() and not l.startswith("#")]
-        return lines[:start] + lines[end[0] + 1:], ours, None
+        admin, ours, problems = [], [], []
+        i, blocks = 0, 0
+        while i < len(lines):
+            line = lines[i]
+            stripped = line.strip()
+            if stripped.startswith(VERSIONLOCK_END):
+                problems.append("an end line without its begin line")
+                i += 1
+                continue
+            if not stripped.startswith(VERSIONLOCK_MARK):
+                admin.append(line)
+                i += 1
+                continue
+            blocks += 1
+            if line != stripped:
+                problems.append("an indented begin line")
+            if admin and not admin[-1].strip():
+                admin.pop()                                  # the blank line put before the block
+            end = next((j for j in range(i + 1, len(lines)) if lines[j].strip().startswith(VERSIONLOCK_END) or
+                        lines[j].strip().startswith(VERSIONLOCK_MARK)), None)
+            if end is not None and lines[end].strip().startswith(VERSIONLOCK_END):
+                ours += [l.strip() for l in lines[i + 1:end] if l.strip() and not l.strip().startswith("#")]
+                i = end + 1
+                continue
+            problems.append("a begin line without its end line")
+            i += 1
+            while i < len(lines) and lines[i].strip() and not lines[i].strip().startswith("#"):
+                ours.append(lines[i].strip())
+                i += 1
+        if blocks > 1:
+            problems.insert(0, "{} blocks".format(blocks))
+        problem = None
+        if problems:
+            problem = "the cluster's block in it is damaged ({}); want one '{}' line, then one '{}' line".format(
+                ", ".join(sorted(set(problems), key=problems.index)), VERSIONLOCK_MARK, VERSIONLOCK_END)
+        return admin, ours, problem
 
     def _read_versionlock(self, path):
         text = read_text(path, "dnf's version lock list")
@@ -302,7 +334,9 @@ class Dnf4Backend(Backend):
         path, _ = self._versionlock()
         if path is None:
             return
-        admin, _, _ = self._split_versionlock(self._read_versionlock(path))
+        admin, _, problem = self._split_versionlock(self._read_versionlock(path))
+        if problem:
+            logger.warning("Warning: %s: %s; the admin's lines are kept, a sync rewrites the block", path, problem)
         entries = [l.strip() for l in admin if l.strip() and not l.lstrip().startswith("#")]
         if not entries:
             return
@@ -333,9 +367,7 @@ class Dnf4Backend(Backend):
         if path is None:
             return why if pins else None
         text = self._read_versionlock(path)
-        admin, _, problem = self._split_versionlock(text)
-        if problem:
-            return "{}: {}; pins not handed to dnf's versionlock".format(path, problem)
+        admin, _, _ = self._split_versionlock(text)       # a damaged block is rewritten whole
         block = []
         if pins:
             block = [VERSIONLOCK_BEGIN]
