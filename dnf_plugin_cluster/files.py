@@ -58,6 +58,23 @@ def read_text(path, what, limit=MAX_TEXT):
         raise ClusterError("{} is not UTF-8 text (byte {} is invalid)".format(what, err.start), path)
 
 
+def check_text_file(path, what, limit=MAX_TEXT):
+    """For a file another program reads (libdnf5 reads versionlock.toml itself): True
+    when `path` is a regular file of at most `limit` bytes, False when there is none;
+    a link, a FIFO, a device or a larger file is one ClusterError line, as read_text()
+    says it."""
+    try:
+        fd = open_regular(path, os.O_RDONLY, what)
+    except OSError:                                  # ENOENT
+        return False
+    try:
+        size = os.fstat(fd).st_size
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise ClusterError("{} is larger than {} bytes; refusing".format(what, limit), path)
+    return True
+
 def in_root(root, path):
     """The host path of `path` (absolute, as the image's own files name it) inside the
     root: `..` never climbs out of it (`/../../tmp/x` is <root>/tmp/x)."""

@@ -603,3 +603,36 @@ def test_dnf5_chroot_that_cannot_be_built_says_why_in_one_line(tmp_path, case):
     else:
         assert "sid chroot build failed at 'debootstrap" in proc.stdout and "127.0.0.1:9" in proc.stdout
         assert not [n for n in os.listdir(cache) if os.path.isdir(os.path.join(cache, n))]     # only lock and log
+
+
+def _fifo(path):
+    os.mkfifo(path)
+
+
+def _to_dev_zero(path):
+    os.symlink("/dev/zero", path)
+
+
+def _sparse(path):
+    with open(path, "w") as handle:
+        handle.truncate(512 * 1024 * 1024)        # sparse: no disk; read whole it would cost 512 MB
+
+
+@pytest.mark.parametrize("make, message", [
+    (_fifo, "dnf5's version lock file is not a regular file"),
+    (_to_dev_zero, "refusing to follow a symbolic link"),
+    (_sparse, "dnf5's version lock file is larger than 4194304 bytes; refusing"),
+])
+def test_dnf5_a_hostile_versionlock_toml_is_one_line(site, make_node, make, message):
+    """libdnf5 reads versionlock.toml itself: a FIFO there would hang status forever, a
+    link to /dev/zero or a huge file would read until memory runs out. Each is refused
+    before libdnf5 reads it, one line naming the file; nothing is installed."""
+    node = make_node("node")
+    make(node.path("etc/dnf/versionlock.toml"))
+    for door in (plugin, standalone):
+        for args in (("status",), ("-y", "sync")):
+            result = door(node, *args, check=False, timeout=300)
+            lines = [l for l in result.err.splitlines() if l.strip()]
+            assert result.rc == 1 and lines == ["Error: {}/etc/dnf/versionlock.toml: {}".format(
+                node.root, message)], result
+    assert node.installed() == {}

@@ -123,6 +123,7 @@ class Libdnf5Backend(ReposMixin, PackagesMixin, TransactionMixin, VersionLockMix
                 repo.expire()
         if not (system or available):
             return
+        self.check_versionlock_file()
         sack = self.base.get_repo_sack()
         try:
             if system and available:
