@@ -43,7 +43,7 @@ FORMAT = 1
 KEEP_REPOMD = 3
 CONTENT_ADDRESSED = re.compile(r"^[0-9a-f]{32,128}-")
 #: $releasever of EL and Fedora: 8, 9, 10, 9.4, 41, rawhide, eln.
-RELEASEVER_RE = re.compile(r"^(\d+(\.\d+)?|rawhide|eln)$")
+RELEASEVER_RE = re.compile(r"\A(\d+(\.\d+)?|rawhide|eln)\Z")
 #: Marks of a tree that `cluster-repo build` made (the packager's, never the site's).
 BUILD_MARKS = (".cluster-build.json", "SRPMS")
 
@@ -218,7 +218,7 @@ class SiteTree(object):
     def _generation_files(self):
         if not os.path.isdir(self._gen_dir()):
             return []
-        return sorted(int(f[:-5]) for f in os.listdir(self._gen_dir()) if re.match(r"^\d+\.json$", f))
+        return sorted(int(f[:-5]) for f in os.listdir(self._gen_dir()) if re.match(r"\A\d+\.json\Z", f))
 
     def generation(self, number):
         """The record of generation `number`, with its profile."""
