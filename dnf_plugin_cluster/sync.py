@@ -63,6 +63,8 @@ class NodeRun(object):
         self.installed = backend.installed()
         self.state = state.load(backend.persistdir)
         self.managed = (self.state.managed | self.adopted()) & set(self.installed)
+        # what the admin removed and installed again, or reinstalled, by hand is the admin's
+        self.managed -= backend.taken_by_hand(self.managed)
         self.floor = planning.Floor(backend.protected(), self.config.protected)
         newest = None
         if self.view.update == "latest":

@@ -636,3 +636,25 @@ def test_dnf5_a_hostile_versionlock_toml_is_one_line(site, make_node, make, mess
             assert result.rc == 1 and lines == ["Error: {}/etc/dnf/versionlock.toml: {}".format(
                 node.root, message)], result
     assert node.installed() == {}
+
+
+@pytest.mark.parametrize("by_hand", [("remove", "install"), ("reinstall",)])
+def test_dnf5_a_managed_package_the_admin_reinstalls_becomes_the_admins(site, make_node, by_hand):
+    """The profile installed fftw-openmpi; the admin removes and installs it again, or
+    reinstalls it, with dnf5 (its history: the admin's transaction, reason User): it is
+    the admin's now, never removed as "installed by the profile" when the role drops it."""
+    site.edit_role("compute", "packages: [cluster-apps-bio]", "packages: [cluster-apps-bio, fftw-openmpi]")
+    site.publish()
+    node = make_node("node")
+    plugin(node, "-y", "sync")
+    assert "fftw-openmpi" in state_of(node)["managed"]
+    for action in by_hand:
+        node.dnf5("-y", action, "fftw-openmpi")
+    site.edit_role("compute", "packages: [cluster-apps-bio, fftw-openmpi]", "packages: [cluster-apps-bio]")
+    site.publish()
+    status = plugin(node, "status", check=False)
+    assert status.rc == 0 and "fftw-openmpi" not in status.out, status
+    out = standalone(node, "-y", "sync").out
+    assert "fftw-openmpi" not in out, out
+    assert "fftw-openmpi" in node.installed() and "fftw-openmpi" not in state_of(node)["managed"]
+    assert "cluster-apps-bio" in state_of(node)["managed"]

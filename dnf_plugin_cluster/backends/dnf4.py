@@ -27,6 +27,11 @@ ACTIONS = {lt.TransactionItemAction_INSTALL: "install", lt.TransactionItemAction
 #: History actions that put a package on the system.
 FORWARD = (lt.TransactionItemAction_INSTALL, lt.TransactionItemAction_UPGRADE,
            lt.TransactionItemAction_DOWNGRADE)
+#: History actions of a transaction by hand that make a package the admin's.
+BY_HAND_ACTIONS = (lt.TransactionItemAction_INSTALL, lt.TransactionItemAction_REINSTALL,
+                   lt.TransactionItemAction_REINSTALLED)
+#: History comments of the transactions this project runs (see sync.NodeRun.record_intent).
+OUR_COMMENTS = ("cluster-node sync",)
 #: The cluster's block in dnf's versionlock.list: `dnf cluster-node sync` rewrites what
 #: is between these lines and nothing else.
 VERSIONLOCK_MARK = "# >>> dnf-plugin-cluster"
@@ -413,6 +418,28 @@ class Dnf4Backend(Backend):
                 out[rpm.getName()] = format_evr("{}:{}-{}".format(rpm.getEpoch(), rpm.getVersion(),
                                                                   rpm.getRelease()))
         return out
+
+    def taken_by_hand(self, names):
+        if not names:
+            return set()
+        installed = self.base.sack.query().installed().filter(name=sorted(names))
+        builds = dict(((p.name, p.epoch, p.version, p.release, p.arch), p.name) for p in installed)
+        latest = {}                                      # build -> (ours, [actions]) of its latest transaction
+        swdb = self.base.history.swdb
+        for trans in sorted(swdb.listTransactions(), key=lambda t: t.getId()):
+            ours = trans.getComment().startswith(OUR_COMMENTS)
+            seen = {}
+            for item in trans.getItems():
+                rpm = item.getRPMItem()
+                if rpm is None:
+                    continue
+                key = (rpm.getName(), rpm.getEpoch(), rpm.getVersion(), rpm.getRelease(), rpm.getArch())
+                if key in builds:
+                    seen.setdefault(key, []).append(item.getAction())
+            for key, actions in seen.items():
+                latest[key] = (ours, actions)
+        return set(builds[key] for key, (ours, actions) in latest.items()
+                   if not ours and any(a in BY_HAND_ACTIONS for a in actions))
 
     # --- groups --------------------------------------------------------------------------
     def installed_groups(self, gids):
