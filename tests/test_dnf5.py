@@ -658,3 +658,35 @@ def test_dnf5_a_managed_package_the_admin_reinstalls_becomes_the_admins(site, ma
     assert "fftw-openmpi" not in out, out
     assert "fftw-openmpi" in node.installed() and "fftw-openmpi" not in state_of(node)["managed"]
     assert "cluster-apps-bio" in state_of(node)["managed"]
+
+
+def test_dnf5_global_options_before_the_command_word(site, make_node):
+    """dnf5's global options typed before `cluster-node` reach dnf-cluster as typed: the
+    ones it can apply are applied (--best, --skip-unavailable, --setvar=...), the others
+    are refused by name, naming dnf5's command (exit 2, one line), never as an unknown
+    argument of `dnf-cluster cluster-node`."""
+    node = make_node("node")
+    for option in ("--best", "--no-best", "--skip-unavailable", "--skip-broken", "--setvar=foo=bar",
+                   "--color=never"):
+        result = node.dnf5(option, "cluster-node", "status", check=False)
+        assert result.rc == 100 and "role compute on x86_64" in result.out and not result.err, (option, result)
+    for option in ("--use-host-config", "--no-docs", "--debugsolver"):
+        result = node.dnf5(option, "cluster-node", "status", check=False)
+        assert result.rc == 2 and result.err.splitlines() == [
+            "dnf-cluster: error: dnf5 option {} is not supported by cluster-node".format(option)], result
+    refused = node.cluster("node", "status", "--use-host-config", check=False)     # dnf-cluster: anywhere
+    assert refused.rc == 2 and "dnf5 option --use-host-config is not supported by cluster-node" in refused.err
+    assert node.installed() == {}
+    # --setvar expands in the repositories: a repository at $sitepath
+    repo = [f for f in os.listdir(node.path("etc/yum.repos.d")) if "site" in f]
+    assert repo, os.listdir(node.path("etc/yum.repos.d"))
+    path = node.path("etc/yum.repos.d/" + repo[0])
+    with open(path) as handle:
+        text = handle.read()
+    assert "/site/" in text
+    with open(path, "w") as handle:
+        handle.write(text.replace("/site/", "/$sitepath/"))
+    assert node.dnf5("--setvar=sitepath=nowhere", "cluster-node", "status", check=False).rc == 1
+    synced = node.dnf5("-y", "--best", "--skip-unavailable", "--setvar=sitepath=site", "cluster-node", "sync")
+    assert "Complete!" in synced.out and "cluster-apps-bio" in node.installed()
+
