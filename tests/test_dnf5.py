@@ -690,3 +690,26 @@ def test_dnf5_global_options_before_the_command_word(site, make_node):
     synced = node.dnf5("-y", "--best", "--skip-unavailable", "--setvar=sitepath=site", "cluster-node", "sync")
     assert "Complete!" in synced.out and "cluster-apps-bio" in node.installed()
 
+
+def test_dnf5_alias_with_the_commands_options_as_the_readme_says(site, make_node, world):
+    """Through a dnf5 alias, dnf5 parses the line itself and refuses the command's own
+    options; the README gives the form that works (`dnf5 cn -- status --json`), and it does."""
+    from cluster_testkit import REPO_ROOT
+    with open(os.path.join(REPO_ROOT, "README.md")) as handle:
+        readme = handle.read()
+    assert "`dnf5 cn -- status --json`" in readme and "`dnf5 -y cn -- sync`" in readme
+    assert "2 a usage error" in readme                      # exit code 2 is documented
+    node = make_node("node")
+    home = "{}/home-{}".format(WORK, node.name)
+    os.makedirs(world.host_path(home + "/.config/dnf5/aliases.d"))
+    with open(world.host_path(home + "/.config/dnf5/aliases.d/cluster.conf"), "w") as handle:
+        handle.write('version = "1.1"\n["cn"]\ntype = "command"\nattached_command = "cluster-node"\n'
+                     'descr = "cluster-node"\n')
+    env = dict(node.env(), HOME=home)
+    limit = world.run(node.dnf5_args("cn", "status", "--json"), env=env, check=False)
+    assert limit.rc == 2 and 'Unknown argument "--json" for command "cn"' in limit.err, limit
+    status = world.run(node.dnf5_args("cn", "--", "status", "--json"), env=env, check=False)
+    assert status.rc == 100 and status.json["drift"]["missing"], status
+    synced = world.run(node.dnf5_args("-y", "cn", "--", "sync"), env=env, check=False)
+    assert synced.rc == 0 and "Complete!" in synced.out, synced
+    assert world.run(node.dnf5_args("cn", "--", "status", "--json"), env=env, check=False).rc == 0
