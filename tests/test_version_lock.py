@@ -225,3 +225,27 @@ def test_a_damaged_cluster_block_is_said_and_rewritten(site, damage):
     assert [l for l in admin_part(node) if l.startswith(("tmux-", "htop-"))] == mine
     status = node.dnf("cluster-node", "status")
     assert status.rc == 0 and "damaged" not in status.err
+
+
+ADMIN = ["# Added lock on Mon Dec  7 2026", "tmux-0:3.2a-5.el9.*"]
+OURS = ["openmpi-0:4.1.5-1.el9.*", "openmpi-devel-0:4.1.5-1.el9.*"]
+
+
+@pytest.mark.parametrize("lines, damaged", [
+    (ADMIN + ["", BLOCK + ": pins", ] + OURS + [END], False),
+    (ADMIN + ["", BLOCK + ": pins"] + OURS, True),                                  # no end line
+    (ADMIN + ["", "  " + BLOCK + ": pins"] + OURS + [END], True),                   # indented begin line
+    (["", BLOCK + ": pins"] + OURS + ADMIN, True),                                  # no end, admin lines after
+    (ADMIN + [END], True),                                                          # an end line alone
+    (["", BLOCK] + OURS[:1] + [END] + ADMIN + ["", BLOCK] + OURS[1:] + [END], True),  # two blocks
+])
+def test_the_cluster_block_is_found_however_it_is_damaged(lines, damaged):
+    """Without dnf: the split of versionlock.list into the admin's lines and the cluster's
+    entries keeps every admin line and never hands a cluster entry to the admin."""
+    from dnf_plugin_cluster.backends.dnf4 import Dnf4Backend
+    admin, ours, problem = Dnf4Backend._split_versionlock("\n".join(lines) + "\n")
+    assert [l for l in admin if l.strip()] == ADMIN
+    assert ours == ([] if BLOCK not in "".join(lines) else OURS)
+    assert (problem is not None) == damaged
+    if damaged:
+        assert problem.startswith("the cluster's block in it is damaged (")
