@@ -11,7 +11,7 @@ from dnf_plugin_cluster.names import CLUSTER_ARCHES, KNOWN_BASEARCHES, check_nam
 
 FAMILIES = ("rhel", "fedora")
 #: a path in a spec or an /etc/passwd field: no spaces, quotes, colons, macros or globs
-PATH_RE = re.compile(r"^/[A-Za-z0-9._+/-]*$")
+PATH_RE = re.compile(r"\A/[A-Za-z0-9._+/-]*\Z")
 #: the terminator of the heredoc that writes a file's contents in %install
 CONTENT_EOF = "STANDIN_CONTENT_EOF"
 

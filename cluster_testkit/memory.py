@@ -35,6 +35,7 @@ class MemoryBackend(Backend):
         self._resolved = []
         self.history = []                            # [(comment, {name: evr} put on the system)]
         self.origin = {}                             # installed name -> index of its latest transaction
+        self.by_hands = {}                           # installed name -> installed/reinstalled by hand last
         self.fail_next = False
         self.die_after_next = False
         self.admin_locks = {}                        # the admin's own version locks: {name: evr}
@@ -223,6 +224,7 @@ class MemoryBackend(Backend):
             self.reasons.setdefault(name, "dependency")
             self.history[index][1][name] = evr
             self.origin[name] = index
+            self.by_hands[name] = not comment.startswith("cluster-node sync") and action in ("install", "reinstall")
 
     def apply_admin_locks(self):
         """The admin's own locks: {name: evr} in self.admin_locks keep only that build."""
@@ -233,6 +235,9 @@ class MemoryBackend(Backend):
         """The version lock: self.locks holds the cluster's entries as handed over."""
         self.locks = dict(pins)
         return None
+
+    def taken_by_hand(self, names):
+        return set(n for n in names if n in self.system and self.by_hands.get(n))
 
     def installed_by(self, tag):
         for index in range(len(self.history) - 1, -1, -1):

@@ -6,7 +6,10 @@ dnf5's global options, with dnf 4's spellings too, go anywhere on the line (the 
 passes them as typed): -c/--config, --installroot, --releasever, --forcearch,
 --setopt=KEY=VALUE and REPO.KEY=VALUE, -y/--assumeyes, --assumeno, -q, -C/--cacheonly,
 --refresh, --comment, --repo, --enable-repo/--enablerepo, --disable-repo/--disablerepo,
---nogpgcheck, -x/--exclude, --allowerasing. Then, as dnf 4 does for a command: the
+--nogpgcheck, -x/--exclude, --allowerasing, --setvar=NAME=VALUE, --best/--no-best,
+--skip-unavailable, --skip-broken (as --setopt), --color (ignored); dnf5's other global
+options are refused by name ("dnf5 option --X is not supported by cluster-node", exit
+2). Then, as dnf 4 does for a command: the
 command configures itself (what to load), the repositories and the rpm database load,
 the command runs, and when it leaves a transaction: the transaction table, the
 confirmation (unless -y), download, run, and the command's run_transaction().
@@ -22,8 +25,9 @@ from .errors import SUPERUSER, ClusterError, quote
 class _Option(object):
     def __init__(self, names, dest, value=None, help=None, action=None):
         self.names, self.dest, self.value, self.help = names, dest, value, help
-        self.action = action or ("append" if dest in ("setopts", "repos", "enable_repos", "disable_repos",
-                                                      "excludes") else ("store" if value else "store_true"))
+        self.action = action or ("append" if dest in ("setopts", "setvars", "repos", "enable_repos",
+                                                      "disable_repos", "excludes")
+                                 else ("store" if value else "store_true"))
 
 
 #: dnf5's global options (and dnf 4's spellings of them) that dnf-cluster understands
@@ -46,7 +50,22 @@ GLOBAL_OPTIONS = (
     _Option(("-x", "--exclude"), "excludes", "PACKAGE", "exclude packages by name or glob (repeatable)"),
     _Option(("--allowerasing",), "allowerasing", None, "allow removing packages to resolve dependencies"),
     _Option(("--noplugins", "--no-plugins"), "noplugins", None, "accepted; libdnf5 plugins are never loaded"),
+    _Option(("--setvar",), "setvars", "NAME=VALUE", "set a variable repositories expand (repeatable)"),
+    _Option(("--best",), "best", None, "only the best candidate of each package (setopt best=1)"),
+    _Option(("--no-best", "--nobest"), "nobest", None, "not only the best candidate (setopt best=0)"),
+    _Option(("--skip-unavailable",), "skip_unavailable", None,
+            "skip packages that are not available (setopt skip_unavailable=1)"),
+    _Option(("--skip-broken",), "skip_broken", None,
+            "skip packages whose dependencies cannot be met (setopt skip_broken=1)"),
+    _Option(("--color",), "color", "WHEN", "accepted; dnf-cluster prints no colors"),
 )
+#: dnf5's other global options (dnf5 5.4's `dnf5 --help`): refused by name, never as an
+#: unknown option of the command (exit 2)
+DNF5_UNSUPPORTED = ("--use-host-config", "--repofrompath", "--allow-vendor-change", "--no-allow-vendor-change",
+                    "--no-docs", "--nodocs", "--enable-plugin", "--enableplugin", "--disable-plugin",
+                    "--disableplugin", "--releasever-major", "--releasever-minor", "--show-new-leaves",
+                    "--debugsolver", "--dump-main-config", "--dump-repo-config", "--dump-variables", "--version",
+                    "--skip-file-locks")
 LONG = dict((n, o) for o in GLOBAL_OPTIONS for n in o.names if n.startswith("--"))
 SHORT = dict((n[1], o) for o in GLOBAL_OPTIONS for n in o.names if not n.startswith("--"))
 
@@ -60,6 +79,17 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         raise UsageError("{}: error: {}".format(self.prog, message))
+
+
+def unsupported_global(args):
+    """The first of dnf5's global options that dnf-cluster does not support in `args`
+    (before a `--`), or None."""
+    for arg in args:
+        if arg == "--":
+            return None
+        if arg.partition("=")[0] in DNF5_UNSUPPORTED:
+            return arg.partition("=")[0]
+    return None
 
 
 def split_globals(argv):
@@ -129,6 +159,18 @@ def settings_from(gopts):
         setopts.append((key.strip(), value))
     if gopts.excludes:
         setopts.append(("excludepkgs", ",".join(gopts.excludes)))
+    if gopts.best or gopts.nobest:
+        setopts.append(("best", "1" if gopts.best else "0"))
+    if gopts.skip_unavailable:
+        setopts.append(("skip_unavailable", "1"))
+    if gopts.skip_broken:
+        setopts.append(("skip_broken", "1"))
+    setvars = []
+    for text in gopts.setvars:
+        name, eq, value = text.partition("=")
+        if not eq or not name.strip():
+            raise UsageError("dnf-cluster: error: --setvar needs NAME=VALUE (got {!r})".format(text))
+        setvars.append((name.strip(), value))
 
     def ids(values):
         return [v for value in values for v in value.replace(",", " ").split()]
@@ -136,7 +178,7 @@ def settings_from(gopts):
                     releasever=gopts.releasever, forcearch=gopts.forcearch, setopts=setopts,
                     cacheonly=gopts.cacheonly, repos=ids(gopts.repos) if gopts.repos else None,
                     enable_repos=ids(gopts.enable_repos), disable_repos=ids(gopts.disable_repos),
-                    refresh=gopts.refresh, gpgcheck=not gopts.nogpgcheck)
+                    refresh=gopts.refresh, gpgcheck=not gopts.nogpgcheck, setvars=setvars)
 
 
 # --- the host: what the commands use of dnf 4's Cli ---------------------------------------
@@ -297,6 +339,10 @@ def main(args, argv=None):
         if rest[0] not in by_name:
             raise UsageError(no_such_command(rest[0]))
         cls = by_name[rest[0]]
+        unsupported = unsupported_global(rest[1:])
+        if unsupported:
+            raise UsageError("dnf-cluster: error: dnf5 option {} is not supported by {}".format(
+                unsupported, rest[0]))
         opts = command_parser(cls).parse_args(rest[1:])
         settings = settings_from(gopts)
     except UsageError as err:

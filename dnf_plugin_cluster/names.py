@@ -36,6 +36,19 @@ def is_name(name, pattern=NAME_RE):
             and ".." not in name)
 
 
+#: Control characters (C0, DEL, C1): never part of a URL or a text that reaches a file.
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def check_text(text, what):
+    """A one-line text that reaches a file (a message, a key id): no control characters
+    (a line break would start a line of its own in the file or in what reads it)."""
+    if not isinstance(text, str) or CONTROL_RE.search(text):
+        raise ClusterError("invalid {} {!r}: control characters (line breaks, tabs, escapes) are "
+                           "not allowed".format(what, text))
+    return text
+
+
 def check_dep_name(name):
     """A dependency name: a package name or a qualified provide such as `environment(modules)`."""
     return check_name(name, "dependency name", DEP_NAME_RE)

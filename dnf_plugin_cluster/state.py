@@ -20,6 +20,7 @@ import stat
 import tempfile
 
 from .errors import ClusterError, quote
+from .files import NOFOLLOW, open_regular
 from .names import is_name
 
 FORMAT = 1
@@ -29,7 +30,6 @@ REPO_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._:-]{0,99}\Z")
 TAG_RE = re.compile(r"\A[0-9a-f]{32}\Z")
 DIGEST_RE = re.compile(r"\A[0-9a-f]{64}\Z")
 MAX_BYTES = 4 * 1024 * 1024
-NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 class State(object):
@@ -145,31 +145,13 @@ def check_dir(directory, create=False):
     return directory
 
 
-def _open_nofollow(path, flags, what, mode=0o644):
-    """os.open without following a symbolic link and without blocking on a FIFO; the
-    result must be a regular file."""
-    try:
-        fd = os.open(path, flags | NOFOLLOW | os.O_NONBLOCK, mode)
-    except OSError as err:
-        if err.errno == errno.ELOOP:
-            raise ClusterError("refusing to follow a symbolic link", path)
-        if err.errno == errno.ENOENT:
-            raise
-        raise ClusterError("cannot open {}: {}".format(what, err.strerror), path)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise ClusterError("{} is not a regular file".format(what), path)
-    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
-    return fd
-
-
 def load(persistdir):
     directory = check_dir(state_dir(persistdir))
     path = os.path.join(state_dir(persistdir), "state.json")
     if directory is None:
         return State(path)
     try:
-        fd = _open_nofollow(path, os.O_RDONLY, "the node state")
+        fd = open_regular(path, os.O_RDONLY, "the node state")
     except OSError:                                  # ENOENT: no state yet
         return State(path)
     with os.fdopen(fd, "rb") as handle:
@@ -240,7 +222,7 @@ class SyncLock(object):
 
     def acquire(self, on_wait=None):
         check_dir(os.path.dirname(self.path), create=True)
-        self.handle = os.fdopen(_open_nofollow(self.path, os.O_RDWR | os.O_CREAT, "the sync lock", 0o600), "r+")
+        self.handle = os.fdopen(open_regular(self.path, os.O_RDWR | os.O_CREAT, "the sync lock", 0o600), "r+")
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except IOError:

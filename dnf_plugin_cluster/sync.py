@@ -88,6 +88,8 @@ class NodeRun(object):
         self.installed = backend.installed()
         self.check_rpmdb()
         self.managed = (self.state.managed | self.adopted()) & set(self.installed)
+        # what the admin removed and installed again, or reinstalled, by hand is the admin's
+        self.managed -= backend.taken_by_hand(self.managed)
         self.floor = planning.Floor(backend.protected(), self.config.protected)
         # a listed name that no package has as its own but an installed one provides (a
         # virtual provide, such as systemd-sysusers): dnf installs nothing for it, so it

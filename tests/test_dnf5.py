@@ -617,3 +617,113 @@ def test_dnf5_and_dnf4_nodes_on_one_lock_prove_it_with_one_digest(site, make_nod
     after = standalone(dnf5_node, "status", "--json").json
     assert after["in_sync"] and after["lock_digest"] == four["lock_digest"]
     assert after["admin_installed"] == [{"name": "tmux", "evr": "3.2a-5.el9"}]
+
+
+def _fifo(path):
+    os.mkfifo(path)
+
+
+def _to_dev_zero(path):
+    os.symlink("/dev/zero", path)
+
+
+def _sparse(path):
+    with open(path, "w") as handle:
+        handle.truncate(512 * 1024 * 1024)        # sparse: no disk; read whole it would cost 512 MB
+
+
+@pytest.mark.parametrize("make, message", [
+    (_fifo, "dnf5's version lock file is not a regular file"),
+    (_to_dev_zero, "refusing to follow a symbolic link"),
+    (_sparse, "dnf5's version lock file is larger than 4194304 bytes; refusing"),
+])
+def test_dnf5_a_hostile_versionlock_toml_is_one_line(site, make_node, make, message):
+    """libdnf5 reads versionlock.toml itself: a FIFO there would hang status forever, a
+    link to /dev/zero or a huge file would read until memory runs out. Each is refused
+    before libdnf5 reads it, one line naming the file; nothing is installed."""
+    node = make_node("node")
+    make(node.path("etc/dnf/versionlock.toml"))
+    for door in (plugin, standalone):
+        for args in (("status",), ("-y", "sync")):
+            result = door(node, *args, check=False, timeout=300)
+            lines = [l for l in result.err.splitlines() if l.strip()]
+            assert result.rc == 1 and lines == ["Error: {}/etc/dnf/versionlock.toml: {}".format(
+                node.root, message)], result
+    assert node.installed() == {}
+
+
+@pytest.mark.parametrize("by_hand", [("remove", "install"), ("reinstall",)])
+def test_dnf5_a_managed_package_the_admin_reinstalls_becomes_the_admins(site, make_node, by_hand):
+    """The profile installed fftw-openmpi; the admin removes and installs it again, or
+    reinstalls it, with dnf5 (its history: the admin's transaction, reason User): it is
+    the admin's now, never removed as "installed by the profile" when the role drops it."""
+    site.edit_role("compute", "packages: [cluster-apps-bio]", "packages: [cluster-apps-bio, fftw-openmpi]")
+    site.publish()
+    node = make_node("node")
+    plugin(node, "-y", "sync")
+    assert "fftw-openmpi" in state_of(node)["managed"]
+    for action in by_hand:
+        node.dnf5("-y", action, "fftw-openmpi")
+    site.edit_role("compute", "packages: [cluster-apps-bio, fftw-openmpi]", "packages: [cluster-apps-bio]")
+    site.publish()
+    status = plugin(node, "status", check=False)
+    assert status.rc == 0 and "fftw-openmpi" not in status.out, status
+    out = standalone(node, "-y", "sync").out
+    assert "fftw-openmpi" not in out, out
+    assert "fftw-openmpi" in node.installed() and "fftw-openmpi" not in state_of(node)["managed"]
+    assert "cluster-apps-bio" in state_of(node)["managed"]
+
+
+def test_dnf5_global_options_before_the_command_word(site, make_node):
+    """dnf5's global options typed before `cluster-node` reach dnf-cluster as typed: the
+    ones it can apply are applied (--best, --skip-unavailable, --setvar=...), the others
+    are refused by name, naming dnf5's command (exit 2, one line), never as an unknown
+    argument of `dnf-cluster cluster-node`."""
+    node = make_node("node")
+    for option in ("--best", "--no-best", "--skip-unavailable", "--skip-broken", "--setvar=foo=bar",
+                   "--color=never"):
+        result = node.dnf5(option, "cluster-node", "status", check=False)
+        assert result.rc == 100 and "role compute on x86_64" in result.out and not result.err, (option, result)
+    for option in ("--use-host-config", "--no-docs", "--debugsolver"):
+        result = node.dnf5(option, "cluster-node", "status", check=False)
+        assert result.rc == 2 and result.err.splitlines() == [
+            "dnf-cluster: error: dnf5 option {} is not supported by cluster-node".format(option)], result
+    refused = node.cluster("node", "status", "--use-host-config", check=False)     # dnf-cluster: anywhere
+    assert refused.rc == 2 and "dnf5 option --use-host-config is not supported by cluster-node" in refused.err
+    assert node.installed() == {}
+    # --setvar expands in the repositories: a repository at $sitepath
+    repo = [f for f in os.listdir(node.path("etc/yum.repos.d")) if "site" in f]
+    assert repo, os.listdir(node.path("etc/yum.repos.d"))
+    path = node.path("etc/yum.repos.d/" + repo[0])
+    with open(path) as handle:
+        text = handle.read()
+    assert "/site/" in text
+    with open(path, "w") as handle:
+        handle.write(text.replace("/site/", "/$sitepath/"))
+    assert node.dnf5("--setvar=sitepath=nowhere", "cluster-node", "status", check=False).rc == 1
+    synced = node.dnf5("-y", "--best", "--skip-unavailable", "--setvar=sitepath=site", "cluster-node", "sync")
+    assert "Complete!" in synced.out and "cluster-apps-bio" in node.installed()
+
+
+def test_dnf5_alias_with_the_commands_options_as_the_readme_says(site, make_node, world):
+    """Through a dnf5 alias, dnf5 parses the line itself and refuses the command's own
+    options; the README gives the form that works (`dnf5 cn -- status --json`), and it does."""
+    from cluster_testkit import REPO_ROOT
+    with open(os.path.join(REPO_ROOT, "README.md")) as handle:
+        readme = handle.read()
+    assert "`dnf5 cn -- status --json`" in readme and "`dnf5 -y cn -- sync`" in readme
+    assert "2 a usage error" in readme                      # exit code 2 is documented
+    node = make_node("node")
+    home = "{}/home-{}".format(WORK, node.name)
+    os.makedirs(world.host_path(home + "/.config/dnf5/aliases.d"))
+    with open(world.host_path(home + "/.config/dnf5/aliases.d/cluster.conf"), "w") as handle:
+        handle.write('version = "1.1"\n["cn"]\ntype = "command"\nattached_command = "cluster-node"\n'
+                     'descr = "cluster-node"\n')
+    env = dict(node.env(), HOME=home)
+    limit = world.run(node.dnf5_args("cn", "status", "--json"), env=env, check=False)
+    assert limit.rc == 2 and 'Unknown argument "--json" for command "cn"' in limit.err, limit
+    status = world.run(node.dnf5_args("cn", "--", "status", "--json"), env=env, check=False)
+    assert status.rc == 100 and status.json["drift"]["missing"], status
+    synced = world.run(node.dnf5_args("-y", "cn", "--", "sync"), env=env, check=False)
+    assert synced.rc == 0 and "Complete!" in synced.out, synced
+    assert world.run(node.dnf5_args("cn", "--", "status", "--json"), env=env, check=False).rc == 0

@@ -155,3 +155,25 @@ def test_a_reinstall_by_hand_makes_a_pending_package_the_admins(site, synced, tm
     out = node.dnf("-y", "cluster-node", "sync").out
     assert "tmux" not in out.split("Dependencies resolved")[0], out
     assert "tmux" in node.installed() and "tmux" not in state_of(node)["managed"]
+
+
+@pytest.mark.parametrize("by_hand", [("remove", "install"), ("reinstall",)])
+def test_a_managed_package_the_admin_reinstalls_becomes_the_admins(site, synced, by_hand):
+    """The profile installed tmux (managed); the admin then removes and installs it
+    again, or reinstalls it, by hand: the admin's own transaction makes it the admin's.
+    When the role drops tmux, status sees no drift and the sync leaves it; what the
+    admin never touched stays the profile's."""
+    node = synced
+    add_tmux(site)
+    node.dnf("-y", "cluster-node", "sync")
+    assert "tmux" in state_of(node)["managed"]
+    for action in by_hand:
+        node.dnf("-y", action, "tmux")
+    assert "tmux" in node.installed()
+    drop_tmux(site)
+    status = node.dnf("cluster-node", "status", check=False)
+    assert status.rc == 0 and "tmux" not in status.out, status
+    out = node.dnf("-y", "cluster-node", "sync").out
+    assert "tmux" not in out.split("Dependencies resolved")[0], out
+    assert "tmux" in node.installed() and "tmux" not in state_of(node)["managed"]
+    assert "cluster-apps-bio" in state_of(node)["managed"]

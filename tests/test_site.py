@@ -484,3 +484,31 @@ def test_a_killed_publish_leaves_no_temporaries_and_no_phantom_generation(site):
     assert sorted(os.listdir(gen)) == ["0001.json", "0002.json", "index.json"]
     history = site.master.dnf("cluster-master", "history", "--repo-dir", site.tree, "--json").json
     assert [(g["generation"], g["message"]) for g in history["generations"]][1:] == [(2, "the real second")]
+
+
+def test_urls_and_texts_that_reach_a_file_are_whole_lines_without_control_characters(site):
+    """A trailing line break slipped through `$` (a broken .repo file in
+    cluster-site-release, exit 0); a control character, an empty --sign-key (which
+    published unsigned) and a kickstart --baseurl that would add lines of its own are
+    refused too: one line each, nothing written."""
+    before = tree_snapshot(site.tree)
+
+    def refused(*args, **kwargs):
+        result = site.master.dnf("cluster-master", *args, check=False)
+        errors = [l for l in result.err.splitlines() if l.startswith("Error:")]
+        assert result.rc == 1 and len(errors) == 1 and kwargs["says"] in errors[0], result
+        assert "Traceback" not in result.err
+        assert tree_snapshot(site.tree) == before
+        return errors[0]
+
+    publish = ("publish", "--roles", site.roles, "--repo-dir", site.tree)
+    refused(*(publish + ("--baseurl", "http://head.example.org/site\n")), says="invalid --baseurl")
+    refused(*(publish + ("--baseurl", "http://head.example.org/si\x1bte")), says="invalid --baseurl")
+    refused(*(publish + ("--message", "first line\nsecond line")), says="invalid --message")
+    refused(*(publish + ("--sign-key", "")), says="--sign-key needs a key id")
+    refused(*(publish + ("--sign-key", "ABCD\n")), says="invalid --sign-key")
+    line = refused("kickstart", "--role", "compute", "--baseurl", "https://head/site/9/x86_64/\n%post\nreboot",
+                   says="invalid --baseurl")
+    assert "%post" in line and "\n" not in line
+    refused("kickstart", "--role", "compute", "--baseurl", "cluster=https://mirror/cluster 9/", says="invalid --baseurl")
+    site.publish("--baseurl", "http://head.example.org/site")        # the plain form still works

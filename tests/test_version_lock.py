@@ -4,6 +4,8 @@ versionlock.list (its own marked block; the admin's entries untouched), so a pla
 `dnf upgrade` keeps them; moving, dropping and rolling back pins follow."""
 import os
 
+import pytest
+
 from conftest import HOLD_BACK_OPENMPI
 
 BLOCK = "# >>> dnf-plugin-cluster"
@@ -111,3 +113,137 @@ def test_without_versionlock_the_sync_still_converges_and_says_so(site):
     assert "Complete!" in result.out
     assert "Warning: dnf's versionlock plugin is not configured for {}".format(node.root) in result.err
     assert node.dnf("cluster-node", "status").rc == 0
+
+
+def errors(result):
+    return [l for l in result.err.splitlines() if l.startswith("Error:")]
+
+
+def test_a_locklist_path_never_leads_out_of_the_image_root(site, tmp_path):
+    """An image's versionlock.conf names `/../escaped.list`: the list is the image's
+    /escaped.list; nothing is written beside the root."""
+    site.master.dnf("-y", "cluster-node", "sync")
+    site.publish("--lock")
+    node = site.node("compute")
+    node.write("etc/dnf/plugins/versionlock.conf", "[main]\nenabled = 1\nlocklist = /../escaped.list\n")
+    node.dnf("-y", "cluster-node", "sync")
+    assert not os.path.exists(str(tmp_path / "escaped.list"))
+    with open(node.path("escaped.list")) as handle:
+        assert BLOCK in handle.read()
+    assert node.dnf("cluster-node", "status").rc == 0
+
+
+def test_a_locklist_directory_linking_out_of_the_root_is_not_written(site, tmp_path):
+    site.master.dnf("-y", "cluster-node", "sync")
+    site.publish("--lock")
+    node = site.node("compute")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(str(outside), node.path("locks"))
+    node.write("etc/dnf/plugins/versionlock.conf", "[main]\nenabled = 1\nlocklist = /locks/versionlock.list\n")
+    result = node.dnf("-y", "cluster-node", "sync")
+    assert os.listdir(str(outside)) == []
+    assert "is reached through a symbolic link out of {}".format(node.root) in result.err
+
+
+def _make_fifo(path):
+    os.mkfifo(path)
+
+
+def _link_to_zero(path):
+    os.symlink("/dev/zero", path)
+
+
+def _huge(path):
+    with open(path, "w") as handle:
+        handle.truncate(512 * 1024 * 1024)        # sparse: costs no disk, a bounded read costs 4 MB
+
+
+@pytest.mark.parametrize("make, message", [
+    (_make_fifo, "{what} is not a regular file"),
+    (_link_to_zero, "refusing to follow a symbolic link"),
+    (_huge, "{what} is larger than 4194304 bytes; refusing"),
+])
+def test_a_hostile_versionlock_list_is_one_line(site, make, message):
+    """A FIFO would hang status forever, a link to /dev/zero or a huge file would read
+    until memory runs out: each is one line naming the file, nothing changed."""
+    node = site.node("compute")
+    rel = "etc/dnf/plugins/versionlock.list"
+    os.remove(node.path(rel))
+    make(node.path(rel))
+    for args in (("cluster-node", "status"), ("-y", "cluster-node", "sync")):
+        result = node.dnf(*args, check=False, timeout=300)
+        assert result.rc == 1 and errors(result) == ["Error: {}: {}".format(
+            node.path(rel), message.format(what="dnf's version lock list"))], result
+        assert "Traceback" not in result.err
+    assert "cluster-apps-bio" not in node.installed()
+
+
+def _drop_end_line(lines):
+    return [l for l in lines if l != END]
+
+
+def _indent_begin_line(lines):
+    return ["  " + l if l.startswith(BLOCK) else l for l in lines]
+
+
+@pytest.mark.parametrize("damage", [_drop_end_line, _indent_begin_line])
+def test_a_damaged_cluster_block_is_said_and_rewritten(site, damage):
+    """The cluster's block lost its end line, or its begin line got indented: its old
+    entries never become the admin's locks (they would hide the new pins: "pinned
+    openmpi is not available"). Status and sync say the block is damaged, the admin's
+    lines (also one added after the damage) are kept, the sync rewrites the block."""
+    master = site.master
+    master.dnf("-y", "cluster-node", "sync")
+    master.dnf("-y", "downgrade", "openmpi-4.1.5-1.el9", "openmpi-devel-4.1.5-1.el9")
+    site.publish("--lock")
+    node = site.node("compute")
+    node.dnf("-y", "install", "tmux", "htop")
+    node.dnf("versionlock", "add", "tmux")
+    node.dnf("-y", "cluster-node", "sync")
+    assert "openmpi-0:4.1.5-1.el9.*" in block(node)
+    node.write("etc/dnf/plugins/versionlock.list", "\n".join(damage(node.version_locks())) + "\n")
+    node.dnf("versionlock", "add", "htop")                # the admin's lock, after the damage
+    mine = [l for l in node.version_locks() if l.startswith(("tmux-", "htop-"))]
+    assert len(mine) == 2
+
+    master.dnf("-y", "upgrade", "openmpi", "openmpi-devel")
+    site.publish("--lock")
+    status = node.dnf("cluster-node", "status", check=False)
+    assert status.rc == 100 and "openmpi" in status.out, status
+    assert "the cluster's block in it is damaged" in status.err and not errors(status)
+    result = node.dnf("-y", "cluster-node", "sync")
+    assert "upgrade    openmpi 4.1.5-1.el9 -> 4.1.6-1.el9 (pinned)" in result.out
+    assert "the cluster's block in it is damaged" in result.err
+    assert node.installed()["openmpi"].startswith("0:4.1.6-1.el9.")
+    lines = node.version_locks()
+    assert [l for l in lines if l.startswith(BLOCK)] == [l for l in lines if BLOCK in l]   # one, not indented
+    assert lines.count(END) == 1
+    assert "openmpi-0:4.1.6-1.el9.*" in block(node) and "openmpi-0:4.1.5-1.el9.*" not in lines
+    assert [l for l in admin_part(node) if l.startswith(("tmux-", "htop-"))] == mine
+    status = node.dnf("cluster-node", "status")
+    assert status.rc == 0 and "damaged" not in status.err
+
+
+ADMIN = ["# Added lock on Mon Dec  7 2026", "tmux-0:3.2a-5.el9.*"]
+OURS = ["openmpi-0:4.1.5-1.el9.*", "openmpi-devel-0:4.1.5-1.el9.*"]
+
+
+@pytest.mark.parametrize("lines, damaged", [
+    (ADMIN + ["", BLOCK + ": pins", ] + OURS + [END], False),
+    (ADMIN + ["", BLOCK + ": pins"] + OURS, True),                                  # no end line
+    (ADMIN + ["", "  " + BLOCK + ": pins"] + OURS + [END], True),                   # indented begin line
+    (["", BLOCK + ": pins"] + OURS + ADMIN, True),                                  # no end, admin lines after
+    (ADMIN + [END], True),                                                          # an end line alone
+    (["", BLOCK] + OURS[:1] + [END] + ADMIN + ["", BLOCK] + OURS[1:] + [END], True),  # two blocks
+])
+def test_the_cluster_block_is_found_however_it_is_damaged(lines, damaged):
+    """Without dnf: the split of versionlock.list into the admin's lines and the cluster's
+    entries keeps every admin line and never hands a cluster entry to the admin."""
+    from dnf_plugin_cluster.backends.dnf4 import Dnf4Backend
+    admin, ours, problem = Dnf4Backend._split_versionlock("\n".join(lines) + "\n")
+    assert [l for l in admin if l.strip()] == ADMIN
+    assert ours == ([] if BLOCK not in "".join(lines) else OURS)
+    assert (problem is not None) == damaged
+    if damaged:
+        assert problem.startswith("the cluster's block in it is damaged (")

@@ -272,6 +272,14 @@ class Backend(object):
         history has no such transaction (it never ran)."""
         raise NotImplementedError
 
+    def taken_by_hand(self, names):
+        """The names among `names` (installed packages) whose installed build was last
+        put on the system by the admin: the latest history transaction with an item for
+        that build is not one of ours (its comment does not start with `cluster-node
+        sync`) and installs or reinstalls it (`dnf remove X; dnf install X`, `dnf
+        reinstall X`). An upgrade or downgrade by hand does not count."""
+        raise NotImplementedError
+
     # --- groups -------------------------------------------------------------------------
     def installed_groups(self, gids):
         """The ids among `gids` that history records as installed groups."""

@@ -3,7 +3,6 @@ running dnf command (the plugin, or dnf-cluster on python3-dnf). dnf's own comma
 line runs the transaction after the command returns, with its transaction table,
 confirmation, download progress and history, exactly as for `dnf install`."""
 import configparser
-import errno
 import logging
 import os
 
@@ -13,7 +12,7 @@ import hawkey
 import libdnf.transaction as lt
 
 from ..errors import ClusterError
-from ..files import replace_file
+from ..files import escapes_root, in_root, read_text, replace_file
 from ..plan import compare_evr, format_evr, parse_evr
 from . import Backend, FreshResolver, Item, Locked
 
@@ -28,6 +27,11 @@ ACTIONS = {lt.TransactionItemAction_INSTALL: "install", lt.TransactionItemAction
 #: History actions that put a package on the system.
 FORWARD = (lt.TransactionItemAction_INSTALL, lt.TransactionItemAction_UPGRADE,
            lt.TransactionItemAction_DOWNGRADE)
+#: History actions of a transaction by hand that make a package the admin's.
+BY_HAND_ACTIONS = (lt.TransactionItemAction_INSTALL, lt.TransactionItemAction_REINSTALL,
+                   lt.TransactionItemAction_REINSTALLED)
+#: History comments of the transactions this project runs (see sync.NodeRun.record_intent).
+OUR_COMMENTS = ("cluster-node sync",)
 #: The cluster's block in dnf's versionlock.list: `dnf cluster-node sync` rewrites what
 #: is between these lines and nothing else.
 VERSIONLOCK_MARK = "# >>> dnf-plugin-cluster"
@@ -272,8 +276,10 @@ class Dnf4Backend(Backend):
         its `locklist` path as it is: dnf 4 prefixes neither with --installroot. On a live
         node that is /etc/dnf/plugins/versionlock.list. For an image root, the list that
         counts is the image's own (what plain dnf reads once the image boots): its own
-        versionlock.conf, its locklist path taken inside the image; the host's list is
-        never written for an image."""
+        versionlock.conf, its locklist path taken inside the image (`..` never climbs
+        out of it, and a directory that links out of it is refused); the host's list is
+        never written for an image. Both files are read as files of the root are
+        (files.read_text: regular files only, no link followed, bounded)."""
         root = os.path.normpath(self.installroot or "/")
         confs = [os.path.join(p, "versionlock.conf") for p in self.base.conf.pluginconfpath]
 
@@ -282,15 +288,15 @@ class Dnf4Backend(Backend):
         if root == "/":
             candidates = confs
         else:
-            candidates = ([os.path.join(root, c.lstrip("/")) for c in confs] +
+            candidates = ([in_root(root, c) for c in confs] +
                           [os.path.join(root, "etc/dnf/plugins/versionlock.conf")] + [c for c in confs if inside(c)])
-        conf = next((c for c in candidates if os.path.isfile(c)), None)
+        conf = next((c for c in candidates if os.path.lexists(c)), None)
         if conf is None:
             return None, ("dnf's versionlock plugin is not configured for {} (install "
                           "python3-dnf-plugin-versionlock there)".format("this node" if root == "/" else root))
         parser = configparser.RawConfigParser()
         try:
-            parser.read(conf)
+            parser.read_string(read_text(conf, "dnf's versionlock configuration") or "", conf)
             enabled = not parser.has_option("main", "enabled") or parser.getboolean("main", "enabled")
         except (configparser.Error, ValueError) as err:
             return None, "cannot read {}: {}".format(conf, " ".join(str(err).split()))
@@ -299,34 +305,63 @@ class Dnf4Backend(Backend):
         locklist = parser.get("main", "locklist").strip() if parser.has_option("main", "locklist") else ""
         if not os.path.isabs(locklist):
             return None, "{} names no locklist (an absolute path)".format(conf)
-        if not inside(locklist):
-            locklist = os.path.join(root, locklist.lstrip("/"))
+        locklist = os.path.normpath(locklist) if inside(locklist) else in_root(root, locklist)
+        if escapes_root(root, locklist):
+            return None, "{} (the locklist of {}) is reached through a symbolic link out of {}".format(
+                locklist, conf, root)
         return locklist, None
 
     @staticmethod
     def _split_versionlock(text):
         """(the admin's lines, the cluster's entries, a problem or None) of a
-        versionlock.list; the cluster's block includes the blank line put before it."""
+        versionlock.list; the cluster's block includes the blank line put before it.
+
+        A damaged block (a begin line without its end line, an end line alone, a marker
+        indented, two blocks) is still the cluster's: its entries are those up to the end
+        line, or without one, the entries right after the begin line (up to the first
+        blank or comment line, where what dnf's `versionlock add` appends starts); the
+        problem says it is damaged, so that the block is rewritten whole."""
         lines = text.splitlines()
-        begin = [i for i, l in enumerate(lines) if l.startswith(VERSIONLOCK_MARK)]
-        if not begin:
-            return lines, [], None
-        end = [i for i, l in enumerate(lines) if l.strip() == VERSIONLOCK_END and i > begin[0]]
-        if len(begin) > 1 or not end:
-            return lines, [], "the cluster's block in it is damaged (want one '{}' line, then one '{}' line)".format(
-                VERSIONLOCK_MARK, VERSIONLOCK_END)
-        start = begin[0] - 1 if begin[0] > 0 and not lines[begin[0] - 1].strip() else begin[0]
-        ours = [l.strip() for l in lines[begin[0] + 1:end[0]] if l.strip() and not l.startswith("#")]
-        return lines[:start] + lines[end[0] + 1:], ours, None
+        admin, ours, problems = [], [], []
+        i, blocks = 0, 0
+        while i < len(lines):
+            line = lines[i]
+            stripped = line.strip()
+            if stripped.startswith(VERSIONLOCK_END):
+                problems.append("an end line without its begin line")
+                i += 1
+                continue
+            if not stripped.startswith(VERSIONLOCK_MARK):
+                admin.append(line)
+                i += 1
+                continue
+            blocks += 1
+            if line != stripped:
+                problems.append("an indented begin line")
+            if admin and not admin[-1].strip():
+                admin.pop()                                  # the blank line put before the block
+            end = next((j for j in range(i + 1, len(lines)) if lines[j].strip().startswith(VERSIONLOCK_END) or
+                        lines[j].strip().startswith(VERSIONLOCK_MARK)), None)
+            if end is not None and lines[end].strip().startswith(VERSIONLOCK_END):
+                ours += [l.strip() for l in lines[i + 1:end] if l.strip() and not l.strip().startswith("#")]
+                i = end + 1
+                continue
+            problems.append("a begin line without its end line")
+            i += 1
+            while i < len(lines) and lines[i].strip() and not lines[i].strip().startswith("#"):
+                ours.append(lines[i].strip())
+                i += 1
+        if blocks > 1:
+            problems.insert(0, "{} blocks".format(blocks))
+        problem = None
+        if problems:
+            problem = "the cluster's block in it is damaged ({}); want one '{}' line, then one '{}' line".format(
+                ", ".join(sorted(set(problems), key=problems.index)), VERSIONLOCK_MARK, VERSIONLOCK_END)
+        return admin, ours, problem
 
     def _read_versionlock(self, path):
-        try:
-            with open(path) as handle:
-                return handle.read()
-        except IOError as err:
-            if err.errno == errno.ENOENT:
-                return ""
-            raise ClusterError("cannot read dnf's version locks: {}".format(err.strerror), path)
+        text = read_text(path, "dnf's version lock list")
+        return "" if text is None else text
 
     def apply_admin_locks(self):
         """What the versionlock plugin's sack() hook does, for the entries outside the
@@ -335,7 +370,9 @@ class Dnf4Backend(Backend):
         path, _ = self._versionlock()
         if path is None:
             return
-        admin, _, _ = self._split_versionlock(self._read_versionlock(path))
+        admin, _, problem = self._split_versionlock(self._read_versionlock(path))
+        if problem:
+            logger.warning("Warning: %s: %s; the admin's lines are kept, a sync rewrites the block", path, problem)
         entries = [l.strip() for l in admin if l.strip() and not l.lstrip().startswith("#")]
         if not entries:
             return
@@ -366,9 +403,7 @@ class Dnf4Backend(Backend):
         if path is None:
             return why if pins else None
         text = self._read_versionlock(path)
-        admin, _, problem = self._split_versionlock(text)
-        if problem:
-            return "{}: {}; pins not handed to dnf's versionlock".format(path, problem)
+        admin, _, _ = self._split_versionlock(text)       # a damaged block is rewritten whole
         block = []
         if pins:
             block = [VERSIONLOCK_BEGIN]
@@ -414,6 +449,28 @@ class Dnf4Backend(Backend):
                 out[rpm.getName()] = format_evr("{}:{}-{}".format(rpm.getEpoch(), rpm.getVersion(),
                                                                   rpm.getRelease()))
         return out
+
+    def taken_by_hand(self, names):
+        if not names:
+            return set()
+        installed = self.base.sack.query().installed().filter(name=sorted(names))
+        builds = dict(((p.name, p.epoch, p.version, p.release, p.arch), p.name) for p in installed)
+        latest = {}                                      # build -> (ours, [actions]) of its latest transaction
+        swdb = self.base.history.swdb
+        for trans in sorted(swdb.listTransactions(), key=lambda t: t.getId()):
+            ours = trans.getComment().startswith(OUR_COMMENTS)
+            seen = {}
+            for item in trans.getItems():
+                rpm = item.getRPMItem()
+                if rpm is None:
+                    continue
+                key = (rpm.getName(), rpm.getEpoch(), rpm.getVersion(), rpm.getRelease(), rpm.getArch())
+                if key in builds:
+                    seen.setdefault(key, []).append(item.getAction())
+            for key, actions in seen.items():
+                latest[key] = (ours, actions)
+        return set(builds[key] for key, (ours, actions) in latest.items()
+                   if not ours and any(a in BY_HAND_ACTIONS for a in actions))
 
     # --- groups --------------------------------------------------------------------------
     def installed_groups(self, gids):

@@ -10,7 +10,7 @@ import os
 import sys
 
 from ..errors import ClusterError, quote
-from ..names import CLUSTER_ARCHES
+from ..names import CLUSTER_ARCHES, check_text
 from .base import INFO, WARNING, ClusterCommand, logger
 
 
@@ -296,6 +296,15 @@ class ClusterMasterCommand(ClusterCommand):
         if getattr(self.opts, "generation", None) is not None and self.opts.subcommand[0] != "rollback":
             raise ClusterError("cluster-master {}: unexpected argument {}".format(
                 self.opts.subcommand[0], quote(self.opts.generation)))
+        # every text that reaches a file: one line, no control characters
+        check_text(self.opts.message, "--message")
+        if self.opts.sign_key is not None:
+            if not self.opts.sign_key.strip():
+                raise ClusterError("--sign-key needs a key id (an empty one would publish unsigned; "
+                                   "leave the option out for an unsigned site repository)")
+            check_text(self.opts.sign_key, "--sign-key")
+        for value in self.opts.baseurl:
+            check_text(value, "--baseurl")
         super(ClusterMasterCommand, self).configure()
 
     def _site(self):
@@ -525,6 +534,10 @@ class ClusterMasterCommand(ClusterCommand):
         if unknown:
             raise ClusterError("--baseurl for '{}', which the kickstart does not use (it uses: {})".format(
                 unknown[0], ", ".join(repoids)))
+        for url in overrides.values():
+            if not siterelease.URL_RE.match(url):
+                raise ClusterError("invalid --baseurl {!r}: want a repository's URL as nodes reach it (http, https, "
+                                   "ftp or file URL, no spaces or control characters)".format(url))
         releasever = self.backend.substitutions().get("releasever", "")
         # a --baseurl may be the site's top: taken down to the arch tree; the host's own
         # .repo files say where the trees are

@@ -43,7 +43,7 @@ FORMAT = 1
 KEEP_REPOMD = 3
 CONTENT_ADDRESSED = re.compile(r"^[0-9a-f]{32,128}-")
 #: $releasever of EL and Fedora: 8, 9, 10, 9.4, 41, rawhide, eln.
-RELEASEVER_RE = re.compile(r"^(\d+(\.\d+)?|rawhide|eln)$")
+RELEASEVER_RE = re.compile(r"\A(\d+(\.\d+)?|rawhide|eln)\Z")
 #: Marks of a tree that `cluster-repo build` made (the packager's, never the site's).
 BUILD_MARKS = (".cluster-build.json", "SRPMS")
 #: A generation record's file name, and write_atomic()'s temporary beside a file.

@@ -25,15 +25,18 @@ KEY_FILE = "RPM-GPG-KEY-cluster-site"
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 SPEC = os.path.join(TEMPLATES, "cluster-site-release.spec")
 REPO_TEMPLATE = os.path.join(TEMPLATES, "cluster-site.repo.in")
-URL_RE = re.compile(r"^(https?|ftp|file)://[^\s'\"\\]+$")
-FILE_RE = re.compile(r"^cluster-site-release-1-(\d+)\.noarch\.rpm$")
+#: Anchored with \A and \Z (`$` lets a trailing line break through); no blank, quote,
+#: backslash or control character
+URL_RE = re.compile(r"\A(https?|ftp|file)://[^\s'\"\\\x00-\x1f\x7f-\x9f]+\Z")
+FILE_RE = re.compile(r"\Acluster-site-release-1-(\d+)\.noarch\.rpm\Z")
 PLACEHOLDER_RE = re.compile(r"@([a-z][a-z_]*)@")
 
 
 def check_baseurl(url):
-    if not URL_RE.match(url or ""):
+    if not isinstance(url, str) or not URL_RE.match(url):
         raise ClusterError("invalid --baseurl {!r}: want the site repository's top as nodes reach it, e.g. "
-                           "https://head.example.org/site (http, https, ftp or file URL, no spaces)".format(url))
+                           "https://head.example.org/site (http, https, ftp or file URL, no spaces or control "
+                           "characters)".format(url))
     return url.rstrip("/")
 
 

@@ -66,6 +66,8 @@ class Libdnf5Backend(ReposMixin, PackagesMixin, TransactionMixin, VersionLockMix
             variables = base.get_vars().get()
             if settings.releasever:
                 variables.set("releasever", settings.releasever)
+            for name, value in settings.setvars:
+                variables.set(name, value)
             if settings.forcearch:
                 if settings.forcearch not in libdnf5.rpm.get_supported_arches():
                     raise ClusterError("unknown architecture {} for --forcearch".format(quote(settings.forcearch)))
@@ -123,6 +125,7 @@ class Libdnf5Backend(ReposMixin, PackagesMixin, TransactionMixin, VersionLockMix
                 repo.expire()
         if not (system or available):
             return
+        self.check_versionlock_file()
         sack = self.base.get_repo_sack()
         try:
             if system and available:

@@ -9,6 +9,8 @@ from .common import T
 OUR_COMMENTS = ("cluster-node sync",)
 #: the comment of recover()'s transaction: it finishes one of ours, it is not a new hand
 REPAIR_COMMENT = "cluster-node sync: reasons of an interrupted transaction"
+#: history actions of a transaction by hand that make a package the admin's
+BY_HAND_ACTIONS = (T.TransactionItemAction_INSTALL, T.TransactionItemAction_REINSTALL)
 #: history actions that put a package on the system (as dnf 4's backend counts them)
 FORWARD = (T.TransactionItemAction_INSTALL, T.TransactionItemAction_UPGRADE, T.TransactionItemAction_DOWNGRADE)
 
@@ -48,6 +50,24 @@ class HistoryMixin(object):
                 out[item.get_name()] = format_evr("{}:{}-{}".format(item.get_epoch() or "0", item.get_version(),
                                                                     item.get_release()))
         return out
+
+    def taken_by_hand(self, names):
+        if not names:
+            return set()
+        builds = dict((p.get_nevra(), p.get_name()) for p in self._installed(names))
+        latest = {}                                      # nevra -> (ours, [actions]) of its latest transaction
+        transactions = self.base.get_transaction_history().list_all_transactions()
+        for trans in sorted(transactions, key=lambda t: t.get_id()):
+            ours = trans.get_comment().startswith(OUR_COMMENTS)
+            seen = {}
+            for item in trans.get_packages():
+                nevra = _nevra(item)
+                if nevra in builds:
+                    seen.setdefault(nevra, []).append(item.get_action())
+            for nevra, actions in seen.items():
+                latest[nevra] = (ours, actions)
+        return set(builds[nevra] for nevra, (ours, actions) in latest.items()
+                   if not ours and any(a in BY_HAND_ACTIONS for a in actions))
 
     # --- kill -9 recovery ------------------------------------------------------------------
     def repairs(self):

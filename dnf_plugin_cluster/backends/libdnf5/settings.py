@@ -8,7 +8,7 @@ class Settings(object):
 
     def __init__(self, installroot="/", config_file=None, releasever=None, forcearch=None, setopts=(),
                  cacheonly=False, repos=None, enable_repos=(), disable_repos=(), refresh=False,
-                 gpgcheck=True):
+                 gpgcheck=True, setvars=()):
         self.installroot = os.path.abspath(installroot or "/")
         self.config_file = config_file
         self.releasever = releasever
@@ -20,6 +20,7 @@ class Settings(object):
         self.disable_repos = list(disable_repos)
         self.refresh = refresh
         self.gpgcheck = gpgcheck
+        self.setvars = list(setvars)              # [(name, value)]: --setvar
 
     @property
     def main_setopts(self):

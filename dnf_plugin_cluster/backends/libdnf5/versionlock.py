@@ -7,7 +7,7 @@ import os
 import libdnf5
 
 from ...errors import ClusterError
-from ...files import replace_file
+from ...files import check_text_file, replace_file
 from ...plan import format_evr
 from .common import one_line
 
@@ -60,6 +60,13 @@ class VersionLockMixin(object):
         if self.conf.use_host_config:
             return VERSIONLOCK_FILE
         return os.path.join(self.installroot, VERSIONLOCK_FILE.lstrip("/"))
+
+    def check_versionlock_file(self):
+        """libdnf5 reads versionlock.toml itself when the repositories load, following a
+        link, blocking on a FIFO and reading it whole: before it does, the file must be
+        a regular file of the root (no link) of a sane size, or the run stops with one
+        line naming it."""
+        check_text_file(self._versionlock_path(), "dnf5's version lock file")
 
     def apply_admin_locks(self):
         """libdnf5 applied every entry of versionlock.toml when the repositories loaded;
