@@ -536,8 +536,8 @@ class ClusterMasterCommand(ClusterCommand):
                 unknown[0], ", ".join(repoids)))
         for url in overrides.values():
             if not siterelease.URL_RE.match(url):
-                raise ClusterError("invalid --baseurl {!r}: want a repository's URL as nodes reach it (http, https, "
-                                   "ftp or file URL, no spaces or control characters)".format(url))
+                raise ClusterError("invalid --baseurl {}: want a repository's URL as nodes reach it (http, https, "
+                                   "ftp or file URL, no spaces or control characters)".format(quote(url)))
         releasever = self.backend.substitutions().get("releasever", "")
         # a --baseurl may be the site's top: taken down to the arch tree; the host's own
         # .repo files say where the trees are
