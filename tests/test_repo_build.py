@@ -3,10 +3,12 @@ tree with comps, --update, immutable published builds, signing, and closure."""
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 
 from cluster_testkit.gpgkey import make_key
 from conftest import cluster_repo
+from cluster_repo.build import file_url
 from cluster_repo.project import Project
 from cluster_repo.rpmbuild import rpmbuild
 from cluster_repo.targets import get_target
@@ -275,3 +277,89 @@ def test_the_longest_name_version_and_release_build(project, tmp_path):
     assert os.path.exists(os.path.join(out, "10", "aarch64", "Packages", rpm))
     assert os.path.exists(os.path.join(out, "10", "SRPMS", "{}-{}-{}.el10.src.rpm".format(name, version, release)))
     assert len(rpm) < 255
+
+
+# --- what a build publishes, and when ----------------------------------------------------
+
+def tree_state(top):
+    """Every entry under top (itself included) with its kind, bytes, mode and mtime: equal
+    states mean nothing was written, renamed or touched."""
+    out = {}
+    for directory, dirs, files in os.walk(top):
+        for name in dirs + files + [""]:
+            path = os.path.join(directory, name) if name else directory
+            info = os.lstat(path)
+            data = None
+            if os.path.isfile(path) and not os.path.islink(path):
+                with open(path, "rb") as handle:
+                    data = hashlib.sha256(handle.read()).hexdigest()
+            out[os.path.relpath(path, top)] = (data, info.st_mode, info.st_mtime_ns, info.st_ino)
+    return out
+
+
+def _add_role_the_base_lacks(project):
+    """A role needing a package the project's base list knows (so lint passes) but the
+    stand-in base repository, built from the original list, does not carry."""
+    with open(os.path.join(project, "base", "packages.yaml"), "a") as handle:
+        handle.write("  paraview: {evr: [5.11.2-1], requires: [glibc]}\n")
+    with open(os.path.join(project, "roles", "viz.yaml"), "w") as handle:
+        handle.write("description: Visualisation node\nchannel: stable\ngroups: [cluster-node]\n"
+                     "packages: [paraview]\n")
+
+
+def _assert_closure_refused(proc):
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert re.search(r"^closure: x86_64: role viz does not install as a whole: .*paraview", proc.stderr, re.M)
+    assert "cluster-repo: error: closure check failed (1 problem(s)); nothing was published" in proc.stderr
+
+
+def test_a_failing_closure_publishes_nothing(project, tmp_path, standin_el9, cluster_repo_el9):
+    _add_role_the_base_lacks(project)
+    base = "file://{}/$basearch".format(standin_el9)
+    # an empty OUTDIR stays empty, and nothing is left beside it
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    beside = sorted(os.listdir(str(tmp_path)))
+    proc = cluster_repo("-C", project, "build", str(empty), "--arch", "x86_64", "--base-repo", base, check=False)
+    _assert_closure_refused(proc)
+    assert os.listdir(str(empty)) == [] and sorted(os.listdir(str(tmp_path))) == beside
+    # a published tree stays byte for byte, inode for inode, as it was (cluster_repo_el9's
+    # sources and base URL are these but for the role: --update rebuilds nothing, the closure fails)
+    out = str(tmp_path / "out")
+    shutil.copytree(cluster_repo_el9, out, symlinks=True)
+    before = tree_state(out)
+    for extra in (["--update"], []):
+        proc = cluster_repo("-C", project, "build", out, "--arch", "x86_64", "--base-repo", base,
+                            "--baseurl", file_url(cluster_repo_el9), *extra, check=False)
+        _assert_closure_refused(proc)
+        assert tree_state(out) == before
+        assert sorted(os.listdir(str(tmp_path))) == sorted(beside + ["out"])
+
+
+# --- unsafe defaults say so (issue 25, item 4) -------------------------------------------
+
+def test_build_refuses_a_directory_it_did_not_make(project, tmp_path):
+    """A non-empty directory that is not a tree `build` made is refused, with one line and
+    nothing written; --force builds there anyway, and from then on it is a build's tree
+    (so is a tree made before the stamp, known by its build manifest)."""
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "notes.txt").write_text("mine\n")
+    before = tree_state(str(tmp_path))
+    proc = cluster_repo("-C", project, "build", str(junk), "--arch", "x86_64", check=False)
+    lines = proc.stderr.splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert lines[0] == ("cluster-repo: error: {}: not empty and not a tree `cluster-repo build` made (no .cluster-repo "
+                        "stamp): build into a new or empty directory, or pass --force to build here anyway"
+                        .format(junk))
+    assert tree_state(str(tmp_path)) == before
+    (tmp_path / "a-file").write_text("")
+    proc = cluster_repo("-C", project, "build", str(tmp_path / "a-file"), check=False)
+    assert proc.returncode == 1 and "a-file: not a directory" in proc.stderr and "Traceback" not in proc.stderr
+    cluster_repo("-C", project, "build", str(junk), "--arch", "x86_64", "--force")
+    assert (junk / "notes.txt").read_text() == "mine\n"
+    assert os.path.isfile(str(junk / ".cluster-repo")) and os.path.isdir(str(junk / "9" / "x86_64" / "repodata"))
+    os.unlink(str(junk / ".cluster-repo"))                  # a tree from before the stamp
+    proc = cluster_repo("-C", project, "build", str(junk), "--arch", "x86_64", "--update")
+    assert "0 built, 14 unchanged" in proc.stdout and os.path.isfile(str(junk / ".cluster-repo"))
+
