@@ -59,6 +59,9 @@ PLUGIN_TREE = ("setup.py", "pyproject.toml", "MANIFEST.in", "README.md", "LICENS
                "tools/gen_docs.py", "tests/test_plan.py")
 DNF5_PLUGIN_SPEC_NAME = "dnf5-plugin-cluster"
 RELEASE_SPEC_NAME = "cluster-release"
+#: Defined by the build to raise cluster-release's Release when only its .repo file or key
+#: changed: `Release: 1%{?cluster_release_bump}%{?dist}`.
+RELEASE_BUMP_MACRO = "cluster_release_bump"
 DNF5_PLUGIN_TREE = (("dnf5-plugin/CMakeLists.txt", "CMakeLists.txt"),
                     ("dnf5-plugin/cluster_cmd_plugin.cpp", "cluster_cmd_plugin.cpp"), ("LICENSE", "LICENSE"))
 PKGCONFIG_RE = re.compile(r"^pkgconfig\(([^)\s]+)\)")
@@ -180,7 +183,7 @@ class Builder(object):
         self.project = project if isinstance(project, Project) else Project(project)
         self.opts = options
         self.gpg = Gpg(options.sign_key, options.gnupghome) if options.sign_key else None
-        self.report = {"built": [], "kept": [], "added": [], "skipped": []}
+        self.report = {"built": [], "kept": [], "added": [], "skipped": [], "resigned": 0}
         self.stage = None       # stage.Stage while building: every write goes there
 
     @property
@@ -231,9 +234,10 @@ class Builder(object):
                     handle.write(data)
         return [f.encode() + b"\0" + d for f, d in sorted(outputs.items())], write_files
 
-    def _spec_info(self, spec, stem):
+    def _spec_info(self, spec, stem, defines=None):
         target = self.opts.target
-        line = rpmspec_query(spec, target, "%{name} %{version} %{release} %{epochnum}\\n", srpm=True)[0]
+        line = rpmspec_query(spec, target, "%{name} %{version} %{release} %{epochnum}\\n", srpm=True,
+                             defines=defines)[0]
         name, version, release, epoch = line.split()
         if name != stem:
             raise ClusterError("the spec's Name is '{}': name the file {}.spec".format(name, name), spec)
@@ -307,6 +311,7 @@ class Builder(object):
         with stage.Stage(opts.outdir, opts.tree, force=opts.force, log=log) as self.stage:
             try:
                 manifest = self._load_manifest()
+                self._sign_published(manifest)
                 self._build_all(manifest)
                 self._save_manifest(manifest)
                 self._index()
@@ -344,6 +349,41 @@ class Builder(object):
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
+    def _signer(self):
+        """The fingerprint of the signing key (None: unsigned build)."""
+        if self.gpg is None:
+            return None
+        for line in self.gpg.run(["--with-colons", "--fingerprint", self.gpg.key]).decode().splitlines():
+            if line.startswith("fpr:"):
+                return line.split(":")[9]
+        raise ClusterError("no public key '{}' in the GnuPG keyring".format(self.gpg.key))
+
+    def _sign_published(self, manifest):
+        """A tree first built unsigned (or with another key) and now built with --sign-key:
+        every RPM already published is signed with the key too (its payload unchanged), so
+        nodes that check signatures install old builds as well as new ones. The stage's
+        copies (hard links) become files of their own first: the published ones stay as they
+        are until the swap. Runs before this build's RPMs (signed as they are made) arrive."""
+        signer = self._signer()
+        previous = manifest.get("signer", "unknown")
+        manifest["signer"] = signer
+        if signer is None or previous == signer:
+            return
+        rpms = []
+        for sub in list(self.opts.arches) + ["SRPMS"]:
+            top = os.path.join(self.tree, sub, "Packages") if sub != "SRPMS" else os.path.join(self.tree, sub)
+            for name in sorted(os.listdir(top)) if os.path.isdir(top) else []:
+                path = os.path.join(top, name)
+                if name.endswith(".rpm") and os.path.isfile(path):
+                    tmp = os.path.join(top, ".{}.tmp".format(name))
+                    shutil.copy2(path, tmp)
+                    os.rename(tmp, path)
+                    rpms.append(path)
+        if rpms:
+            self.gpg.sign_rpms(rpms)
+            self.report["resigned"] = len(rpms)
+            self.opts.log("signed {} published RPM(s) with the new key".format(len(rpms)))
+
     def _check_closure(self, manifest):
         """Real dnf resolves every package and role against the base repositories, in the
         stage, before anything is published; a spec this host did not build for an arch
@@ -365,12 +405,12 @@ class Builder(object):
         opts, out = self.opts, []
         if not opts.baseurl_given:
             out.append("cluster-release points nodes at {} (a path on this host): rebuild with --baseurl URL "
-                       "(where OUTDIR is served) before nodes use it"
+                       "(where OUTDIR is served) before nodes use it; its Release goes up by itself"
                        .format(opts.baseurl))
         if self.gpg is None:
             out.append("unsigned: cluster-release sets gpgcheck=0, so nodes install whatever the repository "
-                       "serves; rebuild with --sign-key KEYID [--gnupghome DIR] to sign "
-                       "the packages and repomd.xml")
+                       "serves; rebuild with --sign-key KEYID [--gnupghome DIR] to sign every package (the "
+                       "published ones too) and repomd.xml; its Release goes up by itself")
         return out
 
     def _latest_release(self, manifest):
@@ -391,14 +431,21 @@ class Builder(object):
         """The build job of a spec, or None when --update finds it unchanged and published."""
         name = os.path.basename(spec)[:-len(".spec")]
         with open(spec, "rb") as handle:
-            digest = [handle.read(), self.opts.target.name.encode(), b"signed" if self.gpg else b"unsigned"]
+            text = handle.read()
         parts, write_sources = self._sources(name)
-        inputs = hashlib.sha256(b"\0\0".join(digest + parts)).hexdigest()
+        # Signing alone changes no package (published ones get signed in place, see
+        # _sign_published), so a digest taken signed or unsigned counts as the same inputs;
+        # cluster-release's .repo file and key are among its sources, so there it counts.
+        variants = dict((flag, hashlib.sha256(b"\0\0".join([text, self.opts.target.name.encode(), flag] + parts))
+                         .hexdigest()) for flag in (b"signed", b"unsigned"))
+        inputs = variants[b"signed" if self.gpg else b"unsigned"]
         prev = manifest["packages"].get(name)
-        if self.opts.update and prev is not None and prev["inputs"] == inputs and self._published(prev):
+        same = prev is not None and prev["inputs"] in variants.values()
+        if self.opts.update and same and self._published(prev):
             self.report["kept"].append(name)
             return None
-        return {"spec": spec, "name": name, "inputs": inputs, "prev": prev, "write_sources": write_sources}
+        return {"spec": spec, "name": name, "inputs": inputs, "prev": prev, "same": same,
+                "write_sources": write_sources}
 
     def _build_spec(self, job, work):
         """SRPM and binary RPMs of one spec into the work directory (run in a thread)."""
@@ -408,14 +455,25 @@ class Builder(object):
         if not arches:
             return dict(job, skipped=why_not)
         job = dict(job, partial=partial)
-        if prev is not None and prev["inputs"] != job["inputs"] and evr_compare(evr, prev["evr"]) <= 0:
-            raise ClusterError("{} changed but {} does not sort above the published {}: "
-                               "bump its Release (or Version)".format(name, evr, prev["evr"]), spec)
+        defines = dict(opts.target.macros)
+        # unchanged inputs rebuild what was published, the bump of an earlier build included
+        bump = prev.get("bump") if prev is not None and job["same"] and name == RELEASE_SPEC_NAME else None
+        if prev is not None and not job["same"] and evr_compare(evr, prev["evr"]) <= 0:
+            if name != RELEASE_SPEC_NAME:
+                raise ClusterError("{} changed but {} does not sort above the published {}: "
+                                   "bump its Release (or Version)".format(name, evr, prev["evr"]), spec)
+            bump = self._release_bump(spec, name, evr, prev["evr"])
+        if bump:
+            defines[RELEASE_BUMP_MACRO] = bump
+            version, evr, noarch = self._spec_info(spec, name, {RELEASE_BUMP_MACRO: bump})
+            if not job["same"]:
+                opts.log("{}: its base URL or key changed; Release goes up to {} (above the published {})".format(
+                    name, evr, prev["evr"]))
+        job = dict(job, bump=bump)
         srcdir = os.path.join(work, name + "-sources")
         os.makedirs(srcdir)
         job["write_sources"](srcdir, version)
         out = os.path.join(work, name + "-out")
-        defines = opts.target.macros
         extra = ["--with", "gpgkey"] if self.gpg else []
         written = rpmbuild(spec, "-bs", srpmdir=out, sourcedir=srcdir, defines=defines, extra_args=extra)
         for arch in arches:
@@ -423,6 +481,19 @@ class Builder(object):
                                 extra_args=extra)
         return dict(job, evr=evr, noarch=noarch, written=written, arches=arches,
                     native=not noarch and not metapkg.is_generated(spec))
+
+    def _release_bump(self, spec, name, evr, published):
+        """The value of RELEASE_BUMP_MACRO (".N") that makes cluster-release, whose .repo
+        file or key changed with its spec unchanged, sort above the published build:
+        Release 1.el9 -> 1.1.el9 -> 1.2.el9; a Release bumped by hand (2.el9) sorts above all."""
+        dist = self.opts.target.macros.get("dist", "")
+        version, _, release = evr.rpartition("-")
+        base = release[:-len(dist)] if dist and release.endswith(dist) else release
+        for serial in range(1, 10000):
+            if evr_compare("{}-{}.{}{}".format(version, base, serial, dist), published) > 0:
+                return ".{}".format(serial)
+        raise ClusterError("{} {} cannot be raised above the published {}: bump its Release".format(
+            name, evr, published), spec)
 
     def _publish_spec(self, job, manifest):
         """Copy a built spec's files into the tree (published files are never replaced)."""
@@ -453,9 +524,11 @@ class Builder(object):
         name, evr = job["name"], job["evr"]
         self.report["built"].append(name)
         opts.log("built {}-{} ({})".format(name, evr, "noarch" if job["noarch"] else ", ".join(job["arches"])))
-        manifest["packages"][name] = {"evr": evr, "inputs": job["inputs"], "native": job["native"],
-                                      "arches": ["noarch"] if job["noarch"] else list(job["arches"]),
-                                      "files": sorted(set(files))}
+        entry = {"evr": evr, "inputs": job["inputs"], "native": job["native"],
+                 "arches": ["noarch"] if job["noarch"] else list(job["arches"]), "files": sorted(set(files))}
+        if job.get("bump"):
+            entry["bump"] = job["bump"]         # RELEASE_BUMP_MACRO, for rebuilds of the same inputs
+        manifest["packages"][name] = entry
 
     def _published(self, entry):
         """Every file of a manifest entry is in the tree, for every arch being built."""

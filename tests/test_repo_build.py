@@ -377,3 +377,52 @@ def test_build_refuses_a_directory_it_did_not_make(project, tmp_path):
     proc = cluster_repo("-C", project, "build", str(junk), "--arch", "x86_64", "--update")
     assert "0 built, 14 unchanged" in proc.stdout and os.path.isfile(str(junk / ".cluster-repo"))
 
+
+def _release_in(out, name="cluster-release-latest-9.noarch.rpm"):
+    """(NEVR, baseurl line) of a cluster-release RPM at the top of OUTDIR."""
+    path = os.path.join(out, name)
+    nevr = rpm_query(path, "--qf", "%{name}-%{version}-%{release}").strip()
+    cpio = subprocess.run("rpm2cpio {} | cpio -i --quiet --to-stdout ./etc/yum.repos.d/cluster.repo".format(path),
+                          shell=True, stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
+    return nevr, [line for line in cpio.splitlines() if line.startswith("baseurl=")][0]
+
+
+def test_defaults_are_named_and_fixed_later_without_a_release_bump(project, tmp_path):
+    """A build without --base-repo, --baseurl and --sign-key says what it left unchecked
+    and what nodes would get; rebuilding with --baseurl, then --sign-key, raises
+    cluster-release's Release by itself (the spec unchanged), and a rebuild with the same
+    options keeps that build."""
+    out = str(tmp_path / "out")
+    proc = cluster_repo("-C", project, "build", out, "--arch", "x86_64")
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("cluster-repo: warning: ")]
+    assert len(warnings) == 3, proc.stderr
+    assert "closure: not checked: pass the distribution's repositories with --base-repo" in warnings[0]
+    assert "points nodes at file://{} (a path on this host): rebuild with --baseurl URL".format(out) in warnings[1]
+    assert "unsigned: cluster-release sets gpgcheck=0" in warnings[2] and "--sign-key KEYID" in warnings[2]
+    assert _release_in(out) == ("cluster-release-1-1.el9", "baseurl=file://{}/$releasever/$basearch/".format(out))
+
+    mirror = "https://mirror.example.org/cluster"
+    for extra in (["--update"], [], ["--update"]):          # the second and third change nothing
+        proc = cluster_repo("-C", project, "build", out, "--arch", "x86_64", "--baseurl", mirror, *extra)
+        assert "does not sort above" not in proc.stderr and "points nodes at" not in proc.stderr
+        assert _release_in(out) == ("cluster-release-1-1.1.el9", "baseurl={}/$releasever/$basearch/".format(mirror))
+    assert "Release goes up to 1-1.1.el9 (above the published 1-1.el9)" not in proc.stdout
+
+    home = str(tmp_path / "gnupg")
+    key_id, _ = make_key(home)
+    proc = cluster_repo("-C", project, "build", out, "--arch", "x86_64", "--baseurl", mirror, "--update",
+                        "--sign-key", key_id, "--gnupghome", home)
+    assert "cluster-release: its base URL or key changed; Release goes up to 1-1.2.el9" in proc.stdout
+    assert [line for line in proc.stderr.splitlines() if "warning" in line] == [warnings[0]], proc.stderr
+    assert _release_in(out)[0] == "cluster-release-1-1.2.el9"
+    keydb = str(tmp_path / "keydb")
+    os.makedirs(keydb)
+    subprocess.run(["rpmkeys", "--dbpath", keydb, "--import", os.path.join(out, "RPM-GPG-KEY-cluster")], check=True)
+    packages = os.path.join(out, "9", "x86_64", "Packages")
+    assert sorted(p for p in os.listdir(packages) if p.startswith("cluster-release-")) == [
+        "cluster-release-1-1.1.el9.noarch.rpm", "cluster-release-1-1.2.el9.noarch.rpm",
+        "cluster-release-1-1.el9.noarch.rpm"]                   # the earlier builds stay
+    for name in os.listdir(packages):                       # the ones built unsigned are signed now
+        check = subprocess.run(["rpmkeys", "--dbpath", keydb, "-K", os.path.join(packages, name)],
+                               stdout=subprocess.PIPE, universal_newlines=True)
+        assert check.returncode == 0 and "signatures OK" in check.stdout, check.stdout
