@@ -61,17 +61,23 @@ def test_srpms_are_self_contained(cluster_repo_el9, tmp_path):
     """Anyone can rebuild our packages from the published SRPMs alone."""
     srpms = os.path.join(cluster_repo_el9, "9", "SRPMS")
     for name, arch, count in (("cluster-node-1.0-1.el9.src.rpm", "aarch64", 1),
-                              ("dnf-plugin-cluster-0.1.0-1.el9.src.rpm", "x86_64", 2)):
+                              ("dnf-plugin-cluster-0.1.0-1.el9.src.rpm", "x86_64", 3)):
         written = rpmbuild(os.path.join(srpms, name), "--rebuild", rpmdir=str(tmp_path), target=arch,
                            defines=get_target("el9").macros)
         assert len(written) == count and all(os.path.exists(w) for w in written)
-    plugin, repo = sorted(written, key=lambda w: "cluster-repo-" in w)
+    by_name = dict((os.path.basename(w).rsplit("-", 2)[0], w) for w in written)
+    plugin, dnf4, repo = (by_name[n] for n in ("python3-dnf-plugin-cluster", "python3-dnf-plugin-cluster-dnf4",
+                                               "cluster-repo"))
     files = rpm_query(plugin, "-l")
-    assert "/usr/lib/python3.9/site-packages/dnf-plugins/cluster.py" in files
+    assert [f for f in rpm_query(dnf4, "-l").split() if "site-packages" in f] == ["/usr/lib/python3.9/site-packages/dnf-plugins/__pycache__/"
+                                               "cluster.cpython-39.opt-1.pyc",
+                                               "/usr/lib/python3.9/site-packages/dnf-plugins/__pycache__/"
+                                               "cluster.cpython-39.pyc",
+                                               "/usr/lib/python3.9/site-packages/dnf-plugins/cluster.py"]
     assert "/usr/lib/python3.9/site-packages/dnf_plugin_cluster/commands/node.py" in files
     assert "/usr/bin/dnf-cluster" in files and "/etc/dnf/plugins/cluster.conf" in files
     assert "/usr/lib/systemd/system/cluster-node-sync.timer" in files
-    assert "cluster_repo" not in files and "/usr/bin/cluster-repo" not in files
+    assert "cluster_repo" not in files and "/usr/bin/cluster-repo" not in files and "dnf-plugins/" not in files
     assert "/usr/lib/python3.9/site-packages/cluster_repo/build.py" in rpm_query(repo, "-l")
 
 
@@ -221,7 +227,7 @@ def test_fedora_target_gets_fedora_names(project, tmp_path):
     assert "environment-modules" in node and "Lmod" not in node and "libpsm2" not in node
     gpu = rpm_query(os.path.join(packages, "cluster-gpu-1.0-1.fc41.noarch.rpm"), "--requires").split("\n")
     assert "rocm-smi" in gpu and "rocminfo" in gpu
-    plugin = rpm_query(os.path.join(packages, "python3-dnf-plugin-cluster-0.1.0-1.fc41.noarch.rpm"), "-l")
+    plugin = rpm_query(os.path.join(packages, "python3-dnf-plugin-cluster-dnf4-0.1.0-1.fc41.noarch.rpm"), "-l")
     assert "/usr/lib/python3.13/site-packages/dnf-plugins/cluster.py" in plugin
 
 
