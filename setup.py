@@ -28,5 +28,8 @@ setup(
     package_data={"cluster_repo": ["templates/*"], "dnf_plugin_cluster.head": ["templates/*"]},
     scripts=["bin/dnf-cluster", "bin/cluster-repo"],
     python_requires=">=3.6",
+    # what pip can install; the system bindings (dnf or libdnf5, rpm, libcomps,
+    # createrepo_c) come from the distribution, and a missing one is named in one line
+    install_requires=["PyYAML"],
     cmdclass={"build_py": BuildWithDnfPlugin},
 )

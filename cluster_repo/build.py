@@ -39,12 +39,12 @@ from dnf_plugin_cluster.errors import ClusterError
 from dnf_plugin_cluster.names import CLUSTER_ARCHES
 from dnf_plugin_cluster.head.signing import Gpg
 
-from . import compsfile, metapkg, template
+from . import compsfile, metapkg, stage, template
 from .project import Project, rpmspec_query
 from .rpmbuild import host_is_rpm_based, rpmbuild
 from .targets import get_target
 
-MANIFEST = ".cluster-build.json"
+MANIFEST = stage.MANIFEST
 KEY_FILE = "RPM-GPG-KEY-cluster"
 CHANNELS = ("stable", "testing")
 REPO_TEMPLATE = "cluster.repo.in"
@@ -58,6 +58,10 @@ PLUGIN_TREE = ("setup.py", "pyproject.toml", "MANIFEST.in", "README.md", "LICENS
                "etc/systemd/cluster-node-sync.service", "etc/systemd/cluster-node-sync.timer",
                "tools/gen_docs.py", "tests/test_plan.py")
 DNF5_PLUGIN_SPEC_NAME = "dnf5-plugin-cluster"
+RELEASE_SPEC_NAME = "cluster-release"
+#: Defined by the build to raise cluster-release's Release when only its .repo file or key
+#: changed: `Release: 1%{?cluster_release_bump}%{?dist}`.
+RELEASE_BUMP_MACRO = "cluster_release_bump"
 DNF5_PLUGIN_TREE = (("dnf5-plugin/CMakeLists.txt", "CMakeLists.txt"),
                     ("dnf5-plugin/cluster_cmd_plugin.cpp", "cluster_cmd_plugin.cpp"), ("LICENSE", "LICENSE"))
 PKGCONFIG_RE = re.compile(r"^pkgconfig\(([^)\s]+)\)")
@@ -150,7 +154,8 @@ def repo_file_text(baseurl, signed):
 
 class BuildOptions(object):
     def __init__(self, outdir, target="el9", arches=CLUSTER_ARCHES, channel="stable", update=False,
-                 baseurl=None, sign_key=None, gnupghome=None, log=None, jobs=None):
+                 baseurl=None, sign_key=None, gnupghome=None, log=None, jobs=None, base_repos=(), force=False,
+                 warn=None):
         if channel not in CHANNELS:
             raise ClusterError("unknown channel '{}' (one of {})".format(channel, ", ".join(CHANNELS)))
         self.outdir = os.path.abspath(outdir)
@@ -158,11 +163,15 @@ class BuildOptions(object):
         self.arches = tuple(arches)
         self.channel = channel
         self.update = update
+        self.baseurl_given = baseurl is not None
         self.baseurl = check_baseurl(baseurl) if baseurl is not None else file_url(self.outdir)
         self.sign_key = sign_key
         self.gnupghome = os.path.abspath(gnupghome) if gnupghome else None
         self.log = log or (lambda message: None)
+        self.warn = warn or self.log
         self.jobs = jobs or os.cpu_count() or 1
+        self.base_repos = tuple(base_repos)     # closure check against these ($basearch allowed)
+        self.force = force                      # build into a non-empty directory build did not make
 
     @property
     def tree(self):
@@ -174,8 +183,17 @@ class Builder(object):
         self.project = project if isinstance(project, Project) else Project(project)
         self.opts = options
         self.gpg = Gpg(options.sign_key, options.gnupghome) if options.sign_key else None
-        self.manifest_path = os.path.join(options.tree, MANIFEST)
-        self.report = {"built": [], "kept": [], "added": [], "skipped": []}
+        self.report = {"built": [], "kept": [], "added": [], "skipped": [], "resigned": 0}
+        self.stage = None       # stage.Stage while building: every write goes there
+
+    @property
+    def tree(self):
+        """The release tree being written: the stage's copy while building."""
+        return self.stage.tree if self.stage is not None else self.opts.tree
+
+    @property
+    def manifest_path(self):
+        return os.path.join(self.tree, MANIFEST)
 
     # --- inputs --------------------------------------------------------------------------
 
@@ -198,7 +216,7 @@ class Builder(object):
                 prefix = "{}-{}".format(stem, version)
                 _deterministic_tar(root, files, prefix, os.path.join(workdir, prefix + ".tar.gz"))
             return parts, write_tarball
-        if name == "cluster-release":
+        if name == RELEASE_SPEC_NAME:
             outputs = {"cluster.repo": repo_file_text(self.opts.baseurl, self.gpg is not None).encode()}
             if self.gpg is not None:
                 outputs[KEY_FILE] = self.gpg.public_key()
@@ -216,9 +234,10 @@ class Builder(object):
                     handle.write(data)
         return [f.encode() + b"\0" + d for f, d in sorted(outputs.items())], write_files
 
-    def _spec_info(self, spec, stem):
+    def _spec_info(self, spec, stem, defines=None):
         target = self.opts.target
-        line = rpmspec_query(spec, target, "%{name} %{version} %{release} %{epochnum}\\n", srpm=True)[0]
+        line = rpmspec_query(spec, target, "%{name} %{version} %{release} %{epochnum}\\n", srpm=True,
+                             defines=defines)[0]
         name, version, release, epoch = line.split()
         if name != stem:
             raise ClusterError("the spec's Name is '{}': name the file {}.spec".format(name, name), spec)
@@ -227,19 +246,24 @@ class Builder(object):
         return version, evr, arches == {"noarch"}
 
     def _build_arches(self, spec, noarch):
-        """(arches to build, or [] with the reason it is not built here)."""
+        """(arches to build, or [] with the reason it is not built here; the arches it is
+        meant for but not built here and why, or None)."""
         if noarch:
-            return [self.opts.arches[0]], None
+            return [self.opts.arches[0]], None, None
         target = self.opts.target
         line = rpmspec_query(spec, target, ARCH_QUERY, srpm=True)[0]
         arches = [a for a in self.opts.arches if arch_allowed(line, a)]
         if not arches:
             return [], "ExclusiveArch/ExcludeArch leave no arch of {} for {}".format(
-                ", ".join(self.opts.arches), target.name)
+                ", ".join(self.opts.arches), target.name), None
+        partial = None
         if not metapkg.is_generated(spec):
             host = os.uname().machine
             if host not in arches:
-                return [], "it compiles code and this {} host cannot build {}".format(host, ", ".join(arches))
+                return [], "it compiles code and this {} host cannot build {}".format(host, ", ".join(arches)), None
+            others = [a for a in arches if a != host]
+            if others:
+                partial = (others, "it compiles code and this {} host cannot build {}".format(host, ", ".join(others)))
             arches = [host]
             if not host_is_rpm_based():
                 missing = [m.group(1) for m in (PKGCONFIG_RE.match(r) for r in
@@ -247,8 +271,8 @@ class Builder(object):
                            if m and not _pkgconfig_exists(m.group(1))]
                 if missing:
                     return [], "this host lacks its build requirement{} {}".format(
-                        "s" if len(missing) > 1 else "", ", ".join("pkgconfig({})".format(n) for n in missing))
-        return arches, None
+                        "s" if len(missing) > 1 else "", ", ".join("pkgconfig({})".format(n) for n in missing)), None
+        return arches, None, partial
 
     # --- manifest -----------------------------------------------------------------------
 
@@ -276,19 +300,38 @@ class Builder(object):
 
     def build(self):
         opts, log = self.opts, self.opts.log
+        stage.check_outdir(opts.outdir, opts.force)  # before anything runs: the lock checks again
         log("lint: comps, metapackages, specs")
         self.project.check(render_check=False)      # nothing is written before the sources are sound
         changed, _ = self.project.render()
         for path in changed:
             log("rendered {}".format(os.path.relpath(path, self.project.root)))
-        manifest = self._load_manifest()
+        # everything from here is written aside and moved into OUTDIR by renames at the end,
+        # once every spec built and the closure check passed: a failure publishes nothing
+        with stage.Stage(opts.outdir, opts.tree, force=opts.force, log=log) as self.stage:
+            try:
+                manifest = self._load_manifest()
+                self._sign_published(manifest)
+                self._build_all(manifest)
+                self._save_manifest(manifest)
+                self._index()
+                top_files = ([KEY_FILE] if self.gpg is not None else []) + self._latest_release(manifest)
+                self._check_closure(manifest)
+                self.stage.commit(top_files)
+            finally:
+                self.stage = None
+        self.report["warnings"] = self._default_warnings()
+        return self.report
+
+    def _build_all(self, manifest):
+        opts = self.opts
         for arch in opts.arches:
-            os.makedirs(os.path.join(opts.tree, arch, "Packages"), exist_ok=True)
-        os.makedirs(os.path.join(opts.tree, "SRPMS"), exist_ok=True)
+            os.makedirs(os.path.join(self.tree, arch, "Packages"), exist_ok=True)
+        os.makedirs(os.path.join(self.tree, "SRPMS"), exist_ok=True)
         work = tempfile.mkdtemp(prefix="cluster-build-")
         try:
             todo = [job for job in (self._plan_spec(spec, manifest) for spec in self.project.spec_files()) if job]
-            # rpmbuild runs are independent: run them side by side, publish nothing until all succeeded
+            # rpmbuild runs are independent: run them side by side
             with concurrent.futures.ThreadPoolExecutor(max(1, opts.jobs)) as pool:
                 futures = [pool.submit(self._build_spec, job, work) for job in todo]
                 _, pending = concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
@@ -305,55 +348,132 @@ class Builder(object):
                 self._publish_spec(job, manifest)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        self._save_manifest(manifest)
-        self._index()
-        self._latest_release(manifest)
-        return self.report
+
+    def _signer(self):
+        """The fingerprint of the signing key (None: unsigned build)."""
+        if self.gpg is None:
+            return None
+        for line in self.gpg.run(["--with-colons", "--fingerprint", self.gpg.key]).decode().splitlines():
+            if line.startswith("fpr:"):
+                return line.split(":")[9]
+        raise ClusterError("no public key '{}' in the GnuPG keyring".format(self.gpg.key))
+
+    def _sign_published(self, manifest):
+        """A tree first built unsigned (or with another key) and now built with --sign-key:
+        every RPM already published is signed with the key too (its payload unchanged), so
+        nodes that check signatures install old builds as well as new ones. The stage's
+        copies (hard links) become files of their own first: the published ones stay as they
+        are until the swap. Runs before this build's RPMs (signed as they are made) arrive."""
+        signer = self._signer()
+        previous = manifest.get("signer", "unknown")
+        manifest["signer"] = signer
+        if signer is None or previous == signer:
+            return
+        rpms = []
+        for sub in list(self.opts.arches) + ["SRPMS"]:
+            top = os.path.join(self.tree, sub, "Packages") if sub != "SRPMS" else os.path.join(self.tree, sub)
+            for name in sorted(os.listdir(top)) if os.path.isdir(top) else []:
+                path = os.path.join(top, name)
+                if name.endswith(".rpm") and os.path.isfile(path):
+                    tmp = os.path.join(top, ".{}.tmp".format(name))
+                    shutil.copy2(path, tmp)
+                    os.rename(tmp, path)
+                    rpms.append(path)
+        if rpms:
+            self.gpg.sign_rpms(rpms)
+            self.report["resigned"] = len(rpms)
+            self.opts.log("signed {} published RPM(s) with the new key".format(len(rpms)))
+
+    def _check_closure(self, manifest):
+        """Real dnf resolves every package and role against the base repositories, in the
+        stage, before anything is published; a spec this host did not build for an arch
+        (its "not built" line said so) is left out of that arch's check."""
+        opts = self.opts
+        if not opts.base_repos:
+            opts.warn("closure: not checked: pass the distribution's repositories with --base-repo URL "
+                      "(repeatable, $basearch allowed) to check every package installs")
+            return
+        from . import closure
+        problems, _ = closure.check_tree(self.project, self.tree, opts.target, opts.arches, opts.base_repos,
+                                         manifest)
+        if problems:
+            raise closure.ClosureFailed(problems)
+        opts.log("closure: every package and every role installs on every arch")
+
+    def _default_warnings(self):
+        """What a node would get that nobody asked for: a file:// address and no signatures."""
+        opts, out = self.opts, []
+        if not opts.baseurl_given:
+            out.append("cluster-release points nodes at {} (a path on this host): rebuild with --baseurl URL "
+                       "(where OUTDIR is served) before nodes use it; its Release goes up by itself"
+                       .format(opts.baseurl))
+        if self.gpg is None:
+            out.append("unsigned: cluster-release sets gpgcheck=0, so nodes install whatever the repository "
+                       "serves; rebuild with --sign-key KEYID [--gnupghome DIR] to sign every package (the "
+                       "published ones too) and repomd.xml; its Release goes up by itself")
+        return out
 
     def _latest_release(self, manifest):
         """cluster-release at a stable address at the top of OUTDIR (for the stable
-        channel): OUTDIR/cluster-release-latest-<releasever>.noarch.rpm, replaced by a
-        rename so a download never sees half a file."""
+        channel): OUTDIR/cluster-release-latest-<releasever>.noarch.rpm, written in the
+        stage and renamed into place with the tree. Returns the names written."""
         entry = manifest["packages"].get("cluster-release")
         if self.opts.channel != "stable" or entry is None:
-            return
+            return []
         rpms = [f for f in entry["files"] if f.endswith(".noarch.rpm") and "/Packages/" in f]
         if not rpms:
-            return
-        target = os.path.join(self.opts.outdir, "cluster-release-latest-{}.noarch.rpm".format(
-            self.opts.target.releasever))
-        tmp = target + ".tmp"
-        shutil.copy2(os.path.join(self.opts.tree, sorted(rpms)[0]), tmp)
-        os.rename(tmp, target)
+            return []
+        name = "cluster-release-latest-{}.noarch.rpm".format(self.opts.target.releasever)
+        shutil.copy2(os.path.join(self.tree, sorted(rpms)[0]), self.stage.path(name))
+        return [name]
 
     def _plan_spec(self, spec, manifest):
         """The build job of a spec, or None when --update finds it unchanged and published."""
         name = os.path.basename(spec)[:-len(".spec")]
         with open(spec, "rb") as handle:
-            digest = [handle.read(), self.opts.target.name.encode(), b"signed" if self.gpg else b"unsigned"]
+            text = handle.read()
         parts, write_sources = self._sources(name)
-        inputs = hashlib.sha256(b"\0\0".join(digest + parts)).hexdigest()
+        # Signing alone changes no package (published ones get signed in place, see
+        # _sign_published), so a digest taken signed or unsigned counts as the same inputs;
+        # cluster-release's .repo file and key are among its sources, so there it counts.
+        variants = dict((flag, hashlib.sha256(b"\0\0".join([text, self.opts.target.name.encode(), flag] + parts))
+                         .hexdigest()) for flag in (b"signed", b"unsigned"))
+        inputs = variants[b"signed" if self.gpg else b"unsigned"]
         prev = manifest["packages"].get(name)
-        if self.opts.update and prev is not None and prev["inputs"] == inputs and self._published(prev):
+        same = prev is not None and prev["inputs"] in variants.values()
+        if self.opts.update and same and self._published(prev):
             self.report["kept"].append(name)
             return None
-        return {"spec": spec, "name": name, "inputs": inputs, "prev": prev, "write_sources": write_sources}
+        return {"spec": spec, "name": name, "inputs": inputs, "prev": prev, "same": same,
+                "write_sources": write_sources}
 
     def _build_spec(self, job, work):
         """SRPM and binary RPMs of one spec into the work directory (run in a thread)."""
         opts, spec, name, prev = self.opts, job["spec"], job["name"], job["prev"]
         version, evr, noarch = self._spec_info(spec, name)
-        arches, why_not = self._build_arches(spec, noarch)
+        arches, why_not, partial = self._build_arches(spec, noarch)
         if not arches:
             return dict(job, skipped=why_not)
-        if prev is not None and prev["inputs"] != job["inputs"] and evr_compare(evr, prev["evr"]) <= 0:
-            raise ClusterError("{} changed but {} does not sort above the published {}: "
-                               "bump its Release (or Version)".format(name, evr, prev["evr"]), spec)
+        job = dict(job, partial=partial)
+        defines = dict(opts.target.macros)
+        # unchanged inputs rebuild what was published, the bump of an earlier build included
+        bump = prev.get("bump") if prev is not None and job["same"] and name == RELEASE_SPEC_NAME else None
+        if prev is not None and not job["same"] and evr_compare(evr, prev["evr"]) <= 0:
+            if name != RELEASE_SPEC_NAME:
+                raise ClusterError("{} changed but {} does not sort above the published {}: "
+                                   "bump its Release (or Version)".format(name, evr, prev["evr"]), spec)
+            bump = self._release_bump(spec, name, evr, prev["evr"])
+        if bump:
+            defines[RELEASE_BUMP_MACRO] = bump
+            version, evr, noarch = self._spec_info(spec, name, {RELEASE_BUMP_MACRO: bump})
+            if not job["same"]:
+                opts.log("{}: its base URL or key changed; Release goes up to {} (above the published {})".format(
+                    name, evr, prev["evr"]))
+        job = dict(job, bump=bump)
         srcdir = os.path.join(work, name + "-sources")
         os.makedirs(srcdir)
         job["write_sources"](srcdir, version)
         out = os.path.join(work, name + "-out")
-        defines = opts.target.macros
         extra = ["--with", "gpgkey"] if self.gpg else []
         written = rpmbuild(spec, "-bs", srpmdir=out, sourcedir=srcdir, defines=defines, extra_args=extra)
         for arch in arches:
@@ -362,6 +482,19 @@ class Builder(object):
         return dict(job, evr=evr, noarch=noarch, written=written, arches=arches,
                     native=not noarch and not metapkg.is_generated(spec))
 
+    def _release_bump(self, spec, name, evr, published):
+        """The value of RELEASE_BUMP_MACRO (".N") that makes cluster-release, whose .repo
+        file or key changed with its spec unchanged, sort above the published build:
+        Release 1.el9 -> 1.1.el9 -> 1.2.el9; a Release bumped by hand (2.el9) sorts above all."""
+        dist = self.opts.target.macros.get("dist", "")
+        version, _, release = evr.rpartition("-")
+        base = release[:-len(dist)] if dist and release.endswith(dist) else release
+        for serial in range(1, 10000):
+            if evr_compare("{}-{}.{}{}".format(version, base, serial, dist), published) > 0:
+                return ".{}".format(serial)
+        raise ClusterError("{} {} cannot be raised above the published {}: bump its Release".format(
+            name, evr, published), spec)
+
     def _publish_spec(self, job, manifest):
         """Copy a built spec's files into the tree (published files are never replaced)."""
         opts = self.opts
@@ -369,6 +502,8 @@ class Builder(object):
             self.report["skipped"].append(job["name"])
             opts.log("not built: {} ({})".format(job["name"], job["skipped"]))
             return
+        if job.get("partial"):
+            opts.log("not built for {}: {} ({})".format(", ".join(job["partial"][0]), job["name"], job["partial"][1]))
         files = []
         for path in job["written"]:
             base = os.path.basename(path)
@@ -380,7 +515,7 @@ class Builder(object):
                 dests = ["{}/Packages".format(base.rsplit(".", 2)[-2])]
             for dest in dests:
                 rel = os.path.join(dest, base)
-                target = os.path.join(opts.tree, rel)
+                target = os.path.join(self.tree, rel)
                 files.append(rel)
                 if os.path.exists(target):
                     continue            # published files are immutable
@@ -389,9 +524,11 @@ class Builder(object):
         name, evr = job["name"], job["evr"]
         self.report["built"].append(name)
         opts.log("built {}-{} ({})".format(name, evr, "noarch" if job["noarch"] else ", ".join(job["arches"])))
-        manifest["packages"][name] = {"evr": evr, "inputs": job["inputs"], "native": job["native"],
-                                      "arches": ["noarch"] if job["noarch"] else list(job["arches"]),
-                                      "files": sorted(set(files))}
+        entry = {"evr": evr, "inputs": job["inputs"], "native": job["native"],
+                 "arches": ["noarch"] if job["noarch"] else list(job["arches"]), "files": sorted(set(files))}
+        if job.get("bump"):
+            entry["bump"] = job["bump"]         # RELEASE_BUMP_MACRO, for rebuilds of the same inputs
+        manifest["packages"][name] = entry
 
     def _published(self, entry):
         """Every file of a manifest entry is in the tree, for every arch being built."""
@@ -400,7 +537,7 @@ class Builder(object):
         if entry.get("native"):                 # built on hosts of its own arch only
             wanted &= set([os.uname().machine])
         return (arches == ["noarch"] or wanted <= set(arches)) and all(
-            os.path.exists(os.path.join(self.opts.tree, f)) for f in entry["files"])
+            os.path.exists(os.path.join(self.tree, f)) for f in entry["files"])
 
     def _index(self):
         """createrepo_c per arch (with comps) and for SRPMS, the cluster profile from
@@ -415,7 +552,7 @@ class Builder(object):
                 cmd = ["createrepo_c", "--quiet", "--no-database", "--general-compress-type=gz"]
                 if sub != "SRPMS":
                     cmd += ["-g", comps_file]
-                repo = os.path.join(opts.tree, sub)
+                repo = os.path.join(self.tree, sub)
                 if os.path.isdir(os.path.join(repo, "repodata")):
                     cmd.append("--update")
                 subprocess.run(cmd + [repo], check=True)
@@ -425,10 +562,10 @@ class Builder(object):
             self._publish_profile()
         if self.gpg is not None:
             for sub in list(opts.arches) + ["SRPMS"]:
-                self.gpg.sign_file(os.path.join(opts.tree, sub, "repodata", "repomd.xml"))
-            with open(os.path.join(opts.outdir, KEY_FILE), "wb") as out:
+                self.gpg.sign_file(os.path.join(self.tree, sub, "repodata", "repomd.xml"))
+            with open(self.stage.path(KEY_FILE), "wb") as out:
                 out.write(self.gpg.public_key())
-        opts.log("indexed {}".format(opts.tree))
+        opts.log("indexed {}".format(opts.tree))        # (in the stage until the swap)
 
     def _publish_profile(self):
         """The default profile from the project's roles/, never pinned (pins are the
@@ -439,7 +576,7 @@ class Builder(object):
         prof = profile.build(profile.load_roles(self.project.roles_dir),
                              compsfile.merge(self.project.comps_docs()), self.opts.arches,
                              known=lambda arch: self.project.known(family, arch))
-        publish.add(self.opts.tree, prof)
+        publish.add(self.tree, prof)
         self.opts.log("cluster profile: roles {}; {} pins".format(", ".join(sorted(prof["roles"])),
                                                                   len(prof["pins"])))
 

@@ -8,6 +8,7 @@
     cluster-repo owners [NAME...]         who owns each package (metapackages and specs)
 """
 import argparse
+import json
 import os
 import sys
 
@@ -15,7 +16,7 @@ from dnf_plugin_cluster.errors import ClusterError
 from dnf_plugin_cluster.names import CLUSTER_ARCHES
 
 from . import compsfile
-from .project import Project, rpmspec_query
+from .project import Project
 from .targets import DEFAULT_TARGET, TARGETS, get_target
 
 
@@ -67,46 +68,44 @@ def cmd_owners(args):
     return 0
 
 
-def _closure(project, tree, target, arches, base_urls):
-    from dnf_plugin_cluster.head import publish
-
-    from . import closure
-    from .build import ARCH_QUERY, arch_allowed
-    specs = project.spec_files()
-    limits = rpmspec_query(specs, target, ARCH_QUERY, srpm=True)
-    names = {}
-    for arch in arches:                 # what is meant for the arch (ExclusiveArch, ExcludeArch)
-        meant = [spec for spec, line in zip(specs, limits) if arch_allowed(line, arch)]
-        names[arch] = set(rpmspec_query(meant, target, "%{name}\\n", arch=arch))
-    return closure.check(tree, target.releasever, arches, base_urls, names, compsfile.merge(project.comps_docs()),
-                         publish.current(tree))
+def _warn(message):
+    print("cluster-repo: warning: {}".format(message), file=sys.stderr, flush=True)
 
 
 def cmd_build(args):
-    from . import build
+    from . import build, closure
     options = build.BuildOptions(
         args.outdir, target=args.target, arches=args.arch or CLUSTER_ARCHES, channel=args.channel,
         update=args.update, baseurl=args.baseurl, sign_key=args.sign_key, gnupghome=args.gnupghome,
-        log=_say, jobs=args.jobs)
-    project = Project(args.project)
-    report = build.build(project, options)
+        log=_say, warn=_warn, jobs=args.jobs, base_repos=args.base_repo, force=args.force)
+    try:
+        report = build.build(Project(args.project), options)
+    except closure.ClosureFailed as err:
+        for problem in err.problems:
+            print("closure: {}".format(problem), file=sys.stderr)
+        raise
     _say("{} built, {} unchanged, {} files added".format(
         len(report["built"]), len(report["kept"]), len(report["added"])))
-    if args.base_repo:
-        return _report_closure(_closure(project, options.tree, get_target(args.target),
-                                        options.arches, args.base_repo))
+    for warning in report["warnings"]:
+        _warn(warning)
     return 0
 
 
 def cmd_closure(args):
-    from . import build
+    from . import build, closure
     target = get_target(args.target)
     tree = build.tree_dir(os.path.abspath(args.outdir), target, args.channel)
-    return _report_closure(_closure(Project(args.project), tree, target, args.arch or CLUSTER_ARCHES,
-                                    args.base_repo))
-
-
-def _report_closure(problems):
+    manifest = None
+    try:
+        with open(os.path.join(tree, build.MANIFEST)) as handle:
+            manifest = json.load(handle)
+    except (OSError, ValueError):
+        pass                # a tree without a (readable) manifest: every meant spec is checked
+    problems, unbuilt = closure.check_tree(Project(args.project), tree, target, args.arch or CLUSTER_ARCHES,
+                                           args.base_repo, manifest)
+    if unbuilt:
+        _say("closure: not built in this tree, so not checked: {}".format(", ".join(
+            "{} ({})".format(name, ", ".join(arches)) for name, arches in sorted(unbuilt.items()))))
     for problem in problems:
         print("closure: {}".format(problem), file=sys.stderr)
     if problems:
@@ -166,6 +165,8 @@ def parser():
                        ".repo file (default: file://OUTDIR)")
     build.add_argument("--sign-key", metavar="KEYID", help="sign RPMs and repomd.xml with this GnuPG key")
     build.add_argument("--gnupghome", metavar="DIR", help="GnuPG home holding the signing key")
+    build.add_argument("--force", action="store_true",
+                       help="build into OUTDIR even if it is a non-empty directory that `build` did not make")
     build.set_defaults(func=cmd_build)
     closure = subs.add_parser("closure", help="check every package installs on every arch")
     _common_build_args(closure)

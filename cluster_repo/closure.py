@@ -7,7 +7,7 @@ import tempfile
 
 from dnf_plugin_cluster.errors import ClusterError
 
-from .build import file_url
+from .build import ARCH_QUERY, arch_allowed, file_url
 
 
 def _base_for(arch, releasever, repos, cachedir):
@@ -84,3 +84,56 @@ def check(tree, releasever, arches, base_urls, package_names, comps_doc, profile
     finally:
         shutil.rmtree(cachedir, ignore_errors=True)
     return problems
+
+
+def not_built(manifest, spec_names, arches):
+    """{spec name: [arches]} of specs meant for an arch that the tree's build manifest
+    says were not built for it (a host that cannot build them, such as the C++ dnf5
+    plugin on Debian); the build said so with a "not built" line."""
+    out = {}
+    packages = (manifest or {}).get("packages", {})
+    for name in spec_names:
+        entry = packages.get(name)
+        built = entry.get("arches", []) if entry else []
+        missing = [a for a in arches if built != ["noarch"] and a not in built]
+        if missing:
+            out[name] = missing
+    return out
+
+
+def check_tree(project, tree, target, arches, base_urls, manifest=None):
+    """(problems, not built) for the release tree `tree` of `project` built for `target`:
+    check() over the binary packages of every spec meant for each arch (ExclusiveArch,
+    ExcludeArch) and built for it, and every role of the tree's default profile. A spec
+    the manifest lists as not built for an arch is left out of that arch's check and
+    returned as {spec name: [arches]} instead: the host could not build it, nothing in
+    the tree is wrong. Without a manifest every meant spec is checked."""
+    from dnf_plugin_cluster.head import publish
+
+    from . import compsfile
+    from .project import rpmspec_query
+    specs = project.spec_files()
+    stems = [os.path.basename(spec)[:-len(".spec")] for spec in specs]
+    limits = rpmspec_query(specs, target, ARCH_QUERY, srpm=True)
+    meant = dict((arch, [stem for stem, line in zip(stems, limits) if arch_allowed(line, arch)]) for arch in arches)
+    unbuilt = {}
+    if manifest is not None:
+        for arch in arches:
+            for name, missing in not_built(manifest, meant[arch], [arch]).items():
+                unbuilt.setdefault(name, []).extend(missing)
+    names = {}
+    for arch in arches:
+        wanted = [spec for spec, stem in zip(specs, stems) if stem in meant[arch] and arch not in unbuilt.get(stem, ())]
+        names[arch] = set(rpmspec_query(wanted, target, "%{name}\\n", arch=arch))
+    problems = check(tree, target.releasever, arches, base_urls, names, compsfile.merge(project.comps_docs()),
+                     publish.current(tree))
+    return problems, unbuilt
+
+
+class ClosureFailed(ClusterError):
+    """The closure check found problems (each a line of its own)."""
+
+    def __init__(self, problems):
+        super(ClosureFailed, self).__init__("closure check failed ({} problem(s)); nothing was published".format(
+            len(problems)))
+        self.problems = list(problems)

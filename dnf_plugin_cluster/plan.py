@@ -10,7 +10,7 @@ import fnmatch
 #: Names a profile never removes or downgrades on any node: the kernel, the OS core,
 #: the package manager (dnf 4 or dnf5), remote access and this plugin itself.
 FLOOR = ("kernel*", "glibc", "systemd", "bash", "rpm", "dnf", "dnf5", "openssh-server", "python3-dnf-plugin-cluster",
-         "dnf5-plugin-cluster")
+         "python3-dnf-plugin-cluster-dnf4", "dnf5-plugin-cluster")
 
 
 class Floor(object):

@@ -52,6 +52,19 @@ def standin_el9(tmp_path_factory):
     return standin.build(str(tmp_path_factory.mktemp("standin-el9")), "el9")
 
 
+@pytest.fixture(scope="session")
+def standin_for(tmp_path_factory, standin_el9):
+    """standin_for(target) -> the stand-in base for that target (OUT/<arch>/), built once
+    per session (el9: standin_el9)."""
+    built = {"el9": standin_el9}
+
+    def get(target):
+        if target not in built:
+            built[target] = standin.build(str(tmp_path_factory.mktemp("standin-" + target)), target)
+        return built[target]
+    return get
+
+
 @pytest.fixture
 def make_root(tmp_path):
     """make_root(name, arch="x86_64") -> a fresh DnfRoot under this test's tmp dir."""
@@ -113,18 +126,24 @@ def cluster_repo_el9(tmp_path_factory, standin_el9):
 
 
 @pytest.fixture(scope="session")
-def cluster_repo_for(tmp_path_factory, cluster_repo_el9):
+def cluster_repo_for(tmp_path_factory, cluster_repo_el9, standin_for):
     """cluster_repo_for(target) -> OUTDIR built from (a copy of) the sources for that
-    target, both arches; each target is built once per session (el9: cluster_repo_el9)."""
+    target, both arches, closure-checked against that target's stand-in base; each target
+    is built once per session (el9: cluster_repo_el9). cluster_repo_for.output(target):
+    what that build printed (stdout, then stderr)."""
     built = {"el9": cluster_repo_el9}
+    output = {}
 
     def get(target):
         if target not in built:
             work = tmp_path_factory.mktemp("cluster-repo-" + target)
             src = copy_project(str(work / "project"))
-            cluster_repo("-C", src, "build", str(work / "repo"), "--target", target)
+            proc = cluster_repo("-C", src, "build", str(work / "repo"), "--target", target,
+                                "--base-repo", "file://{}/$basearch".format(standin_for(target)))
+            output[target] = proc.stdout + proc.stderr
             built[target] = str(work / "repo")
         return built[target]
+    get.output = lambda target: output[target] if get(target) else None
     return get
 
 

@@ -43,6 +43,8 @@ def test_dnf_install_cluster_node_installs_the_right_set_per_arch(node_factory):
         sets[arch] = node.installed()
         assert sets[arch]["cluster-node"] == "0:1.0-1.el9." + arch
         assert "python3-dnf-plugin-cluster" in sets[arch] and "cluster-repo" not in sets[arch]
+        # dnf 4 (EL): the dnf 4 plugin and versionlock come with the library
+        assert "python3-dnf-plugin-cluster-dnf4" in sets[arch] and "python3-dnf-plugin-versionlock" in sets[arch]
         for name in ("slurm-slurmd", "slurm-pmi", "munge", "openmpi", "Lmod", "chrony", "nfs-utils"):
             assert sets[arch][name].endswith((arch, "noarch")), (arch, name)
         assert "slurm-slurmctld" not in sets[arch] and "openmpi-devel" not in sets[arch]
@@ -117,3 +119,26 @@ def test_cluster_release_from_an_outdir_with_spaces_works(project, tmp_path, mak
     assert "cluster-node" in node.installed()
     repolist = node.dnf("repolist", "--enabled").out
     assert re.search(r"^cluster\s+Cluster packages 9 - x86_64", repolist, flags=re.M), repolist
+
+
+DNF4_STACK = ("python3-dnf", "dnf4", "python3-dnf-plugin-cluster-dnf4", "python3-dnf-plugin-versionlock",
+              "python3-dnf-plugins-core")
+
+
+def test_a_dnf5_host_gets_no_dnf4_package(make_root, standin_for, cluster_repo_for):
+    """Fedora 42 (dnf5): the library, dnf-cluster and the dnf5 plugin (where this host
+    could build it) with a node's role install without any package of the dnf 4 stack."""
+    out = cluster_repo_for("fc42")
+    node = make_root("fc42-node", releasever="42")
+    node.add_repo("base", "file://{}/$basearch".format(standin_for("fc42")))
+    node.add_repo("cluster", "file://{}/$releasever/$basearch".format(out))
+    names = ["cluster-node", "python3-dnf-plugin-cluster"]
+    if [p for p in os.listdir(os.path.join(out, "42", "x86_64", "Packages")) if p.startswith("dnf5-plugin-cluster-")]:
+        names.append("dnf5-plugin-cluster")
+    node.dnf("-y", "install", *names)
+    installed = node.installed()
+    assert "python3-libdnf5" in installed and "cluster-node" in installed
+    assert ("dnf5" in installed) == ("dnf5-plugin-cluster" in names)
+    assert os.path.isfile(node.path("usr/bin/dnf-cluster"))
+    assert [name for name in DNF4_STACK if name in installed] == []
+    assert not os.path.exists(node.path("usr/lib/python3.13/site-packages/dnf-plugins/cluster.py"))

@@ -32,6 +32,10 @@ def check_wheel(path, src):
     assert missing == []            # every module and data file (templates) of both packages
     assert {"dnf_plugin_cluster-0.1.0.data/scripts/dnf-cluster",
             "dnf_plugin_cluster-0.1.0.data/scripts/cluster-repo"} <= names
+    with zipfile.ZipFile(path) as wheel:
+        metadata = wheel.read("dnf_plugin_cluster-0.1.0.dist-info/METADATA").decode()
+    # what pip can install is declared; the system bindings are not (pip cannot get them)
+    assert re.findall(r"^Requires-Dist: (.*)$", metadata, re.M) == ["PyYAML"]
 
 
 def test_sdist_and_wheel_from_it_build_offline(tmp_path):
@@ -58,3 +62,24 @@ def test_pyproject_declares_the_setuptools_build():
     with open(os.path.join(REPO_ROOT, "pyproject.toml")) as handle:
         text = handle.read()
     assert 'build-backend = "setuptools.build_meta"' in text and 'requires = ["setuptools' in text
+
+
+def test_a_missing_binding_is_one_line_naming_its_package(tmp_path):
+    """Without site-packages (a plain venv has none of the distribution's bindings) the
+    entry points name the package to install in one line, never a traceback."""
+    from cluster_testkit import REPO_ROOT
+    import yaml
+    only_yaml = tmp_path / "only-yaml"
+    only_yaml.mkdir()
+    os.symlink(os.path.dirname(yaml.__file__), str(only_yaml / "yaml"))
+    cases = [({}, ["cluster-repo", "--help"],
+              "cluster-repo: error: the Python module 'yaml' is missing: dnf install python3-pyyaml "
+              "(Debian: apt-get install python3-yaml; pip install PyYAML)"),
+             ({"PYTHONPATH": str(only_yaml)}, ["cluster-repo", "lint"],
+              "cluster-repo: error: the Python module 'libcomps' is missing: dnf install python3-libcomps "
+              "(Debian: apt-get install python3-libcomps)")]
+    for env, (prog, *args), line in cases:
+        proc = subprocess.run(["/usr/bin/python3", "-S", os.path.join(REPO_ROOT, "bin", prog)] + args,
+                              cwd=REPO_ROOT, env=dict(os.environ, **env), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, universal_newlines=True)
+        assert proc.returncode == 1 and proc.stderr.splitlines() == [line], proc.stderr

@@ -3,10 +3,12 @@ tree with comps, --update, immutable published builds, signing, and closure."""
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 
 from cluster_testkit.gpgkey import make_key
 from conftest import cluster_repo
+from cluster_repo.build import file_url
 from cluster_repo.project import Project
 from cluster_repo.rpmbuild import rpmbuild
 from cluster_repo.targets import get_target
@@ -59,17 +61,23 @@ def test_srpms_are_self_contained(cluster_repo_el9, tmp_path):
     """Anyone can rebuild our packages from the published SRPMs alone."""
     srpms = os.path.join(cluster_repo_el9, "9", "SRPMS")
     for name, arch, count in (("cluster-node-1.0-1.el9.src.rpm", "aarch64", 1),
-                              ("dnf-plugin-cluster-0.1.0-1.el9.src.rpm", "x86_64", 2)):
+                              ("dnf-plugin-cluster-0.1.0-1.el9.src.rpm", "x86_64", 3)):
         written = rpmbuild(os.path.join(srpms, name), "--rebuild", rpmdir=str(tmp_path), target=arch,
                            defines=get_target("el9").macros)
         assert len(written) == count and all(os.path.exists(w) for w in written)
-    plugin, repo = sorted(written, key=lambda w: "cluster-repo-" in w)
+    by_name = dict((os.path.basename(w).rsplit("-", 2)[0], w) for w in written)
+    plugin, dnf4, repo = (by_name[n] for n in ("python3-dnf-plugin-cluster", "python3-dnf-plugin-cluster-dnf4",
+                                               "cluster-repo"))
     files = rpm_query(plugin, "-l")
-    assert "/usr/lib/python3.9/site-packages/dnf-plugins/cluster.py" in files
+    assert [f for f in rpm_query(dnf4, "-l").split() if "site-packages" in f] == ["/usr/lib/python3.9/site-packages/dnf-plugins/__pycache__/"
+                                               "cluster.cpython-39.opt-1.pyc",
+                                               "/usr/lib/python3.9/site-packages/dnf-plugins/__pycache__/"
+                                               "cluster.cpython-39.pyc",
+                                               "/usr/lib/python3.9/site-packages/dnf-plugins/cluster.py"]
     assert "/usr/lib/python3.9/site-packages/dnf_plugin_cluster/commands/node.py" in files
     assert "/usr/bin/dnf-cluster" in files and "/etc/dnf/plugins/cluster.conf" in files
     assert "/usr/lib/systemd/system/cluster-node-sync.timer" in files
-    assert "cluster_repo" not in files and "/usr/bin/cluster-repo" not in files
+    assert "cluster_repo" not in files and "/usr/bin/cluster-repo" not in files and "dnf-plugins/" not in files
     assert "/usr/lib/python3.9/site-packages/cluster_repo/build.py" in rpm_query(repo, "-l")
 
 
@@ -219,7 +227,7 @@ def test_fedora_target_gets_fedora_names(project, tmp_path):
     assert "environment-modules" in node and "Lmod" not in node and "libpsm2" not in node
     gpu = rpm_query(os.path.join(packages, "cluster-gpu-1.0-1.fc41.noarch.rpm"), "--requires").split("\n")
     assert "rocm-smi" in gpu and "rocminfo" in gpu
-    plugin = rpm_query(os.path.join(packages, "python3-dnf-plugin-cluster-0.1.0-1.fc41.noarch.rpm"), "-l")
+    plugin = rpm_query(os.path.join(packages, "python3-dnf-plugin-cluster-dnf4-0.1.0-1.fc41.noarch.rpm"), "-l")
     assert "/usr/lib/python3.13/site-packages/dnf-plugins/cluster.py" in plugin
 
 
@@ -275,3 +283,152 @@ def test_the_longest_name_version_and_release_build(project, tmp_path):
     assert os.path.exists(os.path.join(out, "10", "aarch64", "Packages", rpm))
     assert os.path.exists(os.path.join(out, "10", "SRPMS", "{}-{}-{}.el10.src.rpm".format(name, version, release)))
     assert len(rpm) < 255
+
+
+# --- what a build publishes, and when ----------------------------------------------------
+
+def tree_state(top):
+    """Every entry under top (itself included) with its kind, bytes, mode and mtime: equal
+    states mean nothing was written, renamed or touched."""
+    out = {}
+    for directory, dirs, files in os.walk(top):
+        for name in dirs + files + [""]:
+            path = os.path.join(directory, name) if name else directory
+            info = os.lstat(path)
+            data = None
+            if os.path.isfile(path) and not os.path.islink(path):
+                with open(path, "rb") as handle:
+                    data = hashlib.sha256(handle.read()).hexdigest()
+            out[os.path.relpath(path, top)] = (data, info.st_mode, info.st_mtime_ns, info.st_ino)
+    return out
+
+
+def test_fc42_closes_against_the_stand_in_fedora(cluster_repo_for):
+    """Fedora 42 has dnf5 (python3-libdnf5, libdnf5, dnf5 providing dnf): every package
+    and role of ours installs there. The C++ dnf5 plugin, which a host without libdnf5's
+    headers cannot build, is one "not built" line, not a closure problem."""
+    out = cluster_repo_for("fc42")
+    log = cluster_repo_for.output("fc42")
+    assert "cluster-repo: closure: every package and every role installs on every arch" in log
+    assert "closure check failed" not in log and "\nclosure:" not in log
+    packages = os.listdir(os.path.join(out, "42", "x86_64", "Packages"))
+    if not [p for p in packages if p.startswith("dnf5-plugin-cluster-")]:
+        mentions = [line for line in log.splitlines() if "dnf5-plugin-cluster" in line]
+        assert len(mentions) == 1 and mentions[0].startswith("cluster-repo: not built: dnf5-plugin-cluster ("), log
+
+
+def _add_role_the_base_lacks(project):
+    """A role needing a package the project's base list knows (so lint passes) but the
+    stand-in base repository, built from the original list, does not carry."""
+    with open(os.path.join(project, "base", "packages.yaml"), "a") as handle:
+        handle.write("  paraview: {evr: [5.11.2-1], requires: [glibc]}\n")
+    with open(os.path.join(project, "roles", "viz.yaml"), "w") as handle:
+        handle.write("description: Visualisation node\nchannel: stable\ngroups: [cluster-node]\n"
+                     "packages: [paraview]\n")
+
+
+def _assert_closure_refused(proc):
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert re.search(r"^closure: x86_64: role viz does not install as a whole: .*paraview", proc.stderr, re.M)
+    assert "cluster-repo: error: closure check failed (1 problem(s)); nothing was published" in proc.stderr
+
+
+def test_a_failing_closure_publishes_nothing(project, tmp_path, standin_el9, cluster_repo_el9):
+    _add_role_the_base_lacks(project)
+    base = "file://{}/$basearch".format(standin_el9)
+    # an empty OUTDIR stays empty, and nothing is left beside it
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    beside = sorted(os.listdir(str(tmp_path)))
+    proc = cluster_repo("-C", project, "build", str(empty), "--arch", "x86_64", "--base-repo", base, check=False)
+    _assert_closure_refused(proc)
+    assert os.listdir(str(empty)) == [] and sorted(os.listdir(str(tmp_path))) == beside
+    # a published tree stays byte for byte, inode for inode, as it was (cluster_repo_el9's
+    # sources and base URL are these but for the role: --update rebuilds nothing, the closure fails)
+    out = str(tmp_path / "out")
+    shutil.copytree(cluster_repo_el9, out, symlinks=True)
+    before = tree_state(out)
+    for extra in (["--update"], []):
+        proc = cluster_repo("-C", project, "build", out, "--arch", "x86_64", "--base-repo", base,
+                            "--baseurl", file_url(cluster_repo_el9), *extra, check=False)
+        _assert_closure_refused(proc)
+        assert tree_state(out) == before
+        assert sorted(os.listdir(str(tmp_path))) == sorted(beside + ["out"])
+
+
+# --- unsafe defaults say so (issue 25, item 4) -------------------------------------------
+
+def test_build_refuses_a_directory_it_did_not_make(project, tmp_path):
+    """A non-empty directory that is not a tree `build` made is refused, with one line and
+    nothing written; --force builds there anyway, and from then on it is a build's tree
+    (so is a tree made before the stamp, known by its build manifest)."""
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "notes.txt").write_text("mine\n")
+    before = tree_state(str(tmp_path))
+    proc = cluster_repo("-C", project, "build", str(junk), "--arch", "x86_64", check=False)
+    lines = proc.stderr.splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert lines[0] == ("cluster-repo: error: {}: not empty and not a tree `cluster-repo build` made (no .cluster-repo "
+                        "stamp): build into a new or empty directory, or pass --force to build here anyway"
+                        .format(junk))
+    assert tree_state(str(tmp_path)) == before
+    (tmp_path / "a-file").write_text("")
+    proc = cluster_repo("-C", project, "build", str(tmp_path / "a-file"), check=False)
+    assert proc.returncode == 1 and "a-file: not a directory" in proc.stderr and "Traceback" not in proc.stderr
+    cluster_repo("-C", project, "build", str(junk), "--arch", "x86_64", "--force")
+    assert (junk / "notes.txt").read_text() == "mine\n"
+    assert os.path.isfile(str(junk / ".cluster-repo")) and os.path.isdir(str(junk / "9" / "x86_64" / "repodata"))
+    os.unlink(str(junk / ".cluster-repo"))                  # a tree from before the stamp
+    proc = cluster_repo("-C", project, "build", str(junk), "--arch", "x86_64", "--update")
+    assert "0 built, 14 unchanged" in proc.stdout and os.path.isfile(str(junk / ".cluster-repo"))
+
+
+def _release_in(out, name="cluster-release-latest-9.noarch.rpm"):
+    """(NEVR, baseurl line) of a cluster-release RPM at the top of OUTDIR."""
+    path = os.path.join(out, name)
+    nevr = rpm_query(path, "--qf", "%{name}-%{version}-%{release}").strip()
+    cpio = subprocess.run("rpm2cpio {} | cpio -i --quiet --to-stdout ./etc/yum.repos.d/cluster.repo".format(path),
+                          shell=True, stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
+    return nevr, [line for line in cpio.splitlines() if line.startswith("baseurl=")][0]
+
+
+def test_defaults_are_named_and_fixed_later_without_a_release_bump(project, tmp_path):
+    """A build without --base-repo, --baseurl and --sign-key says what it left unchecked
+    and what nodes would get; rebuilding with --baseurl, then --sign-key, raises
+    cluster-release's Release by itself (the spec unchanged), and a rebuild with the same
+    options keeps that build."""
+    out = str(tmp_path / "out")
+    proc = cluster_repo("-C", project, "build", out, "--arch", "x86_64")
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("cluster-repo: warning: ")]
+    assert len(warnings) == 3, proc.stderr
+    assert "closure: not checked: pass the distribution's repositories with --base-repo" in warnings[0]
+    assert "points nodes at file://{} (a path on this host): rebuild with --baseurl URL".format(out) in warnings[1]
+    assert "unsigned: cluster-release sets gpgcheck=0" in warnings[2] and "--sign-key KEYID" in warnings[2]
+    assert _release_in(out) == ("cluster-release-1-1.el9", "baseurl=file://{}/$releasever/$basearch/".format(out))
+
+    mirror = "https://mirror.example.org/cluster"
+    for extra in (["--update"], [], ["--update"]):          # the second and third change nothing
+        proc = cluster_repo("-C", project, "build", out, "--arch", "x86_64", "--baseurl", mirror, *extra)
+        assert "does not sort above" not in proc.stderr and "points nodes at" not in proc.stderr
+        assert _release_in(out) == ("cluster-release-1-1.1.el9", "baseurl={}/$releasever/$basearch/".format(mirror))
+    assert "Release goes up to 1-1.1.el9 (above the published 1-1.el9)" not in proc.stdout
+
+    home = str(tmp_path / "gnupg")
+    key_id, _ = make_key(home)
+    proc = cluster_repo("-C", project, "build", out, "--arch", "x86_64", "--baseurl", mirror, "--update",
+                        "--sign-key", key_id, "--gnupghome", home)
+    assert "cluster-release: its base URL or key changed; Release goes up to 1-1.2.el9" in proc.stdout
+    assert [line for line in proc.stderr.splitlines() if "warning" in line] == [warnings[0]], proc.stderr
+    assert _release_in(out)[0] == "cluster-release-1-1.2.el9"
+    keydb = str(tmp_path / "keydb")
+    os.makedirs(keydb)
+    subprocess.run(["rpmkeys", "--dbpath", keydb, "--import", os.path.join(out, "RPM-GPG-KEY-cluster")], check=True)
+    packages = os.path.join(out, "9", "x86_64", "Packages")
+    assert sorted(p for p in os.listdir(packages) if p.startswith("cluster-release-")) == [
+        "cluster-release-1-1.1.el9.noarch.rpm", "cluster-release-1-1.2.el9.noarch.rpm",
+        "cluster-release-1-1.el9.noarch.rpm"]                   # the earlier builds stay
+    for name in os.listdir(packages):                       # the ones built unsigned are signed now
+        check = subprocess.run(["rpmkeys", "--dbpath", keydb, "-K", os.path.join(packages, name)],
+                               stdout=subprocess.PIPE, universal_newlines=True)
+        assert check.returncode == 0 and "signatures OK" in check.stdout, check.stdout

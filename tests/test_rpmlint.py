@@ -39,7 +39,7 @@ def test_everything_the_build_makes_lints_clean(cluster_repo_for):
         files += sorted(glob.glob(os.path.join(tree, "*", "Packages", "*.rpm")))
         if target == "el9":
             files += sorted(glob.glob(os.path.join(tree, "SRPMS", "*.src.rpm")))
-    assert len([f for f in files if "dnf-plugin-cluster" in f]) == 3 * 2 * 1 + 1   # both arch dirs, SRPM
+    assert len([f for f in files if "dnf-plugin-cluster" in f]) == 3 * 2 * 2 + 1   # library, dnf 4 plugin; SRPM
     assert len([f for f in files if f.endswith(".src.rpm")]) >= 14
     code, messages, out = lint(files)
     assert code == 0 and messages == [], out
@@ -83,3 +83,27 @@ def test_every_filter_says_why():
             elif stripped:
                 comment = False
         assert filters, path
+
+
+def test_the_spelling_filter_matches_the_flagged_word_only():
+    """rpmlint's own filter, with our configuration, over the messages its spell check
+    makes (TagsCheck: the word, then "Summary(LANG) WORD -> suggestions"): a word of
+    the domain is filtered, a typo whose suggestions include one is not."""
+    from pathlib import Path
+    from rpmlint.config import Config
+    from rpmlint.filter import Filter
+    config = Config(sorted(Path(REPO_ROOT, "rpmlint", "config").glob("*.toml")))
+    output = Filter(config)
+
+    class Package(object):
+        name, arch, current_linenum = "cluster-node", "noarch", None
+    for word, where, suggestions in (("cmops", "Summary(en_US)", "comps, camps, chops"),
+                                     ("comps", "Summary(en_US)", "camps, chomps"),
+                                     ("slurmd", "%description -l en_US", "slurm"),
+                                     ("nodset", "%description -l en_US", "nodeset, nodes"),
+                                     ("hpc", "Summary(en_US)", "")):
+        detail = "{} {}".format(where, word) + (" -> " + suggestions if suggestions else "")
+        output.add_info("E", Package, "spelling-error", (word, detail))
+    assert output.results == [
+        "cluster-node.noarch: E: spelling-error ('cmops', 'Summary(en_US) cmops -> comps, camps, chops')",
+        "cluster-node.noarch: E: spelling-error ('nodset', '%description -l en_US nodset -> nodeset, nodes')"]

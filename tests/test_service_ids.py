@@ -153,10 +153,9 @@ def test_accounts_that_existed_with_other_ids_are_refused_with_the_fix(node_fact
 
 
 @pytest.fixture(scope="module")
-def el8_repos(tmp_path_factory, cluster_repo_for):
+def el8_repos(standin_for, cluster_repo_for):
     """The stand-in base and the cluster repository built for EL8 (xz payloads, Python 3.6)."""
-    from cluster_testkit import standin
-    return standin.build(str(tmp_path_factory.mktemp("standin-el8")), "el8"), cluster_repo_for("el8")
+    return standin_for("el8"), cluster_repo_for("el8")
 
 
 @pytest.mark.skipif(not os.access(RPM414, os.X_OK), reason="no EL8-like rpm 4.14.3 in /opt/rpm414 on this host")

@@ -46,9 +46,12 @@ def built_rpms(out, target):
     return sorted(rpms)
 
 
-def plugin_rpm(out, target):
+def plugin_rpm(out, target, name="python3-dnf-plugin-cluster"):
     return os.path.join(out, get_target(target).releasever, "x86_64", "Packages",
-                        "python3-dnf-plugin-cluster-0.1.0-1.{}.noarch.rpm".format(target))
+                        "{}-0.1.0-1.{}.noarch.rpm".format(name, target))
+
+
+DNF4_PLUGIN = "python3-dnf-plugin-cluster-dnf4"
 
 
 @pytest.mark.parametrize("target", ["el9", "fc42", "el8"])
@@ -70,7 +73,8 @@ def test_every_file_of_every_rpm_is_a_target_path(cluster_repo_for, target):
     # the plugin and its state directory are where the target's dnf looks
     files = rpm_q(plugin_rpm(out, target), "-l").splitlines()
     site = "/usr/lib/python{}/site-packages".format(PYTHON[target])
-    assert site + "/dnf-plugins/cluster.py" in files
+    assert site + "/dnf-plugins/cluster.py" in rpm_q(plugin_rpm(out, target, DNF4_PLUGIN), "-l").splitlines()
+    assert site + "/dnf-plugins/cluster.py" not in files
     assert site + "/dnf_plugin_cluster/commands/node.py" in files
     assert "/var/lib/dnf/cluster" in files
     assert "/usr/share/man/man8/dnf-cluster.8.gz" in files       # brp-compress ran (bash, not dash)
@@ -88,7 +92,7 @@ def test_scriptlets_and_dependencies_are_the_targets(cluster_repo_for, target):
     requires = rpm_q(plugin, "--requires").splitlines()
     assert "python(abi) = {}".format(PYTHON[target]) in requires
     assert "systemd" in requires
-    provides = rpm_q(plugin, "--provides").splitlines()
+    provides = rpm_q(plugin_rpm(out, target, DNF4_PLUGIN), "--provides").splitlines()
     assert {"dnf-command(cluster-node)", "dnf-command(cluster-group)", "dnf-command(cluster-master)"} <= set(provides)
     # the entry points start the target's interpreter with its flags (EL8: platform-python)
     for name in ("python3-dnf-plugin-cluster", "cluster-repo"):
@@ -118,7 +122,7 @@ def test_the_plugin_srpm_rebuilds_into_the_targets_site_packages(cluster_repo_fo
     srpm = os.path.join(cluster_repo_for("fc42"), "42", "SRPMS", "dnf-plugin-cluster-0.1.0-1.fc42.src.rpm")
     written = rpmbuild(srpm, "--rebuild", rpmdir=str(tmp_path / "fc42"), target="x86_64",
                        defines=get_target("fc42").macros)
-    plugin = [w for w in written if os.path.basename(w).startswith("python3-dnf-plugin-cluster-")][0]
+    plugin = [w for w in written if os.path.basename(w).startswith("python3-dnf-plugin-cluster-0")][0]
     files = rpm_q(plugin, "-l")
     assert "/usr/lib/python3.13/site-packages/dnf_plugin_cluster/sync.py" in files
     assert "/usr/com" not in files and "/usr/local" not in files
@@ -148,6 +152,7 @@ def test_bytecode_where_the_host_python_is_the_targets(tmp_path):
     site = "/usr/lib/python{}/site-packages".format(version)
     by_name = dict((os.path.basename(w).rsplit("-", 2)[0], w) for w in written)
     for name, module in (("python3-dnf-plugin-cluster", "dnf_plugin_cluster/sync"),
+                         (DNF4_PLUGIN, "dnf-plugins/cluster"),
                          ("cluster-repo", "cluster_repo/build")):
         rpm = by_name[name]
         listing = rpm_q(rpm, "--dump").splitlines()
@@ -163,8 +168,10 @@ def test_bytecode_where_the_host_python_is_the_targets(tmp_path):
 
 
 def test_without_the_targets_python_the_caches_are_ghosts(cluster_repo_for):
-    plugin = plugin_rpm(cluster_repo_for("el9"), "el9")
-    flags = rpm_q(plugin, "--qf", "[%{FILENAMES} %{FILEFLAGS:fflags}\n]").splitlines()
+    flags = []
+    for name in ("python3-dnf-plugin-cluster", DNF4_PLUGIN):
+        flags += rpm_q(plugin_rpm(cluster_repo_for("el9"), "el9", name), "--qf",
+                       "[%{FILENAMES} %{FILEFLAGS:fflags}\n]").splitlines()
     ghosts = [f.split()[0] for f in flags if f.endswith(" g")]
     site = "/usr/lib/python3.9/site-packages"
     assert site + "/dnf_plugin_cluster/__pycache__/sync.cpython-39.pyc" in ghosts
