@@ -37,6 +37,7 @@ from cluster_testkit.dnfroot import PLUGIN_DIR, DnfRoot
 from cluster_testkit.farm import Farm
 from cluster_testkit.httpd import RepoServer
 from cluster_repo import basepkgs
+from cluster_repo.project import Project
 from dnf_plugin_cluster.names import CLUSTER_ARCHES
 
 from .timing import Sample, compare, run, timed
@@ -367,7 +368,7 @@ def figure_4(site, sizes):
         build = cluster_repo + ["-C", project, "build", out, "--target", "el9", "--base-repo", base_repo]
         log("4: full build of the project + {} generated metapackages".format(count))
         full = run(build, site.compute.env)[0]
-        specs = len(os.listdir(os.path.join(project, "specs")))
+        specs = len(Project(project).spec_files())
         plain = plain_build(project, os.path.join(work, "plain"))
         rows.append(Row("4", "full `cluster-repo build` ({} specs, N={}) / same rpmbuild + createrepo_c runs"
                         .format(specs, count), Sample([full]), Sample([plain]), "", None,

@@ -6,6 +6,8 @@
     cluster-repo build OUTDIR             lint, render, SRPMs + RPMs, repository (+ closure)
     cluster-repo closure OUTDIR           every package installable on every arch
     cluster-repo owners [NAME...]         who owns each package (metapackages and specs)
+    cluster-repo sources [NAME...]        the tools' tarballs into the lookaside cache, verified
+    cluster-repo new-sources NAME FILE... write a tool's `sources` lines (as fedpkg new-sources)
 """
 import argparse
 import os
@@ -67,6 +69,28 @@ def cmd_owners(args):
     return 0
 
 
+def cmd_sources(args):
+    from . import sources
+    opts = sources.Options(cache=args.cache, lookaside_url=args.lookaside, jobs=args.jobs,
+                           max_size=args.max_size, timeout=args.timeout, log=_say)
+    try:
+        fetched, cached = sources.fetch(Project(args.project), args.names, opts, get_target(DEFAULT_TARGET))
+    except sources.FetchErrors as err:
+        for one in err.errors:
+            print("cluster-repo: error: {}".format(one), file=sys.stderr)
+        return 1
+    _say("sources: {} fetched, {} already verified in {}".format(len(fetched), len(cached), opts.cache))
+    return 0
+
+
+def cmd_new_sources(args):
+    from . import lookaside, sources
+    cache = os.path.abspath(args.cache or lookaside.default_cache())
+    for entry in sources.new_sources(Project(args.project), args.name, args.files, cache):
+        print(entry.text())
+    return 0
+
+
 def _closure(project, tree, target, arches, base_urls):
     from dnf_plugin_cluster.head import publish
 
@@ -75,11 +99,26 @@ def _closure(project, tree, target, arches, base_urls):
     specs = project.spec_files()
     limits = rpmspec_query(specs, target, ARCH_QUERY, srpm=True)
     names = {}
+    native = _native_arches(tree)
     for arch in arches:                 # what is meant for the arch (ExclusiveArch, ExcludeArch)
-        meant = [spec for spec, line in zip(specs, limits) if arch_allowed(line, arch)]
+        meant = [spec for spec, line in zip(specs, limits) if arch_allowed(line, arch)
+                 and arch in native.get(os.path.basename(spec)[:-len(".spec")], [arch])]
         names[arch] = set(rpmspec_query(meant, target, "%{name}\\n", arch=arch))
     return closure.check(tree, target.releasever, arches, base_urls, names, compsfile.merge(project.comps_docs()),
                          publish.current(tree))
+
+
+def _native_arches(tree):
+    """{spec name: arches built} of the specs that compile code, which a host builds for
+    its own arch only (from the tree's build manifest)."""
+    import json
+    from .build import MANIFEST
+    try:
+        with open(os.path.join(tree, MANIFEST)) as handle:
+            packages = json.load(handle).get("packages", {})
+    except (OSError, ValueError):
+        return {}
+    return dict((name, entry.get("arches", [])) for name, entry in packages.items() if entry.get("native"))
 
 
 def cmd_build(args):
@@ -87,7 +126,7 @@ def cmd_build(args):
     options = build.BuildOptions(
         args.outdir, target=args.target, arches=args.arch or CLUSTER_ARCHES, channel=args.channel,
         update=args.update, baseurl=args.baseurl, sign_key=args.sign_key, gnupghome=args.gnupghome,
-        log=_say, jobs=args.jobs)
+        log=_say, jobs=args.jobs, cache=args.cache)
     project = Project(args.project)
     report = build.build(project, options)
     _say("{} built, {} unchanged, {} files added".format(
@@ -137,6 +176,10 @@ def _positive(text):
     return value
 
 
+def _cache_default_text():
+    return "$CLUSTER_REPO_CACHE/lookaside, else ~/.cache/cluster-repo/lookaside"
+
+
 def parser():
     top = argparse.ArgumentParser(
         prog="cluster-repo",
@@ -164,6 +207,8 @@ def parser():
                        help="rpmbuild runs side by side (default: the number of CPUs)")
     build.add_argument("--baseurl", help="URL the repository is published at, for cluster-release's "
                        ".repo file (default: file://OUTDIR)")
+    build.add_argument("--cache", metavar="DIR", help="lookaside cache the tools' verified tarballs are read "
+                       "from (default: {}); build never downloads".format(_cache_default_text()))
     build.add_argument("--sign-key", metavar="KEYID", help="sign RPMs and repomd.xml with this GnuPG key")
     build.add_argument("--gnupghome", metavar="DIR", help="GnuPG home holding the signing key")
     build.set_defaults(func=cmd_build)
@@ -173,6 +218,23 @@ def parser():
     owners = subs.add_parser("owners", help="list who owns each metapackage and hand-written spec")
     owners.add_argument("names", nargs="*", metavar="NAME", help="only these packages")
     owners.set_defaults(func=cmd_owners)
+    srcs = subs.add_parser("sources", help="fetch the tools' tarballs into the lookaside cache, verified")
+    srcs.add_argument("names", nargs="*", metavar="NAME", help="only these tools (default: all)")
+    srcs.add_argument("--lookaside", metavar="URL|DIR",
+                      help="a lookaside mirror (NAME/FILE/sha512/HEX/FILE) instead of the Source URLs")
+    srcs.add_argument("--cache", metavar="DIR", help="lookaside cache (default: {})".format(_cache_default_text()))
+    srcs.add_argument("-j", "--jobs", type=_positive, default=4, metavar="N",
+                      help="downloads side by side (default: %(default)s)")
+    srcs.add_argument("--max-size", type=_positive, default=2 << 30, metavar="BYTES",
+                      help="refuse a file larger than this (default: %(default)s)")
+    srcs.add_argument("--timeout", type=_positive, default=60, metavar="SECONDS",
+                      help="give up on a server silent this long (default: %(default)s)")
+    srcs.set_defaults(func=cmd_sources)
+    news = subs.add_parser("new-sources", help="write a tool's sources lines for local files (into the cache)")
+    news.add_argument("name", metavar="NAME", help="the tool (specs/NAME/NAME.spec)")
+    news.add_argument("files", nargs="+", metavar="FILE", help="the tarballs")
+    news.add_argument("--cache", metavar="DIR", help="lookaside cache (default: {})".format(_cache_default_text()))
+    news.set_defaults(func=cmd_new_sources)
     return top
 
 

@@ -32,6 +32,15 @@ def no_leftover_gpg_agents(tmp_path_factory):
                        stderr=subprocess.DEVNULL)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def lookaside_cache(tmp_path_factory):
+    """Every `cluster-repo` of the session reads the tools' tarballs from a lookaside
+    cache of its own ($CLUSTER_REPO_CACHE), filled from tests/data/upstream/; the
+    user's ~/.cache is never touched. Returns the cache (the directory `--cache` takes)."""
+    from cluster_testkit.upstream import use_test_cache
+    return use_test_cache(str(tmp_path_factory.mktemp("cluster-repo-cache")))
+
+
 def gnupg_homes(top):
     """GnuPG home directories under `top` (a keyring or an agent socket in them)."""
     for directory, _, files in os.walk(top):
