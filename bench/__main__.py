@@ -578,6 +578,9 @@ def main(argv=None):
     shutil.rmtree(args.workdir, ignore_errors=True)
     os.makedirs(args.workdir)
     info = machine()
+    # the tools' tarballs (specs/NAME/sources) from tests/data/upstream, never the network
+    from cluster_testkit.upstream import use_test_cache
+    use_test_cache(os.path.join(args.workdir, "cluster-repo-cache"))
     site = Site(args.workdir)
     rows = []
     try:

@@ -21,6 +21,7 @@ from . import REPO_ROOT, standin
 from .dnfroot import DnfRoot
 from .farm import Farm
 from .httpd import RepoServer
+from .upstream import fill_lookaside
 
 
 def step(text):
@@ -48,10 +49,19 @@ def run(out, www, url):
     step("stand-in EL9 base repository (real package names, empty RPMs), served at {}/base".format(url))
     standin.build(os.path.join(www, "base"), "el9")
 
+    step("packager: the tools' upstream tarballs into the lookaside cache, verified (SHA512), from the "
+         "project's lookaside mirror at {}/lookaside".format(url))
+    fill_lookaside(os.path.join(www, "lookaside"))
+    cache = os.path.join(out, "lookaside-cache")
+    cmd = [sys.executable, os.path.join(REPO_ROOT, "bin", "cluster-repo"), "-C", REPO_ROOT, "sources",
+           "--lookaside", url + "/lookaside", "--cache", cache]
+    print("$ " + " ".join(cmd[1:]), flush=True)
+    subprocess.run(cmd, check=True)
+
     step("packager: one command from the sources to a mirrorable repository")
     repo = os.path.join(www, "cluster")
     cmd = [sys.executable, os.path.join(REPO_ROOT, "bin", "cluster-repo"), "-C", REPO_ROOT, "build", repo,
-           "--target", "el9", "--baseurl", url + "/cluster",
+           "--target", "el9", "--baseurl", url + "/cluster", "--cache", cache,
            "--base-repo", "file://{}/base/$basearch".format(www)]
     print("$ " + " ".join(cmd[1:]), flush=True)
     subprocess.run(cmd, check=True)

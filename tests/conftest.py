@@ -142,6 +142,17 @@ def cluster_repo_el9(tmp_path_factory, standin_el9):
 
 
 @pytest.fixture(scope="session")
+def tools_build(tmp_path_factory):
+    """(project, OUTDIR): a copy of the tree built once for el9 on this host's arch, the
+    tools from upstream sources (specs/NAME/) with it."""
+    work = tmp_path_factory.mktemp("tools-build")
+    project = copy_project(str(work / "project"))
+    out = str(work / "repo")
+    cluster_repo("-C", project, "build", out, "--arch", "x86_64")
+    return project, out
+
+
+@pytest.fixture(scope="session")
 def cluster_repo_for(tmp_path_factory, cluster_repo_el9):
     """cluster_repo_for(target) -> OUTDIR built from (a copy of) the sources for that
     target, both arches; each target is built once per session (el9: cluster_repo_el9)."""

@@ -44,16 +44,6 @@ def error_lines(proc):
     return [line for line in proc.stderr.splitlines() if line.strip() and "problem(s)" not in line]
 
 
-@pytest.fixture(scope="session")
-def tools_build(tmp_path_factory):
-    """(project, OUTDIR): a copy of the tree built once for el9 on this host's arch."""
-    work = tmp_path_factory.mktemp("tools-build")
-    project = copy_project(str(work / "project"))
-    out = str(work / "repo")
-    cluster_repo("-C", project, "build", out, "--arch", "x86_64")
-    return project, out
-
-
 def test_a_tool_in_dist_git_layout_builds_an_srpm_carrying_its_verified_tarball(tools_build):
     project, out = tools_build
     srpm = os.path.join(out, "9", "SRPMS", "mbw-1.2.2-1.el9.src.rpm")
