@@ -8,6 +8,8 @@
     cluster-repo owners [NAME...]         who owns each package (metapackages and specs)
     cluster-repo sources [NAME...]        the tools' tarballs into the lookaside cache, verified
     cluster-repo new-sources NAME FILE... write a tool's `sources` lines (as fedpkg new-sources)
+    cluster-repo bump NAME VERSION        a tool's new upstream version: spec, tarball, sources, changelog
+    cluster-repo new NAME --url URL       a tool's spec skeleton from its upstream tarball
 """
 import argparse
 import os
@@ -88,6 +90,29 @@ def cmd_new_sources(args):
     cache = os.path.abspath(args.cache or lookaside.default_cache())
     for entry in sources.new_sources(Project(args.project), args.name, args.files, cache):
         print(entry.text())
+    return 0
+
+
+def cmd_bump(args):
+    from . import bump, sources
+    opts = sources.Options(cache=args.cache, max_size=args.max_size, timeout=args.timeout)
+    entries = bump.bump(Project(args.project), args.name, args.version, opts, comment=args.comment,
+                        author=args.author)
+    for entry in entries:
+        print(entry.text())
+    _say("{} is at {}-1: `cluster-repo build OUTDIR --update` rebuilds it".format(args.name, args.version))
+    return 0
+
+
+def cmd_new(args):
+    from . import newtool, sources
+    opts = sources.Options(cache=args.cache, max_size=args.max_size, timeout=args.timeout)
+    kind, entry = newtool.new(Project(args.project), args.name, args.url, opts, args.owner, mpi=args.mpi,
+                              version=args.version)
+    print(entry.text())
+    _say("wrote specs/{0}/{0}.spec ({1} build{2}) and its sources line: finish the spec, then "
+         "`cluster-repo lint` and `cluster-repo build OUTDIR --update`".format(
+             args.name, kind, ", per MPI family" if args.mpi else ""))
     return 0
 
 
@@ -235,6 +260,31 @@ def parser():
     news.add_argument("files", nargs="+", metavar="FILE", help="the tarballs")
     news.add_argument("--cache", metavar="DIR", help="lookaside cache (default: {})".format(_cache_default_text()))
     news.set_defaults(func=cmd_new_sources)
+    bump = subs.add_parser("bump", help="move a tool to a new upstream version (spec, tarball, sources, changelog)")
+    bump.add_argument("name", metavar="NAME", help="the tool (specs/NAME/NAME.spec)")
+    bump.add_argument("version", metavar="VERSION", help="the new upstream version")
+    bump.add_argument("--comment", metavar="TEXT", help="the %%changelog entry (default: Update to VERSION)")
+    bump.add_argument("--author", metavar="'NAME <EMAIL>'",
+                      help="who the %%changelog entry names (default: the spec's first owner)")
+    bump.add_argument("--cache", metavar="DIR", help="lookaside cache (default: {})".format(_cache_default_text()))
+    bump.add_argument("--max-size", type=_positive, default=2 << 30, metavar="BYTES",
+                      help="refuse a tarball larger than this (default: %(default)s)")
+    bump.add_argument("--timeout", type=_positive, default=60, metavar="SECONDS",
+                      help="give up on a server silent this long (default: %(default)s)")
+    bump.set_defaults(func=cmd_bump)
+    new = subs.add_parser("new", help="write a tool's spec skeleton from its upstream tarball")
+    new.add_argument("name", metavar="NAME", help="the new tool (specs/NAME/NAME.spec)")
+    new.add_argument("--url", required=True, metavar="TARBALL_URL", help="upstream's release tarball")
+    new.add_argument("--version", help="the release's version (default: from the tarball's name)")
+    new.add_argument("--mpi", action="store_true", help="build once per MPI family (openmpi, mpich)")
+    new.add_argument("--owner", default="Cluster Packagers <cluster-packagers@example.org>",
+                     metavar="'NAME <EMAIL>'", help="who owns the tool (default: %(default)s)")
+    new.add_argument("--cache", metavar="DIR", help="lookaside cache (default: {})".format(_cache_default_text()))
+    new.add_argument("--max-size", type=_positive, default=2 << 30, metavar="BYTES",
+                     help="refuse a tarball larger than this (default: %(default)s)")
+    new.add_argument("--timeout", type=_positive, default=60, metavar="SECONDS",
+                     help="give up on a server silent this long (default: %(default)s)")
+    new.set_defaults(func=cmd_new)
     return top
 
 

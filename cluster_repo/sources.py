@@ -238,3 +238,38 @@ def new_sources(project, name, files, cache):
         raise ClusterError("two files named '{}'".format(sorted(n for n in names if names.count(n) > 1)[0]))
     lookaside.write(tool.sources_file, entries)
     return entries
+
+
+
+def fetch_new(package, filename, url, opts):
+    """Download a tarball whose SHA512 is not known yet (a new upstream version: `bump`),
+    bounded as every download; it enters the cache under the SHA512 it has, and its
+    Entry (the new sources line) is returned. A failed download leaves nothing."""
+    entry = lookaside.Entry(lookaside.check_filename(filename), None)
+    check_scheme(url, entry)
+    top = os.path.join(opts.cache, package, filename)
+    os.makedirs(top, exist_ok=True)
+    part = os.path.join(top, "new.part")
+    progress = Progress(opts.progress)
+    try:
+        with open(part, "wb") as handle:
+            try:
+                _fetch_into(Job(None, entry, url), opts, progress, handle, part)
+            except socket.timeout:
+                raise ClusterError("{}: download timed out after {:g} s without data from {}".format(
+                    filename, opts.timeout, url))
+            except urllib.error.HTTPError as err:
+                raise ClusterError("{}: download failed: HTTP {} {} from {}".format(
+                    filename, err.code, err.reason, url))
+            except (urllib.error.URLError, OSError) as err:
+                reason = getattr(err, "reason", None) or getattr(err, "strerror", None) or err
+                raise ClusterError("{}: download failed: {} ({})".format(filename, reason, url))
+        entry.sha512 = lookaside.sha512_file(part)
+        dest = lookaside.cache_path(opts.cache, package, entry)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        os.rename(part, dest)
+    finally:
+        if os.path.exists(part):
+            os.unlink(part)
+    progress.done(filename)
+    return entry
