@@ -77,6 +77,9 @@ def plan(project, names, opts, target):
     for tool in tools:
         if names and tool.name not in names:
             continue
+        problems = tool.problems(target)      # bad lines, a Source without a line: lint's words
+        if problems:
+            raise problems[0]
         entries = tool.entries()
         urls = {}
         if entries and not opts.lookaside_url:

@@ -107,3 +107,28 @@ def test_the_srpm_rebuilds_with_rpmbuild(tools_build, tmp_path, name, made):
     assert proc.returncode == 0, proc.stdout[-3000:]
     built = sorted(os.path.basename(p) for p in glob.glob(str(tmp_path / "top" / "RPMS" / "*" / "*.rpm")))
     assert built == made
+
+
+def test_a_family_the_host_lacks_is_built_without_it_with_a_note(tmp_path, monkeypatch, lookaside_cache):
+    """No mpicc.mpich on the host: netpipe builds its Open MPI subpackage only, and the
+    build says why netpipe-mpich is missing."""
+    from cluster_repo.project import Project
+    from cluster_repo.rpmbuild import rpmbuild
+    from cluster_testkit import REPO_ROOT
+    need_family("openmpi")
+    real = mpi.debian_compiler
+    monkeypatch.setattr(mpi, "debian_compiler", lambda family: None if family == "mpich" else real(family))
+    notes = []
+    macros = mpi.build_macros(str(tmp_path / "shim"), log=notes.append)
+    assert macros["_without_mpich"] == "--without-mpich" and "_mpich_load" not in macros
+    assert notes == ["MPI family mpich not built on this host: mpicc.mpich is missing (Debian: apt-get install "
+                     "libmpich-dev)"]
+    tool = Project(REPO_ROOT).tool("netpipe")
+    srcdir = tmp_path / "src"
+    srcdir.mkdir()
+    for name, path in tool.verified_files(lookaside_cache).items():
+        os.symlink(path, str(srcdir / name))
+    written = rpmbuild(tool.spec, "-bb", rpmdir=str(tmp_path / "rpms"), sourcedir=str(srcdir),
+                       defines=dict(get_target("el9").macros, **macros))
+    assert sorted(os.path.basename(p) for p in written) == ["netpipe-3.7.2-1.el9.x86_64.rpm",
+                                                             "netpipe-openmpi-3.7.2-1.el9.x86_64.rpm"]

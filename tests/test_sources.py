@@ -182,3 +182,36 @@ def test_new_sources_writes_the_lines_fedpkg_writes(project, tmp_path):
     bad = cluster_repo("-C", project, "new-sources", "nosuchtool", tarball, check=False)
     assert bad.returncode == 1 and errors(bad) == [
         "cluster-repo: error: no tool named 'nosuchtool' (a tool is specs/NAME/NAME.spec)"]
+
+
+def test_progress_shows_on_a_terminal(project, tmp_path, server):
+    """On a terminal each file's progress is one line rewritten in place (quiet otherwise:
+    the first test)."""
+    import pty
+    import subprocess
+    import sys
+    from cluster_testkit import REPO_ROOT
+    point_source_at(project, server.url)
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen([sys.executable, os.path.join(REPO_ROOT, "bin", "cluster-repo"), "-C", project,
+                                 "sources", "mbw", "--cache", str(tmp_path / "cache")],
+                                stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+        os.close(slave)
+        slave = None
+        output = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:             # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            output += chunk
+        assert proc.wait(120) == 0, output
+    finally:
+        os.close(master)
+        if slave is not None:
+            os.close(slave)
+    assert "\r\x1b[K{}: 0.0/0.0 MiB".format(TARBALL).encode() in output
+    assert "\r\x1b[K{}: done".format(TARBALL).encode() in output

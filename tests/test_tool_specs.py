@@ -148,25 +148,25 @@ def test_a_bad_sources_line_is_one_line_and_nothing_is_built(project, what, text
     sources = os.path.join(project, "specs", "mbw", "sources")
     write(sources, text if text is not None else read(sources) * 2)
     out = os.path.join(project, "out")
-    for command in (["lint"], ["build", out, "--arch", "x86_64"]):
+    for command in (["lint"], ["build", out, "--arch", "x86_64"], ["sources", "mbw", "--cache", out + "-cache"]):
         proc = cluster_repo("-C", project, *command, check=False)
         lines = error_lines(proc)
         assert proc.returncode == 1 and len(lines) == 1, (command, proc.stderr)
         assert re.search(pattern, lines[0]) and "specs/mbw/sources" in lines[0], lines
         assert "Traceback" not in proc.stderr
-    assert not os.path.exists(out)
+    assert not os.path.exists(out) and not os.path.exists(out + "-cache")
 
 
 def test_a_source_without_a_sources_line_is_refused(project):
     os.remove(os.path.join(project, "specs", "mbw", "sources"))
     out = os.path.join(project, "out")
-    for command in (["lint"], ["build", out, "--arch", "x86_64"]):
+    for command in (["lint"], ["build", out, "--arch", "x86_64"], ["sources", "mbw", "--cache", out + "-cache"]):
         proc = cluster_repo("-C", project, *command, check=False)
         lines = error_lines(proc)
         assert proc.returncode == 1 and len(lines) == 1, proc.stderr
         assert re.search(r"specs/mbw/mbw\.spec:10: Source0 'mbw_1\.2\.2\.orig\.tar\.gz' is neither beside the "
                          r"spec nor listed in specs/mbw/sources: run `cluster-repo new-sources mbw FILE`", lines[0])
-    assert not os.path.exists(out)
+    assert not os.path.exists(out) and not os.path.exists(out + "-cache")
 
 
 def test_a_tampered_or_missing_cached_tarball_stops_the_build(project, tmp_path):
