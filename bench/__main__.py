@@ -41,6 +41,7 @@ from cluster_testkit.dnfroot import PLUGIN_DIR, DnfRoot
 from cluster_testkit.farm import Farm
 from cluster_testkit.httpd import RepoServer
 from cluster_repo import basepkgs
+from cluster_repo.project import Project
 from dnf_plugin_cluster.names import CLUSTER_ARCHES
 
 from .timing import Sample, compare, run, timed
@@ -408,7 +409,7 @@ def figure_4(site, sizes):
         build = cluster_repo + ["-C", project, "build", out, "--target", "el9", "--base-repo", base_repo]
         log("4: full build of the project + {} generated metapackages".format(count))
         full = run(build, site.compute.env)[0]
-        specs = len(os.listdir(os.path.join(project, "specs")))
+        specs = len(Project(project).spec_files())
         plain = plain_build(project, os.path.join(work, "plain"))
         rows.append(Row("4", "full `cluster-repo build` ({} specs, N={}) / same rpmbuild + createrepo_c runs"
                         .format(specs, count), Sample([full]), Sample([plain]), "", None,
@@ -618,6 +619,9 @@ def main(argv=None):
     shutil.rmtree(args.workdir, ignore_errors=True)
     os.makedirs(args.workdir)
     info = machine()
+    # the tools' tarballs (specs/NAME/sources) from tests/data/upstream, never the network
+    from cluster_testkit.upstream import use_test_cache
+    use_test_cache(os.path.join(args.workdir, "cluster-repo-cache"))
     site = Site(args.workdir)
     rows = []
     try:

@@ -39,7 +39,7 @@ from dnf_plugin_cluster.errors import ClusterError
 from dnf_plugin_cluster.names import CLUSTER_ARCHES
 from dnf_plugin_cluster.head.signing import Gpg
 
-from . import compsfile, metapkg, stage, template
+from . import compsfile, lookaside, metapkg, mpi, stage, template
 from .project import Project, rpmspec_query
 from .rpmbuild import host_is_rpm_based, rpmbuild
 from .targets import get_target
@@ -155,7 +155,7 @@ def repo_file_text(baseurl, signed):
 class BuildOptions(object):
     def __init__(self, outdir, target="el9", arches=CLUSTER_ARCHES, channel="stable", update=False,
                  baseurl=None, sign_key=None, gnupghome=None, log=None, jobs=None, base_repos=(), force=False,
-                 warn=None):
+                 warn=None, cache=None):
         if channel not in CHANNELS:
             raise ClusterError("unknown channel '{}' (one of {})".format(channel, ", ".join(CHANNELS)))
         self.outdir = os.path.abspath(outdir)
@@ -172,6 +172,8 @@ class BuildOptions(object):
         self.jobs = jobs or os.cpu_count() or 1
         self.base_repos = tuple(base_repos)     # closure check against these ($basearch allowed)
         self.force = force                      # build into a non-empty directory build did not make
+        #: the lookaside cache the tools' verified tarballs are read from (never the network)
+        self.cache = os.path.abspath(cache or lookaside.default_cache())
 
     @property
     def tree(self):
@@ -184,6 +186,7 @@ class Builder(object):
         self.opts = options
         self.gpg = Gpg(options.sign_key, options.gnupghome) if options.sign_key else None
         self.report = {"built": [], "kept": [], "added": [], "skipped": [], "resigned": 0}
+        self._mpi_macros = {}
         self.stage = None       # stage.Stage while building: every write goes there
 
     @property
@@ -216,6 +219,9 @@ class Builder(object):
                 prefix = "{}-{}".format(stem, version)
                 _deterministic_tar(root, files, prefix, os.path.join(workdir, prefix + ".tar.gz"))
             return parts, write_tarball
+        tool_dir = os.path.join(self.project.specs_dir, name)
+        if os.path.isfile(os.path.join(tool_dir, name + ".spec")):
+            return self._tool_sources(self.project.tool(name))
         if name == RELEASE_SPEC_NAME:
             outputs = {"cluster.repo": repo_file_text(self.opts.baseurl, self.gpg is not None).encode()}
             if self.gpg is not None:
@@ -233,6 +239,34 @@ class Builder(object):
                 with open(os.path.join(workdir, fname), "wb") as handle:
                     handle.write(data)
         return [f.encode() + b"\0" + d for f, d in sorted(outputs.items())], write_files
+
+    def _tool_sources(self, tool):
+        """A tool's inputs: the files beside its spec and its sources lines (a tarball is
+        known by its SHA512), each tarball checked against its line in the cache now, so
+        a missing or altered one stops the build before anything is built."""
+        beside = tool.beside()
+        cached = tool.verified_files(self.opts.cache)
+        parts = []
+        for fname in beside:
+            with open(os.path.join(tool.dir, fname), "rb") as handle:
+                parts.append(fname.encode() + b"\0" + handle.read())
+        parts += [entry.text().encode() for entry in tool.entries()]
+
+        def write_files(workdir, version):
+            for fname in beside:
+                shutil.copyfile(os.path.join(tool.dir, fname), os.path.join(workdir, fname))
+            for fname, path in cached.items():
+                shutil.copyfile(path, os.path.join(workdir, fname))
+                if lookaside.sha512_file(os.path.join(workdir, fname)) != os.path.basename(os.path.dirname(path)):
+                    raise ClusterError("{} changed in the lookaside cache during the build".format(fname), path)
+        return parts, write_files
+
+    def _defines(self, spec):
+        """The target's macros, and for a tool on a host without the target's MPI
+        packages the test world's MPI macros (cluster_repo.mpi)."""
+        if os.path.dirname(spec) == self.project.specs_dir:
+            return self.opts.target.macros
+        return dict(self.opts.target.macros, **self._mpi_macros)
 
     def _spec_info(self, spec, stem, defines=None):
         target = self.opts.target
@@ -330,6 +364,7 @@ class Builder(object):
         os.makedirs(os.path.join(self.tree, "SRPMS"), exist_ok=True)
         work = tempfile.mkdtemp(prefix="cluster-build-")
         try:
+            self._mpi_macros = mpi.build_macros(os.path.join(work, "mpi"), opts.log) if self.project.tools() else {}
             todo = [job for job in (self._plan_spec(spec, manifest) for spec in self.project.spec_files()) if job]
             # rpmbuild runs are independent: run them side by side
             with concurrent.futures.ThreadPoolExecutor(max(1, opts.jobs)) as pool:
@@ -455,7 +490,7 @@ class Builder(object):
         if not arches:
             return dict(job, skipped=why_not)
         job = dict(job, partial=partial)
-        defines = dict(opts.target.macros)
+        defines = dict(self._defines(spec))
         # unchanged inputs rebuild what was published, the bump of an earlier build included
         bump = prev.get("bump") if prev is not None and job["same"] and name == RELEASE_SPEC_NAME else None
         if prev is not None and not job["same"] and evr_compare(evr, prev["evr"]) <= 0:

@@ -6,6 +6,10 @@
     cluster-repo build OUTDIR             lint, render, SRPMs + RPMs, repository (+ closure)
     cluster-repo closure OUTDIR           every package installable on every arch
     cluster-repo owners [NAME...]         who owns each package (metapackages and specs)
+    cluster-repo sources [NAME...]        the tools' tarballs into the lookaside cache, verified
+    cluster-repo new-sources NAME FILE... write a tool's `sources` lines (as fedpkg new-sources)
+    cluster-repo bump NAME VERSION        a tool's new upstream version: spec, tarball, sources, changelog
+    cluster-repo new NAME --url URL       a tool's spec skeleton from its upstream tarball
 """
 import argparse
 import json
@@ -72,12 +76,57 @@ def _warn(message):
     print("cluster-repo: warning: {}".format(message), file=sys.stderr, flush=True)
 
 
+def cmd_sources(args):
+    from . import sources
+    opts = sources.Options(cache=args.cache, lookaside_url=args.lookaside, jobs=args.jobs,
+                           max_size=args.max_size, timeout=args.timeout, log=_say)
+    try:
+        fetched, cached = sources.fetch(Project(args.project), args.names, opts, get_target(DEFAULT_TARGET))
+    except sources.FetchErrors as err:
+        for one in err.errors:
+            print("cluster-repo: error: {}".format(one), file=sys.stderr)
+        return 1
+    _say("sources: {} fetched, {} already verified in {}".format(len(fetched), len(cached), opts.cache))
+    return 0
+
+
+def cmd_new_sources(args):
+    from . import lookaside, sources
+    cache = os.path.abspath(args.cache or lookaside.default_cache())
+    for entry in sources.new_sources(Project(args.project), args.name, args.files, cache):
+        print(entry.text())
+    return 0
+
+
+def cmd_bump(args):
+    from . import bump, sources
+    opts = sources.Options(cache=args.cache, max_size=args.max_size, timeout=args.timeout)
+    entries = bump.bump(Project(args.project), args.name, args.version, opts, comment=args.comment,
+                        author=args.author)
+    for entry in entries:
+        print(entry.text())
+    _say("{} is at {}-1: `cluster-repo build OUTDIR --update` rebuilds it".format(args.name, args.version))
+    return 0
+
+
+def cmd_new(args):
+    from . import newtool, sources
+    opts = sources.Options(cache=args.cache, max_size=args.max_size, timeout=args.timeout)
+    kind, entry = newtool.new(Project(args.project), args.name, args.url, opts, args.owner, mpi=args.mpi,
+                              version=args.version)
+    print(entry.text())
+    _say("wrote specs/{0}/{0}.spec ({1} build{2}) and its sources line: finish the spec, then "
+         "`cluster-repo lint` and `cluster-repo build OUTDIR --update`".format(
+             args.name, kind, ", per MPI family" if args.mpi else ""))
+    return 0
+
+
 def cmd_build(args):
     from . import build, closure
     options = build.BuildOptions(
         args.outdir, target=args.target, arches=args.arch or CLUSTER_ARCHES, channel=args.channel,
         update=args.update, baseurl=args.baseurl, sign_key=args.sign_key, gnupghome=args.gnupghome,
-        log=_say, warn=_warn, jobs=args.jobs, base_repos=args.base_repo, force=args.force)
+        log=_say, warn=_warn, jobs=args.jobs, base_repos=args.base_repo, force=args.force, cache=args.cache)
     try:
         report = build.build(Project(args.project), options)
     except closure.ClosureFailed as err:
@@ -136,6 +185,10 @@ def _positive(text):
     return value
 
 
+def _cache_default_text():
+    return "$CLUSTER_REPO_CACHE/lookaside, else ~/.cache/cluster-repo/lookaside"
+
+
 def parser():
     top = argparse.ArgumentParser(
         prog="cluster-repo",
@@ -163,6 +216,8 @@ def parser():
                        help="rpmbuild runs side by side (default: the number of CPUs)")
     build.add_argument("--baseurl", help="URL the repository is published at, for cluster-release's "
                        ".repo file (default: file://OUTDIR)")
+    build.add_argument("--cache", metavar="DIR", help="lookaside cache the tools' verified tarballs are read "
+                       "from (default: {}); build never downloads".format(_cache_default_text()))
     build.add_argument("--sign-key", metavar="KEYID", help="sign RPMs and repomd.xml with this GnuPG key")
     build.add_argument("--gnupghome", metavar="DIR", help="GnuPG home holding the signing key")
     build.add_argument("--force", action="store_true",
@@ -174,6 +229,48 @@ def parser():
     owners = subs.add_parser("owners", help="list who owns each metapackage and hand-written spec")
     owners.add_argument("names", nargs="*", metavar="NAME", help="only these packages")
     owners.set_defaults(func=cmd_owners)
+    srcs = subs.add_parser("sources", help="fetch the tools' tarballs into the lookaside cache, verified")
+    srcs.add_argument("names", nargs="*", metavar="NAME", help="only these tools (default: all)")
+    srcs.add_argument("--lookaside", metavar="URL|DIR",
+                      help="a lookaside mirror (NAME/FILE/sha512/HEX/FILE) instead of the Source URLs")
+    srcs.add_argument("--cache", metavar="DIR", help="lookaside cache (default: {})".format(_cache_default_text()))
+    srcs.add_argument("-j", "--jobs", type=_positive, default=4, metavar="N",
+                      help="downloads side by side (default: %(default)s)")
+    srcs.add_argument("--max-size", type=_positive, default=2 << 30, metavar="BYTES",
+                      help="refuse a file larger than this (default: %(default)s)")
+    srcs.add_argument("--timeout", type=_positive, default=60, metavar="SECONDS",
+                      help="give up on a server silent this long (default: %(default)s)")
+    srcs.set_defaults(func=cmd_sources)
+    news = subs.add_parser("new-sources", help="write a tool's sources lines for local files (into the cache)")
+    news.add_argument("name", metavar="NAME", help="the tool (specs/NAME/NAME.spec)")
+    news.add_argument("files", nargs="+", metavar="FILE", help="the tarballs")
+    news.add_argument("--cache", metavar="DIR", help="lookaside cache (default: {})".format(_cache_default_text()))
+    news.set_defaults(func=cmd_new_sources)
+    bump = subs.add_parser("bump", help="move a tool to a new upstream version (spec, tarball, sources, changelog)")
+    bump.add_argument("name", metavar="NAME", help="the tool (specs/NAME/NAME.spec)")
+    bump.add_argument("version", metavar="VERSION", help="the new upstream version")
+    bump.add_argument("--comment", metavar="TEXT", help="the %%changelog entry (default: Update to VERSION)")
+    bump.add_argument("--author", metavar="'NAME <EMAIL>'",
+                      help="who the %%changelog entry names (default: the spec's first owner)")
+    bump.add_argument("--cache", metavar="DIR", help="lookaside cache (default: {})".format(_cache_default_text()))
+    bump.add_argument("--max-size", type=_positive, default=2 << 30, metavar="BYTES",
+                      help="refuse a tarball larger than this (default: %(default)s)")
+    bump.add_argument("--timeout", type=_positive, default=60, metavar="SECONDS",
+                      help="give up on a server silent this long (default: %(default)s)")
+    bump.set_defaults(func=cmd_bump)
+    new = subs.add_parser("new", help="write a tool's spec skeleton from its upstream tarball")
+    new.add_argument("name", metavar="NAME", help="the new tool (specs/NAME/NAME.spec)")
+    new.add_argument("--url", required=True, metavar="TARBALL_URL", help="upstream's release tarball")
+    new.add_argument("--version", help="the release's version (default: from the tarball's name)")
+    new.add_argument("--mpi", action="store_true", help="build once per MPI family (openmpi, mpich)")
+    new.add_argument("--owner", default="Cluster Packagers <cluster-packagers@example.org>",
+                     metavar="'NAME <EMAIL>'", help="who owns the tool (default: %(default)s)")
+    new.add_argument("--cache", metavar="DIR", help="lookaside cache (default: {})".format(_cache_default_text()))
+    new.add_argument("--max-size", type=_positive, default=2 << 30, metavar="BYTES",
+                     help="refuse a tarball larger than this (default: %(default)s)")
+    new.add_argument("--timeout", type=_positive, default=60, metavar="SECONDS",
+                     help="give up on a server silent this long (default: %(default)s)")
+    new.set_defaults(func=cmd_new)
     return top
 
 

@@ -5,7 +5,7 @@ import subprocess
 
 from dnf_plugin_cluster.errors import ClusterError
 
-from . import basepkgs, compsfile, metapkg, owners
+from . import basepkgs, compsfile, metapkg, owners, tools
 from .targets import get_target
 
 # One target per distro family is enough to ask a hand-written spec what it provides.
@@ -48,6 +48,19 @@ def _rpmspec(specs, target, queryformat, option, arch, srpm, defines):
     return [line for line in proc.stdout.splitlines() if line.strip()]
 
 
+def rpmspec_parsed(spec, target, defines=None):
+    """The spec as rpmbuild reads it for `target` (`rpmspec -P`: macros expanded)."""
+    cmd = ["rpmspec", "-P"]
+    for key, value in sorted(dict(target.macros, **(defines or {})).items()):
+        cmd += ["--define", "{} {}".format(key, value)]
+    proc = subprocess.run(cmd + [spec], stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8",
+                          errors="replace")
+    if proc.returncode != 0:
+        message = (proc.stderr.strip().splitlines() or ["rpmspec failed"])[-1]
+        raise ClusterError("cannot parse spec: {}".format(message), spec)
+    return proc.stdout
+
+
 class Project(object):
     def __init__(self, root):
         self.root = os.path.abspath(root)
@@ -75,7 +88,19 @@ class Project(object):
         return self._metapackages
 
     def spec_files(self):
-        return sorted(os.path.join(self.specs_dir, f) for f in os.listdir(self.specs_dir) if f.endswith(".spec"))
+        """specs/*.spec (metapackages, the project's own) and every tool's specs/NAME/NAME.spec."""
+        flat = [os.path.join(self.specs_dir, f) for f in os.listdir(self.specs_dir) if f.endswith(".spec")]
+        return sorted(flat + [tool.spec for tool in self.tools()])
+
+    def tools(self):
+        """The tools built from upstream sources (cluster_repo.tools), dist-git layout."""
+        return tools.find(self.specs_dir)
+
+    def tool(self, name):
+        for tool in self.tools():
+            if tool.name == name:
+                return tool
+        raise ClusterError("no tool named '{}' (a tool is specs/NAME/NAME.spec)".format(name))
 
     def handwritten_specs(self):
         return [s for s in self.spec_files() if not metapkg.is_generated(s)]
@@ -136,6 +161,7 @@ class Project(object):
                     owners.spec_header(spec)
                 except ClusterError as err:
                     problems.append(err)
+            problems += self._lint_tools()
             problems += metapkg.check_known(pkgs, self.known)
             changed, stale = self.render(check_only=True)
             if render_check:
@@ -146,6 +172,16 @@ class Project(object):
             problems += compsfile.lint(self.comps_docs(), self.known)
         except ClusterError as err:
             problems.append(err)
+        return problems
+
+    def _lint_tools(self):
+        problems = []
+        target = get_target(FAMILY_TARGETS["rhel"])
+        for tool in self.tools():
+            if os.path.exists(os.path.join(self.specs_dir, tool.name + ".spec")):
+                problems.append(ClusterError("two specs named {}: keep specs/{}/{}.spec only".format(
+                    tool.name, tool.name, tool.name), os.path.join(self.specs_dir, tool.name + ".spec")))
+            problems += tool.problems(target)
         return problems
 
     def check(self, render_check=True):

@@ -11,7 +11,10 @@
    and converge with `dnf cluster-node sync`; `dnf cluster-node status` shows them in
    sync; `dnf cluster-master history` lists the generation;
 5. admin: `dnf cluster-master status -w NODESET` shows the fleet, grouped by answer
-   (ClusterShell's exec worker reaches the node roots by name, as image roots would)."""
+   (ClusterShell's exec worker reaches the node roots by name, as image roots would);
+6. the compute node installs NetPIPE for Open MPI (a tool built in step 2 from its
+   upstream tarball, fetched with `cluster-repo sources` from the demo's lookaside
+   mirror) and runs it under mpirun with 2 ranks."""
 import os
 import shutil
 import subprocess
@@ -21,6 +24,7 @@ from . import REPO_ROOT, standin
 from .dnfroot import DnfRoot
 from .farm import Farm
 from .httpd import RepoServer
+from .upstream import fill_lookaside
 
 
 def step(text):
@@ -48,10 +52,19 @@ def run(out, www, url):
     step("stand-in EL9 base repository (real package names, empty RPMs), served at {}/base".format(url))
     standin.build(os.path.join(www, "base"), "el9")
 
+    step("packager: the tools' upstream tarballs into the lookaside cache, verified (SHA512), from the "
+         "project's lookaside mirror at {}/lookaside".format(url))
+    fill_lookaside(os.path.join(www, "lookaside"))
+    cache = os.path.join(out, "lookaside-cache")
+    cmd = [sys.executable, os.path.join(REPO_ROOT, "bin", "cluster-repo"), "-C", REPO_ROOT, "sources",
+           "--lookaside", url + "/lookaside", "--cache", cache]
+    print("$ " + " ".join(cmd[1:]), flush=True)
+    subprocess.run(cmd, check=True)
+
     step("packager: one command from the sources to a mirrorable repository")
     repo = os.path.join(www, "cluster")
     cmd = [sys.executable, os.path.join(REPO_ROOT, "bin", "cluster-repo"), "-C", REPO_ROOT, "build", repo,
-           "--target", "el9", "--baseurl", url + "/cluster",
+           "--target", "el9", "--baseurl", url + "/cluster", "--cache", cache,
            "--base-repo", "file://{}/base/$basearch".format(www)]
     print("$ " + " ".join(cmd[1:]), flush=True)
     subprocess.run(cmd, check=True)
@@ -111,7 +124,30 @@ def run(out, www, url):
     if result.rc != 0:
         print("fleet status exited {}:\n{}".format(result.rc, result.err), flush=True)
         return 1
-    return 0
+    return run_tool(nodes[0])
+
+
+def run_tool(node):
+    """A tool built here from its upstream tarball, in the site's MPI family, installed
+    by name and run with 2 ranks (the test world's binaries link Debian's Open MPI)."""
+    step("node {}: `dnf install netpipe-openmpi`, a tool built from upstream source, run under mpirun "
+         "with 2 ranks".format(os.path.basename(node.root)))
+    result = node.dnf("-y", "install", "netpipe-openmpi")
+    print("\n".join(l for l in result.out.splitlines() if l.startswith(("Install", "Complete!"))))
+    mpirun = shutil.which("mpirun.openmpi")
+    if not mpirun:
+        print("    (no mpirun.openmpi on this host: tools/bootstrap installs openmpi-bin)", flush=True)
+        return 1
+    binary = node.path("usr/lib64/openmpi/bin/NPmpi_openmpi")
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_btl="self,vader")
+    print("$ mpirun -np 2 {} -u 1024 -n 3".format(binary), flush=True)
+    run_dir = os.path.join(os.path.dirname(node.root), "netpipe-run")
+    os.makedirs(run_dir, exist_ok=True)
+    proc = subprocess.run([mpirun, "-np", "2", "--oversubscribe", binary, "-u", "1024", "-n", "3"], cwd=run_dir,
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                          timeout=300)
+    print("\n".join(proc.stdout.splitlines()[-5:]), flush=True)
+    return 0 if proc.returncode == 0 else 1
 
 
 if __name__ == "__main__":

@@ -19,6 +19,15 @@ def pytest_configure(config):
                                 "(run `make test` as root, or through sudo)")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def lookaside_cache(tmp_path_factory):
+    """Every `cluster-repo` of the session reads the tools' tarballs from a lookaside
+    cache of its own ($CLUSTER_REPO_CACHE), filled from tests/data/upstream/; the
+    user's ~/.cache is never touched. Returns the cache (the directory `--cache` takes)."""
+    from cluster_testkit.upstream import use_test_cache
+    return use_test_cache(str(tmp_path_factory.mktemp("cluster-repo-cache")))
+
+
 def corpus_candidates():
     """Where the real distribution data lives: `../shared/corpus/` from the project root
     (its README says tests read it there, read-only); in a git worktree, the project
@@ -123,6 +132,17 @@ def cluster_repo_el9(tmp_path_factory, standin_el9):
     cluster_repo("-C", src, "build", out, "--target", "el9",
                  "--base-repo", "file://{}/$basearch".format(standin_el9))
     return out
+
+
+@pytest.fixture(scope="session")
+def tools_build(tmp_path_factory):
+    """(project, OUTDIR): a copy of the tree built once for el9 on this host's arch, the
+    tools from upstream sources (specs/NAME/) with it."""
+    work = tmp_path_factory.mktemp("tools-build")
+    project = copy_project(str(work / "project"))
+    out = str(work / "repo")
+    cluster_repo("-C", project, "build", out, "--arch", "x86_64")
+    return project, out
 
 
 @pytest.fixture(scope="session")

@@ -124,7 +124,7 @@ def test_completion_offers_every_subcommand_and_option(docs, prog):
 def test_completion_examples(docs):
     from cluster_repo.targets import TARGETS
     assert complete(docs, "cluster-repo", "build", "--target", "") == set(TARGETS)
-    assert complete(docs, "cluster-repo", "-C", ".", "b") == {"build"}
+    assert complete(docs, "cluster-repo", "-C", ".", "b") == {"build", "bump"}
     assert {"sync", "status", "--dry-run", "--check"} <= complete(docs, "dnf-cluster", "node", "")
     assert complete(docs, "dnf-cluster", "master", "--worker", "") == {"ssh", "exec"}
     assert "specs" in complete(docs, "cluster-repo", "build", "sp")             # OUTDIR: directories

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from cluster_testkit import REPO_ROOT
+from cluster_repo.project import Project
 from conftest import cluster_repo
 from test_definitions import read, write
 
@@ -17,8 +18,9 @@ def test_owners_lists_every_package_once():
     proc = cluster_repo("-C", REPO_ROOT, "owners")
     rows = [re.split(r"\s{2,}", line, 1) for line in proc.stdout.splitlines()]
     names = [row[0] for row in rows]
-    specs = sorted(f[:-5] for f in os.listdir(os.path.join(REPO_ROOT, "specs")) if f.endswith(".spec"))
-    assert names == specs                       # every metapackage and hand-written spec, sorted
+    specs = sorted(os.path.basename(s)[:-5] for s in Project(REPO_ROOT).spec_files())
+    assert "mbw" in specs                       # a tool's specs/NAME/NAME.spec too
+    assert names == specs                       # every metapackage, hand-written spec and tool, sorted
     assert all(len(row) == 2 and row[1] for row in rows)
     assert dict(rows)["cluster-release"] == TEAM
     assert dict(rows)["cluster-node"] == TEAM

@@ -95,14 +95,14 @@ def _bump(project, name, extra_requires, release="2"):
 def test_update_rebuilds_only_the_changed_spec_and_keeps_old_builds(project, tmp_path, make_root):
     out = str(tmp_path / "out")
     first = cluster_repo("-C", project, "build", out).stdout
-    assert "14 built, 0 unchanged" in first
+    assert "16 built, 0 unchanged" in first
     before = files_with_digests(out)
 
     _bump(project, "cluster-apps-bio", "hdf5")
     proc = cluster_repo("-C", project, "build", out, "--update")
     assert "rendered specs/cluster-apps-bio.spec" in proc.stdout
     assert re.search(r"built cluster-apps-bio-1\.0-2\.el9", proc.stdout)
-    assert "1 built, 13 unchanged, 3 files added" in proc.stdout
+    assert "1 built, 15 unchanged, 3 files added" in proc.stdout
     after = files_with_digests(out)
     added = sorted(set(after) - set(before))
     assert [p for p in added if p.endswith(".rpm")] == [
@@ -152,7 +152,7 @@ def test_full_rebuild_never_replaces_published_files(project, tmp_path):
     cluster_repo("-C", project, "build", out)
     before = files_with_digests(out)
     proc = cluster_repo("-C", project, "build", out)
-    assert "14 built, 0 unchanged, 0 files added" in proc.stdout
+    assert "16 built, 0 unchanged, 0 files added" in proc.stdout
     after = files_with_digests(out)
     for rel in before:
         if rel.endswith(".rpm"):

@@ -26,7 +26,8 @@ def lint(files):
 
 
 def test_specs_lint_clean():
-    specs = sorted(glob.glob(os.path.join(REPO_ROOT, "specs", "*.spec")))
+    specs = sorted(glob.glob(os.path.join(REPO_ROOT, "specs", "*.spec")) +
+                   glob.glob(os.path.join(REPO_ROOT, "specs", "*", "*.spec")))
     assert len(specs) >= 14
     code, messages, out = lint(specs)
     assert code == 0 and messages == [], out
