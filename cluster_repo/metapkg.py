@@ -22,8 +22,10 @@ They become a sysusers.d file (read at boot) and Lua %pretrans/%pre/%posttrans
 scriptlets (templates/sysusers.lua) that make the ids win although the packages that
 run as those accounts (munge, slurm) create them in their own %pre with dynamic ids:
 accounts created earlier in the same transaction are renumbered and what they own
-under `paths` re-owned; accounts that existed before with other ids are refused with
-the commands that fix them. The package then Requires(pre) setup. `owners`
+under `paths` re-owned, all through shadow-utils' tools (useradd, groupmod, usermod,
+which take the account files' locks); accounts that existed before with other ids are
+refused with the commands that fix them. The package then Requires(pre) setup and
+shadow-utils. `owners`
 (required) names who maintains it (owners.py); `changelog` is optional (changelog.py);
 `license` is an SPDX expression (default MIT) and `url` the project's page (default
 DEFAULT_URL).
@@ -489,8 +491,10 @@ def render(pkg, source_rel):
                 expression += " = %{version}-%{release}"
             deps += _guarded(["{:<15} {}".format(tag, expression)], dep)
     if pkg.sysusers:
-        # the account scriptlets read and write setup's /etc/passwd and /etc/group
+        # the account scriptlets read setup's /etc/passwd and /etc/group and change
+        # accounts with shadow-utils' useradd, groupadd, usermod and groupmod
         deps.append("{:<15} setup".format("Requires(pre):"))
+        deps.append("{:<15} shadow-utils".format("Requires(pre):"))
     sysusers_file = "%{_sysusersdir}/" + pkg.name + ".conf"
     entries = pkg.changelog or changelog.generated(pkg.evr, pkg.owners, source_rel, pkg.deps)
     return template.fill(SPEC_TEMPLATE, {

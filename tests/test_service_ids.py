@@ -152,6 +152,46 @@ def test_accounts_that_existed_with_other_ids_are_refused_with_the_fix(node_fact
     assert_fixed(node)
 
 
+def test_accounts_change_only_through_shadow_utils_which_wait_for_its_lock(node_factory):
+    """cluster-users changes accounts with groupadd/useradd/groupmod/usermod, never by
+    writing /etc/passwd, /etc/group or their shadow files itself: while another program
+    holds shadow-utils' locks (a useradd or vipw running at that moment), nothing is
+    written; rpm refuses cluster-users with one line naming the tool, and a second
+    install, once the lock is gone, gives the fixed ids."""
+    node = node_factory("locked", "x86_64")
+    node.dnf("-y", "install", "setup", "shadow-utils", "systemd")     # a live node: the tools are there
+    databases = ("passwd", "group", "shadow", "gshadow")
+
+    def contents():
+        out = {}
+        for name in databases:
+            with open(node.path("etc/" + name)) as handle:
+                out[name] = handle.read()
+        return out
+    before = contents()
+    # shadow-utils' lock files name the pid of a live process (commonio_lock); ours is alive
+    locks = [node.path("etc/{}.lock".format(name)) for name in databases]
+    for lock in locks:
+        with open(lock, "w") as handle:
+            handle.write(str(os.getpid()))
+    try:
+        result = node.dnf("-y", "install", "cluster-users", check=False)
+        during = contents()
+    finally:
+        for lock in locks:
+            os.unlink(lock)
+    out = result.out + result.err
+    assert result.rc == 1, result
+    assert during == before, "the account files changed while shadow-utils' lock was held"
+    assert re.search(r"cluster-users: groupadd -r -g 451 munge did not create group munge", out), out
+    assert "Traceback" not in out
+    assert "cluster-users" not in node.installed()
+    node.dnf("-y", "install", "cluster-users")
+    assert_fixed(node)
+    node.dnf("-y", "install", "munge", "slurm")      # their %pre finds the accounts and keeps them
+    assert_fixed(node)
+
+
 @pytest.fixture(scope="module")
 def el8_repos(tmp_path_factory, cluster_repo_for):
     """The stand-in base and the cluster repository built for EL8 (xz payloads, Python 3.6)."""
