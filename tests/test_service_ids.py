@@ -7,6 +7,7 @@ into empty roots and roots that already have a base, and with EL8's rpm 4.14 (no
 rpm.execute in its Lua) where /opt/rpm414 has it. Every root's /etc/passwd and
 /etc/group is read as getent would read them, and the directories the accounts own
 follow them. Accounts that existed before with other ids are refused, loudly."""
+import base64
 import os
 import re
 import shutil
@@ -190,6 +191,73 @@ def test_accounts_change_only_through_shadow_utils_which_wait_for_its_lock(node_
     assert_fixed(node)
     node.dnf("-y", "install", "munge", "slurm")      # their %pre finds the accounts and keeps them
     assert_fixed(node)
+
+
+@pytest.fixture(scope="module")
+def users_rpms(tmp_path_factory):
+    """{target: cluster-users RPM} built from the rendered spec with fc42's and el9's
+    macros by this host's rpmbuild (Debian 12: rpm 4.18, which generates no user() or
+    group() provides; Debian 13's rpm 4.20 generates them itself)."""
+    from cluster_repo.rpmbuild import rpmbuild
+    from cluster_repo.targets import get_target
+    work = tmp_path_factory.mktemp("users-rpms")
+    yaml_path = os.path.join(REPO_ROOT, "metapackages", "cluster-users.yaml")
+    spec = work / "cluster-users.spec"
+    spec.write_text(metapkg.render(metapkg.load(yaml_path), "metapackages/cluster-users.yaml"))
+    return dict((target, rpmbuild(str(spec), "-bb", rpmdir=str(work / target), defines=get_target(target).macros)[0])
+                for target in ("fc42", "el9"))
+
+
+def rpm_query(path, *args):
+    return subprocess.run(["rpm", "-qp"] + list(args) + [path], stdout=subprocess.PIPE, check=True,
+                          universal_newlines=True).stdout
+
+
+def test_fc42_cluster_users_provides_its_accounts_as_rpm_419_would(users_rpms):
+    """rpm >= 4.19 (Fedora 42) turns each line of a packaged sysusers.d file into
+    `user(NAME) = BASE64` (the line, NUL-padded) plus `group(NAME)`, and creates the
+    account from it on install; dnf resolves user()/group() requires with them. The
+    fc42 build has exactly those whatever rpm builds it; EL9's rpm has no such thing."""
+    with open(os.path.join(REPO_ROOT, "specs", "cluster-users.spec")) as handle:
+        assert "user(munge)" in handle.read()
+    conf = subprocess.run("rpm2cpio '{}' | cpio -i --quiet --to-stdout ./usr/lib/sysusers.d/cluster-users.conf"
+                          .format(users_rpms["fc42"]), shell=True, stdout=subprocess.PIPE, check=True,
+                          universal_newlines=True).stdout
+    lines = [line for line in conf.splitlines() if line and not line.startswith("#")]
+    assert [line.split()[1] for line in lines] == ["munge", "slurm"]
+    provides = [p for p in rpm_query(users_rpms["fc42"], "--provides").splitlines() if re.match(r"(user|group)\(", p)]
+    want = []
+    for line in lines:
+        data = line.encode() + b"\0" * (-len(line) % 3)
+        want += ["user({}) = {}".format(line.split()[1], base64.b64encode(data).decode()),
+                 "group({})".format(line.split()[1])]
+    assert sorted(provides) == sorted(want)
+    for provide in provides:
+        if " = " in provide:     # what rpm 4.19+ feeds systemd-sysusers on install
+            assert base64.b64decode(provide.split(" = ")[1]).rstrip(b"\0").decode() in lines
+    assert not re.search(r"^(user|group)\(", rpm_query(users_rpms["el9"], "--provides"), re.M)
+
+
+def test_fc42_cluster_users_ids_win_in_both_orders(users_rpms, node_factory):
+    """The fc42 build, installed by this host's rpm (4.18) with the stand-in munge and
+    slurm, in both orders: munge's and slurm's %pre first, in one transaction into an
+    empty root (they take dynamic ids, cluster-users renumbers them and re-owns their
+    directories), and cluster-users first, on a live node (its accounts exist; the later
+    munge and slurm %pre keep them and rpm gives their directories the fixed ids)."""
+    first = node_factory("fc42-services-first", "x86_64")
+    first.dnf("-y", "--setopt=rpmverbosity=debug", "install", "munge", "slurm-slurmd", users_rpms["fc42"])
+    assert first.installed()["cluster-users"].endswith(".fc42.noarch")
+    order = scriptlet_order(first)
+    assert order.index(("prein", "munge")) < order.index(("prein", "cluster-users")), order
+    assert order.index(("prein", "slurm-slurmd")) < order.index(("prein", "cluster-users")), order
+    ids = assert_fixed(first)
+
+    later = node_factory("fc42-users-first", "x86_64")
+    later.dnf("-y", "install", "setup", "shadow-utils", "systemd")
+    later.dnf("-y", "install", users_rpms["fc42"])
+    assert later.ids("munge", "slurm") == ids[0]
+    later.dnf("-y", "install", "munge", "slurm-slurmd")
+    assert assert_fixed(later) == ids
 
 
 @pytest.fixture(scope="module")
