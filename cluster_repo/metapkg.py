@@ -22,14 +22,17 @@ They become a sysusers.d file (read at boot) and Lua %pretrans/%pre/%posttrans
 scriptlets (templates/sysusers.lua) that make the ids win although the packages that
 run as those accounts (munge, slurm) create them in their own %pre with dynamic ids:
 accounts created earlier in the same transaction are renumbered and what they own
-under `paths` re-owned; accounts that existed before with other ids are refused with
-the commands that fix them. The package then Requires(pre) setup. `owners`
+under `paths` re-owned, all through shadow-utils' tools (useradd, groupmod, usermod,
+which take the account files' locks); accounts that existed before with other ids are
+refused with the commands that fix them. The package then Requires(pre) setup and
+shadow-utils. `owners`
 (required) names who maintains it (owners.py); `changelog` is optional (changelog.py);
 `license` is an SPDX expression (default MIT) and `url` the project's page (default
 DEFAULT_URL).
 
 Every text value is checked and escaped before it reaches the spec (spectext.py), and
 the spec comes from templates/metapackage.spec.in."""
+import base64
 import os
 import re
 
@@ -465,6 +468,34 @@ def sysusers_lua(pkg, phase):
     return body
 
 
+#: the spec condition for declaring user()/group() provides (sysusers_provides): a target
+#: whose rpm generates them (Fedora 42 and later; EL10 and Fedora 41 patch the generator
+#: out, see targets.USERGROUP_NONE) built where rpm has no generator (rpm < 4.19, which
+#: has no fileattrs/sysusers.attr: Debian 12's 4.18). On a Fedora builder, or Debian 13's
+#: rpm 4.20, rpm generates them from the sysusers.d file itself and the spec adds none.
+SYSUSERS_PROVIDES_IF = ('%if 0%{?fedora} >= 42 && !0%{lua: if posix.access(rpm.expand('
+                        '"%{_fileattrsdir}/sysusers.attr")) then print(1) end}')
+
+
+def sysusers_provide_lines(pkg):
+    """The provides rpm >= 4.19 generates from the package's sysusers.d lines (its
+    fileattrs/sysusers.attr and %add_sysuser): `user(NAME) = DATA` for a u line and
+    `group(NAME) = DATA` for a g line, DATA the line's fields joined by single spaces,
+    NUL-padded to a multiple of 3 bytes and base64-encoded (no '=', no line break: rpm
+    4.19+ decodes it and creates the account with systemd-sysusers on install), and
+    `group(NAME)` for the group a u line creates alongside."""
+    out = []
+    for line in (line for u in pkg.sysusers for line in u.lines()):
+        fields = line.split()
+        data = " ".join(fields).encode("utf-8")
+        data += b"\0" * (-len(data) % 3)
+        kind = "user" if fields[0] == "u" else "group"
+        out.append("{}({}) = {}".format(kind, fields[1], base64.b64encode(data).decode("ascii")))
+        if kind == "user":
+            out.append("group({})".format(fields[1]))
+    return out
+
+
 def _sysusers_install(pkg, sysusers_file):
     lines = [line for u in pkg.sysusers for line in u.lines()]
     if SYSUSERS_EOF in lines:           # cannot happen: every line starts with "u " or "g "
@@ -489,8 +520,12 @@ def render(pkg, source_rel):
                 expression += " = %{version}-%{release}"
             deps += _guarded(["{:<15} {}".format(tag, expression)], dep)
     if pkg.sysusers:
-        # the account scriptlets read and write setup's /etc/passwd and /etc/group
+        # the account scriptlets read setup's /etc/passwd and /etc/group and change
+        # accounts with shadow-utils' useradd, groupadd, usermod and groupmod
         deps.append("{:<15} setup".format("Requires(pre):"))
+        deps.append("{:<15} shadow-utils".format("Requires(pre):"))
+        deps += [SYSUSERS_PROVIDES_IF] + ["{:<15} {}".format("Provides:", p)
+                                          for p in sysusers_provide_lines(pkg)] + ["%endif"]
     sysusers_file = "%{_sysusersdir}/" + pkg.name + ".conf"
     entries = pkg.changelog or changelog.generated(pkg.evr, pkg.owners, source_rel, pkg.deps)
     return template.fill(SPEC_TEMPLATE, {

@@ -2,9 +2,19 @@
 and dependencies of base/packages.yaml, built with rpmbuild and indexed with
 createrepo_c, one repository per arch (`OUT/<arch>/`), as Fedora mirrors lay them out.
 They are empty but for what the real packages do that matters to the cluster: setup's
-/etc/passwd and /etc/group, directories owned by service accounts, and the accounts
-munge and slurm create in %pre (`useradd -r`: dynamic ids; standin_useradd.lua)."""
+/etc/passwd and /etc/group, directories owned by service accounts, the accounts munge and
+slurm create in their shell %pre (`getent || groupadd -r`, `getent || useradd -r`, as the
+real ones: dynamic ids), and shadow-utils' tools that do it.
+
+The stand-in shadow-utils carries working tools: the build host's useradd, groupadd,
+usermod, groupmod and getent with the libraries ldd names for them (HOST_TOOLS). rpm runs
+scriptlets chrooted into an --installroot, so only binaries inside the root can run there,
+and only once the package that ships them is installed, as on Fedora/EL: a scriptlet that
+calls useradd before shadow-utils is in fails here as it would there. The binaries are the
+host's (x86_64 also in aarch64 packages: the kernel does not care about rpm's arch, as
+with dnfroot.give_shell), so the package turns off rpm's automatic dependencies."""
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -17,25 +27,32 @@ from dnf_plugin_cluster.names import CLUSTER_ARCHES
 from . import REPO_ROOT
 
 BASE_FILE = os.path.join(REPO_ROOT, "base", "packages.yaml")
-USERADD_LUA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "standin_useradd.lua")
+#: {stand-in package: host binaries it ships, with their libraries} (see above)
+HOST_TOOLS = {"shadow-utils": ("/usr/sbin/useradd", "/usr/sbin/groupadd", "/usr/sbin/usermod",
+                               "/usr/sbin/groupmod", "/usr/bin/getent")}
 
 
-def _lua_str(value):
-    """A Lua string literal; basepkgs already refused quotes, backslashes, % and line breaks."""
-    assert not any(c in value for c in '"\\%\n'), value
-    return '"{}"'.format(value)
+def host_files(binaries):
+    """[(path in the package, host file to copy)] for `binaries` and every library ldd
+    names for them (the dynamic loader included), each path once."""
+    out = {}
+    for binary in binaries:
+        ldd = subprocess.run(["ldd", binary], stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
+        for path in [binary] + re.findall(r"(/\S+) \(0x", ldd):
+            out.setdefault(path, os.path.realpath(path))
+    return sorted(out.items())
 
 
 def useradd_pre(account):
-    """The Lua body of the %pre that creates `account` ({"user", "comment", "home"}) as
-    useradd -r would (standin_useradd.lua, without its comment lines)."""
-    with open(USERADD_LUA) as handle:
-        code = [line for line in handle.read().splitlines() if not line.lstrip().startswith("--")]
-    if any("%" in line for line in code):
-        raise ValueError("{} must not contain '%' (rpm expands macros in scriptlets)".format(USERADD_LUA))
-    head = "local USER, COMMENT, HOME = {}, {}, {}".format(
-        _lua_str(account["user"]), _lua_str(account["comment"]), _lua_str(account["home"]))
-    return [head] + [line for line in code if line.strip()]
+    """The shell %pre of a package whose real counterpart creates `account` ({"user",
+    "comment", "home"}), as the real munge and slurm spec files have it (Fedora's
+    UsersAndGroups guideline before sysusers.d): dynamic ids from useradd -r."""
+    user, comment, home = account["user"], account["comment"], account["home"]
+    assert not any(c in comment + home + user for c in '"$`\\%\n'), account
+    return ["getent group {0} >/dev/null || groupadd -r {0}".format(user),
+            'getent passwd {0} >/dev/null || useradd -r -g {0} -d {1} -s /sbin/nologin -c "{2}" {0}'.format(
+                user, home, comment),
+            "exit 0"]
 
 
 def _subpackage(pkg, evr):
@@ -57,6 +74,9 @@ def _subpackage(pkg, evr):
     ]
     if pkg.noarch:
         header.append("BuildArch: noarch")
+    tools = host_files(HOST_TOOLS.get(pkg.name, ()))
+    if tools:
+        header.append("AutoReqProv: no")
     # "@EVR@" ties subpackages of one source together, like `slurm = %{version}-%{release}`.
     header += ["Requires: {}".format(r.replace("@EVR@", full_evr)) for r in pkg.requires]
     header += ["Requires(pre): {}".format(r) for r in pkg.requires_pre]
@@ -73,9 +93,13 @@ def _subpackage(pkg, evr):
                     "cat > %{{buildroot}}{} <<'{}'".format(path, basepkgs.CONTENT_EOF)]
         install += text.rstrip("\n").split("\n") + [basepkgs.CONTENT_EOF]
     install += ["mkdir -p %{{buildroot}}{}".format(d) for d in sorted(pkg.dirs)]
+    for dest, source in tools:
+        install.append("mkdir -p %{{buildroot}}{} && cp -p {} %{{buildroot}}{}".format(
+            os.path.dirname(dest), source, dest))
+        files.append(dest)
     scripts = []
     if pkg.creates_user:
-        scripts = ["%pre -n {} -p <lua>".format(pkg.name)] + useradd_pre(pkg.creates_user) + [""]
+        scripts = ["%pre -n {}".format(pkg.name)] + useradd_pre(pkg.creates_user) + [""]
     wrap = lambda lines: guards + lines + closers if lines else []
     return wrap(header), wrap(files), wrap(install), wrap(scripts)
 
@@ -86,7 +110,9 @@ def render_specs(base):
     specs = []
     depth = max(len(p.evrs) for p in base.packages.values())
     for gen in range(depth):
-        head = ["Name: standin-base-{}".format(gen), "Version: 1", "Release: 1",
+        # no /usr/lib/.build-id links for the host tools (HOST_TOOLS)
+        head = ["%global _build_id_links none",
+                "Name: standin-base-{}".format(gen), "Version: 1", "Release: 1",
                 "Summary: Stand-in base distribution packages", "License: MIT",
                 "%description", "Generated from base/packages.yaml; builds no package of its own.", ""]
         headers, files, install, scripts = [], [], [], []

@@ -94,7 +94,7 @@ def test_hostile_text_is_built_as_text(project, tmp_path):
     assert rpm_query(rpm, "--qf", "%{URL}") == data["url"]
     assert rpm_query(rpm, "--qf", "%{DESCRIPTION}") == data["description"].rstrip("\n")
     requires = [r for r in rpm_query(rpm, "--requires").splitlines() if not r.startswith("rpmlib(")]
-    assert sorted(requires) == ["chrony", "munge >= 0.5", "setup"]
+    assert sorted(requires) == ["chrony", "munge >= 0.5", "setup", "shadow-utils"]
     scripts = rpm_query(rpm, "--scripts")
     from cluster_repo import metapkg
     for phase, heading in (("pretrans", "pretrans scriptlet"), ("pre", "preinstall scriptlet"),

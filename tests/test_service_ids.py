@@ -4,9 +4,11 @@ every node, although munge, slurm and slurm-slurmd create their accounts in thei
 every way a node is installed: one `dnf install` of a role's metapackage, `dnf
 cluster-node sync`, a kickstart's %packages in one transaction, on x86_64 and aarch64,
 into empty roots and roots that already have a base, and with EL8's rpm 4.14 (no
-rpm.execute in its Lua) where /opt/rpm414 has it. Every root's /etc/passwd and
+rpm.execute in its Lua) where /opt/rpm414 has it, and with rpm >= 4.19's own sysusers
+handling (Debian 13's rpm 4.20 in the chroot CLUSTER_RPM_SYSUSERS_CHROOT names). Every root's /etc/passwd and
 /etc/group is read as getent would read them, and the directories the accounts own
 follow them. Accounts that existed before with other ids are refused, loudly."""
+import base64
 import os
 import re
 import shutil
@@ -150,6 +152,206 @@ def test_accounts_that_existed_with_other_ids_are_refused_with_the_fix(node_fact
     node.dnf("-y", "install", "cluster-users")
     assert "cluster-users" in node.installed()
     assert_fixed(node)
+
+
+def test_accounts_change_only_through_shadow_utils_which_wait_for_its_lock(node_factory):
+    """cluster-users changes accounts with groupadd/useradd/groupmod/usermod, never by
+    writing /etc/passwd, /etc/group or their shadow files itself: while another program
+    holds shadow-utils' locks (a useradd or vipw running at that moment), nothing is
+    written; rpm refuses cluster-users with one line naming the tool, and a second
+    install, once the lock is gone, gives the fixed ids."""
+    node = node_factory("locked", "x86_64")
+    node.dnf("-y", "install", "setup", "shadow-utils", "systemd")     # a live node: the tools are there
+    databases = ("passwd", "group", "shadow", "gshadow")
+
+    def contents():
+        out = {}
+        for name in databases:
+            with open(node.path("etc/" + name)) as handle:
+                out[name] = handle.read()
+        return out
+    before = contents()
+    # shadow-utils' lock files name the pid of a live process (commonio_lock); ours is alive
+    locks = [node.path("etc/{}.lock".format(name)) for name in databases]
+    for lock in locks:
+        with open(lock, "w") as handle:
+            handle.write(str(os.getpid()))
+    try:
+        result = node.dnf("-y", "install", "cluster-users", check=False)
+        during = contents()
+    finally:
+        for lock in locks:
+            os.unlink(lock)
+    out = result.out + result.err
+    assert result.rc == 1, result
+    assert during == before, "the account files changed while shadow-utils' lock was held"
+    assert re.search(r"cluster-users: groupadd -r -g 451 munge did not create group munge", out), out
+    assert "Traceback" not in out
+    assert "cluster-users" not in node.installed()
+    node.dnf("-y", "install", "cluster-users")
+    assert_fixed(node)
+    node.dnf("-y", "install", "munge", "slurm")      # their %pre finds the accounts and keeps them
+    assert_fixed(node)
+
+
+@pytest.fixture(scope="module")
+def users_rpms(tmp_path_factory):
+    """{target: cluster-users RPM} built from the rendered spec with fc42's and el9's
+    macros by this host's rpmbuild (Debian 12: rpm 4.18, which generates no user() or
+    group() provides; Debian 13's rpm 4.20 generates them itself)."""
+    from cluster_repo.rpmbuild import rpmbuild
+    from cluster_repo.targets import get_target
+    work = tmp_path_factory.mktemp("users-rpms")
+    yaml_path = os.path.join(REPO_ROOT, "metapackages", "cluster-users.yaml")
+    spec = work / "cluster-users.spec"
+    spec.write_text(metapkg.render(metapkg.load(yaml_path), "metapackages/cluster-users.yaml"))
+    return dict((target, rpmbuild(str(spec), "-bb", rpmdir=str(work / target), defines=get_target(target).macros)[0])
+                for target in ("fc42", "el9"))
+
+
+def rpm_query(path, *args):
+    return subprocess.run(["rpm", "-qp"] + list(args) + [path], stdout=subprocess.PIPE, check=True,
+                          universal_newlines=True).stdout
+
+
+def test_fc42_cluster_users_provides_its_accounts_as_rpm_419_would(users_rpms):
+    """rpm >= 4.19 (Fedora 42) turns each line of a packaged sysusers.d file into
+    `user(NAME) = BASE64` (the line, NUL-padded) plus `group(NAME)`, and creates the
+    account from it on install; dnf resolves user()/group() requires with them. The
+    fc42 build has exactly those whatever rpm builds it; EL9's rpm has no such thing."""
+    with open(os.path.join(REPO_ROOT, "specs", "cluster-users.spec")) as handle:
+        assert "user(munge)" in handle.read()
+    conf = subprocess.run("rpm2cpio '{}' | cpio -i --quiet --to-stdout ./usr/lib/sysusers.d/cluster-users.conf"
+                          .format(users_rpms["fc42"]), shell=True, stdout=subprocess.PIPE, check=True,
+                          universal_newlines=True).stdout
+    lines = [line for line in conf.splitlines() if line and not line.startswith("#")]
+    assert [line.split()[1] for line in lines] == ["munge", "slurm"]
+    provides = [p for p in rpm_query(users_rpms["fc42"], "--provides").splitlines() if re.match(r"(user|group)\(", p)]
+    want = []
+    for line in lines:
+        data = line.encode() + b"\0" * (-len(line) % 3)
+        want += ["user({}) = {}".format(line.split()[1], base64.b64encode(data).decode()),
+                 "group({})".format(line.split()[1])]
+    assert sorted(provides) == sorted(want)
+    for provide in provides:
+        if " = " in provide:     # what rpm 4.19+ feeds systemd-sysusers on install
+            assert base64.b64decode(provide.split(" = ")[1]).rstrip(b"\0").decode() in lines
+    assert not re.search(r"^(user|group)\(", rpm_query(users_rpms["el9"], "--provides"), re.M)
+
+
+def test_fc42_cluster_users_ids_win_in_both_orders(users_rpms, node_factory):
+    """The fc42 build, installed by this host's rpm (4.18) with the stand-in munge and
+    slurm, in both orders: munge's and slurm's %pre first, in one transaction into an
+    empty root (they take dynamic ids, cluster-users renumbers them and re-owns their
+    directories), and cluster-users first, on a live node (its accounts exist; the later
+    munge and slurm %pre keep them and rpm gives their directories the fixed ids)."""
+    first = node_factory("fc42-services-first", "x86_64")
+    first.dnf("-y", "--setopt=rpmverbosity=debug", "install", "munge", "slurm-slurmd", users_rpms["fc42"])
+    assert first.installed()["cluster-users"].endswith(".fc42.noarch")
+    order = scriptlet_order(first)
+    assert order.index(("prein", "munge")) < order.index(("prein", "cluster-users")), order
+    assert order.index(("prein", "slurm-slurmd")) < order.index(("prein", "cluster-users")), order
+    ids = assert_fixed(first)
+
+    later = node_factory("fc42-users-first", "x86_64")
+    later.dnf("-y", "install", "setup", "shadow-utils", "systemd")
+    later.dnf("-y", "install", users_rpms["fc42"])
+    assert later.ids("munge", "slurm") == ids[0]
+    later.dnf("-y", "install", "munge", "slurm-slurmd")
+    assert assert_fixed(later) == ids
+
+
+#: a Debian 13 chroot with its rpm (4.20) and rpm's sysusers helper, e.g. a copy of
+#: .cache/chroots/trixie-minbase with `apt-get install rpm`; not made by the tests
+RPM_SYSUSERS_CHROOT = os.environ.get("CLUSTER_RPM_SYSUSERS_CHROOT", "")
+
+
+def chroot_rpm_version():
+    if not RPM_SYSUSERS_CHROOT or not os.access(os.path.join(RPM_SYSUSERS_CHROOT, "usr/bin/rpm"), os.X_OK):
+        return None
+    out = subprocess.run(["chroot", RPM_SYSUSERS_CHROOT, "rpm", "--version"], stdout=subprocess.PIPE,
+                         universal_newlines=True).stdout
+    return tuple(int(x) for x in re.findall(r"\d+", out)[:2])
+
+
+@pytest.mark.skipif((chroot_rpm_version() or (0,)) < (4, 19),
+                    reason="set CLUSTER_RPM_SYSUSERS_CHROOT to a chroot with rpm >= 4.19 (Debian 13)")
+def test_fc42_cluster_users_with_rpm_420s_own_sysusers(users_rpms, standin_el9):
+    """rpm >= 4.19 creates the accounts of user()/group() provides itself (%sysusers,
+    before %pre). With the fc42 build: rpm alone (the Lua scriptlets turned off) gives
+    the fixed ids; munge's and slurm's %pre first in one transaction still end with the
+    fixed ids; cluster-users first, then munge and slurm, too."""
+    import tempfile
+    work = tempfile.mkdtemp(prefix="cluster-users-", dir=os.path.join(RPM_SYSUSERS_CHROOT, "tmp"))
+    inside = "/tmp/" + os.path.basename(work)
+    # rpm's sysusers.sh reads its input through bash process substitution (/dev/fd: /proc)
+    proc_dir = os.path.join(RPM_SYSUSERS_CHROOT, "proc")
+    mounted = not os.path.ismount(proc_dir)
+    if mounted:
+        subprocess.run(["mount", "-t", "proc", "proc", proc_dir], check=True)
+    try:
+        os.makedirs(os.path.join(work, "pkgs"))
+        source = os.path.join(standin_el9, "x86_64", "Packages")
+        files = os.listdir(source)
+
+        def pick(name):
+            found = sorted(f for f in files if re.match(re.escape(name) + r"-\d", f))
+            shutil.copy2(os.path.join(source, found[-1]), os.path.join(work, "pkgs"))
+            return inside + "/pkgs/" + found[-1]
+        base = [pick(n) for n in ("filesystem", "setup", "glibc", "bash", "shadow-utils", "systemd",
+                                  "hwloc-libs", "munge-libs", "slurm-libs")]
+        services = [pick(n) for n in ("munge", "slurm", "slurm-slurmd")]
+        shutil.copy2(users_rpms["fc42"], os.path.join(work, "pkgs"))
+        users = inside + "/pkgs/" + os.path.basename(users_rpms["fc42"])
+        from cluster_testkit.dnfroot import give_shell
+
+        def rpm(root, *args):
+            if not os.path.isdir(os.path.join(work, root)):
+                give_shell(os.path.join(work, root))
+                rpm(root, "--initdb")
+            proc = subprocess.run(["chroot", RPM_SYSUSERS_CHROOT, "rpm", "--root", inside + "/" + root,
+                                   "--dbpath", "/var/lib/rpm", "--nosignature", "-vv"] + list(args),
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+            assert proc.returncode == 0, proc.stdout[-3000:]
+            return proc.stdout
+
+        class Root(object):        # what assert_fixed reads
+            def __init__(self, name):
+                self.root = os.path.join(work, name)
+
+            def path(self, rel):
+                return os.path.join(self.root, rel)
+
+            def ids(self, *names):
+                from cluster_testkit.dnfroot import DnfRoot
+                return DnfRoot.ids(self, *names)
+
+            def getent(self, database):
+                from cluster_testkit.dnfroot import DnfRoot
+                return DnfRoot.getent(self, database)
+
+            def owner(self, rel):
+                st = os.lstat(self.path(rel))
+                return st.st_uid, st.st_gid
+
+        rpm("own", "-i", *base)
+        log = rpm("own", "-i", "--nopretrans", "--nopre", "--noposttrans", users)
+        assert "%sysusers(cluster-users" in log
+        assert_fixed(Root("own"))
+
+        log = rpm("services-first", "-i", *(base + services + [users]))
+        order = re.findall(r"%(sysusers|pretrans|prein)\((munge|slurm|cluster-users)-\d", log)
+        assert order.index(("prein", "munge")) < order.index(("sysusers", "cluster-users")), order
+        assert_fixed(Root("services-first"))
+
+        rpm("users-first", "-i", *base)
+        rpm("users-first", "-i", users)
+        rpm("users-first", "-i", *services)
+        assert_fixed(Root("users-first"))
+    finally:
+        if mounted:
+            subprocess.run(["umount", proc_dir], check=False)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,8 @@
 -- The %pretrans, %pre and %posttrans of a metapackage with `sysusers:` (cluster-users):
 -- make the cluster's fixed service ids win, whatever order rpm installs the packages
 -- of a transaction in. The real munge and slurm create their accounts in their own %pre
--- with dynamic ids (useradd -r), and nothing can order cluster-users before them.
+-- with dynamic ids (useradd -r, or rpm >= 4.19 from their sysusers.d files), and nothing
+-- can order cluster-users before them.
 --
 -- render() in cluster_repo/metapkg.py prepends to this file, for each scriptlet,
 --   local PHASE = "pretrans" | "pre" | "posttrans"
@@ -10,28 +11,39 @@
 -- and leaves out the lines that are only comments.
 --
 -- What happens:
---   * an account missing before the transaction is created with its fixed ids: in
---     pretrans where the root has /etc/passwd and /etc/group (a live node, an image
---     with a base), otherwise in pre, which runs after setup (Requires(pre): setup);
---     so a package whose %pre runs later finds it and keeps it (getent || useradd);
+--   * an account missing before the transaction is created with its fixed ids
+--     (groupadd -r -g, useradd -r -u -g): in pretrans where the root already has
+--     /etc/passwd, /etc/group and shadow-utils (a live node, an image with a base),
+--     otherwise in pre, which runs after them (Requires(pre): setup, shadow-utils); so
+--     a package whose %pre runs later finds it and keeps it (getent || useradd);
 --   * an account a package created EARLIER IN THIS TRANSACTION with another id (munge's
---     %pre ran before ours) is renumbered, and what the old ids own under the account's
---     `paths` is re-owned: nothing has run as it yet; posttrans re-owns again (rpm may
---     have laid down later files with the id it looked up before) and fails loudly if
---     an account does not end with its fixed ids;
+--     %pre ran before ours) is renumbered (groupmod -g, usermod -u -g), and what the old
+--     ids own under the account's `paths` is re-owned: nothing has run as it yet;
+--     posttrans re-owns again (rpm may have laid down later files with the id it looked
+--     up before) and fails loudly if an account does not end with its fixed ids;
 --   * an account that existed BEFORE the transaction with other ids is refused in
 --     pretrans, with the commands that fix it: a live account may have running
 --     processes and files outside its package's directories (spool, NFS, shared state),
 --     so it is not renumbered behind the admin's back.
 --
--- Pure Lua with rpm's io, os and posix: no rpm.execute (EL8's rpm 4.14 has none), no
--- shell, no shadow-utils (empty image roots have neither). rpm keeps one Lua state per
--- process, so the global CLUSTER_USERS_STATE carries what pretrans saw to pre and
--- posttrans. No percent sign anywhere: rpm expands macros in scriptlets.
--- Limits: only /etc/passwd and /etc/group are read (not LDAP/SSSD); rpm's own lock
--- serializes transactions, useradd run outside rpm at the same moment could race.
+-- Accounts change only through shadow-utils' groupadd, useradd, groupmod and usermod,
+-- which take the account files' locks (lckpwdf and /etc/passwd.lock ...), write shadow
+-- and gshadow entries and keep backups; this file only reads /etc/passwd and /etc/group.
+-- How the tools run, in the scriptlet's own Lua (no shell: one spec for EL8 to Fedora):
+--   * rpm >= 4.15 (EL9, EL10, Fedora): rpm.execute, rpm's supported way to run a
+--     program from a Lua scriptlet (Fedora's scriptlet guidelines; no fork of rpm itself);
+--   * EL8's rpm 4.14.3, which has no rpm.execute: posix.fork, posix.exec and posix.wait,
+--     the pattern EPEL 8 specs use in Lua. Its posix.wait gives no exit status, so
+--     every change is checked by reading the files again, on every rpm.
+-- A `%pre -p /bin/sh` with `getent || groupadd -g` would do for pre alone, but pretrans
+-- (before any package) and the state pretrans hands to pre and posttrans need Lua; one
+-- Lua path keeps a single spec for all targets.
+-- rpm keeps one Lua state per process, so the global CLUSTER_USERS_STATE carries what
+-- pretrans saw to pre and posttrans. No percent sign anywhere: rpm expands macros in
+-- scriptlets. Limits: only /etc/passwd and /etc/group are read (not LDAP/SSSD).
 
-local PW, GR, SH, GS = "/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow"
+local PW, GR = "/etc/passwd", "/etc/group"
+local TOOLS = "/usr/sbin/"
 
 local function fail(msg)
   error(PACKAGE .. ": " .. msg, 0)
@@ -50,20 +62,6 @@ local function readlines(path)
   end
   f:close()
   return lines
-end
-
--- rewritten in place: the file keeps its inode, mode, owner and SELinux label
-local function writelines(path, lines)
-  local f = assert(io.open(path, "w"))
-  f:write(table.concat(lines, "\n"), "\n")
-  f:close()
-end
-
-local function append(path, line)
-  local f = io.open(path, "a")
-  if not f then return end
-  f:write(line, "\n")
-  f:close()
 end
 
 local function split(line)
@@ -163,14 +161,56 @@ local function renumbered(st, a)
   return st.renumbered[a.name]
 end
 
+-- run one of shadow-utils' tools (TOOLS .. argv[1]) in the root rpm runs us in
+local function tool(argv)
+  local path = TOOLS .. argv[1]
+  local args = {table.unpack(argv, 2)}
+  if rpm.execute then
+    local ok = rpm.execute(path, table.unpack(args))
+    return ok == 0 or ok == true
+  end
+  local pid = posix.fork()
+  if pid == 0 then
+    posix.exec(path, table.unpack(args))
+    if posix._exit then posix._exit(127) end
+    os.exit(127)
+  elseif pid == nil or pid < 0 then
+    return false
+  end
+  posix.wait(pid)
+  return true                      -- no status on rpm 4.14: the callers read the files again
+end
+
+local function change(argv, check, what)
+  tool(argv)
+  if not check() then
+    fail(table.concat(argv, " ") .. " did not " .. what .. " (see its message above; another"
+         .. " program may hold the account files' lock: install " .. PACKAGE .. " again when it is done)")
+  end
+end
+
+local function group_has(name, gid)
+  return function()
+    local _, g = find(readlines(GR), name)
+    return g ~= nil and tonumber(g[3]) == gid
+  end
+end
+
+local function user_has(name, uid, gid)
+  return function()
+    local _, u = find(readlines(PW), name)
+    return u ~= nil and tonumber(u[3]) == uid and tonumber(u[4]) == gid
+  end
+end
+
 local function ensure_group(a, st)
   local gr = readlines(GR)
   local i, f = find(gr, a.name)
   if not i then
     local other = holder(gr, a.gid, a.name)
     if other then fail("gid " .. a.gid .. " for " .. a.name .. " is taken by group " .. other) end
-    append(GR, a.name .. ":x:" .. a.gid .. ":")
-    if exists(GS) then append(GS, a.name .. ":!::") end
+    change({"groupadd", "-r", "-g", tostring(a.gid), a.name}, group_has(a.name, a.gid),
+           "create group " .. a.name)
     return
   end
   local have = tonumber(f[3])
@@ -178,19 +218,9 @@ local function ensure_group(a, st)
   if existed_before(a) then refuse(a, "group", have) end
   local other = holder(gr, a.gid, a.name)
   if other then fail("gid " .. a.gid .. " for " .. a.name .. " is taken by group " .. other) end
-  f[3] = tostring(a.gid)
-  gr[i] = table.concat(f, ":")
-  writelines(GR, gr)
-  -- users whose primary group it was follow it
-  local pw = readlines(PW) or {}
-  for j, line in ipairs(pw) do
-    local u = split(line)
-    if tonumber(u[4]) == have then
-      u[4] = tostring(a.gid)
-      pw[j] = table.concat(u, ":")
-    end
-  end
-  writelines(PW, pw)
+  -- groupmod also moves the users whose primary group it was
+  change({"groupmod", "-g", tostring(a.gid), a.name}, group_has(a.name, a.gid),
+         "renumber group " .. a.name)
   renumbered(st, a).gid = have
 end
 
@@ -200,10 +230,8 @@ local function ensure_user(a, st)
   if not i then
     local other = holder(pw, a.uid, a.name)
     if other then fail("uid " .. a.uid .. " for " .. a.name .. " is taken by user " .. other) end
-    append(PW, a.name .. ":x:" .. a.uid .. ":" .. a.gid .. ":" .. a.gecos .. ":" .. a.home .. ":" .. a.shell)
-    if exists(SH) and not find(readlines(SH), a.name) then
-      append(SH, a.name .. ":!!:" .. math.floor(os.time() / 86400) .. "::::::")
-    end
+    change({"useradd", "-r", "-M", "-u", tostring(a.uid), "-g", tostring(a.gid), "-d", a.home,
+            "-s", a.shell, "-c", a.gecos, a.name}, user_has(a.name, a.uid, a.gid), "create user " .. a.name)
     return
   end
   local have, havegid = tonumber(f[3]), tonumber(f[4])
@@ -211,10 +239,13 @@ local function ensure_user(a, st)
   if existed_before(a) then refuse(a, "user", have) end
   local other = holder(pw, a.uid, a.name)
   if other then fail("uid " .. a.uid .. " for " .. a.name .. " is taken by user " .. other) end
-  f[3], f[4] = tostring(a.uid), tostring(a.gid)
-  pw[i] = table.concat(f, ":")
-  writelines(PW, pw)
+  change({"usermod", "-u", tostring(a.uid), "-g", tostring(a.gid), a.name}, user_has(a.name, a.uid, a.gid),
+         "renumber user " .. a.name)
   if have ~= a.uid then renumbered(st, a).uid = have end
+end
+
+local function ready()
+  return exists(PW) and exists(GR) and posix.access(TOOLS .. "useradd", "x") ~= nil
 end
 
 local function run(phase)
@@ -225,12 +256,13 @@ local function run(phase)
       if b.gid ~= nil and b.gid ~= a.gid then refuse(a, "group", b.gid) end
       if a.uid and b.uid ~= nil and (b.uid ~= a.uid or b.ugid ~= a.gid) then refuse(a, "user", b.uid) end
     end
-    if not (exists(PW) and exists(GR)) then return end   -- an empty root: pre does it
+    if not ready() then return end     -- an empty root, or no shadow-utils yet: pre does it
   end
   local st = CLUSTER_USERS_STATE or {before = snapshot(), renumbered = {}}
   CLUSTER_USERS_STATE = st
-  if not (exists(PW) and exists(GR)) then
-    fail("no " .. PW .. " or " .. GR .. " in this root: the setup package must be installed first")
+  if not ready() then
+    fail("no " .. PW .. ", " .. GR .. " or " .. TOOLS .. "useradd in this root: setup and shadow-utils"
+         .. " must be installed first")
   end
   for _, a in ipairs(ACCOUNTS) do
     ensure_group(a, st)
@@ -241,12 +273,9 @@ local function run(phase)
     if r then reown(a.paths, r.uid, a.uid, r.gid, a.gid) end
   end
   if phase == "posttrans" then
-    local pw, gr = readlines(PW), readlines(GR)
     for _, a in ipairs(ACCOUNTS) do
-      local _, u = find(pw, a.name)
-      local _, g = find(gr, a.name)
-      local ok = g and tonumber(g[3]) == a.gid
-      if a.uid then ok = ok and u and tonumber(u[3]) == a.uid and tonumber(u[4]) == a.gid end
+      local ok = group_has(a.name, a.gid)()
+      if a.uid then ok = ok and user_has(a.name, a.uid, a.gid)() end
       if not ok then
         fail("after the transaction " .. a.name .. " does not have its fixed ids "
              .. (a.uid and (a.uid .. ":") or "") .. a.gid)
