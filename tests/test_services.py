@@ -120,6 +120,14 @@ def services(world, *args, check=True):
     return result
 
 
+def health(world, nodes, *args):
+    """`dnf-cluster master status -w NODES --health` as the admin runs it on the head node."""
+    argv = [sys.executable, os.path.join(REPO_ROOT, "bin", "dnf-cluster"), "--backend", "dnf4", "-q", "--releasever=9",
+            "master", "status", "-w", nodes, "--health", "--groups-conf", world.groups_conf,
+            "--worker", "exec", "--node-shell", world.node_shell + " %h"] + list(args)
+    return world.enter("head", *argv, check=False, stdin=subprocess.DEVNULL)
+
+
 def wait_idle(world, nodes, limit=60):
     """sinfo's node states, once every node in `nodes` is idle (bounded wait)."""
     deadline = time.monotonic() + limit
@@ -382,6 +390,64 @@ def test_a_node_added_to_the_group_joins(cluster):
     hosts = cluster.enter("head", "srun", "-N3", "hostname", check=False)
     assert sorted(hosts.stdout.split()) == ["node1", "node2", "node4"], hosts
     assert services(cluster, "-y").stdout.startswith("Nothing to change")
+
+
+def test_health_shows_a_stale_key_and_a_node_slurm_does_not_know_as_one_line_each(cluster):
+    """status --health: per group of nodes, munge across (a credential decoded each way)
+    and slurmctld's state; a stale key and a node slurm.conf lacks are one line each."""
+    ok = health(cluster, "@compute")
+    assert ok.returncode == 0, (ok.stdout, ok.stderr)
+    compute = str(NodeSet.fromlist(sorted(n for n in ("node1", "node2", "node4")
+                                          if os.path.exists(cluster.path(n, "/etc/munge/munge.key")))))
+    lines = ok.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(compute + " (") and lines[0].endswith(
+        "  munge ok; slurm idle"), ok.stdout
+
+    # node2 gets a key of its own (its munged restarted with it); node5 has the head
+    # node's key but is in no group, so slurm.conf has no NodeName line for it
+    key = cluster.path("node2", "/etc/munge/munge.key")
+    with open(key, "rb") as handle:
+        good = handle.read()
+    os.chmod(key, 0o600)
+    with open(key, "wb") as handle:
+        handle.write(os.urandom(128))
+    os.chmod(key, 0o400)
+    cluster.enter("node2", "systemctl", "restart", "munge")
+    cluster.add("node5")
+    copy = cluster.path("node5", "/etc/munge/munge.key")
+    with open(copy, "wb") as handle:
+        handle.write(good)
+    shutil.chown(copy, "munge", "munge")
+    os.chmod(copy, 0o400)
+    cluster.enter("node5", "systemctl", "start", "munge")
+    try:
+        sick = health(cluster, "@compute,node5")
+        assert sick.returncode == 100, (sick.stdout, sick.stderr)
+        lines = sick.stdout.splitlines()
+        rest = NodeSet(compute) - NodeSet("node2")
+        assert lines == [
+            "{:<{w}}  munge ok; slurm idle".format("{} ({})".format(rest, len(rest)), w=len(lines[0].split("  ")[0])),
+            "{:<{w}}  munge: key differs from the head node's; slurm idle".format(
+                "node2 (1)", w=len(lines[0].split("  ")[0])),
+            "{:<{w}}  munge ok; slurm: unknown to slurmctld (no NodeName line in slurm.conf)".format(
+                "node5 (1)", w=len(lines[0].split("  ")[0]))], sick.stdout
+        data = json.loads(health(cluster, "@compute,node5", "--json").stdout)
+        assert (data["command"], data["exit"]) == ("health", 100)
+        assert data["nodes"]["node2"]["state"] == "unhealthy"
+        assert data["nodes"]["node2"]["answer"]["munge"] == "key differs from the head node's"
+        assert data["nodes"]["node1"]["answer"]["slurm_state"] == "IDLE"
+
+        # a node that cannot be asked: one line, exit 1
+        gone = health(cluster, "node[1,9]")
+        assert gone.returncode == 1, gone
+        assert "node9 (1)  unreachable: no node %h" in gone.stdout, gone.stdout
+        assert gone.stderr.strip().splitlines()[-1] == "Error: 1 node could not be asked: node9", gone.stderr
+    finally:
+        # services puts the head node's key back on node2 and restarts its munge
+        fixed = services(cluster, "-y")
+        assert "node2 (1):" in fixed.stdout and "restarted munge" in fixed.stdout, fixed.stdout
+    again = health(cluster, "@compute")
+    assert again.returncode == 0 and again.stdout.endswith("  munge ok; slurm idle\n"), again.stdout
 
 
 def test_rotate_asks_then_rekeys_head_and_nodes(cluster):

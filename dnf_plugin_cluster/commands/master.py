@@ -108,14 +108,19 @@ class ClusterMasterCommand(ClusterCommand):
         fleet.add_argument("--groups-conf", metavar="FILE",
                            help="ClusterShell groups.conf for @groups (default: ClusterShell's own)")
         fleet.add_argument("--canary", metavar="N|NODESET",
-                           help="sync: canaries first: the first N nodes, or these nodes (default: the "
-                                "@canary group's nodes, else the first node; 0: none)")
+                           help="sync, services --rotate: canaries first: the first N nodes, or these nodes "
+                                "(default: the @canary group's nodes, else the first node; 0: none)")
         fleet.add_argument("--wave-size", type=_count, metavar="N", help="sync: nodes per wave (default: fanout)")
         fleet.add_argument("--max-failures", type=int, default=0, metavar="N",
                            help="sync: failed nodes a wave may have before the rollout stops (default: 0)")
         fleet.add_argument("--node-shell", metavar="PREFIX", default="",
-                           help="services with --worker exec: the local command that runs a command on "
-                                "node %%h (e.g. 'chroot /images/%%h')")
+                           help="services and status --health with --worker exec: the local command that "
+                                "runs a command on node %%h (e.g. 'chroot /images/%%h')")
+        fleet.add_argument("--health", action="store_true", default=False,
+                           help="status: the Slurm services' health instead of the packages: per group of "
+                                "nodes, whether munge authenticates against the head node (a credential "
+                                "decoded each way) and the node's state in slurmctld (exit 100 when a node "
+                                "is unhealthy)")
         svc = parser.add_argument_group("services")
         svc.add_argument("--controller", metavar="HOST",
                          help="the controller's host name as nodes reach it (default: this host's short name)")
@@ -220,6 +225,11 @@ class ClusterMasterCommand(ClusterCommand):
 
     def run_status(self):
         fleet = _fleet()
+        if self.opts.health:
+            from ..head import health
+            link, resolver = self._services_transport()
+            self._report(health.check(fleet.nodeset(self.opts.nodes, resolver), link))
+            return
         self._report(fleet.status(self.opts.nodes, fleet.node_commands(self.opts.node_command)["status"],
                                   **self._transport()))
 
@@ -254,12 +264,9 @@ class ClusterMasterCommand(ClusterCommand):
         _fleet()                        # ClusterShell, or the one line that says to install it
         from ..head import services
         opts = self.opts
-        transport = self._transport()
-        resolver = transport.pop("resolver")
-        worker = transport.pop("worker")
+        link, resolver = self._services_transport()
         roles = services.site_roles(profile.load_roles(opts.roles), resolver,
                                     opts.controller or services.this_host())
-        link = services.Transport(worker, opts.node_shell, **transport)
         dry_run = opts.dry_run or self.base.conf.assumeno
         plan = services.plan(roles, link, controller=opts.controller, cluster=opts.cluster_name,
                              rotate=opts.rotate)
@@ -282,6 +289,15 @@ class ClusterMasterCommand(ClusterCommand):
             raise ClusterError("{} node{} failed: {}".format(len(failures), "" if len(failures) == 1 else "s",
                                                              "; ".join(failures[:5])))
 
+    def _services_transport(self):
+        """(services.Transport, the group resolver): how services and status --health
+        run their shell scripts on the nodes."""
+        from ..head import services
+        transport = self._transport()
+        resolver = transport.pop("resolver")
+        worker = transport.pop("worker")
+        return services.Transport(worker, self.opts.node_shell, **transport), resolver
+
     def _confirm(self):
         """The host's confirmation (dnf5cli), else dnf 4's, else a plain question."""
         confirm = getattr(self.cli, "confirm", None)
@@ -296,6 +312,8 @@ class ClusterMasterCommand(ClusterCommand):
         if getattr(self.opts, "generation", None) is not None and self.opts.subcommand[0] != "rollback":
             raise ClusterError("cluster-master {}: unexpected argument {}".format(
                 self.opts.subcommand[0], quote(self.opts.generation)))
+        if getattr(self.opts, "health", False) and self.opts.subcommand[0] != "status":
+            raise ClusterError("--health is an option of cluster-master status")
         # every text that reaches a file: one line, no control characters
         check_text(self.opts.message, "--message")
         if self.opts.sign_key is not None:
