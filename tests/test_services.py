@@ -446,6 +446,7 @@ def test_health_shows_a_stale_key_and_a_node_slurm_does_not_know_as_one_line_eac
         # services puts the head node's key back on node2 and restarts its munge
         fixed = services(cluster, "-y")
         assert "node2 (1):" in fixed.stdout and "restarted munge" in fixed.stdout, fixed.stdout
+    wait_idle(cluster, list(NodeSet(compute)))
     again = health(cluster, "@compute")
     assert again.returncode == 0 and again.stdout.endswith("  munge ok; slurm idle\n"), again.stdout
 
@@ -460,8 +461,17 @@ def test_rotate_asks_then_rekeys_head_and_nodes(cluster):
     with open(cluster.path("head", "/etc/munge/munge.key"), "rb") as handle:
         assert handle.read() == old
 
+    # canary first, like a rollout: the first node (no @canary group) is re-keyed and must
+    # authenticate against the head node before the other nodes get the key
+    assert "node1 (1), canary: re-keyed first; the other nodes follow once its munge authenticates against " \
+           "the head node:" in asked.stdout, asked.stdout
     rotated = services(cluster, "--rotate", "-y")
-    assert "restarted munge" in rotated.stdout, rotated.stdout
+    out = rotated.stdout
+    assert "restarted munge" in out, out
+    steps = [out.index("head: wrote /etc/munge/munge.key"), out.index("node1: copied the munge key"),
+             out.index("node1: munge authenticates against the head node with the new key"),
+             out.index("copied the munge key", out.index("node1: munge authenticates"))]
+    assert steps == sorted(steps), out
     keys = []
     for node in ("head", "node1", "node2"):
         with open(cluster.path(node, "/etc/munge/munge.key"), "rb") as handle:
@@ -471,3 +481,61 @@ def test_rotate_asks_then_rekeys_head_and_nodes(cluster):
     result = cluster.enter("head", "srun", "-N2", "hostname", check=False)
     assert sorted(result.stdout.split()) == ["node1", "node2"], result
     assert services(cluster, "-y").stdout.startswith("Nothing to change")
+
+
+def test_rotate_stops_at_a_canary_that_does_not_authenticate(cluster):
+    """--rotate --canary node2: node2's munged keeps running with another key (a key file
+    of its own on munged's command line), so the canary does not authenticate with the new
+    key: the rotation stops, the other nodes keep the old key and their running munged."""
+    with open(cluster.path("head", "/etc/munge/munge.key"), "rb") as handle:
+        old = handle.read()
+    others = [n for n in ("node1", "node4") if os.path.exists(cluster.path(n, "/etc/munge/munge.key"))]
+    stale = cluster.path("node2", "/etc/munge/stale.key")
+    with open(stale, "wb") as handle:
+        handle.write(old)
+    shutil.chown(stale, "munge", "munge")
+    os.chmod(stale, 0o400)
+    shutil.copy("/usr/sbin/munged", cluster.path("node2", "/var/lib/munge/munged-real"))
+    wrapper = cluster.path("node2", "/var/lib/munge/munged-stale")
+    with open(wrapper, "w") as handle:
+        handle.write("#!/bin/sh\nexec /var/lib/munge/munged-real --key-file=/etc/munge/stale.key \"$@\"\n")
+    os.chmod(wrapper, 0o755)
+    cluster.enter("node2", "mount", "--bind", "/var/lib/munge/munged-stale", "/usr/sbin/munged")
+    pids = dict((n, cluster.enter(n, "cat", "/run/fake-systemd/munge.pid").stdout) for n in others)
+    try:
+        stopped = services(cluster, "--rotate", "-y", "--canary", "node2", check=False)
+        assert stopped.returncode == 1, stopped
+        rest = NodeSet.fromlist(others)
+        assert stopped.stderr.strip().splitlines()[-1] == (
+            "Error: the canary failed: node2: munge: key differs from the head node's; the rotation stopped: "
+            "{} ({}) untouched, still on the old key (the head node has the new key). Fix the canary, then "
+            "`services -y` copies the head node's key to the nodes that lack it".format(rest, len(rest))), \
+            stopped.stderr
+        assert "node2: copied the munge key" in stopped.stdout, stopped.stdout
+        with open(cluster.path("head", "/etc/munge/munge.key"), "rb") as handle:
+            new = handle.read()
+        with open(cluster.path("node2", "/etc/munge/munge.key"), "rb") as handle:
+            assert handle.read() == new != old
+        for node in others:
+            with open(cluster.path(node, "/etc/munge/munge.key"), "rb") as handle:
+                assert handle.read() == old, node
+            assert cluster.enter(node, "cat", "/run/fake-systemd/munge.pid").stdout == pids[node], node
+        # the fleet view says the same: every node (the canary's munged, the others' keys) is off
+        view = health(cluster, "@compute")
+        everyone = NodeSet.fromlist(others + ["node2"])
+        assert view.returncode == 100 and view.stdout.startswith(
+            "{} ({})  munge: key differs from the head node's; ".format(everyone, len(everyone))), view.stdout
+        assert len(view.stdout.splitlines()) == 1, view.stdout
+    finally:
+        cluster.enter("node2", "umount", "/usr/sbin/munged", check=False)
+        cluster.enter("node2", "systemctl", "restart", "munge")
+        cluster.enter("node2", "systemctl", "restart", "slurmd")
+    # the canary fixed: services copies the head node's key to the rest
+    finished = services(cluster, "-y")
+    assert "copied the munge key" in finished.stdout, finished.stdout
+    for node in others:
+        with open(cluster.path(node, "/etc/munge/munge.key"), "rb") as handle:
+            assert handle.read() == new, node
+    wait_idle(cluster, others + ["node2"])
+    healthy = health(cluster, "@compute")
+    assert healthy.returncode == 0 and len(healthy.stdout.splitlines()) == 1, healthy.stdout

@@ -127,7 +127,9 @@ class ClusterMasterCommand(ClusterCommand):
         svc.add_argument("--cluster-name", default="cluster", metavar="NAME",
                          help="Slurm's ClusterName (default: %(default)s)")
         svc.add_argument("--rotate", action="store_true", default=False,
-                         help="replace the munge key with a new one, on the head node and every node")
+                         help="replace the munge key with a new one, on the head node, then the canary nodes "
+                              "(--canary), which must authenticate against the head node before every other "
+                              "node gets it")
 
     def configure_publish(self):
         if not (self.opts.repo_dir or self.opts.output) or \
@@ -269,7 +271,7 @@ class ClusterMasterCommand(ClusterCommand):
                                     opts.controller or services.this_host())
         dry_run = opts.dry_run or self.base.conf.assumeno
         plan = services.plan(roles, link, controller=opts.controller, cluster=opts.cluster_name,
-                             rotate=opts.rotate)
+                             rotate=opts.rotate, canary=opts.canary, resolver=resolver)
         if opts.json:
             self.print_json(dict(plan.as_dict(), dry_run=dry_run))
         elif plan.empty:

@@ -34,6 +34,7 @@ import shlex
 import socket
 import stat
 import subprocess
+import time
 
 from ClusterShell.NodeSet import RESOLVER_NOGROUP, NodeSet, NodeSetError
 from ClusterShell.NodeUtils import GroupResolverError
@@ -346,6 +347,7 @@ class Plan(object):
         self.key = None
         self.dropin = None
         self.notes = []
+        self.canaries = NodeSet()   # rotate: re-keyed first; must authenticate before the rest
 
     @property
     def empty(self):
@@ -356,13 +358,14 @@ class Plan(object):
         by = {}
         for node, (_, actions, changes) in self.nodes.items():
             if changes:
-                key = (tuple(c.line() for c in changes), tuple(actions))
+                key = (node in self.canaries, tuple(c.line() for c in changes), tuple(actions))
                 by.setdefault(key, ([], changes, actions))[0].append(node)
         out = [(NodeSet.fromlist(nodes, resolver=RESOLVER_NOGROUP), changes, actions)
                for nodes, changes, actions in by.values()]
         order = dict((node, i) for i, node in enumerate(
             NodeSet.fromlist(list(self.nodes), resolver=RESOLVER_NOGROUP)))
-        return sorted(out, key=lambda g: order[next(iter(g[0]))])
+        # the canaries' groups first (a rotation re-keys them first), then in node order
+        return sorted(out, key=lambda g: (next(iter(g[0])) not in self.canaries, order[next(iter(g[0]))]))
 
     def lines(self):
         out = []
@@ -370,15 +373,19 @@ class Plan(object):
             out.append("{} (head node):".format(self.controller))
             out.extend("  " + c.line() for c in self.head)
         for nodes, changes, _ in self.node_groups():
-            out.append("{} ({}):".format(nodes, len(nodes)))
+            canary = next(iter(nodes)) in self.canaries
+            out.append("{} ({}){}:".format(nodes, len(nodes), ", canary: re-keyed first; the other nodes follow "
+                                           "once its munge authenticates against the head node" if canary else ""))
             out.extend("  " + c.line() for c in changes)
         return out
 
     def as_dict(self):
         return {"format": 1, "controller": self.controller, "changes": not self.empty,
                 "head": [c.as_dict() for c in self.head],
-                "groups": [{"nodes": str(ns), "count": len(ns), "changes": [c.as_dict() for c in ch]}
+                "groups": [{"nodes": str(ns), "count": len(ns), "changes": [c.as_dict() for c in ch],
+                            "canary": next(iter(ns)) in self.canaries}
                            for ns, ch, _ in self.node_groups()],
+                "canary": str(self.canaries),
                 "notes": list(self.notes)}
 
 
@@ -434,10 +441,12 @@ def probe(transport, roles):
     return answers
 
 
-def plan(roles, transport, controller=None, cluster="cluster", rotate=False, new_key=None):
+def plan(roles, transport, controller=None, cluster="cluster", rotate=False, new_key=None, canary=None,
+         resolver=None):
     """The Plan: reads the head node's files and services and probes the nodes; changes
     nothing. roles: site_roles(); new_key: the key to create or rotate to (default:
-    random bytes)."""
+    random bytes); canary (rotate): the nodes re-keyed first, as a rollout's
+    (fleet.plan_waves: N, a node set, or None: @canary's nodes, else the first node)."""
     controller = controller or this_host()
     if not NAME_RE.match(controller):
         raise ClusterError("'{}' is not a host name Slurm accepts for the controller".format(controller))
@@ -529,6 +538,11 @@ def plan(roles, transport, controller=None, cluster="cluster", rotate=False, new
                     actions.extend(unit_acts)
                     changes.append(Change("service", unit, ", ".join(a.split(".", 1)[1] for a in unit_acts)))
             result.nodes[node] = (role.kind, actions, changes)
+    if rotate and result.nodes:
+        waves = fleet.plan_waves(NodeSet.fromlist(list(result.nodes), resolver=RESOLVER_NOGROUP), canary,
+                                 len(result.nodes), resolver)
+        if waves and waves[0].canary:
+            result.canaries = waves[0].nodes
     return result
 
 
@@ -571,8 +585,27 @@ def apply(result, transport, log=lambda text: None):
                 last = (proc.stdout.strip().splitlines() or ["exit {}".format(proc.returncode)])[-1]
                 raise ClusterError("systemctl {} {} failed on the head node: {}".format(verb, unit, last))
             log("{}: {}ed {}".format(result.controller, verb.rstrip("e"), unit))
+    groups = result.node_groups()
+    canaries = [g for g in groups if next(iter(g[0])) in result.canaries]
+    if canaries:
+        failures = _apply_groups(canaries, result, transport, log)
+        if not failures:
+            failures = _canary_check(result.canaries, transport, log)
+        if failures:
+            rest = NodeSet.fromlist([n for g in groups if g not in canaries for n in g[0]],
+                                    resolver=RESOLVER_NOGROUP)
+            raise ClusterError(
+                "the canary failed: {}; the rotation stopped: {} untouched{} (the head node has the new key). "
+                "Fix the canary, then `services -y` copies the head node's key to the nodes that lack it".format(
+                    "; ".join(failures[:5]), "the other nodes" if not rest else "{} ({})".format(rest, len(rest)),
+                    ", still on the old key" if rest else ""))
+        groups = [g for g in groups if g not in canaries]
+    return _apply_groups(groups, result, transport, log)
+
+
+def _apply_groups(groups, result, transport, log):
     failures = []
-    for nodes, _, actions in result.node_groups():
+    for nodes, _, actions in groups:
         stdin = result.key if "key" in actions else None
         results, timed_out = transport.run(nodes, APPLY, [" ".join(actions), DROPIN, result.dropin], stdin=stdin)
         for node, (rc, out, err) in sorted(results.items()):
@@ -583,3 +616,18 @@ def apply(result, transport, log=lambda text: None):
         if done:
             log("{}: {}".format(done, ", ".join(_done(a) for a in actions)))
     return failures
+
+
+def _canary_check(canaries, transport, log, attempts=3):
+    """[failure line] of the canaries whose munge does not authenticate against the
+    head node (health.munge_across); a munged still starting is asked again."""
+    from . import health
+    for attempt in range(attempts):
+        found = health.munge_across(canaries, transport)
+        bad = dict((n, why) for n, why in found.items() if why is not None)
+        if not bad or all("key differs" in why for why in bad.values()) or attempt == attempts - 1:
+            break
+        time.sleep(1)
+    if not bad:
+        log("{}: munge authenticates against the head node with the new key".format(canaries))
+    return ["{}: {}".format(n, bad[n]) for n in NodeSet.fromlist(list(bad), resolver=RESOLVER_NOGROUP)]
