@@ -2,6 +2,7 @@
 a running configless Slurm cluster, with Debian's real munged, slurmctld and slurmd on a
 head node and two compute nodes, each in namespaces of its own (cluster_testkit.slurmworld),
 reached by the fleet's exec worker; real jobs run there (srun, an MPI allreduce)."""
+import base64
 import json
 import os
 import shutil
@@ -15,8 +16,10 @@ import pytest
 
 from ClusterShell.NodeSet import NodeSet
 
+from cluster_repo import compsfile
 from cluster_testkit import REPO_ROOT
 from cluster_testkit import slurmworld
+from conftest import publish_site, tree_snapshot
 from dnf_plugin_cluster import profile
 from dnf_plugin_cluster.errors import ClusterError
 from dnf_plugin_cluster.head import fleet
@@ -114,7 +117,9 @@ def services(world, *args, check=True):
     argv = [sys.executable, os.path.join(REPO_ROOT, "bin", "dnf-cluster"), "--backend", "dnf4", "-q", "--releasever=9",
             "master", "services", "--roles", ROLES, "--groups-conf", world.groups_conf,
             "--worker", "exec", "--node-shell", world.node_shell + " %h"] + list(args)
-    result = world.enter("head", *argv, check=False, stdin=subprocess.DEVNULL)
+    # run from the top of the head node's site repository, as an admin may (nsenter --mount
+    # starts at the node's /: env -C changes there)
+    result = world.enter("head", "env", "-C", world.site, *argv, check=False, stdin=subprocess.DEVNULL)
     if check:
         assert result.returncode == 0, (result.stdout, result.stderr)
     return result
@@ -186,6 +191,18 @@ def cluster():
             handle.write("[Main]\ndefault: cluster\nautodir: $CFGDIR/groups.d\n")
         with open(world.path("head", "/etc/slurm/slurm-site.conf"), "w") as handle:
             handle.write(SITE_LINES)
+        # the head node's site repository (published as `cluster-master publish` does, from
+        # an upstream tree that carries the project's comps): the key must never get there
+        xml = compsfile.to_xml(compsfile.merge(compsfile.load_dir(os.path.join(REPO_ROOT, "comps"))))
+        for arch in ("x86_64", "aarch64"):
+            upstream = os.path.join(top, "upstream", arch)
+            os.makedirs(upstream)
+            with open(os.path.join(upstream, "comps.xml"), "w") as handle:
+                handle.write(xml)
+            subprocess.run(["createrepo_c", "--quiet", "--no-database", "-g", "comps.xml", upstream], check=True)
+        world.site = os.path.join(top, "site")
+        publish_site(os.path.join(world.site, "9"), os.path.join(top, "upstream"), ROLES)
+        world.site_before = tree_snapshot(world.site)
         # /run is each node's own tmpfs: the stand-in's state is reached through the node
         world.path = _run_aware_path(world)
 
@@ -286,6 +303,27 @@ def test_key_copied_never_world_readable(cluster):
         assert info.st_uid == munge_uid, node
         with open(path, "rb") as handle:
             assert handle.read() == key, node
+    # the key is nowhere else: not under the site repository (unchanged), not in the roles, not
+    # in any other file of the world (logs, temporary copies), raw, hex or base64
+    assert tree_snapshot(cluster.site) == cluster.site_before
+    assert os.path.isfile(os.path.join(cluster.site, "9", "x86_64", "repodata", "repomd.xml"))
+    forms = (key, key.hex().encode("ascii"), base64.b64encode(key))
+    copies = set(cluster.path(n, "/etc/munge/munge.key") for n in ("head", "node1", "node2"))
+    for top in (cluster.site, ROLES, cluster.top):
+        for directory, _, files in os.walk(top):
+            for name in files:
+                path = os.path.join(directory, name)
+                if path in copies or not stat.S_ISREG(os.lstat(path).st_mode):
+                    continue
+                with open(path, "rb") as handle:
+                    data = handle.read()
+                assert not any(form in data for form in forms), path
+    # nothing in the munge directories is readable by others (no temporary copy left behind)
+    for node in ("head", "node1", "node2"):
+        directory = cluster.path(node, "/etc/munge")
+        assert not os.stat(directory).st_mode & 0o002, node
+        for name in os.listdir(directory):
+            assert not os.lstat(os.path.join(directory, name)).st_mode & 0o077, (node, name)
     # munge authenticates across: a credential made on node1 decodes on the head
     cred = cluster.enter("node1", "munge", "-n").stdout
     decoded = cluster.enter("head", "unmunge", input=cred, check=False)
