@@ -112,6 +112,24 @@ def test_transport_quotes_scripts_for_clustershell():
         svc.Transport("exec", "")
 
 
+def test_health_states_and_option_errors_are_one_line():
+    from dnf_plugin_cluster.head import health as hl
+    states = {"n1": ("IDLE", ""), "n2": ("DOWN*", "Not responding"), "n3": ("IDLE+DRAIN", "disk dead"),
+              "n4": ("MIXED", ""), "n5": ("IDLE*", "")}
+    assert [hl.slurm_phrase(n, states, None) for n in ("n1", "n2", "n3", "n4", "n5", "n6")] == [
+        (True, "slurm idle"), (False, "slurm: down* (Not responding)"), (False, "slurm: idle+drain (disk dead)"),
+        (True, "slurm mixed"), (False, "slurm: idle*"),
+        (False, "slurm: unknown to slurmctld (no NodeName line in slurm.conf)")]
+    assert hl.slurm_phrase("n1", None, "cannot ask slurmctld: x") == (False, "slurm: cannot ask slurmctld: x")
+    base = [sys.executable, os.path.join(REPO_ROOT, "bin", "dnf-cluster"), "--backend", "dnf4", "-q",
+            "--releasever=9", "master"]
+    for argv, line in ((["sync", "-w", "n1", "--health"], "Error: --health is an option of cluster-master status"),
+                       (["status", "-w", "n1", "--health", "--worker", "exec"],
+                        "Error: the exec worker needs --node-shell with %h (the node): how to run a command there")):
+        proc = subprocess.run(base + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        assert (proc.returncode, proc.stdout, proc.stderr.strip()) == (1, "", line), proc
+
+
 def services(world, *args, check=True):
     """`dnf-cluster master services` as the admin runs it on the head node."""
     argv = [sys.executable, os.path.join(REPO_ROOT, "bin", "dnf-cluster"), "--backend", "dnf4", "-q", "--releasever=9",
