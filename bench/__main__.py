@@ -371,8 +371,12 @@ def plain_build(project, outdir):
     place first, untimed) and createrepo_c per arch and for SRPMS; seconds."""
     from cluster_repo import build as repobuild
     from cluster_repo.rpmbuild import rpmbuild
+    from cluster_repo import mpi
     options = repobuild.BuildOptions(outdir, target="el9")
     builder = repobuild.Builder(project, options)
+    # the tools' MPI builds get the test world's MPI macros, as `cluster-repo build` gives them
+    builder._mpi_macros = mpi.build_macros(os.path.join(outdir, "mpi"), lambda text: None) \
+        if builder.project.tools() else {}
     jobs = []
     for spec in builder.project.spec_files():
         name = os.path.basename(spec)[:-len(".spec")]
@@ -384,10 +388,10 @@ def plain_build(project, outdir):
         os.makedirs(srcdir)
         builder._sources(name)[1](srcdir, version)
         jobs.append((spec, srcdir, arches))
-    defines = options.target.macros
 
     def build_all():
         for spec, srcdir, arches in jobs:
+            defines = builder._defines(spec)
             rpmbuild(spec, "-bs", srpmdir=os.path.join(outdir, "SRPMS"), sourcedir=srcdir, defines=defines)
             for arch in arches:
                 rpmbuild(spec, "-bb", rpmdir=os.path.join(outdir, "RPMS"), sourcedir=srcdir, target=arch,
