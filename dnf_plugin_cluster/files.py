@@ -95,13 +95,28 @@ def escapes_root(root, path):
 
 
 def write_atomic(path, data):
-    """Write bytes or text to `path` through a temporary file and a rename."""
+    """Write bytes or text to `path` through a temporary file and a rename. Nothing is
+    written through a link: a leftover at the temporary name (a file, or a link someone
+    planted) is removed first and the temporary is created new (O_EXCL, no link
+    followed); the rename replaces a link at `path` itself, never its target."""
     tmp = "{}.tmp{}".format(path, os.getpid())
-    with open(tmp, "wb") as handle:
-        handle.write(data if isinstance(data, bytes) else data.encode("utf-8"))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.rename(tmp, path)
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data if isinstance(data, bytes) else data.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def replace_file(path, text):

@@ -512,3 +512,66 @@ def test_urls_and_texts_that_reach_a_file_are_whole_lines_without_control_charac
     assert "%post" in line and "\n" not in line
     refused("kickstart", "--role", "compute", "--baseurl", "cluster=https://mirror/cluster 9/", says="invalid --baseurl")
     site.publish("--baseurl", "http://head.example.org/site")        # the plain form still works
+
+
+def test_write_atomic_never_writes_through_a_planted_link(tmp_path):
+    """A link planted at write_atomic()'s temporary name (or at the file itself) is
+    replaced, never written through."""
+    from dnf_plugin_cluster.files import write_atomic
+    outside = tmp_path / "outside"
+    outside.write_text("theirs\n")
+    target = tmp_path / "tree" / "index.json"
+    target.parent.mkdir()
+    os.symlink(str(outside), "{}.tmp{}".format(target, os.getpid()))
+    write_atomic(str(target), "ours\n")
+    assert outside.read_text() == "theirs\n" and target.read_text() == "ours\n"
+    assert not os.path.islink(str(target))
+    os.unlink(str(target))
+    os.symlink(str(outside), str(target))
+    write_atomic(str(target), "ours again\n")
+    assert outside.read_text() == "theirs\n" and not os.path.islink(str(target))
+    assert not [p for p in os.listdir(str(target.parent)) if ".tmp" in p]
+
+
+def test_publish_never_writes_through_a_link_in_the_site_tree(site, tmp_path):
+    """A dangling repodata/.repomd.xml.new made a file outside the tree and left
+    repomd.xml a link; generations/, .cluster-publish/, repodata/ pointing elsewhere were
+    written through. Now the pending file is made new, and a directory of the tree that
+    is a link is refused in one line before anything is written."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    repodata = os.path.join(site.tree, "x86_64", "repodata")
+    os.symlink(str(elsewhere / "planted.xml"), os.path.join(repodata, ".repomd.xml.new"))
+    result = site.publish("--republish", "--message", "through a dangling link?")
+    assert result.rc == 0 and "Published generation 2" in result.out, result
+    assert os.listdir(str(elsewhere)) == []
+    assert not os.path.islink(os.path.join(repodata, "repomd.xml"))
+    assert not os.path.lexists(os.path.join(repodata, ".repomd.xml.new"))
+
+    before = tree_snapshot(site.www, "site")
+    for rel in ("generations", ".cluster-publish", os.path.join("x86_64", "repodata"),
+                os.path.join("aarch64", "Packages")):
+        path = os.path.join(site.tree, rel)
+        moved = str(elsewhere / rel.replace(os.sep, "-"))
+        os.rename(path, moved)
+        os.symlink(moved, path)
+        inside = sorted(os.listdir(moved))
+        try:
+            result = site.master.dnf("cluster-master", "publish", "--roles", site.roles, "--repo-dir", site.tree,
+                                     "--republish", check=False)
+            errors = [l for l in result.err.splitlines() if l.startswith("Error:")]
+            assert result.rc == 1 and len(errors) == 1 and "Traceback" not in result.err, (rel, result)
+            assert errors[0] == "Error: {}: is a symbolic link: publish never writes through a link; make it a " \
+                                "directory of the site repository".format(path), errors
+            assert sorted(os.listdir(moved)) == inside, rel
+        finally:
+            os.unlink(path)
+            os.rename(moved, path)
+    assert tree_snapshot(site.www, "site") == before
+    lock = os.path.join(site.tree, ".cluster-publish", "lock")
+    os.unlink(lock)
+    os.symlink(str(elsewhere / "lockfile"), lock)
+    result = site.master.dnf("cluster-master", "publish", "--roles", site.roles, "--repo-dir", site.tree,
+                             "--republish", check=False)
+    assert result.rc == 1 and "refusing to follow a symbolic link" in result.err, result
+    assert not os.path.lexists(str(elsewhere / "lockfile"))

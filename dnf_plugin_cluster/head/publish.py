@@ -30,7 +30,7 @@ import tempfile
 
 from .. import comps, profile
 from ..errors import ClusterError, quote
-from ..files import read_json, write_atomic
+from ..files import open_regular, read_json, write_atomic
 from ..names import CLUSTER_ARCHES, KNOWN_BASEARCHES
 from . import lock, repodata, siterelease
 
@@ -153,7 +153,24 @@ class SiteTree(object):
         if not RELEASEVER_RE.match(self.releasever):
             raise ClusterError("the site repository of one release is SITE/<releasever> (e.g. /srv/cluster/site/9): "
                                "{} is not a release version".format(quote(self.releasever)), self.path)
+        self.refuse_links()
         return self
+
+    def refuse_links(self):
+        """Publish writes only into directories of the tree itself: one of its directories
+        that is a symbolic link (pointing out of the tree, or anywhere) is refused before
+        anything is written. SITE and SITE/<releasever> may be links (a site on another
+        file system); what publish creates below them may not."""
+        if not os.path.isdir(self.path):
+            return
+        inside = [STATE_DIR, GENERATIONS] + [a for a in os.listdir(self.path) if a in KNOWN_BASEARCHES]
+        for name in inside:
+            for path in [os.path.join(self.path, name)] + (
+                    [os.path.join(self.path, name, sub) for sub in ("repodata", "Packages")]
+                    if name in KNOWN_BASEARCHES else []):
+                if os.path.islink(path):
+                    raise ClusterError("is a symbolic link: publish never writes through a link; make it a "
+                                       "directory of the site repository", path)
 
     def exists(self):
         """Refuse to read a site repository that is not there."""
@@ -300,7 +317,8 @@ class SiteTree(object):
         """One publish per tree at a time (fcntl lock on .cluster-publish/lock); a
         second one waits, then works from the first one's result."""
         os.makedirs(self._state(), exist_ok=True)
-        handle = open(self._state("lock"), "a+")
+        self.refuse_links()
+        handle = os.fdopen(open_regular(self._state("lock"), os.O_RDWR | os.O_CREAT, "the publish lock"), "a+")
         try:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

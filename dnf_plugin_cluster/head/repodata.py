@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 
 from .. import mdfile
 from ..errors import ClusterError
+from ..files import NOFOLLOW
 
 REPO_NS = "{http://linux.duke.edu/metadata/repo}"
 REPOMD = "repomd.xml"
@@ -108,9 +109,10 @@ def write_pending(repomd, repodata, sign=None):
     repomd.sort_records()
     path = os.path.join(repodata, PENDING)
     for stale in (path, path + ".asc"):
-        if os.path.exists(stale):
+        if os.path.lexists(stale):      # a dangling link too: never written through
             os.unlink(stale)
-    with open(path, "w") as handle:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w") as handle:
         handle.write(repomd.xml_dump())
         handle.flush()
         os.fsync(handle.fileno())
