@@ -61,6 +61,11 @@ def test_make_srpm_twice_gives_the_same_tarballs_and_the_srpm_rebuilds(tmp_path)
         assert "/" not in source0 and source0.endswith("-%{version}.tar.gz"), source0
         comment = spec[:spec.index("\nSource0:")].rsplit("\nURL:", 1)[1]
         assert "Upstream publishes no release tarball" in comment and "make srpm" in comment, comment
+    # what a reviewer runs on them: rpmlint with Fedora's configuration (and ours)
+    for srpm in srpms:
+        proc = subprocess.run([os.path.join(REPO_ROOT, "rpmlint", "rpmlint-all"), os.path.join(runs[0], srpm)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+        assert proc.returncode == 0 and " 0 errors, 0 warnings" in proc.stdout, proc.stdout
     # the SRPM builds again from nothing but itself, with the target's macros
     rpms = tmp_path / "rpms"
     written = rpmbuild(os.path.join(runs[1], srpms[0]), "--rebuild", rpmdir=str(rpms),
