@@ -3,7 +3,7 @@
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
 
-.PHONY: setup demo test bench lint fmt render clean test-debian13
+.PHONY: setup demo test bench lint fmt render srpm clean test-debian13
 
 setup:
 	@tools/bootstrap
@@ -25,6 +25,13 @@ fmt: setup
 
 render: setup
 	$(PYTHON) bin/cluster-repo render
+
+# The plugin's own SRPMs from this tree (Source0: the tarball `cluster-repo build` makes,
+# the same bytes for the same tree), into out/srpm/. TARGET=fc42 for another distribution.
+TARGET ?= el9
+SRPM_DIR ?= out/srpm
+srpm: setup
+	$(PYTHON) bin/cluster-repo srpm --target $(TARGET) --outdir $(SRPM_DIR)
 
 # Both commands again, from a copy of this checkout, in a fresh Debian 13 chroot.
 test-debian13:

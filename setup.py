@@ -1,8 +1,16 @@
 """dnf-plugin-cluster: a cluster distribution as an add-on layer over Fedora/EL."""
 import os
+import re
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
+
+
+def project_url():
+    """dnf_plugin_cluster.__url__: the project's one URL (a site changes it there)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "dnf_plugin_cluster", "__init__.py")) as handle:
+        return re.search(r'^__url__ = "([^"]+)"', handle.read(), re.M).group(1)
 
 
 class BuildWithDnfPlugin(build_py):
@@ -21,6 +29,7 @@ setup(
     version="0.1.0",
     description="Cluster add-on layer for RPM distributions: dnf plugin, metapackages, comps, repo build",
     license="MIT",
+    url=project_url(),
     packages=["dnf_plugin_cluster", "dnf_plugin_cluster.backends", "dnf_plugin_cluster.backends.libdnf5",
               "dnf_plugin_cluster.commands", "dnf_plugin_cluster.head", "cluster_repo"],
     # the spec, Lua and .repo templates `cluster-repo render`/`build` fill

@@ -125,6 +125,52 @@ def _deterministic_tar(root, files, prefix, dest):
             gz.write(raw.getvalue())
 
 
+def project_tarball(root, name):
+    """(stem, files) of the tarball `cluster-repo build` makes from the tree for one of the
+    project's own specs (Source0 `STEM-VERSION.tar.gz`), or None for any other spec."""
+    if name == PLUGIN_SPEC_NAME:
+        return "dnf-plugin-cluster", list(PLUGIN_TREE) + package_files(root, PLUGIN_PACKAGES)
+    if name == DNF5_PLUGIN_SPEC_NAME:
+        return "dnf5-plugin-cluster", list(DNF5_PLUGIN_TREE)
+    return None
+
+
+def write_project_tarball(root, name, workdir, version, files=None):
+    """Write the deterministic tarball of project_tarball(root, name) into workdir
+    (the same bytes for the same tree); returns its path."""
+    stem, listed = project_tarball(root, name)
+    prefix = "{}-{}".format(stem, version)
+    path = os.path.join(workdir, prefix + ".tar.gz")
+    _deterministic_tar(root, listed if files is None else files, prefix, path)
+    return path
+
+
+#: The project's own specs whose SRPM `cluster-repo srpm` (`make srpm`) makes from the tree.
+SRPM_SPECS = (PLUGIN_SPEC_NAME, DNF5_PLUGIN_SPEC_NAME)
+#: rpmbuild macros for an SRPM whose payload (tarball and spec) depends on the tree alone:
+#: build time and file times from the newest %changelog entry, no build host name. (The
+#: header still records the temporary _topdir in the expanded %build, as mock records its
+#: /builddir: pointing _builddir at a fixed path would make rpmbuild create it on the host.)
+REPRODUCIBLE_MACROS = {"source_date_epoch_from_changelog": "1", "use_source_date_epoch_as_buildtime": "1",
+                       "clamp_mtime_to_source_date_epoch": "1", "_buildhost": "reproducible"}
+
+
+def project_srpm(project, name, outdir, target):
+    """The SRPM of one of the project's own specs, reproducibly from the tree: the
+    deterministic tarball (Source0) and `rpmbuild -bs` with the target's macros, both
+    into outdir. Returns (tarball path, SRPM path)."""
+    if name not in SRPM_SPECS:
+        raise ClusterError("no SRPM of '{}' is made from the tree: choose from {}".format(
+            name, ", ".join(SRPM_SPECS)))
+    spec = os.path.join(project.specs_dir, name + ".spec")
+    version = rpmspec_query(spec, target, "%{version}\\n", srpm=True)[0]
+    os.makedirs(outdir, exist_ok=True)
+    tarball = write_project_tarball(project.root, name, outdir, version)
+    written = rpmbuild(spec, "-bs", srpmdir=outdir, sourcedir=outdir,
+                       defines=dict(target.macros, **REPRODUCIBLE_MACROS))
+    return tarball, written[0]
+
+
 def file_url(path):
     """The file:// URL of a local directory, percent-encoded: dnf splits a baseurl at
     blanks and commas and expands `$names` in it, so a path with any of them (an OUTDIR
@@ -205,19 +251,16 @@ class Builder(object):
         alone, so an unchanged spec is recognised without rpmspec or writing anything;
         writer(workdir, version) puts the source files in place for rpmbuild."""
         root = self.project.root
-        tarballs = {PLUGIN_SPEC_NAME: ("dnf-plugin-cluster", lambda: list(PLUGIN_TREE) +
-                                       package_files(root, PLUGIN_PACKAGES)),
-                    DNF5_PLUGIN_SPEC_NAME: ("dnf5-plugin-cluster", lambda: list(DNF5_PLUGIN_TREE))}
-        if name in tarballs:
-            stem, files = tarballs[name][0], tarballs[name][1]()
+        tarball = project_tarball(root, name)
+        if tarball is not None:
+            files = tarball[1]
             parts = []
             for rel, member in (f if isinstance(f, tuple) else (f, f) for f in files):
                 with open(os.path.join(root, rel), "rb") as handle:
                     parts.append(member.encode() + b"\0" + handle.read())
 
             def write_tarball(workdir, version):
-                prefix = "{}-{}".format(stem, version)
-                _deterministic_tar(root, files, prefix, os.path.join(workdir, prefix + ".tar.gz"))
+                write_project_tarball(root, name, workdir, version, files)
             return parts, write_tarball
         tool_dir = os.path.join(self.project.specs_dir, name)
         if os.path.isfile(os.path.join(tool_dir, name + ".spec")):

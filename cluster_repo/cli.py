@@ -10,6 +10,7 @@
     cluster-repo new-sources NAME FILE... write a tool's `sources` lines (as fedpkg new-sources)
     cluster-repo bump NAME VERSION        a tool's new upstream version: spec, tarball, sources, changelog
     cluster-repo new NAME --url URL       a tool's spec skeleton from its upstream tarball
+    cluster-repo srpm [NAME...]           the project's own SRPMs from the tree, reproducibly (make srpm)
 """
 import argparse
 import json
@@ -74,6 +75,19 @@ def cmd_owners(args):
 
 def _warn(message):
     print("cluster-repo: warning: {}".format(message), file=sys.stderr, flush=True)
+
+
+def cmd_srpm(args):
+    from .build import SRPM_SPECS, project_srpm
+    project, target = Project(args.project), get_target(args.target)
+    unknown = [name for name in args.names if name not in SRPM_SPECS]
+    if unknown:     # before anything is written
+        raise ClusterError("no SRPM of '{}' is made from the tree: choose from {}".format(
+            unknown[0], ", ".join(SRPM_SPECS)))
+    for name in args.names or SRPM_SPECS:
+        tarball, srpm = project_srpm(project, name, args.outdir, target)
+        _say("{}: {} from {}".format(name, srpm, os.path.basename(tarball)))
+    return 0
 
 
 def cmd_sources(args):
@@ -271,6 +285,15 @@ def parser():
     new.add_argument("--timeout", type=_positive, default=60, metavar="SECONDS",
                      help="give up on a server silent this long (default: %(default)s)")
     new.set_defaults(func=cmd_new)
+    srpm = subs.add_parser("srpm", help="the project's own SRPMs from the tree: its source tarball "
+                           "(the same bytes for the same tree) and rpmbuild -bs")
+    srpm.add_argument("names", nargs="*", metavar="NAME",
+                      help="dnf-plugin-cluster, dnf5-plugin-cluster (default: both)")
+    srpm.add_argument("--target", default=DEFAULT_TARGET, choices=sorted(TARGETS),
+                      help="distribution whose macros rpmbuild uses (default: %(default)s)")
+    srpm.add_argument("-o", "--outdir", default=os.path.join("out", "srpm"), metavar="DIR",
+                      help="where the tarballs and SRPMs go (default: %(default)s)")
+    srpm.set_defaults(func=cmd_srpm)
     return top
 
 

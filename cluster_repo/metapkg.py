@@ -36,6 +36,7 @@ import base64
 import os
 import re
 
+import dnf_plugin_cluster
 from dnf_plugin_cluster import yamlsrc
 from dnf_plugin_cluster.errors import ClusterError
 from dnf_plugin_cluster.names import KNOWN_BASEARCHES, check_dep_name, check_name
@@ -53,8 +54,8 @@ SPEC_TEMPLATE = "metapackage.spec.in"
 SYSUSERS_TEMPLATE = "sysusers.in"
 SYSUSERS_LUA = "sysusers.lua"
 SYSUSERS_EOF = "CLUSTER_SYSUSERS_EOF"
-#: The URL: of a metapackage whose definition has no url:.
-DEFAULT_URL = "https://cluster.example.org/"
+#: The URL: of a metapackage whose definition has no url: (the project's one URL).
+DEFAULT_URL = dnf_plugin_cluster.__url__
 #: Longest name, version and release. The RPM file name is NAME-VERSION-RELEASE.DIST.ARCH.rpm
 #: and must stay under the 255-byte limit of a file name: 100 + 64 + 32, two dashes, a dist
 #: tag of up to 16 (".el10", ".fc43", ".el9_4") and ".aarch64.rpm" make 226, which leaves room

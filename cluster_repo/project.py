@@ -1,8 +1,10 @@
 """The packager's source tree: comps/, metapackages/, specs/, roles/ and base/, and the
 lint that checks them together before anything is built."""
 import os
+import re
 import subprocess
 
+import dnf_plugin_cluster
 from dnf_plugin_cluster.errors import ClusterError
 
 from . import basepkgs, compsfile, metapkg, owners, tools
@@ -46,6 +48,28 @@ def _rpmspec(specs, target, queryformat, option, arch, srpm, defines):
         message = (proc.stderr.strip().splitlines() or ["rpmspec failed"])[-1]
         raise ClusterError("cannot parse spec: {}".format(message), specs[0] if len(specs) == 1 else None)
     return [line for line in proc.stdout.splitlines() if line.strip()]
+
+
+URL_RE = re.compile(r"^URL\s*:\s*(.*?)\s*$", re.I)
+
+
+def check_project_url(spec):
+    """[ClusterError] unless the hand-written spec's URL: is the project's one URL
+    (dnf_plugin_cluster.__url__, which a site changes in that one place)."""
+    try:
+        with open(spec, encoding="utf-8") as handle:
+            lines = handle.read().split("\n")
+    except (OSError, UnicodeDecodeError) as err:
+        return [ClusterError("cannot read: {}".format(getattr(err, "strerror", None) or err), spec)]
+    want = dnf_plugin_cluster.__url__
+    for number, line in enumerate(lines, 1):
+        match = URL_RE.match(line)
+        if match:
+            if match.group(1) != want:
+                return [ClusterError("URL: is '{}', not the project's URL '{}' (dnf_plugin_cluster.__url__): "
+                                     "write that".format(match.group(1), want), spec, number)]
+            return []
+    return [ClusterError("no URL: line; write 'URL: {}' (dnf_plugin_cluster.__url__)".format(want), spec)]
 
 
 def rpmspec_parsed(spec, target, defines=None):
@@ -101,6 +125,11 @@ class Project(object):
             if tool.name == name:
                 return tool
         raise ClusterError("no tool named '{}' (a tool is specs/NAME/NAME.spec)".format(name))
+
+    @property
+    def site_release_spec(self):
+        """The head node's hand-written cluster-site-release spec (publish builds it)."""
+        return os.path.join(self.root, "dnf_plugin_cluster", "head", "templates", "cluster-site-release.spec")
 
     def handwritten_specs(self):
         return [s for s in self.spec_files() if not metapkg.is_generated(s)]
@@ -161,6 +190,10 @@ class Project(object):
                     owners.spec_header(spec)
                 except ClusterError as err:
                     problems.append(err)
+                if os.path.dirname(spec) == self.specs_dir:   # the project's own, not a tool's
+                    problems += check_project_url(spec)
+            if os.path.isfile(self.site_release_spec):
+                problems += check_project_url(self.site_release_spec)
             problems += self._lint_tools()
             problems += metapkg.check_known(pkgs, self.known)
             changed, stale = self.render(check_only=True)

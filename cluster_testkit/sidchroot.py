@@ -1,7 +1,11 @@
-"""A cached Debian sid chroot for the dnf5 tests: dnf5, python3-libdnf5, the dnf5 plugin
-headers, rpm, createrepo_c and a C++ toolchain, made once with debootstrap from Debian's
-own packages and kept under <repo>/.cache/sid/<key>/ (the key hashes the package list and
-RECIPE, so a changed recipe builds a new one and drops the old).
+"""Cached Debian chroots for the test world, made once with debootstrap --variant=minbase
+from Debian's own packages and kept under <repo>/.cache/<name>/<key>/ (the key hashes the
+suite, the package list and RECIPE, so a changed recipe builds a new one and drops the old):
+
+- SidChroot, for the dnf5 tests: dnf5, python3-libdnf5, the dnf5 plugin headers, rpm,
+  createrepo_c and a C++ toolchain (.cache/sid);
+- rpm_sysusers_chroot(), for rpm >= 4.19's own sysusers handling: Debian 13's rpm 4.20
+  with systemd-sysusers and shadow-utils' tools (.cache/trixie).
 
     with SidChroot(binds=[(REPO_ROOT, "/src", True), (workdir, "/work", False)]) as sid:
         sid.run(["dnf5", "--version"])
@@ -30,6 +34,12 @@ PACKAGES = ("dnf5", "python3-libdnf5", "libdnf5-dev", "dnf5-dev", "rpm", "python
             # what `cluster-repo build --target fc41` runs there besides: the plugin spec's
             # man pages, and ClusterShell for its import check (fleet.py)
             "python3-argparse-manpage", "python3-clustershell")
+#: Debian 13 (trixie) with its rpm 4.20, which creates the accounts of user()/group()
+#: provides itself (%sysusers) through %__systemd_sysusers: rpm's own sysusers.sh (bash,
+#: useradd and groupadd from passwd; Debian's and upstream's default) or systemd's
+#: systemd-sysusers; tests/test_service_ids.py runs both. About 170 MB, half a minute.
+RPM_SYSUSERS_SUITE = "trixie"
+RPM_SYSUSERS_PACKAGES = ("rpm", "systemd", "passwd", "bash", "cpio")
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOST_CA = "/etc/ssl/host-ca-certificates.crt"  # kept apart: ca-certificates rewrites the bundle
 HOST_CA_SOURCES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
@@ -92,13 +102,27 @@ class _Lock(object):
             self.fd = None
 
 
-class SidChroot(object):
-    """binds: (host_dir, path_inside, readonly) triples bound by mount()."""
+def _size(path):
+    """Bytes in the files under path (each inode once, symlinks not followed)."""
+    total, seen = 0, set()
+    for top, dirs, files in os.walk(path):
+        for name in files:
+            st = os.lstat(os.path.join(top, name))
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_blocks * 512
+    return total
 
-    def __init__(self, binds=(), cache_dir=None, packages=PACKAGES, log=None):
-        self.cache = os.path.realpath(cache_dir or os.path.join(REPO_ROOT, ".cache", "sid"))
+
+class DebianChroot(object):
+    """A Debian suite with packages, cached under <repo>/.cache/<name>/<key>.
+    binds: (host_dir, path_inside, readonly) triples bound by mount()."""
+
+    def __init__(self, suite, packages, name=None, binds=(), cache_dir=None, log=None):
+        self.suite = suite
+        self.cache = os.path.realpath(cache_dir or os.path.join(REPO_ROOT, ".cache", name or suite))
         self.packages = tuple(sorted(packages))
-        recipe = "{}\n{}\n{}".format(RECIPE, SUITE, " ".join(self.packages))
+        recipe = "{}\n{}\n{}".format(RECIPE, suite, " ".join(self.packages))
         self.key = hashlib.sha256(recipe.encode()).hexdigest()[:12]
         self.root = os.path.join(self.cache, self.key)
         self.binds = list(binds)
@@ -116,8 +140,8 @@ class SidChroot(object):
         if self.ready():
             return 0.0
         if not shutil.which("debootstrap"):
-            raise RuntimeError("the dnf5 test world needs debootstrap to build its Debian sid chroot: "
-                               "install it (apt-get install debootstrap; dnf install debootstrap)")
+            raise RuntimeError("the test world needs debootstrap to build its Debian {} chroot: "
+                               "install it (apt-get install debootstrap; dnf install debootstrap)".format(self.suite))
         os.makedirs(self.cache, exist_ok=True)
         lock = _Lock(self.root + ".build.lock")
         if not lock.acquire(wait=False):
@@ -139,13 +163,15 @@ class SidChroot(object):
             _remove(self.root)  # only ever there without its marker if damaged by hand
             os.rename(tmp, self.root)
             self._prune()
-            return time.time() - start
+            spent = time.time() - start
+            self.log("built {} in {:.0f} s, {:.0f} MB".format(self.root, spent, _size(self.root) / 1e6))
+            return spent
         finally:
             lock.release()
 
     def _build(self, tmp, lock_fd):
         logfile = self.root + ".build.log"
-        self.log("debootstrap --variant=minbase {} (once; log in {})".format(SUITE, logfile))
+        self.log("debootstrap --variant=minbase {} (once; log in {})".format(self.suite, logfile))
         with open(logfile, "w") as log:
             def step(argv):
                 log.write("+ {}\n".format(" ".join(argv)))
@@ -159,16 +185,16 @@ class SidChroot(object):
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, 9)
                     proc.wait()
-                    raise RuntimeError("sid chroot build: '{}' took more than {} s (network?); see {}".format(
-                        " ".join(argv[:3]), STEP_TIMEOUT, logfile))
+                    raise RuntimeError("{} chroot build: '{}' took more than {} s (network?); see {}".format(
+                        self.suite, " ".join(argv[:3]), STEP_TIMEOUT, logfile))
                 if code != 0:
                     log.flush()
                     with open(logfile) as handle:
                         last = ([l.strip() for l in handle if l.strip()] or [""])[-1]
-                    raise RuntimeError("sid chroot build failed at '{}': {} (log: {})".format(
-                        " ".join(argv[:3]), last, logfile))
+                    raise RuntimeError("{} chroot build failed at '{}': {} (log: {})".format(
+                        self.suite, " ".join(argv[:3]), last, logfile))
 
-            step(["debootstrap", "--variant=minbase", SUITE, tmp, MIRROR])
+            step(["debootstrap", "--variant=minbase", self.suite, tmp, MIRROR])
             self._host_config(tmp)
             # the host's CA bundle, for a mirror or proxy reached over https with its own CA
             self._write(tmp, "etc/apt/apt.conf.d/60cluster-host",
@@ -298,7 +324,8 @@ class SidChroot(object):
     def command(self, argv, env=None, cwd="/"):
         """The host command that runs argv inside with a clean environment (plus env)."""
         if not self.mounted:
-            raise RuntimeError("SidChroot needs mount() (or a with block) before running anything")
+            raise RuntimeError("{} needs mount() (or a with block) before running anything".format(
+                type(self).__name__))
         clean = {"PATH": PATH, "HOME": "/root", "LANG": "C.UTF-8", "TERM": "dumb"}
         clean.update(env or {})
         return (["chroot", self.root, "/usr/bin/env", "-i", "--chdir=" + cwd]
@@ -323,8 +350,24 @@ class SidChroot(object):
         return proc
 
 
+class SidChroot(DebianChroot):
+    """Debian sid with dnf5 (PACKAGES), under .cache/sid."""
+
+    def __init__(self, binds=(), cache_dir=None, packages=PACKAGES, log=None):
+        DebianChroot.__init__(self, SUITE, packages, "sid", binds, cache_dir, log)
+
+
+def rpm_sysusers_chroot(binds=(), cache_dir=None, log=None):
+    """Debian 13 with rpm 4.20 (RPM_SYSUSERS_PACKAGES), under .cache/trixie."""
+    return DebianChroot(RPM_SYSUSERS_SUITE, RPM_SYSUSERS_PACKAGES, "trixie", binds, cache_dir, log)
+
+
 if __name__ == "__main__":
     import sys
-    sid = SidChroot(log=lambda msg: sys.stderr.write("sidchroot: {}\n".format(msg)))
-    spent = sid.ensure()
-    print("{} ({:.0f} s)".format(sid.root, spent))
+    which = sys.argv[1] if len(sys.argv) > 1 else "sid"
+    if which not in ("sid", RPM_SYSUSERS_SUITE):
+        sys.exit("usage: python -m cluster_testkit.sidchroot [sid|{}]".format(RPM_SYSUSERS_SUITE))
+    log = lambda msg: sys.stderr.write("sidchroot: {}\n".format(msg))  # noqa: E731
+    chroot = SidChroot(log=log) if which == "sid" else rpm_sysusers_chroot(log=log)
+    spent = chroot.ensure()
+    print("{} ({:.0f} s to build, {:.0f} MB)".format(chroot.root, spent, _size(chroot.root) / 1e6))

@@ -5,8 +5,8 @@ every way a node is installed: one `dnf install` of a role's metapackage, `dnf
 cluster-node sync`, a kickstart's %packages in one transaction, on x86_64 and aarch64,
 into empty roots and roots that already have a base, and with EL8's rpm 4.14 (no
 rpm.execute in its Lua) where /opt/rpm414 has it, and with rpm >= 4.19's own sysusers
-handling (Debian 13's rpm 4.20 in the chroot CLUSTER_RPM_SYSUSERS_CHROOT names). Every root's /etc/passwd and
-/etc/group is read as getent would read them, and the directories the accounts own
+handling (Debian 13's rpm 4.20, in the test world's cached trixie chroot). Every root's
+/etc/passwd and /etc/group is read as getent would read them, and the directories the accounts own
 follow them. Accounts that existed before with other ids are refused, loudly."""
 import base64
 import os
@@ -261,97 +261,101 @@ def test_fc42_cluster_users_ids_win_in_both_orders(users_rpms, node_factory):
     assert assert_fixed(later) == ids
 
 
-#: a Debian 13 chroot with its rpm (4.20) and rpm's sysusers helper, e.g. a copy of
-#: .cache/chroots/trixie-minbase with `apt-get install rpm`; not made by the tests
-RPM_SYSUSERS_CHROOT = os.environ.get("CLUSTER_RPM_SYSUSERS_CHROOT", "")
+@pytest.fixture
+def rpm420(tmp_path):
+    """Debian 13's rpm 4.20 in the test world's cached trixie chroot (built on first use,
+    cluster_testkit/sidchroot.py), with tmp_path bound at /work."""
+    from cluster_testkit.sidchroot import rpm_sysusers_chroot
+    with rpm_sysusers_chroot(binds=[(str(tmp_path), "/work", False)]) as chroot:
+        yield chroot
 
 
-def chroot_rpm_version():
-    if not RPM_SYSUSERS_CHROOT or not os.access(os.path.join(RPM_SYSUSERS_CHROOT, "usr/bin/rpm"), os.X_OK):
-        return None
-    out = subprocess.run(["chroot", RPM_SYSUSERS_CHROOT, "rpm", "--version"], stdout=subprocess.PIPE,
-                         universal_newlines=True).stdout
-    return tuple(int(x) for x in re.findall(r"\d+", out)[:2])
-
-
-@pytest.mark.skipif((chroot_rpm_version() or (0,)) < (4, 19),
-                    reason="set CLUSTER_RPM_SYSUSERS_CHROOT to a chroot with rpm >= 4.19 (Debian 13)")
-def test_fc42_cluster_users_with_rpm_420s_own_sysusers(users_rpms, standin_el9):
+@pytest.mark.parametrize("helper", ["/usr/lib/rpm/sysusers.sh", "/usr/bin/systemd-sysusers"])
+def test_fc42_cluster_users_with_rpm_420s_own_sysusers(users_rpms, standin_el9, rpm420, tmp_path, helper):
     """rpm >= 4.19 creates the accounts of user()/group() provides itself (%sysusers,
-    before %pre). With the fc42 build: rpm alone (the Lua scriptlets turned off) gives
-    the fixed ids; munge's and slurm's %pre first in one transaction still end with the
-    fixed ids; cluster-users first, then munge and slurm, too."""
-    import tempfile
-    work = tempfile.mkdtemp(prefix="cluster-users-", dir=os.path.join(RPM_SYSUSERS_CHROOT, "tmp"))
-    inside = "/tmp/" + os.path.basename(work)
-    # rpm's sysusers.sh reads its input through bash process substitution (/dev/fd: /proc)
-    proc_dir = os.path.join(RPM_SYSUSERS_CHROOT, "proc")
-    mounted = not os.path.ismount(proc_dir)
-    if mounted:
-        subprocess.run(["mount", "-t", "proc", "proc", proc_dir], check=True)
-    try:
-        os.makedirs(os.path.join(work, "pkgs"))
-        source = os.path.join(standin_el9, "x86_64", "Packages")
-        files = os.listdir(source)
+    before %pre), through %__systemd_sysusers: rpm's own sysusers.sh (useradd, Debian's
+    and upstream's default) or systemd-sysusers. With the fc42 build: rpm alone (the Lua
+    scriptlets turned off) gives the fixed ids; munge's and slurm's %pre first in one
+    transaction still end with the fixed ids; cluster-users first, then munge and slurm,
+    too."""
+    version = rpm420.run(["rpm", "--version"]).stdout
+    assert tuple(int(x) for x in re.findall(r"\d+", version)[:2]) >= (4, 19), version
+    work, inside = str(tmp_path), "/work"
+    os.makedirs(os.path.join(work, "pkgs"))
+    source = os.path.join(standin_el9, "x86_64", "Packages")
+    files = os.listdir(source)
 
-        def pick(name):
-            found = sorted(f for f in files if re.match(re.escape(name) + r"-\d", f))
-            shutil.copy2(os.path.join(source, found[-1]), os.path.join(work, "pkgs"))
-            return inside + "/pkgs/" + found[-1]
-        base = [pick(n) for n in ("filesystem", "setup", "glibc", "bash", "shadow-utils", "systemd",
-                                  "hwloc-libs", "munge-libs", "slurm-libs")]
-        services = [pick(n) for n in ("munge", "slurm", "slurm-slurmd")]
-        shutil.copy2(users_rpms["fc42"], os.path.join(work, "pkgs"))
-        users = inside + "/pkgs/" + os.path.basename(users_rpms["fc42"])
-        from cluster_testkit.dnfroot import give_shell
+    def pick(name):
+        found = sorted(f for f in files if re.match(re.escape(name) + r"-\d", f))
+        shutil.copy2(os.path.join(source, found[-1]), os.path.join(work, "pkgs"))
+        return inside + "/pkgs/" + found[-1]
+    base = [pick(n) for n in ("filesystem", "setup", "glibc", "bash", "shadow-utils", "systemd",
+                              "hwloc-libs", "munge-libs", "slurm-libs")]
+    services = [pick(n) for n in ("munge", "slurm", "slurm-slurmd")]
+    shutil.copy2(users_rpms["fc42"], os.path.join(work, "pkgs"))
+    users = inside + "/pkgs/" + os.path.basename(users_rpms["fc42"])
+    from cluster_testkit.dnfroot import give_shell
 
-        def rpm(root, *args):
-            if not os.path.isdir(os.path.join(work, root)):
-                give_shell(os.path.join(work, root))
-                rpm(root, "--initdb")
-            proc = subprocess.run(["chroot", RPM_SYSUSERS_CHROOT, "rpm", "--root", inside + "/" + root,
-                                   "--dbpath", "/var/lib/rpm", "--nosignature", "-vv"] + list(args),
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
-            assert proc.returncode == 0, proc.stdout[-3000:]
-            return proc.stdout
+    def rpm(root, *args):
+        if not os.path.isdir(os.path.join(work, root)):
+            give_shell(os.path.join(work, root))
+            rpm(root, "--initdb")
+        proc = rpm420.run(["sh", "-c", 'exec "$@" 2>&1', "rpm", "rpm", "--root", inside + "/" + root,
+                           "--dbpath", "/var/lib/rpm", "--define", "__systemd_sysusers " + helper,
+                           "--nosignature", "-vv"] + list(args), check=False)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        return proc.stdout
 
-        class Root(object):        # what assert_fixed reads
-            def __init__(self, name):
-                self.root = os.path.join(work, name)
+    class Root(object):        # what assert_fixed reads
+        def __init__(self, name):
+            self.root = os.path.join(work, name)
 
-            def path(self, rel):
-                return os.path.join(self.root, rel)
+        def path(self, rel):
+            return os.path.join(self.root, rel)
 
-            def ids(self, *names):
-                from cluster_testkit.dnfroot import DnfRoot
-                return DnfRoot.ids(self, *names)
+        def ids(self, *names):
+            from cluster_testkit.dnfroot import DnfRoot
+            return DnfRoot.ids(self, *names)
 
-            def getent(self, database):
-                from cluster_testkit.dnfroot import DnfRoot
-                return DnfRoot.getent(self, database)
+        def getent(self, database):
+            from cluster_testkit.dnfroot import DnfRoot
+            return DnfRoot.getent(self, database)
 
-            def owner(self, rel):
-                st = os.lstat(self.path(rel))
-                return st.st_uid, st.st_gid
+        def owner(self, rel):
+            st = os.lstat(self.path(rel))
+            return st.st_uid, st.st_gid
 
-        rpm("own", "-i", *base)
-        log = rpm("own", "-i", "--nopretrans", "--nopre", "--noposttrans", users)
-        assert "%sysusers(cluster-users" in log
-        assert_fixed(Root("own"))
+    rpm("own", "-i", *base)
+    log = rpm("own", "-i", "--nopretrans", "--nopre", "--noposttrans", users)
+    assert "%sysusers(cluster-users" in log
+    assert helper in log, [l for l in log.splitlines() if "sysusers" in l]
+    assert_fixed(Root("own"))
 
-        log = rpm("services-first", "-i", *(base + services + [users]))
-        order = re.findall(r"%(sysusers|pretrans|prein)\((munge|slurm|cluster-users)-\d", log)
-        assert order.index(("prein", "munge")) < order.index(("sysusers", "cluster-users")), order
-        assert_fixed(Root("services-first"))
+    log = rpm("services-first", "-i", *(base + services + [users]))
+    order = re.findall(r"%(sysusers|pretrans|prein)\((munge|slurm|cluster-users)-\d", log)
+    assert order.index(("prein", "munge")) < order.index(("sysusers", "cluster-users")), order
+    assert_fixed(Root("services-first"))
 
-        rpm("users-first", "-i", *base)
-        rpm("users-first", "-i", users)
-        rpm("users-first", "-i", *services)
-        assert_fixed(Root("users-first"))
-    finally:
-        if mounted:
-            subprocess.run(["umount", proc_dir], check=False)
-        shutil.rmtree(work, ignore_errors=True)
+    rpm("users-first", "-i", *base)
+    rpm("users-first", "-i", users)
+    rpm("users-first", "-i", *services)
+    assert_fixed(Root("users-first"))
+
+
+def test_rpm_420_chroot_that_cannot_be_built_says_why_in_one_line(tmp_path):
+    """A first `make test` that cannot reach the Debian mirror stops building the trixie
+    chroot at once with one line naming the suite and its log, and leaves nothing half-made."""
+    import sys
+    env = dict(os.environ, DEBIAN_MIRROR="http://127.0.0.1:9/debian")
+    code = ("import sys\nfrom cluster_testkit.sidchroot import rpm_sysusers_chroot\n"
+            "try:\n    rpm_sysusers_chroot(cache_dir=sys.argv[1]).ensure()\n"
+            "except RuntimeError as err:\n    print(err)\n    sys.exit(1)\n")
+    cache = str(tmp_path / "cache")
+    proc = subprocess.run([sys.executable, "-c", code, cache], cwd=REPO_ROOT, env=env, timeout=300,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    assert proc.returncode == 1 and proc.stdout.count("\n") == 1 and not proc.stderr, proc
+    assert "trixie chroot build failed at 'debootstrap" in proc.stdout and ".build.log" in proc.stdout
+    assert not [n for n in os.listdir(cache) if os.path.isdir(os.path.join(cache, n))]
 
 
 @pytest.fixture(scope="module")

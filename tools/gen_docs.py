@@ -28,7 +28,15 @@ import sys
 import textwrap
 import time
 
-URL = "https://cluster.example.org/dnf-plugin-cluster"
+
+def _project_url():
+    """dnf_plugin_cluster.__url__, read without importing (nothing else is on the path yet)."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(here, "dnf_plugin_cluster", "__init__.py")) as handle:
+        return re.search(r'^__url__ = "([^"]+)"', handle.read(), re.M).group(1)
+
+
+URL = _project_url()
 PROJECT = "dnf-plugin-cluster"
 
 #: (page, section, manual, parser function, NAME summary, extra sections)
