@@ -1,7 +1,7 @@
 """Comps from repository metadata, read on nodes and the head node through libcomps,
 the parser dnf itself uses: every file dnf reads is read (Fedora's and EPEL's, with
 langpacks, blacklists, environments, `variant=` and `arch=`), and `arch_filter` applies
-the arch limits per basearch (dnf 4 discards its result, see README).
+the arch limits per basearch (dnf 4 discards its result, see docs/HACKING.md).
 
 Two guards around libcomps: an expat pass first refuses entity declarations and
 external entities (no "billion laughs"), names the line of malformed XML and refuses a

@@ -70,15 +70,16 @@ def top_level_entries():
                if not name.startswith(".") and not any(fnmatch.fnmatch(name, pat) for pat in ignored))
 
 
-def test_readme_layout_table_matches_the_tree():
-    with open(os.path.join(REPO_ROOT, "README.md")) as handle:
-        readme = handle.read()
-    table = readme[readme.index("## Layout"):].split("\n## ")[0]
+def test_layout_table_matches_the_tree():
+    """docs/HACKING.md's layout table names every top-level entry and every module."""
+    with open(os.path.join(REPO_ROOT, "docs", "HACKING.md")) as handle:
+        hacking = handle.read()
+    table = hacking[hacking.index("## Layout"):].split("\n## ")[0]
     named = set()
     for row in table.splitlines():
         if row.startswith("| `"):
             named.update(p.rstrip("/") for p in re.findall(r"`([^`]+)`", row.split("|")[1]))
-    top = top_level_entries() - {".gitignore", "LICENSE", "Makefile", "README.md", "pytest.ini",
+    top = top_level_entries() - {".gitignore", "LICENSE", "Makefile", "README.md", "pytest.ini", "docs",
                                                     "requirements-dev.txt", "setup.py", "pyproject.toml"}
     for path in sorted(named):
         candidates = [path, os.path.join("dnf_plugin_cluster", path)]
@@ -165,3 +166,16 @@ def test_the_node_side_never_loads_the_head_node_part():
                        if target.startswith("dnf_plugin_cluster.head")
                        and not any(name == a or name.startswith(a + ".") for a in allowed))
     assert offenders == []
+
+
+def test_the_readme_starts_with_the_admin():
+    """Who runs what comes first, then the two commands and a quick start per role; the
+    developers' material lives in docs/HACKING.md."""
+    with open(os.path.join(REPO_ROOT, "README.md")) as handle:
+        readme = handle.read()
+    headings = [l for l in readme.splitlines() if l.startswith("## ")]
+    assert headings[:3] == ["## Who runs what, where", "## Trying it: two commands", "## Quick start"]
+    assert "make demo" in readme and "make test" in readme and "systemctl enable --now cluster-node-sync.timer" in readme
+    for moved in ("## Layout", "## Faults and hostile input", "## Benchmarks"):
+        assert moved not in readme
+    assert "docs/HACKING.md" in readme
