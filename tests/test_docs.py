@@ -78,11 +78,16 @@ def test_cluster_conf_page_has_every_key_nodeconf_reads(docs, tmp_path):
     from dnf_plugin_cluster import nodeconf
     text = plain(read(os.path.join(docs, "cluster.conf.5")))
     keys = [key for key, _, _ in nodeconf.KEYS]
+    main, master = text.split("\n.SS [master]\n")
     for key in keys:
-        assert "\n.TP\n{} = ".format(key) in text, key
+        assert "\n.TP\n{} = ".format(key) in main, key
+    for key, _, _ in nodeconf.MASTER_KEYS:          # the head node's section, after [main]'s
+        assert "\n.TP\n{} = ".format(key) in master, key
     # the shipped cluster.conf documents no key the page lacks
     shipped = read(os.path.join(REPO_ROOT, "etc", "dnf", "plugins", "cluster.conf"))
-    assert set(re.findall(r"^#?(\w+) = ", shipped, re.M)) <= set(keys)
+    head = shipped.index("#[master]")
+    assert set(re.findall(r"^#?(\w+) = ", shipped[:head], re.M)) <= set(keys)
+    assert set(re.findall(r"^#?(\w+) = ", shipped[head:], re.M)) == set(k for k, _, _ in nodeconf.MASTER_KEYS)
     # and read() reads exactly the keys after dnf's own `enabled`
     with open(nodeconf.__file__) as handle:
         assert set(re.findall(r'get\("(\w+)"\)', handle.read())) == set(keys[1:])
@@ -91,6 +96,11 @@ def test_cluster_conf_page_has_every_key_nodeconf_reads(docs, tmp_path):
                     "max_remove = 7\n")
     node = nodeconf.read(None, [str(tmp_path)])
     assert (node.role, node.profile_repo, node.protected, node.max_remove) == ("gpu", "site-cluster", ("lustre*",), 7)
+    conf.write_text("[main]\nrole = master\n[master]\nsite = /srv/cluster/site\nsign_key =\nnodes = @all\nsit = x\n")
+    head = nodeconf.read(None, [str(tmp_path)])
+    assert head.master == {"site": "/srv/cluster/site", "nodes": "@all"}          # an empty key is unset
+    assert head.warnings == ["{}:7: unknown key 'sit' in [master], ignored (known: {})".format(
+        conf, ", ".join(k for k, _, _ in nodeconf.MASTER_KEYS))]
 
 
 def complete(docs, prog, *words):
