@@ -160,6 +160,12 @@ def test_builds_and_rsyncs_of_the_packagers_tree_never_change_the_site_profile(s
         text = handle.read()
     with open(site_roles, "w") as handle:                  # the packager's default profile changes too
         handle.write(text.replace("packages: [cluster-apps-bio]", "packages: []"))
+    # and so do the roles the plugin ships in /etc/cluster/roles: a new release of it
+    plugin_spec = os.path.join(project, "specs", "dnf-plugin-cluster.spec")
+    with open(plugin_spec) as handle:
+        text = handle.read()
+    with open(plugin_spec, "w") as handle:
+        handle.write(text.replace("Release:        1%{?dist}", "Release:        2%{?dist}", 1))
     cluster_repo("-C", project, "build", other, "--update", *same)
     for extra in (["--exclude", "repodata/"], ["--delay-updates"]):
         subprocess.run(["rsync", "-a"] + extra + [other + "/", served + "/"], check=True)
