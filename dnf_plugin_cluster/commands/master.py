@@ -41,6 +41,13 @@ class ClusterMasterCommand(ClusterCommand):
     summary = ("head node: publish the cluster profile, its generations and rollback, kickstart fragments, "
                "fleet status and rollouts, Slurm services")
     subcommands = ("publish", "history", "rollback", "kickstart", "status", "sync", "services")
+    descriptions = {"publish": "the site's roles as the next generation of the site repository",
+                    "history": "the published generations, or generation N in detail",
+                    "rollback": "publish generation N again, as a new generation",
+                    "kickstart": "a kickstart fragment for a new node of --role",
+                    "status": "ask the nodes (-w) how they differ from their roles",
+                    "sync": "roll the profile out to the nodes (-w): canaries, then waves",
+                    "services": "configure and start Slurm and munge on the head node and nodes"}
     # the site tree or the nodes, not repositories
     offline = ("history", "rollback", "status", "sync", "services")
 
