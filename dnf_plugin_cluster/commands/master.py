@@ -92,7 +92,8 @@ class ClusterMasterCommand(ClusterCommand):
         parser.add_argument("--sign-key", metavar="KEYID",
                             help="publish, rollback: sign the site repository's repomd.xml (and "
                                  "cluster-site-release) with this key (default: sign_key= in [master] of cluster.conf)")
-        parser.add_argument("--gnupghome", metavar="DIR", help="publish, rollback: GnuPG home of the signing key (default: gnupghome= in [master] of "
+        parser.add_argument("--gnupghome", metavar="DIR",
+                            help="publish, rollback: GnuPG home of the signing key (default: gnupghome= in [master] of "
                                  "cluster.conf)")
         parser.add_argument("--role", help="kickstart: the role to provision")
         parser.add_argument("--arch", action="append", default=[], dest="arches", metavar="ARCH",
