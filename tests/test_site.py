@@ -553,6 +553,7 @@ def test_the_head_node_configuration_makes_publish_work_bare(site):
     published = master.dnf("cluster-master", "publish", "--message", "tmux from the config")
     assert "Published generation 2" in published.out, published
     assert "unknown key 'node' in [master]" in published.err
+    assert "Roles from {} (the default roles directory)".format(master.path("etc/cluster/roles")) in published.out
     assert "file://" not in published.err                      # baseurl= reached cluster-site-release
     with open(os.path.join(site.tree, "generations", "0002.json")) as handle:
         assert "tmux" in json.load(handle)["profile"]["roles"]["compute"]["arches"]["x86_64"]["packages"]

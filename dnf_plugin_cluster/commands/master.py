@@ -341,13 +341,15 @@ class ClusterMasterCommand(ClusterCommand):
         conf, opts, sub = self.master.master, self.opts, self.opts.subcommand[0]
         if not opts.repo_dir and sub in ("publish", "history", "rollback"):
             opts.repo_dir = conf.get("site")
+        self.roles_from = None
         if not opts.roles and sub in ("publish", "services"):
             opts.roles = conf.get("roles")
+            self.roles_from = "roles= in [master] of {}".format(self.master.path) if opts.roles else None
             if not opts.roles:
                 root = self.base.conf.installroot or "/"
                 default = os.path.join(root, nodeconf.DEFAULT_ROLES_DIR.lstrip("/"))
                 if os.path.isdir(default) and not opts.output:
-                    opts.roles = default
+                    opts.roles, self.roles_from = default, "the default roles directory"
         if sub in ("publish", "rollback"):
             if not opts.baseurl and conf.get("baseurl"):
                 opts.baseurl = [conf["baseurl"]]
@@ -480,6 +482,8 @@ class ClusterMasterCommand(ClusterCommand):
         opts = self.opts
         if opts.repo_dir and not opts.output and (opts.roles or opts.lock):
             self.check_release()
+        if self.roles_from:             # not on the command line: say where they come from
+            logger.info("Roles from %s (%s)", opts.roles, self.roles_from)
         roles = profile.load_roles(opts.roles) if opts.roles else None
         self.from_nodes = self.ask_lock_from() if opts.lock_from else None
         if opts.output:
