@@ -56,7 +56,9 @@ PLUGIN_PACKAGES = ("dnf_plugin_cluster", "cluster_repo")
 PLUGIN_TREE = ("setup.py", "pyproject.toml", "MANIFEST.in", "README.md", "LICENSE", "plugins/cluster.py",
                "bin/dnf-cluster", "bin/cluster-repo", "etc/dnf/plugins/cluster.conf",
                "etc/systemd/cluster-node-sync.service", "etc/systemd/cluster-node-sync.timer",
-               "tools/gen_docs.py", "tests/test_plan.py")
+               "tools/gen_docs.py", "tests/test_plan.py",
+               # the project's roles, installed as the head node's /etc/cluster/roles
+               "roles/compute.yaml", "roles/gpu.yaml", "roles/login.yaml", "roles/master.yaml")
 DNF5_PLUGIN_SPEC_NAME = "dnf5-plugin-cluster"
 RELEASE_SPEC_NAME = "cluster-release"
 #: Defined by the build to raise cluster-release's Release when only its .repo file or key

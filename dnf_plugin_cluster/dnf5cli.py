@@ -317,8 +317,17 @@ def usage_text():
     return text + "\n" + options[options.index("\n\n") + 2:]            # argparse's list, without its usage
 
 
+class _LinesFormatter(argparse.HelpFormatter):
+    """A help text with line breaks (the subcommands, one a line) keeps them, as in dnf 4."""
+
+    def _split_lines(self, text, width):
+        if "\n" in text:
+            return text.splitlines()
+        return super(_LinesFormatter, self)._split_lines(text, width)
+
+
 def command_parser(command):
-    parser = _Parser(prog="dnf-cluster {}".format(command.aliases[0]))
+    parser = _Parser(prog="dnf-cluster {}".format(command.aliases[0]), formatter_class=_LinesFormatter)
     command.set_argparser(parser)
     return parser
 

@@ -11,7 +11,7 @@ import re
 import stat
 
 from .errors import ClusterError, quote
-from .names import MAX_NAME, check_name
+from .names import CONTROL_RE, MAX_NAME, check_name
 
 #: Where nodes look for the profile, in this order: the site repository (what the
 #: site's head node published), then the cluster repository (the packager's default
@@ -40,7 +40,35 @@ KEYS = (
      "The most packages one sync may remove without --allow-mass-removal."),
 )
 
+#: Where `dnf cluster-master publish` reads the site's roles unless [master] roles= or
+#: --roles says otherwise (under --installroot: the root's); the plugin's package
+#: installs the project's roles there as %config(noreplace).
+DEFAULT_ROLES_DIR = "/etc/cluster/roles"
+
+#: The keys of cluster.conf's [master] section, the head node's defaults for
+#: `dnf cluster-master` (each overridden by its option): (key, default, meaning).
+#: cluster.conf(5) is generated from this table too.
+MASTER_KEYS = (
+    ("site", "(none)", "The site repository's top directory SITE (e.g. /srv/cluster/site): publish, history "
+     "and rollback work on SITE/<releasever> of this head node's release. --repo-dir takes SITE too (or "
+     "SITE/<releasever>) and overrides it."),
+    ("baseurl", "(the previous publish's, else file://SITE)", "The site repository's top as nodes reach it "
+     "(e.g. https://head.example.org/site), written into cluster-site-release by publish and rollback. "
+     "--baseurl overrides it."),
+    ("roles", DEFAULT_ROLES_DIR + " (inside the --installroot root), when it exists",
+     "The directory of the site's role definitions (ROLE.yaml) that publish and services read. --roles "
+     "overrides it."),
+    ("sign_key", "(none: the site repository is not signed)", "The GnuPG key id publish and rollback sign the "
+     "site repository's repomd.xml and cluster-site-release with. --sign-key overrides it."),
+    ("gnupghome", "(GnuPG's default, ~/.gnupg)", "The GnuPG home of sign_key. --gnupghome overrides it."),
+    ("nodes", "(none)", "The node set status and sync work on when -w is not given (a ClusterShell node set: "
+     "node[001-512], @compute, @all)."),
+)
+
 KNOWN_KEYS = tuple(key for key, _, _ in KEYS)
+KNOWN_MASTER_KEYS = tuple(key for key, _, _ in MASTER_KEYS)
+#: The sections cluster.conf has, with their keys.
+SECTIONS = (("main", KNOWN_KEYS), ("master", KNOWN_MASTER_KEYS))
 #: What dnf's plugin loader (libdnf's OptionBool) takes for `enabled`, in any case.
 BOOLEANS = ("1", "0", "yes", "no", "true", "false", "on", "off")
 
@@ -54,13 +82,15 @@ def testing_repo(profile_repo):
 
 
 class NodeConfig(object):
-    def __init__(self, role=None, profile_repo=None, path=None, protected=(), max_remove=None, warnings=()):
+    def __init__(self, role=None, profile_repo=None, path=None, protected=(), max_remove=None, warnings=(),
+                 master=None):
         self.role = role
         self.profile_repo = profile_repo
         self.path = path
         self.protected = tuple(protected)
         self.max_remove = max_remove            # None: the default (see sync.py)
         self.warnings = list(warnings)          # one line each: keys and sections it does not know
+        self.master = dict(master or {})        # [master]: {key: value} of the keys set
 
 
 def candidates(installroot, pluginconfpath):
@@ -147,18 +177,35 @@ def _where(path, line):
 
 
 def _warnings(text, parser, path):
-    """One line per section and [main] key cluster.conf does not know (a typo such as
+    """One line per section and key cluster.conf does not know (a typo such as
     `rol = compute` would otherwise only show as "this node has no role")."""
     out = []
+    known = dict(SECTIONS)
     for section in parser.sections():
-        if section != "main":
-            out.append("{}: unknown section {} (cluster.conf has only [main])".format(
+        if section not in known:
+            out.append("{}: unknown section {} (cluster.conf has [main] and [master])".format(
                 _where(path, _line_of(text, section, section=True)), quote(section)))
-    if parser.has_section("main"):
-        for key in parser.options("main"):
-            if key not in KNOWN_KEYS:
-                out.append("{}: unknown key {} in [main], ignored (known: {})".format(
-                    _where(path, _line_of(text, key)), quote(key), ", ".join(KNOWN_KEYS)))
+            continue
+        for key in parser.options(section):
+            if key not in known[section]:
+                out.append("{}: unknown key {} in [{}], ignored (known: {})".format(
+                    _where(path, _line_of(text, key)), quote(key), section, ", ".join(known[section])))
+    return out
+
+
+def _master(parser, path):
+    """{key: value} of the [master] keys set (an empty value counts as unset); each a
+    single line of text."""
+    out = {}
+    if not parser.has_section("master"):
+        return out
+    for key in KNOWN_MASTER_KEYS:
+        if parser.has_option("master", key):
+            value = parser.get("master", key).strip()
+            if CONTROL_RE.search(value):
+                raise ClusterError("{} in [master]: control characters are not allowed".format(key), path)
+            if value:
+                out[key] = value
     return out
 
 
@@ -186,5 +233,6 @@ def read(installroot, pluginconfpath):
         if max_remove is not None and not re.match(r"\A[0-9]{1,9}\Z", max_remove):
             raise ClusterError("max_remove must be a whole number of packages, not {}".format(quote(max_remove)), path)
         return NodeConfig(role or None, repo or None, path, protected,
-                          int(max_remove) if max_remove is not None else None, _warnings(text, parser, path))
+                          int(max_remove) if max_remove is not None else None, _warnings(text, parser, path),
+                          _master(parser, path))
     return NodeConfig()

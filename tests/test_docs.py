@@ -78,11 +78,16 @@ def test_cluster_conf_page_has_every_key_nodeconf_reads(docs, tmp_path):
     from dnf_plugin_cluster import nodeconf
     text = plain(read(os.path.join(docs, "cluster.conf.5")))
     keys = [key for key, _, _ in nodeconf.KEYS]
+    main, master = text.split("\n.SS [master]\n")
     for key in keys:
-        assert "\n.TP\n{} = ".format(key) in text, key
+        assert "\n.TP\n{} = ".format(key) in main, key
+    for key, _, _ in nodeconf.MASTER_KEYS:          # the head node's section, after [main]'s
+        assert "\n.TP\n{} = ".format(key) in master, key
     # the shipped cluster.conf documents no key the page lacks
     shipped = read(os.path.join(REPO_ROOT, "etc", "dnf", "plugins", "cluster.conf"))
-    assert set(re.findall(r"^#?(\w+) = ", shipped, re.M)) <= set(keys)
+    head = shipped.index("#[master]")
+    assert set(re.findall(r"^#?(\w+) = ", shipped[:head], re.M)) <= set(keys)
+    assert set(re.findall(r"^#?(\w+) = ", shipped[head:], re.M)) == set(k for k, _, _ in nodeconf.MASTER_KEYS)
     # and read() reads exactly the keys after dnf's own `enabled`
     with open(nodeconf.__file__) as handle:
         assert set(re.findall(r'get\("(\w+)"\)', handle.read())) == set(keys[1:])
@@ -91,6 +96,11 @@ def test_cluster_conf_page_has_every_key_nodeconf_reads(docs, tmp_path):
                     "max_remove = 7\n")
     node = nodeconf.read(None, [str(tmp_path)])
     assert (node.role, node.profile_repo, node.protected, node.max_remove) == ("gpu", "site-cluster", ("lustre*",), 7)
+    conf.write_text("[main]\nrole = master\n[master]\nsite = /srv/cluster/site\nsign_key =\nnodes = @all\nsit = x\n")
+    head = nodeconf.read(None, [str(tmp_path)])
+    assert head.master == {"site": "/srv/cluster/site", "nodes": "@all"}          # an empty key is unset
+    assert head.warnings == ["{}:7: unknown key 'sit' in [master], ignored (known: {})".format(
+        conf, ", ".join(k for k, _, _ in nodeconf.MASTER_KEYS))]
 
 
 def complete(docs, prog, *words):
@@ -184,3 +194,45 @@ def test_packages_ship_the_generated_pages_and_completion(cluster_repo_el9, docs
         owned = subprocess.run(["rpm", "-qlp", rpm], stdout=subprocess.PIPE, universal_newlines=True,
                                check=True).stdout.split()
         assert not {"/usr/share/bash-completion", "/usr/share/bash-completion/completions"} & set(owned), name
+
+
+def described_options(command):
+    """[(option strings, help text as argparse prints it)] of a command's own parser."""
+    import argparse
+    parser = argparse.ArgumentParser(prog="dnf " + command.aliases[0])
+    command.set_argparser(parser)
+    formatter = parser._get_formatter()
+    return [(action.option_strings, formatter._expand_help(action)) for action in parser._actions
+            if action.help and action.help != argparse.SUPPRESS and "--help" not in action.option_strings]
+
+
+def squash(text):
+    """Text without its white space: wrapping (argparse's, roff's) moves no word."""
+    return "".join(text.split())
+
+
+@pytest.mark.parametrize("short", ["node", "group", "master"])
+def test_every_option_and_subcommand_is_described_in_help_and_man_page(make_root, docs, short):
+    """`dnf cluster-X --help` (dnf 4 drops the options of a command's own argument groups
+    from its help: -w, --fanout, --canary, ...) and `dnf-cluster X --help` describe every
+    option of the command, and each subcommand in a line of its own; the man page has
+    every option's description too."""
+    from dnf_plugin_cluster.commands import COMMANDS, SHORT
+    name = dict(SHORT)[short]
+    command = [c for c in COMMANDS if c.aliases[0] == name][0]
+    root = make_root("help")
+    man = plain(read(os.path.join(docs, "dnf-cluster.8")))
+    body = "\n".join(s for s in man.split("\n.SH ") if s.split("\n", 1)[0].endswith("'dnf-cluster {}'".format(short)))
+    body = squash(body.replace("\n.br\n", " "))
+    for helped in (root.dnf(name, "--help"), root.cluster("--backend", "dnf4", short, "--help")):
+        assert helped.rc == 0
+        text = helped.out[helped.out.index("{} command-specific options".format(name.capitalize())):]
+        for options, description in described_options(command):
+            for option in options:
+                assert re.search(r"^  (\S+ )*{}\b".format(re.escape(option)), text, re.M), (option, text)
+            assert squash(description) in squash(text), (options, description)
+            assert squash(description) in body, (options, description)
+        for sub in command.subcommands:
+            line = "{}: *{}".format(re.escape(sub), re.escape(command.descriptions[sub]))
+            assert re.search(r"^ +(\{\S+\} +)?" + line + ";?$", text, re.M), (sub, text)
+            assert squash("{}: {}".format(sub, command.descriptions[sub])) in body, sub

@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from cluster_testkit import REPO_ROOT
 from conftest import libcomps_iteration_crashes
 
 HEAD_NODE = ("slurm-slurmctld", "slurm-slurmdbd", "munge", "openmpi", "openmpi-devel", "pdsh", "pdsh-rcmd-ssh",
@@ -30,6 +31,19 @@ def test_dnf_install_cluster_master_installs_the_head_node_stack(node_factory):
     # and what publish builds cluster-site-release from
     assert os.path.isfile(head.path("usr/lib/python3.9/site-packages/dnf_plugin_cluster/head/templates/"
                                     "cluster-site-release.spec"))
+    # the project's roles, where `dnf cluster-master publish` reads them by default, as
+    # configuration the admin's edits survive upgrades in
+    roles = sorted(n for n in os.listdir(os.path.join(REPO_ROOT, "roles")) if n.endswith(".yaml"))
+    assert sorted(os.listdir(head.path("etc/cluster/roles"))) == roles
+    for name in roles:
+        with open(head.path("etc/cluster/roles/" + name)) as ours, \
+                open(os.path.join(REPO_ROOT, "roles", name)) as source:
+            assert ours.read() == source.read(), name
+    flags = dict(line.split(" ", 1) for line in head.run(
+        ["rpm", "--root", head.root, "-q", "--qf", "[%{FILENAMES} %{FILEFLAGS:fflags}\\n]",
+         "python3-dnf-plugin-cluster"]).out.splitlines())
+    for name in roles:
+        assert set(flags["/etc/cluster/roles/" + name]) >= {"c", "n"}, name     # %config(noreplace)
     with open(head.path("usr/lib/sysusers.d/cluster-users.conf")) as handle:
         sysusers = handle.read()
     assert 'u slurm 450 "Slurm workload manager"' in sysusers and 'u munge 451' in sysusers

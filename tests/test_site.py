@@ -5,6 +5,7 @@ cluster-site-release package; builds and rsyncs of the packager's tree never cha
 what the site published, and a profile change costs nodes the site repository only."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -119,7 +120,8 @@ def test_generations_history_and_rollback_restore_the_package_set(site):
 
     for args, message in ((("rollback", "9"), "no generation 9 in this site repository (generations 1-3)"),
                           (("rollback", "two"), "the generation is a number of 1 or more, not 'two'"),
-                          (("history", "3"), "unexpected argument '3'")):
+                          (("history", "9"), "no generation 9 in this site repository"),
+                          (("kickstart", "3"), "unexpected argument '3'")):
         result = site.master.dnf("cluster-master", *(args + ("--repo-dir", site.tree)), check=False)
         errors = [l for l in result.err.splitlines() if l.startswith("Error:")]
         assert result.rc != 0 and len(errors) == 1 and message in errors[0], result
@@ -158,6 +160,12 @@ def test_builds_and_rsyncs_of_the_packagers_tree_never_change_the_site_profile(s
         text = handle.read()
     with open(site_roles, "w") as handle:                  # the packager's default profile changes too
         handle.write(text.replace("packages: [cluster-apps-bio]", "packages: []"))
+    # and so do the roles the plugin ships in /etc/cluster/roles: a new release of it
+    plugin_spec = os.path.join(project, "specs", "dnf-plugin-cluster.spec")
+    with open(plugin_spec) as handle:
+        text = handle.read()
+    with open(plugin_spec, "w") as handle:
+        handle.write(text.replace("Release:        1%{?dist}", "Release:        2%{?dist}", 1))
     cluster_repo("-C", project, "build", other, "--update", *same)
     for extra in (["--exclude", "repodata/"], ["--delay-updates"]):
         subprocess.run(["rsync", "-a"] + extra + [other + "/", served + "/"], check=True)
@@ -575,3 +583,55 @@ def test_publish_never_writes_through_a_link_in_the_site_tree(site, tmp_path):
                              "--republish", check=False)
     assert result.rc == 1 and "refusing to follow a symbolic link" in result.err, result
     assert not os.path.lexists(str(elsewhere / "lockfile"))
+
+
+def test_the_head_node_configuration_makes_publish_work_bare(site):
+    """[master] of cluster.conf gives cluster-master its site (SITE, as --baseurl's; SITE/9
+    derived, and SITE/9 itself still taken), base URL and roles (default /etc/cluster/roles),
+    so `dnf cluster-master publish` works bare; without them publish says, in one line,
+    which one is missing; `history N` shows generation N's detail."""
+    master = site.master
+    top = os.path.dirname(site.tree)
+
+    def error(*args):
+        result = master.dnf("cluster-master", *args, check=False)
+        errors = [l for l in result.err.splitlines() if l.startswith("Error:")]
+        assert result.rc == 1 and len(errors) == 1 and "Traceback" not in result.err, result
+        return errors[0]
+
+    assert "no site repository: pass --repo-dir SITE" in error("publish")
+    assert "site = SITE in [master]" in error("history")
+    conf = master.path("etc/dnf/plugins/cluster.conf")
+    with open(conf, "a") as handle:
+        handle.write("[master]\nsite = {}\nbaseurl = {}/site\nnode = typo\n".format(top, site.url))
+    assert "no roles: pass --roles DIR" in error("publish")
+    assert "-w NODESET (or nodes = NODESET in [master]" in error("status")
+
+    shutil.copytree(site.roles, master.path("etc/cluster/roles"))
+    roles_file = master.path("etc/cluster/roles/compute.yaml")
+    with open(roles_file) as handle:
+        text = handle.read()
+    with open(roles_file, "w") as handle:
+        handle.write(text.replace("packages: [cluster-apps-bio]", "packages: [cluster-apps-bio, tmux]"))
+    published = master.dnf("cluster-master", "publish", "--message", "tmux from the config")
+    assert "Published generation 2" in published.out, published
+    assert "unknown key 'node' in [master]" in published.err
+    assert "Roles from {} (the default roles directory)".format(master.path("etc/cluster/roles")) in published.out
+    assert "file://" not in published.err                      # baseurl= reached cluster-site-release
+    with open(os.path.join(site.tree, "generations", "0002.json")) as handle:
+        assert "tmux" in json.load(handle)["profile"]["roles"]["compute"]["arches"]["x86_64"]["packages"]
+    assert not os.path.exists(os.path.join(top, "generations"))  # SITE/9, not SITE
+
+    # --repo-dir takes SITE, and SITE/9 as before; both name the same generations
+    for where in (top, site.tree):
+        data = master.dnf("cluster-master", "history", "--repo-dir", where, "--json").json
+        assert [g["generation"] for g in data["generations"]] == [1, 2], where
+    detail = master.dnf("cluster-master", "history", "2").out
+    assert detail.startswith("Generation 2 (published now)")
+    assert "tmux from the config" in detail and "compute" in detail and "x86_64" in detail
+    assert "changes against generation 1:" in detail and "add      tmux" in detail, detail
+    data = master.dnf("cluster-master", "history", "1", "--json").json
+    assert data["generation"]["generation"] == 1 and data["generation"]["message"] == "first generation"
+    assert "tmux" not in data["profile"]["roles"]["compute"]["arches"]["x86_64"]["packages"]
+    assert data["against"] is None and data["changes"]            # the first: every role is new
+    assert "no generation 7" in error("history", "7")

@@ -154,19 +154,28 @@ def argparse_manpage(function, name, section, manual, summary, extra, out):
 
 def conf_manpage(out):
     from dnf_plugin_cluster import nodeconf
-    rows = []
+    rows, master = [], []
     for key, default, text in nodeconf.KEYS:
         rows += [".TP", "\\fB{}\\fR = \\fI{}\\fR".format(key, _man_escape(default)), _man_escape(text)]
+    for key, default, text in nodeconf.MASTER_KEYS:
+        master += [".TP", "\\fB{}\\fR = \\fI{}\\fR".format(key, _man_escape(default)), _man_escape(text)]
     page = [
         '.TH CLUSTER.CONF "5" "{}" "{} {}" "File Formats"'.format(_date(), PROJECT, _version()),
         ".SH NAME", "cluster.conf \\- configuration of the cluster dnf plugin and dnf\\-cluster",
         ".SH SYNOPSIS", "/etc/dnf/plugins/cluster.conf",
         ".SH DESCRIPTION",
-        "An INI file with one \\fB[main]\\fR section. In an image root (dnf \\fB\\-\\-installroot\\fR) "
-        "the root's own /etc/dnf/plugins/cluster.conf wins over the host's, so each image converges "
-        "to its own role. A key or section it does not know is named in a warning, with the keys "
-        "it knows, and ignored.",
-        ".SH OPTIONS"] + rows + [
+        "An INI file with a \\fB[main]\\fR section for every node and, on the head node, a "
+        "\\fB[master]\\fR section with the defaults of \\fBdnf cluster\\-master\\fR, so that "
+        "\\fBdnf cluster\\-master publish\\fR works without options. In an image root (dnf "
+        "\\fB\\-\\-installroot\\fR) the root's own /etc/dnf/plugins/cluster.conf wins over the host's, so "
+        "each image converges to its own role. A key or section it does not know is named in a warning, "
+        "with the keys it knows, and ignored.",
+        ".SH OPTIONS", ".SS [main]"] + rows + [".SS [master]",
+        "The head node's defaults; each option of \\fBdnf cluster\\-master\\fR of the same meaning "
+        "overrides its key."] + master + [
+        ".SH EXAMPLE", ".nf", "[main]", "enabled = 1", "role = master", "", "[master]",
+        "site = /srv/cluster/site", "baseurl = https://head.example.org/site", "roles = /etc/cluster/roles",
+        "sign_key = 0x1234ABCD", "nodes = @all", ".fi",
         ".SH SEE ALSO", ".BR dnf\\-cluster (8),", ".BR dnf.conf (5)", ""]
     with open(out, "w") as handle:
         handle.write("\n".join(page))

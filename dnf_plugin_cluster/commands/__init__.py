@@ -60,10 +60,16 @@ def _one_line_usage(command):
     prints dnf's whole usage (35 lines of every dnf option) before a one-line error such
     as a misspelled subcommand or an unknown option: here only that line is printed
     (`dnf cluster-node: error: argument subcommand: invalid choice: ...`, exit 2, as
-    dnf-cluster on libdnf5 says it); `--help` still shows everything."""
+    dnf-cluster on libdnf5 says it); `--help` still shows everything, the options of the
+    command's own groups (fleet, services) included."""
     def set_argparser(cls, parser):
-        command.set_argparser.__func__(cls, parser)
         owner = getattr(parser.add_argument, "__self__", None)          # dnf's OptionParser
+        if owner is not None and hasattr(owner, "add_argument_group"):
+            # `parser` is dnf's group of the command's options: a group made in it is
+            # parsed but left out of --help (issue 25, item 5); made in dnf's parser, it
+            # is listed with its options and their descriptions
+            parser.add_argument_group = owner.add_argument_group
+        command.set_argparser.__func__(cls, parser)
         positional = getattr(owner, "command_positional_parser", None)
         if positional is not None:
             positional.print_usage = lambda file=None: None

@@ -38,6 +38,8 @@ class ClusterCommand(object):
     aliases = ()
     summary = ""
     subcommands = ()
+    #: {subcommand: its one-line description}, for --help and the man page
+    descriptions = {}
     #: subcommands that need neither repositories nor the rpm database
     offline = ()
     #: subcommands that load the repositories themselves at the start of run_<sub>(),
@@ -60,8 +62,7 @@ class ClusterCommand(object):
 
     @classmethod
     def set_argparser(cls, parser):
-        parser.add_argument("subcommand", nargs=1, choices=cls.subcommands,
-                            help=", ".join(cls.subcommands))
+        parser.add_argument("subcommand", nargs=1, choices=cls.subcommands, help=subcommand_help(cls))
         parser.add_argument("--json", action="store_true", default=False,
                             help="print machine-readable JSON on stdout")
 
@@ -132,6 +133,15 @@ class ClusterCommand(object):
         for warning in config.warnings:
             logger.warning("Warning: %s", warning)
         return config
+
+
+def subcommand_help(cls):
+    """The subcommands with a one-line description each: one line per subcommand where
+    the help keeps line breaks (dnf 4's and dnf-cluster's), `sub: text;` in a row
+    elsewhere (man page)."""
+    width = max(len(sub) for sub in cls.subcommands)
+    return ";\n".join("{}: {}{}".format(sub, " " * (width - len(sub)), cls.descriptions[sub])
+                       for sub in cls.subcommands)
 
 
 def error_line(err, host_errors=()):

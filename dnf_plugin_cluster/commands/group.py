@@ -11,6 +11,10 @@ class ClusterGroupCommand(ClusterCommand):
     aliases = ("cluster-group",)
     summary = "list, inspect, install and remove the cluster's comps groups for this node's arch"
     subcommands = ("list", "info", "install", "remove")
+    descriptions = {"list": "the cluster's groups for this node's arch, and which are installed",
+                    "info": "the packages of the named groups, tier by tier",
+                    "install": "install the named groups (mandatory and default tiers)",
+                    "remove": "remove the named groups"}
 
     @classmethod
     def set_argparser(cls, parser):

@@ -41,18 +41,30 @@ class ClusterMasterCommand(ClusterCommand):
     summary = ("head node: publish the cluster profile, its generations and rollback, kickstart fragments, "
                "fleet status and rollouts, Slurm services")
     subcommands = ("publish", "history", "rollback", "kickstart", "status", "sync", "services")
+    descriptions = {"publish": "the site's roles as the next generation of the site repository",
+                    "history": "the published generations, or generation N in detail",
+                    "rollback": "publish generation N again, as a new generation",
+                    "kickstart": "a kickstart fragment for a new node of --role",
+                    "status": "ask the nodes (-w) how they differ from their roles",
+                    "sync": "roll the profile out to the nodes (-w): canaries, then waves",
+                    "services": "configure and start Slurm and munge on the head node and nodes"}
     # the site tree or the nodes, not repositories
     offline = ("history", "rollback", "status", "sync", "services")
 
     @classmethod
     def set_argparser(cls, parser):
         super(ClusterMasterCommand, cls).set_argparser(parser)
-        parser.add_argument("generation", nargs="?", metavar="N", help="rollback: the generation to publish again")
+        parser.add_argument("generation", nargs="?", metavar="N",
+                            help="rollback: the generation to publish again; history: the generation to show "
+                                 "in detail")
         parser.add_argument("--roles", metavar="DIR",
-                            help="publish, services: role definitions (roles/*.yaml)")
+                            help="publish, services: role definitions (ROLE.yaml; default: roles= in [master] of "
+                                 "cluster.conf, else /etc/cluster/roles when it exists)")
         parser.add_argument("--repo-dir", metavar="DIR",
-                            help="publish, history, rollback: the site repository of one release "
-                                 "(SITE/<releasever>, e.g. /srv/cluster/site/9)")
+                            help="publish, history, rollback: the site repository's top SITE (e.g. "
+                                 "/srv/cluster/site), as --baseurl's; this host's release SITE/<releasever> is "
+                                 "used, and SITE/<releasever> itself is taken too (default: site= in [master] "
+                                 "of cluster.conf)")
         parser.add_argument("--message", metavar="TEXT", default="",
                             help="publish, rollback: why (kept with the generation, shown by history)")
         lock = parser.add_mutually_exclusive_group()
@@ -79,8 +91,10 @@ class ClusterMasterCommand(ClusterCommand):
                                  "default an identical publish says so and writes nothing)")
         parser.add_argument("--sign-key", metavar="KEYID",
                             help="publish, rollback: sign the site repository's repomd.xml (and "
-                                 "cluster-site-release) with this key")
-        parser.add_argument("--gnupghome", metavar="DIR", help="publish, rollback: GnuPG home of the signing key")
+                                 "cluster-site-release) with this key (default: sign_key= in [master] of cluster.conf)")
+        parser.add_argument("--gnupghome", metavar="DIR",
+                            help="publish, rollback: GnuPG home of the signing key (default: gnupghome= in [master] of "
+                                 "cluster.conf)")
         parser.add_argument("--role", help="kickstart: the role to provision")
         parser.add_argument("--arch", action="append", default=[], dest="arches", metavar="ARCH",
                             help="publish: an arch repository to write (repeatable; default: the arches "
@@ -88,12 +102,14 @@ class ClusterMasterCommand(ClusterCommand):
                                  "node's arch (default: this host's)")
         parser.add_argument("--baseurl", action="append", default=[], metavar="[REPOID=]URL",
                             help="publish: the site repository's top (SITE) as nodes reach it, for "
-                                 "cluster-site-release (default: the previous publish's, else file://SITE); "
+                                 "cluster-site-release (default: baseurl= in [master] of cluster.conf, else the "
+                                 "previous publish's, else file://SITE); "
                                  "kickstart: a repository's URL as nodes reach it (plain URL: the profile "
                                  "repository's; default: the baseurls of this host's .repo files)")
         fleet = parser.add_argument_group("fleet (status, sync, publish --lock-from)")
         fleet.add_argument("-w", "--nodes", metavar="NODESET",
-                           help="the nodes: node[001-512], @compute, @gpu!node007 (ClusterShell node sets)")
+                           help="the nodes: node[001-512], @compute, @gpu!node007 (ClusterShell node sets; "
+                                "default: nodes= in [master] of cluster.conf)")
         fleet.add_argument("--fanout", type=_count, metavar="N",
                            help="nodes asked at once (default: clush.conf's fanout, else 64)")
         fleet.add_argument("--connect-timeout", type=float, metavar="SECONDS", help="ssh connect timeout")
@@ -132,10 +148,15 @@ class ClusterMasterCommand(ClusterCommand):
                               "node gets it")
 
     def configure_publish(self):
-        if not (self.opts.repo_dir or self.opts.output) or \
-                not (self.opts.roles or self.opts.lock or self.opts.unlock or self.opts.lock_from):
-            raise ClusterError("cluster-master publish needs --repo-dir (or --output FILE) and --roles "
-                               "(or --lock/--lock-from/--unlock)")
+        from .. import nodeconf
+        if not (self.opts.repo_dir or self.opts.output):
+            raise ClusterError("cluster-master publish: no site repository: pass --repo-dir SITE (or --output "
+                               "FILE), or set site = SITE in [master] of {}".format(self.conf_path()))
+        if not (self.opts.roles or self.opts.lock or self.opts.unlock or self.opts.lock_from):
+            raise ClusterError("cluster-master publish: no roles: pass --roles DIR, set roles = DIR in [master] "
+                               "of {}, or put them in {} (--lock, --lock-from or --unlock alone republish the "
+                               "published roles)".format(self.conf_path(), nodeconf.DEFAULT_ROLES_DIR))
+        self.site_release_dir()
         if len(self.opts.baseurl) > 1:
             raise ClusterError("cluster-master publish takes one --baseurl (the site repository's top)")
         self.cli.demands.load_system_repo = False         # what this host runs plays no part
@@ -148,20 +169,31 @@ class ClusterMasterCommand(ClusterCommand):
             # a repository that cannot be refreshed fails the publish instead of dropping out
             self.backend.strict_repos(optional=(SITE_PROFILE_REPO,))
 
-    def configure_history(self):
+    def _need_site(self):
         if not self.opts.repo_dir:
-            raise ClusterError("cluster-master history needs --repo-dir")
+            raise ClusterError("cluster-master {}: no site repository: pass --repo-dir SITE, or set site = SITE "
+                               "in [master] of {}".format(self.sub, self.conf_path()))
+        self.site_release_dir()
+
+    def _generation_number(self):
+        try:
+            number = int(self.opts.generation)
+        except ValueError:
+            number = 0
+        if number < 1:
+            raise ClusterError("cluster-master {}: the generation is a number of 1 or more, not {}".format(
+                self.sub, quote(self.opts.generation)))
+        return number
+
+    def configure_history(self):
+        self._need_site()
+        self.show_generation = self._generation_number() if self.opts.generation is not None else None
 
     def configure_rollback(self):
-        if not self.opts.repo_dir or self.opts.generation is None:
-            raise ClusterError("cluster-master rollback needs a generation N and --repo-dir")
-        try:
-            self.rollback_to = int(self.opts.generation)
-        except ValueError:
-            self.rollback_to = 0
-        if self.rollback_to < 1:
-            raise ClusterError("cluster-master rollback: the generation is a number of 1 or more, not {}"
-                                   .format(quote(self.opts.generation)))
+        if self.opts.generation is None:
+            raise ClusterError("cluster-master rollback needs a generation N")
+        self._need_site()
+        self.rollback_to = self._generation_number()
 
     def configure_kickstart(self):
         if not self.opts.role:
@@ -176,7 +208,8 @@ class ClusterMasterCommand(ClusterCommand):
 
     def _configure_fleet(self):
         if not self.opts.nodes:
-            raise ClusterError("cluster-master {} needs -w NODESET".format(self.sub))
+            raise ClusterError("cluster-master {} needs -w NODESET (or nodes = NODESET in [master] of {})".format(
+                self.sub, self.conf_path()))
 
     configure_status = _configure_fleet
 
@@ -195,9 +228,11 @@ class ClusterMasterCommand(ClusterCommand):
                                "pass -y to roll out, or --dry-run to see each node's plan")
 
     def configure_services(self):
+        from .. import nodeconf
         if not self.opts.roles:
-            raise ClusterError("cluster-master services needs --roles DIR (the site's roles; their nodes are "
-                               "the ClusterShell groups @ROLE)")
+            raise ClusterError("cluster-master services needs --roles DIR, roles = DIR in [master] of {} or {} "
+                               "(the site's roles; their nodes are the ClusterShell groups @ROLE)".format(
+                                   self.conf_path(), nodeconf.DEFAULT_ROLES_DIR))
 
     def _transport(self):
         fleet = _fleet()
@@ -310,8 +345,63 @@ class ClusterMasterCommand(ClusterCommand):
             return output.userconfirm()
         return self.confirm()
 
+    def conf_path(self):
+        """The cluster.conf the [master] defaults come from (or would)."""
+        return self.master.path or os.path.join((self.base.conf.pluginconfpath or ["/etc/dnf/plugins"])[0],
+                                                "cluster.conf")
+
+    def apply_master_config(self):
+        """The head node's defaults from [master] of cluster.conf (nodeconf.MASTER_KEYS)
+        for the options not given; the roles default to /etc/cluster/roles (the root's
+        under --installroot) when that directory exists, except for a publish that only
+        (re)locks or unlocks the published roles."""
+        from .. import nodeconf
+        self.master = self.node_config()
+        conf, opts, sub = self.master.master, self.opts, self.opts.subcommand[0]
+        if not opts.repo_dir and sub in ("publish", "history", "rollback"):
+            opts.repo_dir = conf.get("site")
+        self.roles_from = None
+        if not opts.roles and sub in ("publish", "services"):
+            opts.roles = conf.get("roles")
+            self.roles_from = "roles= in [master] of {}".format(self.master.path) if opts.roles else None
+            if not opts.roles:
+                root = self.base.conf.installroot or "/"
+                default = os.path.join(root, nodeconf.DEFAULT_ROLES_DIR.lstrip("/"))
+                # --lock, --lock-from and --unlock alone republish the published roles: the
+                # project's example roles there never replace what the site published
+                relock = sub == "publish" and (opts.lock or opts.unlock or opts.lock_from)
+                if os.path.isdir(default) and not opts.output and not relock:
+                    opts.roles, self.roles_from = default, "the default roles directory"
+        if sub in ("publish", "rollback"):
+            if not opts.baseurl and conf.get("baseurl"):
+                opts.baseurl = [conf["baseurl"]]
+            if opts.sign_key is None:
+                opts.sign_key = conf.get("sign_key")
+            if opts.gnupghome is None:
+                opts.gnupghome = conf.get("gnupghome")
+        if not opts.nodes and sub in ("status", "sync"):
+            opts.nodes = conf.get("nodes")
+
+    def site_release_dir(self):
+        """--repo-dir (or site=) is SITE, the site repository's top: publish, history and
+        rollback work on SITE/<releasever> of this host. SITE/<releasever> itself (a last
+        part such as 9 or 9.4) is taken as it is."""
+        from ..head.publish import RELEASEVER_RE
+        if not self.opts.repo_dir:
+            return
+        path = self.opts.repo_dir.rstrip("/") or "/"
+        if RELEASEVER_RE.match(os.path.basename(path)):
+            return
+        releasever = self.backend.substitutions().get("releasever")
+        if not releasever:
+            raise ClusterError("cannot tell this host's release ($releasever): pass --releasever, or --repo-dir "
+                               "SITE/<releasever>", path)
+        self.opts.repo_dir = os.path.join(path, releasever)
+
     def configure(self):
-        if getattr(self.opts, "generation", None) is not None and self.opts.subcommand[0] != "rollback":
+        self.apply_master_config()
+        if getattr(self.opts, "generation", None) is not None and self.opts.subcommand[0] not in ("rollback",
+                                                                                                 "history"):
             raise ClusterError("cluster-master {}: unexpected argument {}".format(
                 self.opts.subcommand[0], quote(self.opts.generation)))
         if getattr(self.opts, "health", False) and self.opts.subcommand[0] != "status":
@@ -416,6 +506,8 @@ class ClusterMasterCommand(ClusterCommand):
         opts = self.opts
         if opts.repo_dir and not opts.output and (opts.roles or opts.lock):
             self.check_release()
+        if self.roles_from:             # not on the command line: say where they come from
+            logger.info("Roles from %s (%s)", opts.roles, self.roles_from)
         roles = profile.load_roles(opts.roles) if opts.roles else None
         self.from_nodes = self.ask_lock_from() if opts.lock_from else None
         if opts.output:
@@ -493,6 +585,9 @@ class ClusterMasterCommand(ClusterCommand):
         entries = site.history()
         published = site.published(warn=lambda text: logger.warning("Warning: %s", text))
         current = published.get("generation") if published else None
+        if self.show_generation is not None:
+            self.history_detail(site, entries, current)
+            return
         if self.opts.json:
             self.print_json({"format": 1, "published": current, "generations": entries})
             return
@@ -513,6 +608,51 @@ class ClusterMasterCommand(ClusterCommand):
                 print(line)
         print("* published now. `dnf cluster-master rollback N --repo-dir {}` publishes generation N "
               "again.".format(site.path))
+
+    def history_detail(self, site, entries, current):
+        """`history N`: generation N's record: when, who, what action and why, its
+        digest, its roles (with their groups and packages per arch), its pins and locks
+        and what they changed against the generation before."""
+        from ..head.lock import history_lines, locks_of
+        number = self.show_generation
+        record = site.generation(number)
+        entry = dict(site._entry(record), **dict((e.get("generation"), e) for e in entries).get(number, {}))
+        prof = record["profile"]
+        from ..head import preview
+        earlier = [e.get("generation") for e in entries if e.get("generation", number) < number]
+        before = site.generation(earlier[-1])["profile"] if earlier else None
+        changes = [c for c in preview.role_changes(before, prof) if c.state != "same"]
+        if self.opts.json:
+            self.print_json({"format": 1, "published": current, "generation": entry, "profile": prof,
+                             "against": earlier[-1] if earlier else None,
+                             "changes": [c.as_dict() for c in changes]})
+            return
+        state = "published now" if number == current else "not published now (published: {})".format(current)
+        lines = ["Generation {} ({})".format(number, state),
+                 "  time (UTC)  {}".format(entry.get("time", "")),
+                 "  user        {}".format(entry.get("user", "")),
+                 "  action      {}".format(entry.get("action", "")),
+                 "  message     {}".format(" ".join(str(entry.get("message", "")).split())),
+                 "  digest      {}".format(entry.get("digest", "")),
+                 "  roles:"]
+        for name in sorted(prof["roles"]):
+            role = prof["roles"][name]
+            arches = role.get("arches", {})
+            lines.append("    {}{}: {}".format(name, " (groups {})".format(", ".join(role["groups"]))
+                                                  if role.get("groups") else "", "; ".join(
+                "{} {} packages".format(arch, len(arches[arch]["packages"])) for arch in sorted(arches))))
+        pins = prof.get("pins", {})
+        locks = locks_of(prof)
+        lines.append("  pins        {}".format(", ".join("{} {}".format(n, pins[n]) for n in sorted(pins))
+                                             if pins and not locks else len(pins)))
+        lines.append("  locks:" if locks else "  locks       none")
+        lines += history_lines(entry) or ["    {}: {} locked".format(key, len(locks[key])) for key in sorted(locks)]
+        if earlier:
+            lines.append("  changes against generation {}:{}".format(earlier[-1], "" if changes else " none"))
+        else:
+            lines.append("  changes: the first generation")
+        lines += preview.role_lines(changes, indent="    ")
+        print("\n".join(lines))
 
     def run_rollback(self):
         site = self._site().exists()
@@ -536,7 +676,7 @@ class ClusterMasterCommand(ClusterCommand):
         from .. import nodeconf, profile
         from ..head import kickstart, siterelease
         from ..sync import find_profile
-        repoid, prof = find_profile(self.backend, self.node_config().profile_repo)
+        repoid, prof = find_profile(self.backend, self.master.profile_repo)
         arch = self.opts.arches[0] if self.opts.arches else self.backend.basearch
         view = profile.RoleView(prof, self.opts.role, arch)
         overrides, plain = {}, None

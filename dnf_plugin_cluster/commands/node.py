@@ -14,6 +14,8 @@ class ClusterNodeCommand(ClusterCommand):
     aliases = ("cluster-node",)
     summary = "converge this node to its role in the cluster profile (sync), or report drift (status)"
     subcommands = ("sync", "status")
+    descriptions = {"sync": "converge this node to its role (install, pin, remove what the profile dropped)",
+                    "status": "how this node differs from its role (exit 100 when it drifted)"}
     loads_repos = ("sync", "status")
     answers = ("sync", "status")
 

@@ -117,6 +117,33 @@ def role_changes(old, new):
     return out
 
 
+def role_lines(changes, indent="  "):
+    """[RoleChange] as text, per role: the arches with the same change print once
+    (publish's preview, `cluster-master history N`)."""
+    out = []
+    by_role = {}
+    for change in changes:
+        by_role.setdefault(change.role, []).append(change)
+    for role in sorted(by_role):
+        groups = []
+        for change in by_role[role]:
+            for group in groups:
+                if group[0].key() == change.key():
+                    group.append(change)
+                    break
+            else:
+                groups.append([change])
+        for group in groups:
+            label = "{} {}".format(role, ", ".join(c.arch for c in group))
+            lines = group[0].lines()
+            if not lines:
+                out.append("{}{}: no change".format(indent, label))
+                continue
+            out.append("{}{}:".format(indent, label))
+            out.extend(indent + "  " + line for line in lines)
+    return out
+
+
 def indexed_differs(site, arch):
     """Whether the RPMs in an arch directory differ (by path and size) from what its
     primary metadata indexes: a site-local package added, replaced or removed."""
@@ -179,29 +206,7 @@ class Preview(object):
         return self.profile_changed or bool(self.other)
 
     def role_lines(self, indent="  "):
-        """Per role: the arches with the same change print once."""
-        out = []
-        by_role = {}
-        for change in self.roles:
-            by_role.setdefault(change.role, []).append(change)
-        for role in sorted(by_role):
-            groups = []
-            for change in by_role[role]:
-                for group in groups:
-                    if group[0].key() == change.key():
-                        group.append(change)
-                        break
-                else:
-                    groups.append([change])
-            for group in groups:
-                label = "{} {}".format(role, ", ".join(c.arch for c in group))
-                lines = group[0].lines()
-                if not lines:
-                    out.append("{}{}: no change".format(indent, label))
-                    continue
-                out.append("{}{}:".format(indent, label))
-                out.extend(indent + "  " + line for line in lines)
-        return out
+        return role_lines(self.roles, indent)
 
     def lines(self, dry_run):
         """The text: what the next generation would change, or that nothing changes."""
