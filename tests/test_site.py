@@ -635,3 +635,11 @@ def test_the_head_node_configuration_makes_publish_work_bare(site):
     assert "tmux" not in data["profile"]["roles"]["compute"]["arches"]["x86_64"]["packages"]
     assert data["against"] is None and data["changes"]            # the first: every role is new
     assert "no generation 7" in error("history", "7")
+    # --lock alone relocks the published roles: the example roles in /etc/cluster/roles
+    # never replace them (here: without tmux there, the published compute keeps it)
+    with open(roles_file, "w") as handle:
+        handle.write(text)
+    relocked = master.dnf("cluster-master", "publish", "--lock", "--message", "relock")
+    assert "Published generation 3" in relocked.out and "Roles from" not in relocked.out, relocked
+    with open(os.path.join(site.tree, "generations", "0003.json")) as handle:
+        assert "tmux" in json.load(handle)["profile"]["roles"]["compute"]["arches"]["x86_64"]["packages"]
