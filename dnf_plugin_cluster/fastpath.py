@@ -9,7 +9,8 @@ What the proof covers (`inputs`, a dict of digests, compared whole):
   role in sync needs nothing from the other repositories: nothing is to be resolved);
   the set of enabled repositories always;
 - the rpm database's cookie (rpm's TransactionSet.dbCookie(); where rpm has none, as
-  EL8's rpm 4.14, there is no proof and no fast path);
+  EL8's rpm 4.14, there is no proof and no fast path), and dnf's history database (a
+  package's reason, which `dnf mark` changes without touching the rpm database);
 - cluster.conf, the role asked for, the node state (state.json: managed, pending,
   generation), dnf's version lock file, the enabled repositories' configuration and
   the parts of dnf's main configuration that change what is installable.
@@ -38,7 +39,7 @@ KINDS = ("status", "sync")
 #: (anything else is taken as `latest`)
 UPDATES = ("pinned", "present", "latest")
 #: inputs every record has; repomd:<repoid> entries come beside them
-FIXED = ("rpmdb", "cluster_conf", "role", "state", "versionlock", "repo_config", "profile_repo", "update")
+FIXED = ("rpmdb", "history", "cluster_conf", "role", "state", "versionlock", "repo_config", "profile_repo", "update")
 
 
 def path_of(persistdir):
@@ -169,7 +170,7 @@ def inputs(backend, config, role, state_path):
     repomds = backend.repomd_digests()
     if repomds is None:
         return None
-    out = {"rpmdb": digest_bytes(cookie.encode("utf-8")),
+    out = {"rpmdb": digest_bytes(cookie.encode("utf-8")), "history": backend.history_digest(),
            "cluster_conf": file_digest(config.path) if getattr(config, "path", None) else "none",
            "role": role or "", "state": file_digest(state_path),
            "versionlock": backend.versionlock_digest(), "repo_config": backend.repo_config_digest()}
@@ -185,7 +186,7 @@ def matches(record, now):
     if record is None or now is None:
         return False
     then = record["inputs"]
-    fixed = ("rpmdb", "cluster_conf", "role", "state", "versionlock", "repo_config")
+    fixed = ("rpmdb", "history", "cluster_conf", "role", "state", "versionlock", "repo_config")
     if any(then[k] != now[k] for k in fixed):
         return False
     repos = dict((k, v) for k, v in now.items() if k.startswith("repomd:"))

@@ -113,6 +113,11 @@ def ev_dnf_remove(site, node, rng):
     node.dnf("-y", "remove", rng.choice(names), check=False)
 
 
+def ev_dnf_mark(site, node, rng):
+    names = [n for n in installed_names(node) if not n.startswith(FLOOR)]
+    node.dnf("mark", rng.choice(["install", "remove"]), rng.choice(names), check=False)
+
+
 def ev_versionlock(site, node, rng):
     path = node.path("etc/dnf/plugins/versionlock.list")
     with open(path, "a") as handle:
@@ -156,7 +161,7 @@ def ev_base_repo(site, node, rng):
     repodata.replace(md, "note", "note.txt", str(rng.random()).encode())
 
 
-EVENTS = [ev_rpm_install, ev_rpm_erase, ev_dnf_install, ev_dnf_remove, ev_versionlock, ev_cluster_conf,
+EVENTS = [ev_rpm_install, ev_rpm_erase, ev_dnf_install, ev_dnf_remove, ev_dnf_mark, ev_versionlock, ev_cluster_conf,
           ev_profile]
 
 

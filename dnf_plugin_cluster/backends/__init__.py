@@ -92,6 +92,10 @@ class Backend(object):
     def versionlock_digest(self):
         return None
 
+    def history_digest(self):
+        """What changes whenever the package manager's history (the packages' reasons) does."""
+        return None
+
     def repo_config_digest(self):
         return None
 

@@ -97,6 +97,28 @@ class Dnf4Backend(Backend):
             out[repo.id] = digest
         return out
 
+    def history_digest(self):
+        """dnf's history database as far as the verdict reads it: every transaction item's
+        action, reason and state (`dnf mark` changes a reason, not the rpm database), read
+        only. None (no proof) when it cannot be read."""
+        import sqlite3
+        from ..fastpath import digest_bytes
+        path = os.path.join(self.persistdir, "history.sqlite")
+        if not os.path.lexists(path):
+            return "none"
+        if os.path.islink(path):
+            return None
+        try:
+            db = sqlite3.connect("file:{}?mode=ro".format(path), uri=True)
+            try:
+                rows = db.execute("SELECT id, trans_id, item_id, action, reason, state FROM trans_item "
+                                  "ORDER BY id").fetchall()
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return None
+        return digest_bytes(repr(rows).encode("utf-8"))
+
     def versionlock_digest(self):
         from ..fastpath import digest_bytes, file_digest
         path, why = self._versionlock()
