@@ -6,7 +6,8 @@ What the proof covers (`inputs`, a dict of digests, compared whole):
 - the profile repository's repomd.xml as fetched now (the repositories' metadata is
   checked as on every run, so a profile published a minute ago is seen), and for a role
   with `update: latest` every enabled repository's repomd.xml (a pinned or `present`
-  role in sync needs nothing from the other repositories: nothing is to be resolved);
+  role in sync needs nothing from the other repositories: nothing is to be resolved,
+  unless the profile repository was chosen among several, see complete());
   the set of enabled repositories always;
 - the rpm database's cookie (rpm's TransactionSet.dbCookie(); where rpm has none, as
   EL8's rpm 4.14, there is no proof and no fast path), and dnf's history database (a
@@ -39,7 +40,8 @@ KINDS = ("status", "sync")
 #: (anything else is taken as `latest`)
 UPDATES = ("pinned", "present", "latest")
 #: inputs every record has; repomd:<repoid> entries come beside them
-FIXED = ("rpmdb", "history", "cluster_conf", "role", "state", "versionlock", "repo_config", "profile_repo", "update")
+FIXED = ("rpmdb", "history", "cluster_conf", "role", "state", "versionlock", "repo_config", "profile_repo", "update",
+         "repos")
 
 
 def path_of(persistdir):
@@ -100,7 +102,7 @@ def valid(data):
             return False
         if key not in FIXED and not key.startswith("repomd:"):
             return False
-    if inputs["update"] not in UPDATES or not inputs["profile_repo"]:
+    if inputs["update"] not in UPDATES or not inputs["profile_repo"] or inputs["repos"] not in ("profile", "all"):
         return False
     if not isinstance(answers, dict) or not answers or any(k not in KINDS for k in answers):
         return False
@@ -193,7 +195,7 @@ def matches(record, now):
     old = dict((k, v) for k, v in then.items() if k.startswith("repomd:"))
     if sorted(repos) != sorted(old):                 # a repository enabled or disabled
         return False
-    if then["update"] == "latest":
+    if then["update"] == "latest" or then["repos"] == "all":
         return repos == old
     key = "repomd:" + then["profile_repo"]
     return key in repos and repos[key] == old[key]
@@ -205,4 +207,10 @@ def complete(now, run):
     out = dict(now)
     out["profile_repo"] = run.repo
     out["update"] = run.view.update if run.view.update in UPDATES else "latest"
+    # the profile repository is the only one that counts when nothing else could be
+    # chosen instead: profile_repo in cluster.conf, or the site repository the node is
+    # bound to (sync.find_profile); else another repository publishing a profile
+    # changes the answer, so every repository counts
+    bound = bool(run.config.profile_repo) or run.state.site_repo() == run.repo
+    out["repos"] = "profile" if bound else "all"
     return out

@@ -228,3 +228,18 @@ def test_random_event_sequences_agree(site, seed):
         rc, data, path = verdict(node)                # fast and full agree at every step
         if event not in (None, ev_base_repo, "sync"):
             assert path == "full", (step, event.__name__)
+
+
+def test_a_node_on_the_default_profile_counts_every_repository(site):
+    """The profile repository was chosen among the enabled ones (no site repository yet):
+    another repository that starts carrying a profile changes the answer, so a change of
+    any repository takes the full path."""
+    node = site.make_root("plain")
+    node.add_repo("base", "{}/base/$basearch/".format(site.url))
+    node.add_repo("cluster", "{}/cluster/$releasever/$basearch/".format(site.url))
+    node.set_role("compute")
+    node.dnf("-y", "cluster-node", "sync")
+    assert answer(node)[1]["profile_origin"] == "default"
+    assert recorded(node) == 0
+    ev_base_repo(site, node, random.Random(3))
+    assert verdict(node)[2] == "full"
