@@ -178,8 +178,11 @@ def figure_2(site, reps):
     node = site.compute
     sync = node.dnf_args("-y", "cluster-node", "sync")
     check = site.plain(node.dnf_args("-C", "check-update"))
-    log("2: no-op sync vs dnf -C check-update, {} alternating runs each".format(reps))
+    full = node.dnf_args("-y", "cluster-node", "sync", "--full")
+    log("2: no-op sync (fast path, and --full) vs dnf -C check-update, {} alternating runs each".format(reps))
+    run(sync, node.env, capture=True)            # a real no-op sync records the verification
     ours, plain = compare((sync, node.env, (0,)), (check, node.env, (0, 100)), reps)
+    ours_full, plain_full = compare((full, node.env, (0,)), (check, node.env, (0, 100)), reps)
     del site.server.requests[:]
     out = run(sync, node.env, capture=True)[1]
     if "In sync: nothing to do." not in out:
@@ -187,7 +190,11 @@ def figure_2(site, reps):
     fetched = list(site.server.requests)
     only_repomd = bool(fetched) and all(path.endswith("/repodata/repomd.xml") for path in fetched)
     names = sorted(set(os.path.basename(p) for p in fetched))
-    return [compared("2", "no-op `dnf -y cluster-node sync` / `dnf -C check-update`", ours, plain, 1.2),
+    fast = '"path": "fast"' in run(node.dnf_args("-y", "cluster-node", "sync", "--json"), node.env, capture=True)[1]
+    return [compared("2", "no-op `dnf -y cluster-node sync` (fast path) / `dnf -C check-update`", ours, plain, 0.5,
+                     "; answered by the fast path: {}".format("yes" if fast else "NO")),
+            compared("2", "no-op `dnf -y cluster-node sync --full` / `dnf -C check-update`", ours_full, plain_full,
+                     1.2),
             Row("2", "files a no-op sync fetches over HTTP", len(fetched), None, "repomd.xml only", only_repomd,
                 "{} ({} repositories)".format(", ".join(names), len(set(os.path.dirname(p) for p in fetched))))]
 

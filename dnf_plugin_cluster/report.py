@@ -28,7 +28,7 @@ def answer(run, result, refusal=None):
     """The JSON answer of sync (dry run, check or real), format 1: result is in-sync,
     planned, drift or synced; `refusal` (a plan only): why a real sync would refuse it."""
     plan = run.plan
-    out = dict(run.summary, format=ANSWER_FORMAT, command="sync", result=result,
+    out = dict(run.summary, format=ANSWER_FORMAT, command="sync", result=result, path="full",
                generation=run.state.generation, in_sync=result in ("in-sync", "synced"), plan=plan.as_dict(),
                transaction=[item.as_dict() for item in run.items],
                counts={"install": len(plan.install), "upgrade": len(plan.upgrade),
@@ -70,7 +70,7 @@ def status(run, packages=False):
     from .sync import lock_proof, lock_set
     found = drift(run.plan)
     proof = lock_proof(run)
-    data = dict(run.summary, format=ANSWER_FORMAT, command="status", generation=run.state.generation,
+    data = dict(run.summary, format=ANSWER_FORMAT, command="status", path="full", generation=run.state.generation,
                 result="in-sync" if run.plan.in_sync else "drift", in_sync=run.plan.in_sync, drift=found,
                 kept=[{"name": n, "reason": r} for n, r in run.plan.kept],
                 counts=dict((key, len(value)) for key, value in found.items()))

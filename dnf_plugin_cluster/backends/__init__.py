@@ -72,6 +72,33 @@ class Backend(object):
     installroot = "/"
     persistdir = "/var/lib/dnf"         # the node's state lives in <persistdir>/cluster
 
+    # --- the no-op fast path's proof (fastpath.py); a backend without it has none ---------
+    #: True where the backend can load the repositories' metadata without the sack and
+    #: give every digest below
+    fast_path = False
+
+    def load_metadata(self):
+        """Check and load every enabled repository's metadata (as load() does), not the sack."""
+        raise NotImplementedError
+
+    def rpmdb_cookie(self):
+        """The rpm database's cookie (rpm's TransactionSet.dbCookie()), or None."""
+        return None
+
+    def repomd_digests(self):
+        """{repoid: sha256 of its repomd.xml} of every enabled repository, or None."""
+        return None
+
+    def versionlock_digest(self):
+        return None
+
+    def history_digest(self):
+        """What changes whenever the package manager's history (the packages' reasons) does."""
+        return None
+
+    def repo_config_digest(self):
+        return None
+
     # --- repositories and their metadata ------------------------------------------------
     def load(self):
         """Load the enabled repositories' metadata and the installed packages."""

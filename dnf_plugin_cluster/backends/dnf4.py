@@ -60,6 +60,86 @@ class Dnf4Backend(Backend):
         for fresh metadata or the cache only have been applied to the repositories)."""
         self.base.fill_sack(load_system_repo="auto", load_available_repos=True)
 
+    # --- the no-op fast path's proof (fastpath.py) -----------------------------------------
+    fast_path = True
+
+    def load_metadata(self):
+        """Every enabled repository's metadata checked and loaded as fill_sack() loads it
+        (repo.load(): the freshest_metadata demand holds, and fill_sack() later does not
+        fetch it again); the sack is not built. A repository that fails raises."""
+        for repo in self.base.repos.iter_enabled():
+            repo.load()
+
+    def rpmdb_cookie(self):
+        import rpm
+        if not hasattr(rpm.TransactionSet, "dbCookie"):
+            return None                      # rpm before 4.16 (EL8): no proof, no fast path
+        ts = rpm.TransactionSet(self.installroot or "/")
+        try:
+            ts.openDB()
+            cookie = ts.dbCookie()
+        except rpm.error:
+            return None
+        finally:
+            ts.closeDB()
+        return cookie or None
+
+    def repomd_digests(self):
+        from ..fastpath import file_digest
+        out = {}
+        for repo in self.base.repos.iter_enabled():
+            primary = repo._repo.getMetadataPath("primary")      # pylint: disable=protected-access
+            if not primary:
+                return None
+            digest = file_digest(os.path.join(os.path.dirname(primary), "repomd.xml"))
+            if digest in (None, "none"):
+                return None
+            out[repo.id] = digest
+        return out
+
+    def history_digest(self):
+        """dnf's history database as far as the verdict reads it: every transaction item's
+        action, reason and state (`dnf mark` changes a reason, not the rpm database), read
+        only. None (no proof) when it cannot be read."""
+        import sqlite3
+        from ..fastpath import digest_bytes
+        path = os.path.join(self.persistdir, "history.sqlite")
+        if not os.path.lexists(path):
+            return "none"
+        if os.path.islink(path):
+            return None
+        try:
+            db = sqlite3.connect("file:{}?mode=ro".format(path), uri=True)
+            try:
+                rows = db.execute("SELECT id, trans_id, item_id, action, reason, state FROM trans_item "
+                                  "ORDER BY id").fetchall()
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return None
+        return digest_bytes(repr(rows).encode("utf-8"))
+
+    def versionlock_digest(self):
+        from ..fastpath import digest_bytes, file_digest
+        path, why = self._versionlock()
+        return file_digest(path) if path else digest_bytes(("none: " + why).encode("utf-8"))
+
+    def repo_config_digest(self):
+        import json
+        from ..fastpath import digest_bytes
+        conf = self.base.conf
+        def plain(value):
+            if value is None or isinstance(value, (str, int, float, bool)):
+                return value
+            return [plain(v) for v in value]           # libdnf's vectors
+        main = dict((key, plain(getattr(conf, key, None))) for key in (
+            "excludepkgs", "includepkgs", "installonlypkgs", "installonly_limit", "protected_packages", "best",
+            "releasever", "installroot", "persistdir", "obsoletes", "module_platform_id"))
+        main["substitutions"] = sorted(conf.substitutions.items())
+        main["kernel"] = os.uname()[2]        # the running kernel is part of the floor
+        repos = [(r.id, r.dump()) for r in sorted(self.base.repos.iter_enabled(), key=lambda r: r.id)]
+        return digest_bytes(json.dumps([main, repos], sort_keys=True).encode("utf-8"))
+
     def want_metadata(self, mdtype):
         for repo in self.base.repos.iter_enabled():
             repo.add_metadata_type_to_download(mdtype)

@@ -30,6 +30,8 @@ class ClusterNodeCommand(ClusterCommand):
         parser.add_argument("--packages", action="store_true", default=False,
                             help="status --json: also the role's package set as installed (what "
                                  "`cluster-master publish --lock-from` makes the role's lock)")
+        parser.add_argument("--full", action="store_true", default=False,
+                            help="always load the package sack and compute the answer (no fast path)")
         parser.add_argument("--allow-mass-removal", action="store_true", default=False,
                             help="sync even when it removes more packages than max_remove in cluster.conf")
 
@@ -69,6 +71,94 @@ class ClusterNodeCommand(ClusterCommand):
             self.lock = SyncLock(self.base.conf.persistdir).acquire(
                 on_wait=lambda: logger.warning("Waiting for another cluster-node sync on this root..."))
 
+    # --- the no-op fast path (fastpath.py) ---------------------------------------------------
+    def run(self):
+        """The subcommand: answered from the record of the last verification when it
+        proves nothing changed (the sack is then never loaded), else in full."""
+        def run_sub():
+            self.before = self.fast_inputs()
+            if not self.answer_fast():
+                self.backend.load()
+                getattr(self, "run_" + self.sub)()
+        self.answering(run_sub)
+
+    def fast_kind(self):
+        """Which recorded answer could answer this run ("status", "sync"), or None: the
+        full path always for --full, --refresh, --check --verbose, status --packages."""
+        opts = self.opts
+        if opts.full or getattr(opts, "freshest_metadata", False) or opts.packages:
+            return None
+        if self.sub == "sync" and opts.check and getattr(opts, "verbose", False):
+            return None
+        return self.sub
+
+    def fast_inputs(self):
+        """The digests the verdict depends on as the run starts (None: no proof here).
+        Loading the repositories' metadata is what backend.load() begins with anyway;
+        a failure is left to it, to be reported as today."""
+        from .. import fastpath, state
+        self.record = None
+        if not self.backend.fast_path:
+            return None
+        persistdir = self.backend.persistdir
+        try:
+            self.backend.load_metadata()
+            now = fastpath.inputs(self.backend, self.config, self.opts.role or self.config.role,
+                                  os.path.join(state.state_dir(persistdir), "state.json"))
+        except Exception:                   # pylint: disable=broad-except
+            return None
+        self.record = fastpath.load(persistdir)
+        return now
+
+    def answer_fast(self):
+        from .. import fastpath
+        if self.before is None:
+            return False
+        kind = self.fast_kind()
+        if kind is None or not fastpath.matches(self.record, self.before):
+            return False
+        recorded = self.record["answers"].get(kind)
+        if recorded is None:
+            return False
+        data = dict(recorded["data"], path="fast")
+        for warning in data.get("warnings", ()):
+            logger.warning("Warning: %s", warning)
+        self.show(data, recorded["lines"])
+        self.cli.demands.success_exit_status = recorded["status"]
+        return True
+
+    def remember(self, run, kind, data, lines, status):
+        """After a full path: an in-sync answer is recorded when nothing changed under the
+        run (the inputs read as it started are still the inputs); any other answer drops
+        the record."""
+        from .. import fastpath
+        if self.before is None:
+            return
+        if status != 0 or data.get("result") != "in-sync":
+            if self.record is not None:
+                fastpath.forget(self.backend.persistdir)
+            return
+        if kind == "status" and self.opts.packages:
+            return
+        # a repository the run enabled itself (a testing channel's) was not part of what
+        # the run started from: no proof covers it
+        started = sorted(k[len("repomd:"):] for k in self.before if k.startswith("repomd:"))
+        if self.backend.enabled_repos() != started:
+            return
+        try:
+            after = fastpath.inputs(self.backend, self.config, self.opts.role or self.config.role,
+                                    os.path.join(os.path.dirname(run.state.path), "state.json"))
+        except Exception:                   # pylint: disable=broad-except
+            return
+        if after is not None:
+            # the configuration as this run read it at its start (the run itself enables
+            # or hides repositories and sets options on them)
+            after["repo_config"] = self.before["repo_config"]
+        if after != self.before:
+            return
+        fastpath.save(self.backend.persistdir, fastpath.complete(self.before, run), kind,
+                      dict(data, path="full"), lines, status, keep=self.record)
+
     def _load(self):
         from .. import report
         from ..errors import RpmdbError
@@ -98,6 +188,7 @@ class ClusterNodeCommand(ClusterCommand):
         data, lines, status = report.status(run, packages=self.opts.packages)
         self.show(data, lines)
         self.cli.demands.success_exit_status = status
+        self.remember(run, "status", data, lines, status)
 
     def run_sync(self):
         from .. import report
@@ -105,8 +196,9 @@ class ClusterNodeCommand(ClusterCommand):
         if not self.plan_only:
             run.settle()             # how the last unfinished run ended, saved even if nothing is to do
         run.prepare()
+        plan_lines = report.plan(run)
         if not self.opts.json:
-            print("\n".join(report.plan(run)))
+            print("\n".join(plan_lines))
         too_many = run.mass_removal()
         if self.plan_only:
             if run.items and not self.opts.json:
@@ -115,14 +207,19 @@ class ClusterNodeCommand(ClusterCommand):
             result, lines, status = report.plan_only(run, self.opts.check, refusal)
             self.show(report.answer(run, result, refusal), lines)
             self.cli.demands.success_exit_status = status
+            if result != "in-sync" or refusal:
+                self.remember(run, "sync", {"result": result}, lines, 100)     # drops the record
             return
         if run.plan.in_sync:
             run.record_in_sync()
             self._hand_pins(run)
-            self.show(report.answer(run, "in-sync"), [report.IN_SYNC])
+            data = report.answer(run, "in-sync")
+            self.show(data, [report.IN_SYNC])
+            self.remember(run, "sync", data, plan_lines + [report.IN_SYNC], 0)
             return
         if too_many and not self.opts.allow_mass_removal:
             raise ClusterError(too_many)
+        self.remember(run, "sync", {"result": "planned"}, [], 100)             # drops the record
         comment = run.record_intent()        # if this run never finishes, the next one finds out
 
         def done():
