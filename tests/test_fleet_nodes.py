@@ -1,7 +1,6 @@
 """`dnf cluster-master status|sync -w NODESET` over 24 real installroot nodes (three
 roles, x86_64 and aarch64) through ClusterShell's exec worker: each node answers with
 the real dnf and the plugin, as image roots under /images/%h would."""
-import os
 
 import pytest
 

@@ -30,6 +30,8 @@ def allowed_prefixes(target):
             "/usr/lib/systemd/system/", "/usr/lib/sysusers.d/", "/usr/share/man/man1/", "/usr/share/man/man5/",
             "/usr/share/man/man8/", "/usr/share/bash-completion/", "/usr/share/doc/",
             "/usr/share/licenses/", "/var/lib/dnf/cluster",
+            # the head node's example roles, %config(noreplace), where publish reads them
+            "/etc/cluster/",
             # the tools' binaries (specs/NAME/): build-id links as every arched Fedora package
             # has, MPI binaries where Fedora's MPI guidelines put them (%{_libdir}/%{mpi}/bin)
             "/usr/lib/.build-id/", "/usr/lib64/openmpi/bin/", "/usr/lib64/mpich/bin/")
