@@ -130,6 +130,9 @@ def test_history_shows_what_each_lock_holds_and_what_changed(site):
     data = site.master.dnf("cluster-master", "history", "--repo-dir", site.tree, "--json").json
     third = [e for e in data["generations"] if e["generation"] == 3][0]
     assert third["locks"]["compute/x86_64"] == count + 1
+    # the LOCKED column counts every role's and arch's locked packages (not the 0 pins)
+    assert out[0].split()[:7] == ["GEN", "TIME", "(UTC)", "USER", "ACTION", "LOCKED", "PROFILE"]
+    assert out[gen["3"]].split()[4] == str(sum(third["locks"].values())), out
     assert third["lock_changes"]["compute/x86_64"] == {
         "added": ["tmux 3.2a-5.el9"], "removed": [], "moved": ["ncbi-blast+ 2.14.1-1.el9 -> 2.99.0-1.el9"]}
 

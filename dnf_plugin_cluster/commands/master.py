@@ -594,11 +594,11 @@ class ClusterMasterCommand(ClusterCommand):
         if not entries:
             print("No generation published in {} yet.".format(site.path))
             return
-        rows = [("GEN", "TIME (UTC)", "USER", "ACTION", "PINS", "PROFILE", "MESSAGE")]
+        rows = [("GEN", "TIME (UTC)", "USER", "ACTION", "LOCKED", "PROFILE", "MESSAGE")]
         for e in entries:
             mark = "*" if e.get("generation") == current else " "
             rows.append(("{}{}".format(e.get("generation"), mark), e.get("time", ""), e.get("user", ""),
-                         e.get("action", ""), str(e.get("pins", "")), (e.get("digest") or "")[:12],
+                         e.get("action", ""), _locked_count(e), (e.get("digest") or "")[:12],
                          " ".join(str(e.get("message", "")).split())))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
         from ..head.lock import history_lines
@@ -717,3 +717,13 @@ class ClusterMasterCommand(ClusterCommand):
         for key, value in sorted(subst.items(), key=lambda kv: -len(kv[0])):
             template = template.replace("${%s}" % key, value).replace("$" + key, value)
         return template
+
+
+def _locked_count(entry):
+    """What a generation locks, for history's LOCKED column: the packages of its complete
+    locks (every role and arch together), else its pins (a profile from before the locks)."""
+    locks = entry.get("locks")
+    if isinstance(locks, dict) and locks:
+        return str(sum(n for n in locks.values() if isinstance(n, int) and not isinstance(n, bool)))
+    pins = entry.get("pins", "")
+    return str(pins) if isinstance(pins, int) and not isinstance(pins, bool) else ""
