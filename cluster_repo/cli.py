@@ -199,6 +199,17 @@ def _positive(text):
     return value
 
 
+def _download_args(sub, what="file", limits=True):
+    """--cache (the lookaside cache), and for commands that download --max-size and
+    --timeout: the same options with the same defaults on sources, new-sources, bump, new."""
+    sub.add_argument("--cache", metavar="DIR", help="lookaside cache (default: {})".format(_cache_default_text()))
+    if limits:
+        sub.add_argument("--max-size", type=_positive, default=2 << 30, metavar="BYTES",
+                         help="refuse a {} larger than this (default: %(default)s)".format(what))
+        sub.add_argument("--timeout", type=_positive, default=60, metavar="SECONDS",
+                         help="give up on a server silent this long (default: %(default)s)")
+
+
 def _cache_default_text():
     return "$CLUSTER_REPO_CACHE/lookaside, else ~/.cache/cluster-repo/lookaside"
 
@@ -247,18 +258,14 @@ def parser():
     srcs.add_argument("names", nargs="*", metavar="NAME", help="only these tools (default: all)")
     srcs.add_argument("--lookaside", metavar="URL|DIR",
                       help="a lookaside mirror (NAME/FILE/sha512/HEX/FILE) instead of the Source URLs")
-    srcs.add_argument("--cache", metavar="DIR", help="lookaside cache (default: {})".format(_cache_default_text()))
     srcs.add_argument("-j", "--jobs", type=_positive, default=4, metavar="N",
                       help="downloads side by side (default: %(default)s)")
-    srcs.add_argument("--max-size", type=_positive, default=2 << 30, metavar="BYTES",
-                      help="refuse a file larger than this (default: %(default)s)")
-    srcs.add_argument("--timeout", type=_positive, default=60, metavar="SECONDS",
-                      help="give up on a server silent this long (default: %(default)s)")
+    _download_args(srcs, "file")
     srcs.set_defaults(func=cmd_sources)
     news = subs.add_parser("new-sources", help="write a tool's sources lines for local files (into the cache)")
     news.add_argument("name", metavar="NAME", help="the tool (specs/NAME/NAME.spec)")
     news.add_argument("files", nargs="+", metavar="FILE", help="the tarballs")
-    news.add_argument("--cache", metavar="DIR", help="lookaside cache (default: {})".format(_cache_default_text()))
+    _download_args(news, limits=False)
     news.set_defaults(func=cmd_new_sources)
     bump = subs.add_parser("bump", help="move a tool to a new upstream version (spec, tarball, sources, changelog)")
     bump.add_argument("name", metavar="NAME", help="the tool (specs/NAME/NAME.spec)")
@@ -266,11 +273,7 @@ def parser():
     bump.add_argument("--comment", metavar="TEXT", help="the %%changelog entry (default: Update to VERSION)")
     bump.add_argument("--author", metavar="'NAME <EMAIL>'",
                       help="who the %%changelog entry names (default: the spec's first owner)")
-    bump.add_argument("--cache", metavar="DIR", help="lookaside cache (default: {})".format(_cache_default_text()))
-    bump.add_argument("--max-size", type=_positive, default=2 << 30, metavar="BYTES",
-                      help="refuse a tarball larger than this (default: %(default)s)")
-    bump.add_argument("--timeout", type=_positive, default=60, metavar="SECONDS",
-                      help="give up on a server silent this long (default: %(default)s)")
+    _download_args(bump, "tarball")
     bump.set_defaults(func=cmd_bump)
     new = subs.add_parser("new", help="write a tool's spec skeleton from its upstream tarball")
     new.add_argument("name", metavar="NAME", help="the new tool (specs/NAME/NAME.spec)")
@@ -279,11 +282,7 @@ def parser():
     new.add_argument("--mpi", action="store_true", help="build once per MPI family (openmpi, mpich)")
     new.add_argument("--owner", default="Cluster Packagers <cluster-packagers@example.org>",
                      metavar="'NAME <EMAIL>'", help="who owns the tool (default: %(default)s)")
-    new.add_argument("--cache", metavar="DIR", help="lookaside cache (default: {})".format(_cache_default_text()))
-    new.add_argument("--max-size", type=_positive, default=2 << 30, metavar="BYTES",
-                     help="refuse a tarball larger than this (default: %(default)s)")
-    new.add_argument("--timeout", type=_positive, default=60, metavar="SECONDS",
-                     help="give up on a server silent this long (default: %(default)s)")
+    _download_args(new, "tarball")
     new.set_defaults(func=cmd_new)
     srpm = subs.add_parser("srpm", help="the project's own SRPMs from the tree: its source tarball "
                            "(the same bytes for the same tree) and rpmbuild -bs")

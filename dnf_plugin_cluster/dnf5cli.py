@@ -302,12 +302,8 @@ class Host(object):
     def confirm(self):
         if self.base.conf.assumeyes:
             return True
-        sys.stdout.write("Is this ok [y/N]: ")
-        sys.stdout.flush()
-        answer = sys.stdin.readline()
-        if not answer.endswith("\n"):
-            sys.stdout.write("\n")
-        return answer.strip().lower() in ("y", "yes")
+        from .commands.base import ask_terminal
+        return ask_terminal()
 
 
 def usage_text():

@@ -135,6 +135,17 @@ class ClusterCommand(object):
         return config
 
 
+def ask_terminal():
+    """The admin's answer on the terminal, as dnf asks (y or yes; anything else, or the
+    end of the input, is no)."""
+    sys.stdout.write("Is this ok [y/N]: ")
+    sys.stdout.flush()
+    answer = sys.stdin.readline()
+    if not answer.endswith("\n"):
+        sys.stdout.write("\n")
+    return answer.strip().lower() in ("y", "yes")
+
+
 def subcommand_help(cls):
     """The subcommands with a one-line description each: one line per subcommand where
     the help keeps line breaks (dnf 4's and dnf-cluster's), `sub: text;` in a row

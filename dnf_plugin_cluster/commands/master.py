@@ -11,7 +11,7 @@ import sys
 
 from ..errors import ClusterError, quote
 from ..names import CLUSTER_ARCHES, check_text
-from .base import INFO, WARNING, ClusterCommand, logger
+from .base import INFO, WARNING, ClusterCommand, ask_terminal, logger
 
 
 def _fleet():
@@ -287,14 +287,8 @@ class ClusterMasterCommand(ClusterCommand):
 
     @staticmethod
     def confirm():
-        """The admin's answer on the terminal, as dnf asks (y or yes; anything else,
-        or the end of the input, is no)."""
-        sys.stdout.write("Is this ok [y/N]: ")
-        sys.stdout.flush()
-        answer = sys.stdin.readline()
-        if not answer.endswith("\n"):
-            sys.stdout.write("\n")
-        return answer.strip().lower() in ("y", "yes")
+        """The admin's answer on the terminal, as dnf asks."""
+        return ask_terminal()
 
     def run_services(self):
         from .. import profile
