@@ -5,7 +5,10 @@ suite, the package list and RECIPE, so a changed recipe builds a new one and dro
 - SidChroot, for the dnf5 tests: dnf5, python3-libdnf5, the dnf5 plugin headers, rpm,
   createrepo_c and a C++ toolchain (.cache/sid);
 - rpm_sysusers_chroot(), for rpm >= 4.19's own sysusers handling: Debian 13's rpm 4.20
-  with systemd-sysusers and shadow-utils' tools (.cache/trixie).
+  with systemd-sysusers and shadow-utils' tools (.cache/trixie);
+- el8_rpm_chroot(), for EL8's rpm 4.14 (Lua without rpm.execute): neither Debian nor PyPI
+  carries an rpm that old any more, Ubuntu 20.04 (focal) does: rpm 4.14.2.1 from Ubuntu's
+  archive, verified with Ubuntu's archive key (.cache/focal).
 
     with SidChroot(binds=[(REPO_ROOT, "/src", True), (workdir, "/work", False)]) as sid:
         sid.run(["dnf5", "--version"])
@@ -40,6 +43,18 @@ PACKAGES = ("dnf5", "python3-libdnf5", "libdnf5-dev", "dnf5-dev", "rpm", "python
 #: systemd-sysusers; tests/test_service_ids.py runs both. About 170 MB, half a minute.
 RPM_SYSUSERS_SUITE = "trixie"
 RPM_SYSUSERS_PACKAGES = ("rpm", "systemd", "passwd", "bash", "cpio")
+#: Ubuntu 20.04 (focal): rpm 4.14.2.1 (Lua 5.2), EL8's is 4.14.3 (Lua 5.3); both without
+#: rpm.execute, which is what the accounts test needs to meet. rpm is in universe.
+EL8_RPM_SUITE = "focal"
+EL8_RPM_PACKAGES = ("rpm", "passwd", "bash", "cpio")
+UBUNTU_MIRROR = os.environ.get("UBUNTU_MIRROR", "http://archive.ubuntu.com/ubuntu")
+UBUNTU_PORTS_MIRROR = os.environ.get("UBUNTU_PORTS_MIRROR", "http://ports.ubuntu.com/ubuntu-ports")
+#: Ubuntu's archive keyring, which debootstrap verifies focal's Release file with: focal's
+#: own ubuntu-keyring package, pinned by its hash (Debian does not carry the keyring).
+UBUNTU_KEYRING_DEB = ("http://archive.ubuntu.com/ubuntu/pool/main/u/ubuntu-keyring/"
+                      "ubuntu-keyring_2020.02.11.2_all.deb")
+UBUNTU_KEYRING_SHA256 = "7564f3f76fbc9f165ecc30e2cf2695d38b284e234bffa0c6441ff37f8a7aebd7"
+UBUNTU_KEYRING_MEMBER = "./usr/share/keyrings/ubuntu-archive-keyring.gpg"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOST_CA = "/etc/ssl/host-ca-certificates.crt"  # kept apart: ca-certificates rewrites the bundle
 HOST_CA_SOURCES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
@@ -118,8 +133,12 @@ class DebianChroot(object):
     """A Debian suite with packages, cached under <repo>/.cache/<name>/<key>.
     binds: (host_dir, path_inside, readonly) triples bound by mount()."""
 
-    def __init__(self, suite, packages, name=None, binds=(), cache_dir=None, log=None):
+    def __init__(self, suite, packages, name=None, binds=(), cache_dir=None, log=None, mirror=None,
+                 components=None, keyring_deb=None):
         self.suite = suite
+        self.mirror = mirror or MIRROR
+        self.components = components            # debootstrap --components (default: main)
+        self.keyring_deb = keyring_deb          # (url, sha256, member): the archive key, pinned
         self.cache = os.path.realpath(cache_dir or os.path.join(REPO_ROOT, ".cache", name or suite))
         self.packages = tuple(sorted(packages))
         recipe = "{}\n{}\n{}".format(RECIPE, suite, " ".join(self.packages))
@@ -194,7 +213,12 @@ class DebianChroot(object):
                     raise RuntimeError("{} chroot build failed at '{}': {} (log: {})".format(
                         self.suite, " ".join(argv[:3]), last, logfile))
 
-            step(["debootstrap", "--variant=minbase", self.suite, tmp, MIRROR])
+            options = ["--variant=minbase"]
+            if self.components:
+                options.append("--components=" + ",".join(self.components))
+            if self.keyring_deb:
+                options.append("--keyring=" + self._keyring(log))
+            step(["debootstrap"] + options + [self.suite, tmp, self.mirror])
             self._host_config(tmp)
             # the host's CA bundle, for a mirror or proxy reached over https with its own CA
             self._write(tmp, "etc/apt/apt.conf.d/60cluster-host",
@@ -212,6 +236,28 @@ class DebianChroot(object):
                 ["chroot", tmp, "dpkg-query", "-W", "-f", "${Package} ${Version}\\n"]
                 + list(self.packages), universal_newlines=True)
             self._write(tmp, ".sidchroot-done", versions)
+
+    def _keyring(self, log):
+        """The archive keyring file, from its pinned package (downloaded once, hash checked
+        before use, taken out of the .deb's data.tar without dpkg)."""
+        url, sha256, member = self.keyring_deb
+        path = os.path.join(self.cache, os.path.basename(member))
+        if os.path.isfile(path):
+            return path
+        log.write("+ fetch {}\n".format(url))
+        import urllib.request
+        try:
+            data = urllib.request.urlopen(url, timeout=60).read(16 << 20)
+        except (OSError, ValueError) as error:
+            raise RuntimeError("{} chroot build failed at 'fetch {}': {}".format(self.suite, url, error))
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise RuntimeError("{} chroot build: {} has sha256 {}, expected {}".format(
+                self.suite, url, hashlib.sha256(data).hexdigest(), sha256))
+        keyring = _deb_member(data, member)
+        with open(path + ".tmp", "wb") as handle:
+            handle.write(keyring)
+        os.rename(path + ".tmp", path)
+        return path
 
     @staticmethod
     def _host_config(root):
@@ -357,6 +403,32 @@ class SidChroot(DebianChroot):
         DebianChroot.__init__(self, SUITE, packages, "sid", binds, cache_dir, log)
 
 
+def _deb_member(data, member):
+    """One file of a .deb (an ar archive whose data.tar.* holds the files)."""
+    import io
+    import tarfile
+    if not data.startswith(b"!<arch>\n"):
+        raise RuntimeError("not a .deb (ar archive)")
+    offset = 8
+    while offset + 60 <= len(data):
+        name = data[offset:offset + 16].decode().strip().rstrip("/")
+        size = int(data[offset + 48:offset + 58].decode().strip())
+        body = data[offset + 60:offset + 60 + size]
+        if name.startswith("data.tar"):
+            with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+                return tar.extractfile(member).read()
+        offset += 60 + size + (size & 1)
+    raise RuntimeError("no data.tar in the .deb")
+
+
+def el8_rpm_chroot(binds=(), cache_dir=None, log=None):
+    """Ubuntu 20.04 with rpm 4.14 (EL8_RPM_PACKAGES), under .cache/focal."""
+    ports = os.uname().machine not in ("x86_64", "i686")
+    return DebianChroot(EL8_RPM_SUITE, EL8_RPM_PACKAGES, "focal", binds, cache_dir, log,
+                        mirror=UBUNTU_PORTS_MIRROR if ports else UBUNTU_MIRROR, components=("main", "universe"),
+                        keyring_deb=(UBUNTU_KEYRING_DEB, UBUNTU_KEYRING_SHA256, UBUNTU_KEYRING_MEMBER))
+
+
 def rpm_sysusers_chroot(binds=(), cache_dir=None, log=None):
     """Debian 13 with rpm 4.20 (RPM_SYSUSERS_PACKAGES), under .cache/trixie."""
     return DebianChroot(RPM_SYSUSERS_SUITE, RPM_SYSUSERS_PACKAGES, "trixie", binds, cache_dir, log)
@@ -365,9 +437,10 @@ def rpm_sysusers_chroot(binds=(), cache_dir=None, log=None):
 if __name__ == "__main__":
     import sys
     which = sys.argv[1] if len(sys.argv) > 1 else "sid"
-    if which not in ("sid", RPM_SYSUSERS_SUITE):
-        sys.exit("usage: python -m cluster_testkit.sidchroot [sid|{}]".format(RPM_SYSUSERS_SUITE))
+    if which not in ("sid", RPM_SYSUSERS_SUITE, EL8_RPM_SUITE):
+        sys.exit("usage: python -m cluster_testkit.sidchroot [sid|{}|{}]".format(RPM_SYSUSERS_SUITE, EL8_RPM_SUITE))
     log = lambda msg: sys.stderr.write("sidchroot: {}\n".format(msg))  # noqa: E731
-    chroot = SidChroot(log=log) if which == "sid" else rpm_sysusers_chroot(log=log)
+    chroot = {"sid": SidChroot, RPM_SYSUSERS_SUITE: rpm_sysusers_chroot,
+              EL8_RPM_SUITE: el8_rpm_chroot}[which](log=log)
     spent = chroot.ensure()
     print("{} ({:.0f} s to build, {:.0f} MB)".format(chroot.root, spent, _size(chroot.root) / 1e6))

@@ -4,7 +4,8 @@ every node, although munge, slurm and slurm-slurmd create their accounts in thei
 every way a node is installed: one `dnf install` of a role's metapackage, `dnf
 cluster-node sync`, a kickstart's %packages in one transaction, on x86_64 and aarch64,
 into empty roots and roots that already have a base, and with EL8's rpm 4.14 (no
-rpm.execute in its Lua) where /opt/rpm414 has it, and with rpm >= 4.19's own sysusers
+rpm.execute in its Lua: Ubuntu 20.04's rpm 4.14.2.1, in the test world's cached focal
+chroot, as neither Debian nor PyPI has an rpm that old), and with rpm >= 4.19's own sysusers
 handling (Debian 13's rpm 4.20, in the test world's cached trixie chroot). Every root's
 /etc/passwd and /etc/group is read as getent would read them, and the directories the accounts own
 follow them. Accounts that existed before with other ids are refused, loudly."""
@@ -19,7 +20,6 @@ import pytest
 from cluster_testkit import REPO_ROOT
 from cluster_repo import metapkg
 
-RPM414 = "/opt/rpm414/bin/rpm"
 # directories the stand-ins own as the account (base/packages.yaml `dirs:`)
 OWNED = {"munge": ("etc/munge", "var/lib/munge", "var/log/munge"),
          "slurm": ("var/log/slurm", "var/spool/slurm", "var/spool/slurm/d")}
@@ -364,10 +364,21 @@ def el8_repos(standin_for, cluster_repo_for):
     return standin_for("el8"), cluster_repo_for("el8")
 
 
-@pytest.mark.skipif(not os.access(RPM414, os.X_OK), reason="no EL8-like rpm 4.14.3 in /opt/rpm414 on this host")
-def test_el8_rpm_414_installs_the_same_ids(el8_repos, make_root, tmp_path):
-    """EL8's rpm: Lua 5.3 without rpm.execute. One `rpm -i` of everything a compute and
+@pytest.fixture
+def rpm414(tmp_path):
+    """rpm 4.14 in the test world's cached focal chroot (built on first use,
+    cluster_testkit/sidchroot.py), with tmp_path bound at /work."""
+    from cluster_testkit.sidchroot import el8_rpm_chroot
+    with el8_rpm_chroot(binds=[(str(tmp_path), "/work", False)]) as chroot:
+        yield chroot
+
+
+def test_el8_rpm_414_installs_the_same_ids(el8_repos, make_root, tmp_path, rpm414):
+    """EL8's rpm 4.14: Lua without rpm.execute. One `rpm -i` of everything a compute and
     a head node install (the EL8 packages dnf picks for cluster-node and cluster-master)."""
+    version = rpm414.run(["rpm", "--version"]).stdout
+    assert re.search(r"\b4\.14\.", version), version
+    assert rpm414.run(["rpm", "--eval", "%{lua: print(rpm.execute == nil)}"]).stdout.strip() == "true"
     base, cluster = el8_repos
 
     def el8_root(name, arch):
@@ -375,21 +386,26 @@ def test_el8_rpm_414_installs_the_same_ids(el8_repos, make_root, tmp_path):
         root.add_repo("base", "file://{}/$basearch".format(base))
         root.add_repo("cluster", "file://{}/$releasever/$basearch".format(cluster))
         return root
+
+    def inside(path):
+        return "/work/" + os.path.relpath(path, str(tmp_path))
     seen = []
     for name, arch in (("cluster-node", "x86_64"), ("cluster-master", "aarch64")):
         scratch = el8_root("download-{}-{}".format(name, arch), arch)
         rpms = str(tmp_path / "rpms-{}-{}".format(name, arch))
         scratch.dnf("-y", "install", "--downloadonly", "--destdir", rpms, name)
         node = el8_root("el8-{}-{}".format(name, arch), arch)
+        assert os.path.dirname(node.root) == str(tmp_path)
         shutil.rmtree(node.path("var/lib/rpm"))
-        files = sorted(os.path.join(rpms, f) for f in os.listdir(rpms) if f.endswith(".rpm"))
-        assert any(os.path.basename(f).startswith("munge-") for f in files)
-        assert any(re.match(r"cluster-users-[^-]+-[^-]+\.el8\.noarch\.rpm$", os.path.basename(f)) for f in files)
-        base_cmd = [RPM414, "--root", node.root, "--dbpath", "/var/lib/rpm"]
-        subprocess.run(base_cmd + ["--initdb"], check=True, env=node.env)
-        proc = subprocess.run(base_cmd + ["-i", "--nosignature", "--ignorearch"] + files, env=node.env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
-        assert proc.returncode == 0, proc.stdout
+        files = sorted(f for f in os.listdir(rpms) if f.endswith(".rpm"))
+        assert any(f.startswith("munge-") for f in files)
+        assert any(re.match(r"cluster-users-[^-]+-[^-]+\.el8\.noarch\.rpm$", f) for f in files)
+        base_cmd = ["rpm", "--root", inside(node.root), "--dbpath", "/var/lib/rpm"]
+        rpm414.run(base_cmd + ["--initdb"])
+        proc = rpm414.run(["sh", "-c", 'exec "$@" 2>&1', "rpm"] + base_cmd +
+                          ["-i", "--nosignature", "--ignorearch"] + [inside(os.path.join(rpms, f)) for f in files],
+                          check=False)
+        assert proc.returncode == 0, proc.stdout[-3000:]
         assert "rpm.execute" not in proc.stdout
         seen.append(assert_fixed(node)[0])
     assert seen[0] == seen[1]
