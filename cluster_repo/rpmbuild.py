@@ -1,6 +1,7 @@
 """Running the real rpmbuild: one private _topdir per call, outputs where asked,
 and the list of files it wrote (from its `Wrote:` lines)."""
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -50,11 +51,23 @@ def rpmbuild(spec, mode, rpmdir=None, srpmdir=None, sourcedir=None, target=None,
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               encoding="utf-8", errors="replace")
         if proc.returncode != 0:
-            lines = [l for l in proc.stdout.splitlines() if l.strip()]
-            errors = [l for l in lines if "error" in l.lower()] or lines[-3:]
-            raise ClusterError("rpmbuild failed: {}".format("; ".join(e.strip() for e in errors[-3:])),
-                               spec)
+            raise ClusterError("rpmbuild failed: {}".format(_failure(proc.stdout)), spec)
         return [line.split(":", 1)[1].strip() for line in proc.stdout.splitlines()
                 if line.startswith("Wrote:")]
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _failure(output):
+    """What went wrong, in one line: for a failed section (`Bad exit status from ...
+    (%install)`), the section and the last line it printed that is not a shell trace
+    (`+ cmd`), which is where the real cause is (a brp script, a missing file); else
+    the error lines rpmbuild printed."""
+    lines = [l.strip() for l in output.splitlines() if l.strip()]
+    for number, line in enumerate(lines):
+        found = re.search(r"Bad exit status from \S+ \((%\w+)\)", line)
+        if found:
+            said = [l for l in lines[:number] if not l.startswith("+") and not l.startswith("Executing(")]
+            return "{} failed: {}".format(found.group(1), said[-1] if said else line)
+    errors = [l for l in lines if "error" in l.lower()] or lines[-3:]
+    return "; ".join(errors[-3:])
