@@ -24,6 +24,15 @@ def host_is_rpm_based():
     return _host_is_rpm_based
 
 
+def host_macros():
+    """Macros for this build host. On a Debian host (the test world) no -debuginfo
+    packages: Debian 12's rpm has them off, Debian 13's rpm 4.20 on, where its
+    find-debuginfo then needs elfutils' eu-strip; binaries built on Debian serve the
+    test world only (releases are built on the target from the SRPMs), so both hosts
+    build the same set of packages."""
+    return {} if host_is_rpm_based() else {"_enable_debug_packages": "0"}
+
+
 def rpmbuild(spec, mode, rpmdir=None, srpmdir=None, sourcedir=None, target=None, defines=None,
              extra_args=()):
     """Build `spec` with `rpmbuild mode` (-bb, -bs, -ba); returns the paths written.
@@ -39,6 +48,7 @@ def rpmbuild(spec, mode, rpmdir=None, srpmdir=None, sourcedir=None, target=None,
         if srpmdir:
             macros["_srcrpmdir"] = os.path.abspath(srpmdir)
         macros["_sourcedir"] = os.path.abspath(sourcedir or os.path.dirname(os.path.abspath(spec)))
+        macros.update(host_macros())
         macros.update(defines or {})
         for key, value in macros.items():
             cmd += ["--define", "{} {}".format(key, value)]

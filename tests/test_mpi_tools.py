@@ -98,7 +98,9 @@ def test_the_srpm_rebuilds_with_rpmbuild(tools_build, tmp_path, name, made):
     """The SRPM is the product: it carries its verified tarball and rebuilds alone."""
     _, out = tools_build
     srpm = os.path.join(out, "9", "SRPMS", name)
+    from cluster_repo.rpmbuild import host_macros
     defines = dict(get_target("el9").macros, **mpi.build_macros(str(tmp_path / "mpi")))
+    defines.update(host_macros())
     defines["_topdir"] = str(tmp_path / "top")
     cmd = ["rpmbuild", "--rebuild", "--nodeps"]
     for key, value in sorted(defines.items()):
