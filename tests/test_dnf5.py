@@ -626,6 +626,37 @@ def test_dnf5_and_dnf4_nodes_on_one_lock_prove_it_with_one_digest(site, make_nod
     assert after["admin_installed"] == [{"name": "tmux", "evr": "3.2a-5.el9"}]
 
 
+def test_dnf5_head_node_locks_what_a_dnf4_head_node_locks(site, make_node, world):
+    """`publish --lock` on a dnf5-only head node (Fedora 41+, no python3-dnf): libdnf5
+    resolves every role's fresh-node set per arch (--forcearch in an empty root, the
+    head's repositories) and locks the same builds, with the same checksums, as a dnf 4
+    head node does; a role package no repository has is one line naming it."""
+    tree, roles = WORK + "/site-copy/9", WORK + "/roles-copy"
+    shutil.copytree(site.tree, world.host_path(tree))               # generation 1, as the dnf 4 head has it
+    shutil.copytree(site.roles, world.host_path(roles))
+    four = site.publish("--lock", *HOLD_BACK_OPENMPI, "--json").json["locked"]
+    head = make_node("head", role="master")
+    done = head.cluster("master", "-y", "publish", "--lock", *HOLD_BACK_OPENMPI, "--roles", roles,
+                        "--repo-dir", tree, "--json")
+    assert done.json["changed"] and "locked" in done.json, done
+    five = done.json["locked"]
+    assert five == four and set(five["compute"]) == {"x86_64", "aarch64"}
+    assert five["compute"]["x86_64"]["openmpi"] == "4.1.5-1.el9"
+
+    from dnf_plugin_cluster.head import publish
+    by_dnf4, by_dnf5 = publish.current(site.tree), publish.current(world.host_path(tree))
+    for role, entry in by_dnf4["roles"].items():                            # checksums too
+        for arch, spec in entry["arches"].items():
+            assert by_dnf5["roles"][role]["arches"][arch]["lock"] == spec["lock"], (role, arch)
+    path = os.path.join(world.host_path(roles), "compute.yaml")
+    with open(path) as handle:
+        text = handle.read()
+    with open(path, "w") as handle:
+        handle.write(text.replace("packages: [cluster-apps-bio]", "packages: [cluster-apps-bio, no-such-tool]"))
+    refused = head.cluster("master", "-y", "publish", "--lock", "--roles", roles, "--repo-dir", tree, check=False)
+    assert refused.rc == 1 and refused.err.count("\n") == 1 and "no-such-tool" in refused.err, refused
+
+
 def _fifo(path):
     os.mkfifo(path)
 

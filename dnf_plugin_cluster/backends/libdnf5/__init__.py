@@ -28,7 +28,8 @@ libdnf5 rules this module follows:
 
 The backend is split by concern, one module each, joined in backend.py:
 settings.py (dnf5's global options), backend.py (the Base and loading), repos.py
-(repositories and keys), packages.py (queries on installed and available packages),
+(repositories and keys), packages.py (queries on installed and available packages), fresh.py (what a fresh node of an
+arch installs, for `publish --lock`),
 transaction.py (marks, the goal, running it; groups), versionlock.py (dnf5's
 versionlock.toml), history.py (what our transactions installed; kill -9 recovery),
 table.py (dnf5's transaction table).

@@ -32,9 +32,8 @@ class PackagesMixin(object):
         return sorted(nevra(p.get_name(), p.get_evr(), p.get_arch()) for p in self._installed(names))
 
     def fresh_resolver(self, arch, hide=(), enable=(), optional=()):
-        from ...errors import ClusterError
-        raise ClusterError("publish --lock resolves fresh nodes through dnf 4 for now: run `dnf cluster-master "
-                           "publish --lock` (dnf 4) or `dnf-cluster --backend dnf4 master publish --lock`")
+        from .fresh import Libdnf5Fresh
+        return Libdnf5Fresh(self, arch, hide, enable, optional)
 
     def reason(self, name):
         pkgs = list(self._installed([name]))

@@ -2,11 +2,16 @@
 --setopt), OpenPGP keys confirmed by the host, metadata paths and the .repo templates."""
 import configparser
 import fnmatch
+import os
+import re
 
 import libdnf5
 
 from ...errors import ClusterError, quote
 from .common import PRIORITY
+
+#: a variable's file name in a vars directory (dnf5: letters, digits, underscores)
+VAR_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 
 class ReposMixin(object):
@@ -126,5 +131,16 @@ class ReposMixin(object):
         return parser.get(repoid, "baseurl").replace(",", " ").split()[0]
 
     def substitutions(self):
-        variables = self._ready().get_vars()
-        return dict((key, variables.get_value(key)) for key in variables.get_variables())
+        """{name: value} of the variables a .repo file may use. python3-libdnf5 (5.4)
+        does not wrap Vars.get_variables()'s map, so the names are asked one by one:
+        dnf5's own, and those of the files in the vars directories (as dnf5 reads them)."""
+        base = self._ready()
+        variables = base.get_vars()
+        names = set(("arch", "basearch", "releasever", "releasever_major", "releasever_minor"))
+        for directory in self.conf.varsdir:
+            path = os.path.join(self.installroot, directory.lstrip("/"))
+            try:
+                names.update(n for n in os.listdir(path) if VAR_NAME.match(n))
+            except OSError:
+                pass
+        return dict((name, variables.get_value(name)) for name in sorted(names) if variables.contains(name))
