@@ -25,6 +25,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 NET = "198.51.100."
@@ -34,6 +35,33 @@ PRIVATE = ("etc/munge", "etc/slurm", "etc/systemd/system", "var/lib/munge", "var
            "var/lib/slurm", "var/log/slurm", "var/spool", "tmp")
 OWNERS = {"etc/munge": "munge", "var/lib/munge": "munge", "var/log/munge": "munge",
           "var/lib/slurm": "slurm", "var/log/slurm": "slurm"}
+#: the admin's own slurm.conf lines (slurm-site.conf) the world needs
+SITE_LINES = """# the admin's own lines: the test world has no cgroups and no systemd
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SchedulerParameters=batch_sched_delay=0
+"""
+#: a two-rank MPI job: each rank's host and an allreduce across them
+MPI_HELLO = r"""
+#include <mpi.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    int rank, size, mine, sum = 0;
+    char host[256];
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    gethostname(host, sizeof host);
+    mine = rank + 1;
+    MPI_Allreduce(&mine, &sum, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    printf("rank %d of %d on %s: allreduce sum %d\n", rank, size, host, sum);
+    MPI_Finalize();
+    return 0;
+}
+"""
+#: srun's environment for MPI_HELLO in the world: Open MPI over TCP on the nodes' eth0
+MPI_ENV = ("OMPI_MCA_btl=self,tcp", "OMPI_MCA_btl_tcp_if_include=eth0", "PMIX_MCA_gds=hash")
 TOOLS = ("unshare", "nsenter", "ip", "setpriv", "munged", "munge", "unmunge", "slurmctld", "slurmd",
          "srun", "sinfo", "scontrol", "mpicc")
 
@@ -111,6 +139,61 @@ ip link set lo up
 echo ready > "$top/ready"
 exec sleep 100000
 """
+
+
+def write_groups(world, name, text):
+    """A ClusterShell groups.conf at <top>/NAME.conf whose default source is the YAML
+    `text` (groups.d of its own); returns its path."""
+    groups_d = os.path.join(world.top, name + ".d")
+    os.makedirs(groups_d, exist_ok=True)
+    with open(os.path.join(groups_d, "cluster.yaml"), "w") as handle:
+        handle.write(text)
+    path = os.path.join(world.top, name + ".conf")
+    with open(path, "w") as handle:
+        handle.write("[Main]\ndefault: cluster\nautodir: $CFGDIR/{}.d\n".format(name))
+    return path
+
+
+def cluster(top, computes=("node1", "node2")):
+    """A World at `top` with a node "head" and the compute nodes `computes`, the
+    ClusterShell groups @master and @compute (world.groups_conf) and the head node's
+    slurm-site.conf (SITE_LINES). Nothing runs there yet but the namespaces."""
+    world = World(top)
+    try:
+        for name in ("head",) + tuple(computes):
+            world.add(name)
+        from ClusterShell.NodeSet import NodeSet
+        world.groups_conf = write_groups(world, "groups", "cluster:\n  master: head\n  compute: '{}'\n".format(
+            NodeSet.fromlist(computes)))
+        with open(world.path("head", "/etc/slurm/slurm-site.conf"), "w") as handle:
+            handle.write(SITE_LINES)
+    except BaseException:
+        world.close()
+        raise
+    return world
+
+
+def services_argv(world, roles, *args):
+    """`dnf-cluster master services` as the admin runs it on the head node, reaching the
+    nodes through the exec worker and <top>/node-shell."""
+    from . import REPO_ROOT
+    return [sys.executable, os.path.join(REPO_ROOT, "bin", "dnf-cluster"), "--backend", "dnf4", "-q",
+            "--releasever=9", "master", "services", "--roles", roles, "--groups-conf", world.groups_conf,
+            "--worker", "exec", "--node-shell", world.node_shell + " %h"] + list(args)
+
+
+def wait_idle(world, nodes, limit=60):
+    """sinfo's node states, once every node in `nodes` is idle (bounded wait)."""
+    deadline = time.monotonic() + limit
+    states = {}
+    while time.monotonic() < deadline:
+        out = world.enter("head", "sinfo", "-h", "-N", "-o", "%N %t", check=False).stdout
+        states = dict(line.split() for line in out.splitlines() if len(line.split()) == 2)
+        if all(states.get(n) == "idle" for n in nodes):
+            return states
+        time.sleep(0.2)
+    raise AssertionError("nodes not idle: {}\nslurmctld: {}\n{}: {}".format(
+        states, world.log("head", "slurmctld")[-2000:], nodes[0], world.log(nodes[0], "slurmd")[-2000:]))
 
 
 def usable():

@@ -26,29 +26,7 @@ from dnf_plugin_cluster.head import fleet
 from dnf_plugin_cluster.head import services as svc
 
 ROLES = os.path.join(REPO_ROOT, "roles")
-SITE_LINES = """# the admin's own lines: the test world has no cgroups and no systemd
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SchedulerParameters=batch_sched_delay=0
-"""
-MPI_HELLO = r"""
-#include <mpi.h>
-#include <stdio.h>
-#include <unistd.h>
-int main(int argc, char **argv) {
-    int rank, size, mine, sum = 0;
-    char host[256];
-    MPI_Init(&argc, &argv);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    gethostname(host, sizeof host);
-    mine = rank + 1;
-    MPI_Allreduce(&mine, &sum, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-    printf("rank %d of %d on %s: allreduce sum %d\n", rank, size, host, sum);
-    MPI_Finalize();
-    return 0;
-}
-"""
+SITE_LINES, MPI_HELLO = slurmworld.SITE_LINES, slurmworld.MPI_HELLO
 
 
 def test_hardware_from_slurmd_C():
@@ -130,11 +108,56 @@ def test_health_states_and_option_errors_are_one_line():
         assert (proc.returncode, proc.stdout, proc.stderr.strip()) == (1, "", line), proc
 
 
+def test_demo_stage_brings_up_slurm_runs_jobs_and_ends_everything(tmp_path, capsys, monkeypatch):
+    """`make demo`'s last step: services on a head node and two compute nodes, srun on
+    both, a 2-node MPI job; the world ended and removed after. Without namespaces it
+    says why, in one line, and does not fail the demo."""
+    from cluster_testkit import demo
+    why = slurmworld.usable()
+    if why:
+        assert demo.run_services(str(tmp_path / "slurm")) == 0
+        assert capsys.readouterr().out.splitlines()[-1] == "skipped: " + why
+        return
+    top = os.path.join(tempfile.mkdtemp(prefix="demo-", dir="/var/tmp"), "slurm")
+    namespaces = set()
+    real_close = slurmworld.World.close
+
+    def close(world):
+        for proc in world.holders.values():
+            namespaces.add(os.readlink("/proc/{}/ns/net".format(proc.pid)))
+        real_close(world)
+    monkeypatch.setattr(slurmworld.World, "close", close)
+    try:
+        assert demo.run_services(top) == 0, capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert not os.path.exists(top)
+        lines = out.splitlines()
+        assert "node[1-2]: copied the munge key, wrote slurmd's --conf-server drop-in, enabled munge, started munge, " \
+               "enabled slurmd, started slurmd" in lines, out
+        jobs = lines[lines.index("$ srun -N2 hostname"):]
+        assert jobs == ["$ srun -N2 hostname", "node1", "node2", "$ srun -N2 -n2 --mpi=pmix mpi-hello",
+                        "rank 0 of 2 on node1: allreduce sum 3", "rank 1 of 2 on node2: allreduce sum 3"], out
+        # every namespace (switch, head, node1, node2) ended: no process is left in one
+        assert len(namespaces) == 4
+        left = []
+        for entry in os.listdir("/proc"):
+            try:
+                if entry.isdigit() and os.readlink("/proc/{}/ns/net".format(entry)) in namespaces:
+                    left.append(entry)
+            except OSError:
+                pass
+        assert not left, left
+    finally:
+        shutil.rmtree(os.path.dirname(top), ignore_errors=True)
+    monkeypatch.setattr(slurmworld, "usable", lambda: "this machine does not allow network namespaces: EPERM")
+    assert demo.run_services(top) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "skipped: this machine does not allow network namespaces: EPERM"
+    assert not os.path.exists(top)
+
+
 def services(world, *args, check=True):
     """`dnf-cluster master services` as the admin runs it on the head node."""
-    argv = [sys.executable, os.path.join(REPO_ROOT, "bin", "dnf-cluster"), "--backend", "dnf4", "-q", "--releasever=9",
-            "master", "services", "--roles", ROLES, "--groups-conf", world.groups_conf,
-            "--worker", "exec", "--node-shell", world.node_shell + " %h"] + list(args)
+    argv = slurmworld.services_argv(world, ROLES, *args)
     # run from the top of the head node's site repository, as an admin may (nsenter --mount
     # starts at the node's /: env -C changes there)
     result = world.enter("head", "env", "-C", world.site, *argv, check=False, stdin=subprocess.DEVNULL)
@@ -151,18 +174,7 @@ def health(world, nodes, *args):
     return world.enter("head", *argv, check=False, stdin=subprocess.DEVNULL)
 
 
-def wait_idle(world, nodes, limit=60):
-    """sinfo's node states, once every node in `nodes` is idle (bounded wait)."""
-    deadline = time.monotonic() + limit
-    states = {}
-    while time.monotonic() < deadline:
-        out = world.enter("head", "sinfo", "-h", "-N", "-o", "%N %t", check=False).stdout
-        states = dict(line.split() for line in out.splitlines() if len(line.split()) == 2)
-        if all(states.get(n) == "idle" for n in nodes):
-            return states
-        time.sleep(0.2)
-    raise AssertionError("nodes not idle: {}\nslurmctld: {}\n{}: {}".format(
-        states, world.log("head", "slurmctld")[-2000:], nodes[0], world.log(nodes[0], "slurmd")[-2000:]))
+wait_idle = slurmworld.wait_idle
 
 
 def snapshot(world):
@@ -197,18 +209,9 @@ def cluster():
         pytest.skip(why)
     # not under /tmp: every node has a /tmp of its own, which would hide the world's files
     top = tempfile.mkdtemp(prefix="slurmworld-", dir="/var/tmp")
-    world = slurmworld.World(top)
+    world = None
     try:
-        for name in ("head", "node1", "node2"):
-            world.add(name)
-        os.makedirs(os.path.join(top, "groups.d"))
-        with open(os.path.join(top, "groups.d", "cluster.yaml"), "w") as handle:
-            handle.write("cluster:\n  master: head\n  compute: 'node[1-2]'\n")
-        world.groups_conf = os.path.join(top, "groups.conf")
-        with open(world.groups_conf, "w") as handle:
-            handle.write("[Main]\ndefault: cluster\nautodir: $CFGDIR/groups.d\n")
-        with open(world.path("head", "/etc/slurm/slurm-site.conf"), "w") as handle:
-            handle.write(SITE_LINES)
+        world = slurmworld.cluster(top)
         # the head node's site repository (published as `cluster-master publish` does, from
         # an upstream tree that carries the project's comps): the key must never get there
         xml = compsfile.to_xml(compsfile.merge(compsfile.load_dir(os.path.join(REPO_ROOT, "comps"))))
@@ -234,7 +237,8 @@ def cluster():
         wait_idle(world, ("node1", "node2"))
         yield world
     finally:
-        world.close()
+        if world is not None:
+            world.close()
         shutil.rmtree(top, ignore_errors=True)
 
 
@@ -300,8 +304,8 @@ def test_mpi_allreduce_across_two_nodes(cluster):
     with open(hello, "w") as handle:
         handle.write(MPI_HELLO)
     subprocess.run(["mpicc", "-o", hello[:-2], hello], check=True)
-    result = cluster.enter("head", "env", "OMPI_MCA_btl=self,tcp", "OMPI_MCA_btl_tcp_if_include=eth0",
-                           "PMIX_MCA_gds=hash", "srun", "-N2", "-n2", "--mpi=pmix", hello[:-2], check=False)
+    result = cluster.enter("head", "env", *slurmworld.MPI_ENV, "srun", "-N2", "-n2", "--mpi=pmix", hello[:-2],
+                           check=False)
     # srun can exit 0 when its tasks failed: the output is what counts
     lines = sorted(l for l in result.stdout.splitlines() if l.startswith("rank "))
     assert lines == ["rank 0 of 2 on node1: allreduce sum 3", "rank 1 of 2 on node2: allreduce sum 3"], (
