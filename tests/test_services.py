@@ -63,6 +63,60 @@ def test_slurm_conf_lines_per_role_and_hardware():
     assert not any(l.startswith("@") for l in lines)
 
 
+def test_gpu_roles_get_gres_lines_and_a_gres_conf():
+    assert svc.parse_gres("NodeName=g CPUs=8 Boards=1 RealMemory=1 Gres=gpu:4") == (None, 4)
+    assert svc.parse_gres("NodeName=g CPUs=8 Gres=mps:100,gpu:a100:2(S:0-1)") == ("a100", 2)
+    for line in ("NodeName=g CPUs=8", "NodeName=g Gres=mps:100", "NodeName=g Gres=gpu:0", "Gres=gpu:x:y;z"):
+        assert svc.parse_gres(line) is None, line
+    line = "NodeName=a CPUs=8 Boards=1 SocketsPerBoard=1 CoresPerSocket=8 ThreadsPerCore=1 RealMemory=64000"
+    gpu = svc.SiteRole("gpu", svc.COMPUTE, NodeSet("g[1-3]"), gpu=True, gpus=2)
+    amd = svc.SiteRole("amd", svc.COMPUTE, NodeSet("r1"), gpus=4, gpu_devices="/dev/dri/renderD[128-131]")
+    cpu = svc.SiteRole("compute", svc.COMPUTE, NodeSet("n1"))
+    hw = svc.parse_hardware(line)
+    # the node's own answer wins over the role's count (g3 autodetected a typed GPU)
+    hardware = {"g1": hw + (svc.gpu_hardware(gpu, "g1", line),), "g2": hw + (svc.gpu_hardware(gpu, "g2", line),),
+                "g3": hw + (svc.gpu_hardware(gpu, "g3", line + " Gres=gpu:a100:1"),),
+                "r1": hw + (svc.gpu_hardware(amd, "r1", line),), "n1": hw}
+    lines = svc.render_slurm_conf("hpc", "head", [amd, cpu, gpu], hardware).splitlines()
+    assert [l for l in lines if l.startswith(("NodeName", "Gres"))] == [
+        "GresTypes=gpu",
+        "NodeName=r1 CPUs=8 Boards=1 SocketsPerBoard=1 CoresPerSocket=8 ThreadsPerCore=1 RealMemory=64000 "
+        "Gres=gpu:4 State=UNKNOWN",
+        "NodeName=n1 CPUs=8 Boards=1 SocketsPerBoard=1 CoresPerSocket=8 ThreadsPerCore=1 RealMemory=64000 "
+        "State=UNKNOWN",
+        "NodeName=g[1-2] CPUs=8 Boards=1 SocketsPerBoard=1 CoresPerSocket=8 ThreadsPerCore=1 RealMemory=64000 "
+        "Gres=gpu:2 State=UNKNOWN",
+        "NodeName=g3 CPUs=8 Boards=1 SocketsPerBoard=1 CoresPerSocket=8 ThreadsPerCore=1 RealMemory=64000 "
+        "Gres=gpu:a100:1 State=UNKNOWN"]
+    gres = svc.render_gres_conf([amd, cpu, gpu], hardware).splitlines()
+    assert [l for l in gres if not l.startswith("#")] == [
+        "NodeName=r1 Name=gpu File=/dev/dri/renderD[128-131]",
+        "NodeName=g[1-2] Name=gpu File=/dev/nvidia[0-1]",
+        "NodeName=g3 Name=gpu Type=a100 File=/dev/nvidia0"]
+    # no GPU anywhere: neither GresTypes nor a gres.conf
+    assert "GresTypes=gpu" not in svc.render_slurm_conf("hpc", "head", [cpu], {"n1": hw})
+    assert svc.render_gres_conf([cpu], {"n1": hw}) is None
+    assert svc.gpu_hardware(svc.SiteRole("gpu", svc.COMPUTE, NodeSet("g1"), gpu=True), "g1", line) is None
+
+
+def test_role_gpu_keys_are_checked_in_one_line(tmp_path):
+    path = tmp_path / "gpu.yaml"
+    base = "groups: [cluster-gpu]\n"
+    path.write_text(base + "gpus: 4\ngpu_devices: /dev/nvidia[0-3]\n")
+    role = profile.load_role(str(path))
+    assert (role.gpus, role.gpu_devices, svc.role_gpu(role)) == (4, "/dev/nvidia[0-3]", True)
+    for text, message in (("gpus: 0\n", "gpus must be a whole number of GPUs per node, 1 to 1024"),
+                          ("gpus: four\n", "gpus must be a whole number of GPUs per node, 1 to 1024"),
+                          ("gpus: true\n", "gpus must be a whole number of GPUs per node, 1 to 1024"),
+                          ("gpu_devices: /dev/nvidia0\n", "gpu_devices needs gpus (how many GPUs each node has)"),
+                          ("gpus: 1\ngpu_devices: 'nvidia0; rm -rf /'\n", "gpu_devices must be device files")):
+        path.write_text(base + text)
+        with pytest.raises(ClusterError) as err:
+            profile.load_role(str(path))
+        assert str(err.value).startswith(str(path) + ":") and message in str(err.value), str(err.value)
+        assert "\n" not in str(err.value)
+
+
 def test_roles_and_groups(tmp_path):
     roles = profile.load_roles(ROLES)
     kinds = dict((r.name, svc.role_kind(r)) for r in roles)
@@ -153,6 +207,65 @@ def test_demo_stage_brings_up_slurm_runs_jobs_and_ends_everything(tmp_path, caps
     assert demo.run_services(top) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "skipped: this machine does not allow network namespaces: EPERM"
     assert not os.path.exists(top)
+
+
+def test_gpu_node_gets_gres_and_jobs_get_its_gpu():
+    """A GPU-like role's node (its own world: head and gpu1): refused in one line while the
+    role says nothing of its GPUs (slurmd -C finds none here); with `gpus: 1` and a device
+    file that exists here (/dev/null), Gres=gpu:1 and GresTypes=gpu in slurm.conf, a
+    gres.conf that configless slurmd fetches, and real slurmctld accepts the node: it is
+    idle with gpu:1, and a job asking for the GPU gets it."""
+    why = slurmworld.usable()
+    if why:
+        pytest.skip(why)
+    top = tempfile.mkdtemp(prefix="slurmworld-gpu-", dir="/var/tmp")
+    roles = os.path.join(top, "roles")          # not under /tmp: each node has a /tmp of its own
+    shutil.copytree(ROLES, roles)
+    world = None
+    try:
+        world = slurmworld.cluster(top, computes=())
+        world.add("gpu1")
+        world.groups_conf = slurmworld.write_groups(world, "gpu-groups", "cluster:\n  master: head\n  gpu: gpu1\n")
+
+        def run(*args):
+            return world.enter("head", *slurmworld.services_argv(world, roles, *args), check=False,
+                               stdin=subprocess.DEVNULL)
+        refused = run("-y")
+        assert (refused.returncode, refused.stdout) == (1, ""), refused
+        assert refused.stderr.strip().splitlines()[-1] == (
+            "Error: {}: role 'gpu' is GPU-like, but `slurmd -C` reports no GPUs on gpu1 and the role sets no count: "
+            "add `gpus: N` (GPUs per node) to it".format(os.path.join(roles, "gpu.yaml"))), refused.stderr
+        assert not os.listdir(world.path("head", "/etc/munge"))
+
+        with open(os.path.join(roles, "gpu.yaml"), "a") as handle:
+            handle.write("gpus: 1\ngpu_devices: /dev/null\n")
+        first = run("-y")
+        assert first.returncode == 0, (first.stdout, first.stderr)
+        assert "file /etc/slurm/gres.conf: create" in first.stdout, first.stdout
+        with open(world.path("head", "/etc/slurm/slurm.conf")) as handle:
+            lines = handle.read().splitlines()
+        assert "GresTypes=gpu" in lines
+        assert [l for l in lines if l.startswith(("NodeName", "PartitionName"))] == [
+            "NodeName=gpu1 " + " ".join(l for l in lines if l.startswith("NodeName=")).split(" ", 1)[1],
+            "PartitionName=gpu Nodes=gpu1 Default=YES MaxTime=INFINITE State=UP"]
+        assert [l for l in lines if l.startswith("NodeName")][0].endswith(" Gres=gpu:1 State=UNKNOWN"), lines
+        with open(world.path("head", "/etc/slurm/gres.conf")) as handle:
+            assert [l for l in handle.read().splitlines() if not l.startswith("#")] == [
+                "NodeName=gpu1 Name=gpu File=/dev/null"]
+        slurmworld.wait_idle(world, ("gpu1",))
+        # configless: gpu1 has no configuration of its own; slurmd fetched gres.conf too
+        assert not os.listdir(world.path("gpu1", "/etc/slurm"))
+        assert "gres.conf" in os.listdir(world.path("gpu1", "/var/spool/slurmd/conf-cache"))
+        gres = world.enter("head", "sinfo", "-h", "-N", "-o", "%N %t %G").stdout.split()
+        assert gres == ["gpu1", "idle", "gpu:1"], gres
+        job = world.enter("head", "srun", "--gres=gpu:1", "sh", "-c", "echo $(hostname) $CUDA_VISIBLE_DEVICES",
+                          check=False)
+        assert (job.returncode, job.stdout) == (0, "gpu1 0\n"), job
+        assert run("-y").stdout.strip() == "Nothing to change: the Slurm services are configured and running."
+    finally:
+        if world is not None:
+            world.close()
+        shutil.rmtree(top, ignore_errors=True)
 
 
 def services(world, *args, check=True):
