@@ -196,6 +196,66 @@ def wait_idle(world, nodes, limit=60):
         states, world.log("head", "slurmctld")[-2000:], nodes[0], world.log(nodes[0], "slurmd")[-2000:]))
 
 
+SSHD_CONFIG = """# sshd of the test world's node {node}: its address only, root by key only
+ListenAddress {address}
+HostKey {host_key}
+PidFile /run/sshd-world.pid
+AuthorizedKeysFile {authorized}
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+# the world's files are under /var/tmp (mode 1777), which StrictModes refuses for keys
+StrictModes no
+# the node's commands (the systemctl stand-in) first, as node-shell has them
+SetEnv PATH={top}/bin:/usr/sbin:/usr/bin:/sbin:/bin
+"""
+
+
+def ssh_usable():
+    """None when the world's nodes can run sshd (openssh-server), else why not."""
+    missing = [t for t in ("/usr/sbin/sshd", "ssh", "ssh-keygen") if shutil.which(t) is None]
+    if missing:
+        return "services over ssh needs {} (Debian: openssh-server, openssh-client)".format(", ".join(missing))
+    return None
+
+
+def start_sshd(world, nodes):
+    """An sshd in each of `nodes` on its address, with a host key of its own, letting in
+    root with the world's key only; returns the clush.conf directory (for
+    CLUSTERSHELL_CFGDIR) whose ssh_options use that key and the nodes' host keys
+    (StrictHostKeyChecking=yes: an unknown host is refused)."""
+    ssh = os.path.join(world.top, "ssh")
+    os.makedirs(ssh, mode=0o700, exist_ok=True)
+    identity = os.path.join(ssh, "id_ed25519")
+    if not os.path.exists(identity):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "slurmworld", "-f", identity],
+                       check=True)
+        shutil.copy(identity + ".pub", os.path.join(ssh, "authorized_keys"))
+    known = []
+    for node in nodes:
+        host_key = os.path.join(ssh, node + "_host_ed25519_key")
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", node, "-f", host_key], check=True)
+        with open(host_key + ".pub") as handle:
+            known.append("{},{} {}".format(node, world.addresses[node], " ".join(handle.read().split()[:2])))
+        config = os.path.join(ssh, node + "_sshd_config")
+        with open(config, "w") as handle:
+            handle.write(SSHD_CONFIG.format(node=node, address=world.addresses[node], host_key=host_key,
+                                            authorized=os.path.join(ssh, "authorized_keys"), top=world.top))
+        world.enter(node, "mkdir", "-p", "-m", "0755", "/run/sshd")
+        world.enter(node, "/usr/sbin/sshd", "-f", config, "-E", os.path.join(ssh, node + "_sshd.log"))
+    with open(os.path.join(ssh, "known_hosts"), "a") as handle:
+        handle.write("\n".join(known) + "\n")
+    cfgdir = os.path.join(world.top, "clustershell")
+    os.makedirs(cfgdir, exist_ok=True)
+    with open(os.path.join(cfgdir, "clush.conf"), "w") as handle:
+        handle.write("[Main]\nfanout: 64\nconnect_timeout: 10\nssh_options: -F /dev/null -oBatchMode=yes "
+                     "-oIdentitiesOnly=yes -oIdentityFile={id} -oStrictHostKeyChecking=yes "
+                     "-oUserKnownHostsFile={known} -oGlobalKnownHostsFile=/dev/null\n".format(
+                         id=identity, known=os.path.join(ssh, "known_hosts")))
+    return cfgdir
+
+
 def usable():
     """None when this machine can hold the world, else why not (one line)."""
     if os.geteuid() != 0:

@@ -140,6 +140,9 @@ def test_transport_quotes_scripts_for_clustershell():
     link = svc.Transport("exec", "/x/node-shell %h")
     command = link.command("printf '%s' \"$1\"", ["a b", "50%"])
     assert command == "/x/node-shell %h sh -c 'printf '\"'\"'%%s'\"'\"' \"$1\"' sh 'a b' 50%%"
+    # ClusterShell's ssh worker sends the command as it is (no %h templates): no %% there
+    assert svc.Transport("ssh").command("printf '%s' \"$1\"", ["50%"]) == \
+        "sh -c 'printf '\"'\"'%s'\"'\"' \"$1\"' sh 50%"
     with pytest.raises(ClusterError, match="--node-shell with %h"):
         svc.Transport("exec", "")
 
@@ -262,6 +265,74 @@ def test_gpu_node_gets_gres_and_jobs_get_its_gpu():
                           check=False)
         assert (job.returncode, job.stdout) == (0, "gpu1 0\n"), job
         assert run("-y").stdout.strip() == "Nothing to change: the Slurm services are configured and running."
+    finally:
+        if world is not None:
+            world.close()
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_services_over_clustershells_ssh_worker():
+    """The transport admins use: ClusterShell's ssh worker (clush.conf's ssh_options: the
+    world's key, the nodes' host keys, StrictHostKeyChecking=yes) to an sshd in each
+    compute node. A node whose host key is unknown stops it before anything changed;
+    then the key goes to both nodes over ssh's standard input, slurmd fetches its
+    configuration, srun names both nodes, health answers over ssh, and a second run
+    changes nothing."""
+    why = slurmworld.usable() or slurmworld.ssh_usable()
+    if why:
+        pytest.skip(why)
+    top = tempfile.mkdtemp(prefix="slurmworld-ssh-", dir="/var/tmp")
+    world = None
+    try:
+        world = slurmworld.cluster(top)
+        cfgdir = slurmworld.start_sshd(world, ("node1", "node2"))
+        known = os.path.join(top, "ssh", "known_hosts")
+        with open(known) as handle:
+            every_host = handle.read()
+        argv = slurmworld.services_argv(world, ROLES)
+        at = argv.index("--worker")
+        del argv[at:at + 4]                            # ssh, ClusterShell's default worker
+
+        def run(*args):
+            return world.enter("head", "env", "CLUSTERSHELL_CFGDIR=" + cfgdir, *(argv + list(args)), check=False,
+                               stdin=subprocess.DEVNULL)
+        with open(known, "w") as handle:
+            handle.write("".join(l for l in every_host.splitlines(True) if not l.startswith("node2,")))
+        refused = run("-y")
+        assert (refused.returncode, refused.stdout) == (1, ""), refused
+        assert refused.stderr.strip() == "Error: cannot ask 1 node: node2: ssh: host key verification failed", \
+            refused.stderr
+        assert not os.listdir(world.path("head", "/etc/munge"))
+        assert not os.listdir(world.path("node1", "/etc/munge"))
+
+        with open(known, "w") as handle:
+            handle.write(every_host)
+        first = run("-y")
+        assert first.returncode == 0, (first.stdout, first.stderr)
+        assert "node[1-2]: copied the munge key, wrote slurmd's --conf-server drop-in" in first.stdout, first.stdout
+        for node in ("node1", "node2"):
+            with open(os.path.join(top, "ssh", node + "_sshd.log")) as handle:
+                assert "Accepted publickey for root" in handle.read(), node
+        with open(world.path("head", "/etc/munge/munge.key"), "rb") as handle:
+            key = handle.read()
+        for node in ("node1", "node2"):
+            path = world.path(node, "/etc/munge/munge.key")
+            assert stat.S_IMODE(os.lstat(path).st_mode) == 0o400
+            with open(path, "rb") as handle:
+                assert handle.read() == key, node
+            # the drop-in's text reached the node as it is (no ClusterShell template escapes)
+            with open(world.path(node, "/etc/systemd/system/slurmd.service.d/cluster-conf-server.conf")) as handle:
+                assert "ExecStart=/usr/sbin/slurmd --conf-server head" in handle.read(), node
+        slurmworld.wait_idle(world, ("node1", "node2"))
+        hosts = world.enter("head", "srun", "-N2", "hostname", check=False)
+        assert sorted(hosts.stdout.split()) == ["node1", "node2"], hosts
+        healthy = world.enter("head", "env", "CLUSTERSHELL_CFGDIR=" + cfgdir, sys.executable,
+                              os.path.join(REPO_ROOT, "bin", "dnf-cluster"), "--backend", "dnf4", "-q",
+                              "--releasever=9", "master", "status", "-w", "@compute", "--health", "--groups-conf",
+                              world.groups_conf, check=False, stdin=subprocess.DEVNULL)
+        assert (healthy.returncode, healthy.stdout) == (0, "node[1-2] (2)  munge ok; slurm idle\n"), healthy
+        again = run("-y")
+        assert again.stdout.strip() == "Nothing to change: the Slurm services are configured and running.", again
     finally:
         if world is not None:
             world.close()

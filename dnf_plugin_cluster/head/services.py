@@ -465,7 +465,8 @@ class Transport(object):
 
     def command(self, script, args):
         line = " ".join(shlex.quote(a) for a in ["sh", "-c", script, "sh"] + list(args))
-        line = line.replace("%", "%%")            # ClusterShell's %h templates
+        if self.worker == "exec":
+            line = line.replace("%", "%%")        # the exec worker's %h templates; ssh sends it as it is
         return (self.shell + " " + line).strip()
 
     def run(self, nodes, script, args=(), stdin=None):
