@@ -265,6 +265,24 @@ def test_gpu_node_gets_gres_and_jobs_get_its_gpu():
                           check=False)
         assert (job.returncode, job.stdout) == (0, "gpu1 0\n"), job
         assert run("-y").stdout.strip() == "Nothing to change: the Slurm services are configured and running."
+
+        # gpu1 becomes a plain compute node: the gres.conf written here goes, GresTypes too
+        world.groups_conf = slurmworld.write_groups(world, "gpu-groups", "cluster:\n  master: head\n  compute: gpu1\n")
+        plain = run("-y")
+        assert plain.returncode == 0, (plain.stdout, plain.stderr)
+        assert "file /etc/slurm/gres.conf: remove (written here; no node has GPUs now)" in plain.stdout, plain.stdout
+        assert "head: removed /etc/slurm/gres.conf" in plain.stdout, plain.stdout
+        assert not os.path.lexists(world.path("head", "/etc/slurm/gres.conf"))
+        with open(world.path("head", "/etc/slurm/slurm.conf")) as handle:
+            assert "Gres" not in handle.read()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            state = world.enter("head", "sinfo", "-h", "-N", "-o", "%N %t %G %P").stdout.split()
+            if state == ["gpu1", "idle", "(null)", "compute*"]:
+                break
+            time.sleep(0.2)
+        assert state == ["gpu1", "idle", "(null)", "compute*"], (state, world.log("head", "slurmctld")[-2000:])
+        assert run("-y").stdout.strip() == "Nothing to change: the Slurm services are configured and running."
     finally:
         if world is not None:
             world.close()

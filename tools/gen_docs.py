@@ -53,8 +53,8 @@ GPU_NODES = (
     "    gpu_devices: /dev/nvidia[0\\-3]    # gres.conf File= (default: /dev/nvidia[0\\-N\\-1])\n.fi\n.PP\n"
     "A GPU\\-like role whose nodes report no GPUs and that sets no \\fBgpus:\\fR is refused in one line "
     "naming the role's file, before anything changed. \\fBgpu_devices:\\fR names other device files "
-    "(\\fB/dev/dri/renderD[128\\-131]\\fR); a gres.conf of the site's own is left alone while no role "
-    "has GPUs.")
+    "(\\fB/dev/dri/renderD[128\\-131]\\fR). Once no node has GPUs, the gres.conf it wrote is removed; "
+    "a gres.conf of the site's own is left alone.")
 
 #: (page, section, manual, parser function, NAME summary, extra sections)
 PAGES = (

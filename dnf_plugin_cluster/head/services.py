@@ -46,6 +46,7 @@ TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates"
 SLURM_CONF = "/etc/slurm/slurm.conf"
 SITE_CONF = "/etc/slurm/slurm-site.conf"
 GRES_CONF = "/etc/slurm/gres.conf"
+GRES_MARK = b"# Written by `dnf cluster-master services`"     # the first line of the gres.conf it writes
 MUNGE_KEY = "/etc/munge/munge.key"
 DROPIN = "/etc/systemd/system/slurmd.service.d/cluster-conf-server.conf"
 STATE_DIR = "/var/spool/slurmctld"
@@ -581,11 +582,16 @@ def plan(roles, transport, controller=None, cluster="cluster", rotate=False, new
         result.head.append(Change("file", SLURM_CONF, "create" if old is None else "update ({})".format(
             _diff_summary(old, conf))))
         result.head_files[SLURM_CONF] = (conf, 0o644, None, False)
-    # gres.conf only with GPUs (an admin's own, without GPU roles, is left alone)
+    # gres.conf only with GPUs; ours goes with the last GPU node (slurmd refuses a gpu
+    # gres.conf without GresTypes=gpu), an admin's own is left alone
     gres = render_gres_conf(roles, hardware)
-    if gres is not None:
+    old = read_nofollow(GRES_CONF, "gres.conf")
+    if gres is None and old is not None and old.startswith(GRES_MARK):
+        conf_changed = True
+        result.head.append(Change("file", GRES_CONF, "remove (written here; no node has GPUs now)"))
+        result.head_files[GRES_CONF] = (None, 0, None, False)
+    elif gres is not None:
         gres = gres.encode("utf-8")
-        old = read_nofollow(GRES_CONF, "gres.conf")
         if old != gres:
             conf_changed = True
             result.head.append(Change("file", GRES_CONF, "create" if old is None else "update ({})".format(
@@ -656,6 +662,10 @@ def apply(result, transport, log=lambda text: None):
     node's failures raise (the nodes are then not touched)."""
     for path, (data, mode, owner, exclusive) in sorted(result.head_files.items(), key=lambda kv: kv[0]):
         if exclusive and os.path.lexists(path):
+            continue
+        if data is None:
+            os.unlink(path)
+            log("{}: removed {}".format(result.controller, path))
             continue
         write_file(path, data, mode, owner, exclusive)
         log("{}: wrote {}".format(result.controller, path))
