@@ -582,8 +582,9 @@ def plan(roles, transport, controller=None, cluster="cluster", rotate=False, new
         result.head.append(Change("file", SLURM_CONF, "create" if old is None else "update ({})".format(
             _diff_summary(old, conf))))
         result.head_files[SLURM_CONF] = (conf, 0o644, None, False)
-    # gres.conf only with GPUs; ours goes with the last GPU node (slurmd refuses a gpu
-    # gres.conf without GresTypes=gpu), an admin's own is left alone
+    # gres.conf only with GPUs; ours goes with the last GPU node (22.05 ignores it without
+    # GresTypes=gpu, but a stale one would give GPUs back to nodes a site's own GresTypes
+    # line names), an admin's own is left alone
     gres = render_gres_conf(roles, hardware)
     old = read_nofollow(GRES_CONF, "gres.conf")
     if gres is None and old is not None and old.startswith(GRES_MARK):
