@@ -17,6 +17,11 @@ mounts), running Debian's real munged, slurmctld and slurmd.
   units would (munged as user munge; slurmd from the drop-in's ExecStart= when there is
   one), with state under /run/fake-systemd and logs under /var/spool/fake-systemd.
 
+- cluster() makes the usual world (head, node1, node2, @compute, slurm-site.conf), for
+  tests/test_services.py and `make demo`; start_sshd() runs an sshd in nodes on their
+  addresses (a host key each, root by the world's key only) and writes the clush.conf
+  (CLUSTERSHELL_CFGDIR) whose ssh_options use that key with StrictHostKeyChecking=yes.
+
 Everything started is ended by close(): the daemons by the pids the stand-in recorded,
 then every process still in a node's network namespace, then the holders (the mounts
 go with their namespaces). usable() says why this machine cannot, when it cannot.
