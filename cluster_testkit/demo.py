@@ -14,13 +14,19 @@
    (ClusterShell's exec worker reaches the node roots by name, as image roots would);
 6. the compute node installs NetPIPE for Open MPI (a tool built in step 2 from its
    upstream tarball, fetched with `cluster-repo sources` from the demo's lookaside
-   mirror) and runs it under mpirun with 2 ranks."""
+   mirror) and runs it under mpirun with 2 ranks;
+7. admin: `dnf cluster-master services` turns the roles and node groups into a running
+   configless Slurm cluster, on a head node and two compute nodes in network namespaces
+   with Debian's real munged, slurmctld and slurmd (cluster_testkit.slurmworld, as
+   tests/test_services.py), then `srun -N2 hostname` and a two-node MPI job run there;
+   everything it started is ended, also on failure. Where the machine allows no network
+   namespaces (or lacks the daemons) it prints one "skipped: WHY" line."""
 import os
 import shutil
 import subprocess
 import sys
 
-from . import REPO_ROOT, standin
+from . import REPO_ROOT, slurmworld, standin
 from .dnfroot import DnfRoot
 from .farm import Farm
 from .httpd import RepoServer
@@ -124,7 +130,7 @@ def run(out, www, url):
     if result.rc != 0:
         print("fleet status exited {}:\n{}".format(result.rc, result.err), flush=True)
         return 1
-    return run_tool(nodes[0])
+    return run_tool(nodes[0]) or run_services(os.path.join(out, "slurm"))
 
 
 def run_tool(node):
@@ -148,6 +154,59 @@ def run_tool(node):
                           timeout=300)
     print("\n".join(proc.stdout.splitlines()[-5:]), flush=True)
     return 0 if proc.returncode == 0 else 1
+
+
+def run_services(top):
+    """Step 7: `services` on a head node and two compute nodes (network namespaces), then
+    jobs on both nodes; the world is ended and its directory (the munge key) removed."""
+    step("admin: `dnf cluster-master services` on a head node and two compute nodes (network namespaces with "
+         "Debian's munged, slurmctld and slurmd), then `srun -N2 hostname` and a 2-node MPI job")
+    why = slurmworld.usable()
+    if why:
+        print("skipped: " + why, flush=True)
+        return 0
+    world = None
+    try:
+        world = slurmworld.cluster(top)
+        argv = slurmworld.services_argv(world, os.path.join(REPO_ROOT, "roles"), "-y")
+        print("# the nodes: ClusterShell's group @compute = node[1-2]; the exec worker reaches them through "
+              "their namespaces")
+        print("$ dnf cluster-master services --roles roles/ -y --worker exec --node-shell "
+              "'{}/node-shell %h'".format(os.path.relpath(top, REPO_ROOT)), flush=True)
+        result = world.enter("head", *argv, check=False, stdin=subprocess.DEVNULL)
+        sys.stdout.write(result.stdout)
+        if result.returncode != 0:
+            print("services exited {}:\n{}".format(result.returncode, result.stderr), flush=True)
+            return 1
+        slurmworld.wait_idle(world, ("node1", "node2"))
+        ok = run_job(world, ["srun", "-N2", "hostname"], ["node1", "node2"])
+        hello = os.path.join(top, "mpi-hello")
+        with open(hello + ".c", "w") as handle:
+            handle.write(slurmworld.MPI_HELLO)
+        subprocess.run(["mpicc", "-o", hello, hello + ".c"], check=True)
+        ok = run_job(world, ["srun", "-N2", "-n2", "--mpi=pmix", hello],
+                     ["rank 0 of 2 on node1: allreduce sum 3", "rank 1 of 2 on node2: allreduce sum 3"],
+                     env=slurmworld.MPI_ENV) and ok
+        return 0 if ok else 1
+    except (AssertionError, OSError, RuntimeError, subprocess.SubprocessError) as err:
+        print("the Slurm world failed: {}".format(str(err).strip()[-2000:]), flush=True)
+        return 1
+    finally:
+        if world is not None:
+            world.close()
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def run_job(world, argv, expected, env=()):
+    """argv run on the head node as a user would; True when its lines are `expected`."""
+    print("$ " + " ".join(os.path.basename(a) if os.path.isabs(a) else a for a in argv), flush=True)
+    result = world.enter("head", "env", *(tuple(env) + tuple(argv)), check=False)
+    lines = sorted(l for l in result.stdout.splitlines() if l.strip())
+    print("\n".join(lines), flush=True)
+    if lines != expected:
+        print("expected {}; srun said: {}".format(expected, result.stderr.strip()[-1000:]), flush=True)
+        return False
+    return True
 
 
 if __name__ == "__main__":

@@ -17,6 +17,11 @@ mounts), running Debian's real munged, slurmctld and slurmd.
   units would (munged as user munge; slurmd from the drop-in's ExecStart= when there is
   one), with state under /run/fake-systemd and logs under /var/spool/fake-systemd.
 
+- cluster() makes the usual world (head, node1, node2, @compute, slurm-site.conf), for
+  tests/test_services.py and `make demo`; start_sshd() runs an sshd in nodes on their
+  addresses (a host key each, root by the world's key only) and writes the clush.conf
+  (CLUSTERSHELL_CFGDIR) whose ssh_options use that key with StrictHostKeyChecking=yes.
+
 Everything started is ended by close(): the daemons by the pids the stand-in recorded,
 then every process still in a node's network namespace, then the holders (the mounts
 go with their namespaces). usable() says why this machine cannot, when it cannot.
@@ -25,6 +30,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 NET = "198.51.100."
@@ -34,6 +40,33 @@ PRIVATE = ("etc/munge", "etc/slurm", "etc/systemd/system", "var/lib/munge", "var
            "var/lib/slurm", "var/log/slurm", "var/spool", "tmp")
 OWNERS = {"etc/munge": "munge", "var/lib/munge": "munge", "var/log/munge": "munge",
           "var/lib/slurm": "slurm", "var/log/slurm": "slurm"}
+#: the admin's own slurm.conf lines (slurm-site.conf) the world needs
+SITE_LINES = """# the admin's own lines: the test world has no cgroups and no systemd
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SchedulerParameters=batch_sched_delay=0
+"""
+#: a two-rank MPI job: each rank's host and an allreduce across them
+MPI_HELLO = r"""
+#include <mpi.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    int rank, size, mine, sum = 0;
+    char host[256];
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    gethostname(host, sizeof host);
+    mine = rank + 1;
+    MPI_Allreduce(&mine, &sum, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    printf("rank %d of %d on %s: allreduce sum %d\n", rank, size, host, sum);
+    MPI_Finalize();
+    return 0;
+}
+"""
+#: srun's environment for MPI_HELLO in the world: Open MPI over TCP on the nodes' eth0
+MPI_ENV = ("OMPI_MCA_btl=self,tcp", "OMPI_MCA_btl_tcp_if_include=eth0", "PMIX_MCA_gds=hash")
 TOOLS = ("unshare", "nsenter", "ip", "setpriv", "munged", "munge", "unmunge", "slurmctld", "slurmd",
          "srun", "sinfo", "scontrol", "mpicc")
 
@@ -111,6 +144,121 @@ ip link set lo up
 echo ready > "$top/ready"
 exec sleep 100000
 """
+
+
+def write_groups(world, name, text):
+    """A ClusterShell groups.conf at <top>/NAME.conf whose default source is the YAML
+    `text` (groups.d of its own); returns its path."""
+    groups_d = os.path.join(world.top, name + ".d")
+    os.makedirs(groups_d, exist_ok=True)
+    with open(os.path.join(groups_d, "cluster.yaml"), "w") as handle:
+        handle.write(text)
+    path = os.path.join(world.top, name + ".conf")
+    with open(path, "w") as handle:
+        handle.write("[Main]\ndefault: cluster\nautodir: $CFGDIR/{}.d\n".format(name))
+    return path
+
+
+def cluster(top, computes=("node1", "node2")):
+    """A World at `top` with a node "head" and the compute nodes `computes`, the
+    ClusterShell groups @master and @compute (world.groups_conf) and the head node's
+    slurm-site.conf (SITE_LINES). Nothing runs there yet but the namespaces."""
+    world = World(top)
+    try:
+        for name in ("head",) + tuple(computes):
+            world.add(name)
+        from ClusterShell.NodeSet import NodeSet
+        world.groups_conf = write_groups(world, "groups", "cluster:\n  master: head\n  compute: '{}'\n".format(
+            NodeSet.fromlist(computes)))
+        with open(world.path("head", "/etc/slurm/slurm-site.conf"), "w") as handle:
+            handle.write(SITE_LINES)
+    except BaseException:
+        world.close()
+        raise
+    return world
+
+
+def services_argv(world, roles, *args):
+    """`dnf-cluster master services` as the admin runs it on the head node, reaching the
+    nodes through the exec worker and <top>/node-shell."""
+    from . import REPO_ROOT
+    return [sys.executable, os.path.join(REPO_ROOT, "bin", "dnf-cluster"), "--backend", "dnf4", "-q",
+            "--releasever=9", "master", "services", "--roles", roles, "--groups-conf", world.groups_conf,
+            "--worker", "exec", "--node-shell", world.node_shell + " %h"] + list(args)
+
+
+def wait_idle(world, nodes, limit=60):
+    """sinfo's node states, once every node in `nodes` is idle (bounded wait)."""
+    deadline = time.monotonic() + limit
+    states = {}
+    while time.monotonic() < deadline:
+        out = world.enter("head", "sinfo", "-h", "-N", "-o", "%N %t", check=False).stdout
+        states = dict(line.split() for line in out.splitlines() if len(line.split()) == 2)
+        if all(states.get(n) == "idle" for n in nodes):
+            return states
+        time.sleep(0.2)
+    raise AssertionError("nodes not idle: {}\nslurmctld: {}\n{}: {}".format(
+        states, world.log("head", "slurmctld")[-2000:], nodes[0], world.log(nodes[0], "slurmd")[-2000:]))
+
+
+SSHD_CONFIG = """# sshd of the test world's node {node}: its address only, root by key only
+ListenAddress {address}
+HostKey {host_key}
+PidFile /run/sshd-world.pid
+AuthorizedKeysFile {authorized}
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+# the world's files are under /var/tmp (mode 1777), which StrictModes refuses for keys
+StrictModes no
+# the node's commands (the systemctl stand-in) first, as node-shell has them
+SetEnv PATH={top}/bin:/usr/sbin:/usr/bin:/sbin:/bin
+"""
+
+
+def ssh_usable():
+    """None when the world's nodes can run sshd (openssh-server), else why not."""
+    missing = [t for t in ("/usr/sbin/sshd", "ssh", "ssh-keygen") if shutil.which(t) is None]
+    if missing:
+        return "services over ssh needs {} (Debian: openssh-server, openssh-client)".format(", ".join(missing))
+    return None
+
+
+def start_sshd(world, nodes):
+    """An sshd in each of `nodes` on its address, with a host key of its own, letting in
+    root with the world's key only; returns the clush.conf directory (for
+    CLUSTERSHELL_CFGDIR) whose ssh_options use that key and the nodes' host keys
+    (StrictHostKeyChecking=yes: an unknown host is refused)."""
+    ssh = os.path.join(world.top, "ssh")
+    os.makedirs(ssh, mode=0o700, exist_ok=True)
+    identity = os.path.join(ssh, "id_ed25519")
+    if not os.path.exists(identity):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "slurmworld", "-f", identity],
+                       check=True)
+        shutil.copy(identity + ".pub", os.path.join(ssh, "authorized_keys"))
+    known = []
+    for node in nodes:
+        host_key = os.path.join(ssh, node + "_host_ed25519_key")
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", node, "-f", host_key], check=True)
+        with open(host_key + ".pub") as handle:
+            known.append("{},{} {}".format(node, world.addresses[node], " ".join(handle.read().split()[:2])))
+        config = os.path.join(ssh, node + "_sshd_config")
+        with open(config, "w") as handle:
+            handle.write(SSHD_CONFIG.format(node=node, address=world.addresses[node], host_key=host_key,
+                                            authorized=os.path.join(ssh, "authorized_keys"), top=world.top))
+        world.enter(node, "mkdir", "-p", "-m", "0755", "/run/sshd")
+        world.enter(node, "/usr/sbin/sshd", "-f", config, "-E", os.path.join(ssh, node + "_sshd.log"))
+    with open(os.path.join(ssh, "known_hosts"), "a") as handle:
+        handle.write("\n".join(known) + "\n")
+    cfgdir = os.path.join(world.top, "clustershell")
+    os.makedirs(cfgdir, exist_ok=True)
+    with open(os.path.join(cfgdir, "clush.conf"), "w") as handle:
+        handle.write("[Main]\nfanout: 64\nconnect_timeout: 10\nssh_options: -F /dev/null -oBatchMode=yes "
+                     "-oIdentitiesOnly=yes -oIdentityFile={id} -oStrictHostKeyChecking=yes "
+                     "-oUserKnownHostsFile={known} -oGlobalKnownHostsFile=/dev/null\n".format(
+                         id=identity, known=os.path.join(ssh, "known_hosts")))
+    return cfgdir
 
 
 def usable():

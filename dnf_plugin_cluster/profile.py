@@ -62,6 +62,8 @@ MAX_EVR = 255
 MAX_BYTES = 16 * 1024 * 1024
 #: An rpm arch in a lock entry (x86_64, aarch64, noarch, i686, ...).
 ARCH_RE = re.compile(r"\A[A-Za-z0-9_]{1,32}\Z")
+#: A role's gpu_devices: absolute device paths, with gres.conf's [0-3] ranges, comma-separated.
+GPU_DEVICES_RE = re.compile(r"\A/[A-Za-z0-9_./\[\]-]{1,200}(,/[A-Za-z0-9_./\[\]-]{1,200})*\Z")
 #: A package checksum in a lock entry, as the repository metadata gives it.
 CHECKSUM_RE = re.compile(r"\A(md5|sha1|sha224|sha256|sha384|sha512):[0-9a-f]{32,128}\Z")
 #: Left unpinned by `publish --lock`: the OS core the distribution keeps updating
@@ -83,6 +85,8 @@ class Role(object):
         self.packages = []            # [(name, line)]
         self.arch_packages = {}       # arch -> [(name, line)]
         self.update = None            # one of UPDATE_POLICIES, or None: the default
+        self.gpus = None              # GPUs per node (services: Gres=gpu:N), or None
+        self.gpu_devices = None       # their device files (gres.conf File=), or None: /dev/nvidia[0-N-1]
 
 
 def load_role(path):
@@ -94,7 +98,8 @@ def load_role(path):
     except ClusterError as err:
         raise ClusterError(err.bare, path)
     check = yamlsrc.Checker(data, path, "role definition")
-    check.keys(optional=("description", "channel", "groups", "with_optional", "packages", "arch", "update"))
+    check.keys(optional=("description", "channel", "groups", "with_optional", "packages", "arch", "update",
+                         "gpus", "gpu_devices"))
     role = Role(name, path)
     role.description = check.get("description", str, "")
     role.channel = check.get("channel", str, "stable")
@@ -105,6 +110,17 @@ def load_role(path):
         role.update = check.get("update", str)
         if role.update not in UPDATE_POLICIES:
             check.fail("update must be one of {}".format(", ".join(UPDATE_POLICIES)), "update")
+    if "gpus" in data:
+        role.gpus = data["gpus"]
+        if isinstance(role.gpus, bool) or not isinstance(role.gpus, int) or not 1 <= role.gpus <= 1024:
+            check.fail("gpus must be a whole number of GPUs per node, 1 to 1024", "gpus")
+    if "gpu_devices" in data:
+        role.gpu_devices = check.get("gpu_devices", str)
+        if not GPU_DEVICES_RE.match(role.gpu_devices):
+            check.fail("gpu_devices must be device files as gres.conf's File= takes them (/dev/nvidia[0-3])",
+                       "gpu_devices")
+        if role.gpus is None:
+            check.fail("gpu_devices needs gpus (how many GPUs each node has)", "gpu_devices")
 
     def names(container, key, what):
         items = yamlsrc.Checker(container, path, what).get(key, list, yamlsrc.Seq())

@@ -26,29 +26,7 @@ from dnf_plugin_cluster.head import fleet
 from dnf_plugin_cluster.head import services as svc
 
 ROLES = os.path.join(REPO_ROOT, "roles")
-SITE_LINES = """# the admin's own lines: the test world has no cgroups and no systemd
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SchedulerParameters=batch_sched_delay=0
-"""
-MPI_HELLO = r"""
-#include <mpi.h>
-#include <stdio.h>
-#include <unistd.h>
-int main(int argc, char **argv) {
-    int rank, size, mine, sum = 0;
-    char host[256];
-    MPI_Init(&argc, &argv);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    gethostname(host, sizeof host);
-    mine = rank + 1;
-    MPI_Allreduce(&mine, &sum, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-    printf("rank %d of %d on %s: allreduce sum %d\n", rank, size, host, sum);
-    MPI_Finalize();
-    return 0;
-}
-"""
+SITE_LINES, MPI_HELLO = slurmworld.SITE_LINES, slurmworld.MPI_HELLO
 
 
 def test_hardware_from_slurmd_C():
@@ -85,6 +63,60 @@ def test_slurm_conf_lines_per_role_and_hardware():
     assert not any(l.startswith("@") for l in lines)
 
 
+def test_gpu_roles_get_gres_lines_and_a_gres_conf():
+    assert svc.parse_gres("NodeName=g CPUs=8 Boards=1 RealMemory=1 Gres=gpu:4") == (None, 4)
+    assert svc.parse_gres("NodeName=g CPUs=8 Gres=mps:100,gpu:a100:2(S:0-1)") == ("a100", 2)
+    for line in ("NodeName=g CPUs=8", "NodeName=g Gres=mps:100", "NodeName=g Gres=gpu:0", "Gres=gpu:x:y;z"):
+        assert svc.parse_gres(line) is None, line
+    line = "NodeName=a CPUs=8 Boards=1 SocketsPerBoard=1 CoresPerSocket=8 ThreadsPerCore=1 RealMemory=64000"
+    gpu = svc.SiteRole("gpu", svc.COMPUTE, NodeSet("g[1-3]"), gpu=True, gpus=2)
+    amd = svc.SiteRole("amd", svc.COMPUTE, NodeSet("r1"), gpus=4, gpu_devices="/dev/dri/renderD[128-131]")
+    cpu = svc.SiteRole("compute", svc.COMPUTE, NodeSet("n1"))
+    hw = svc.parse_hardware(line)
+    # the node's own answer wins over the role's count (g3 autodetected a typed GPU)
+    hardware = {"g1": hw + (svc.gpu_hardware(gpu, "g1", line),), "g2": hw + (svc.gpu_hardware(gpu, "g2", line),),
+                "g3": hw + (svc.gpu_hardware(gpu, "g3", line + " Gres=gpu:a100:1"),),
+                "r1": hw + (svc.gpu_hardware(amd, "r1", line),), "n1": hw}
+    lines = svc.render_slurm_conf("hpc", "head", [amd, cpu, gpu], hardware).splitlines()
+    assert [l for l in lines if l.startswith(("NodeName", "Gres"))] == [
+        "GresTypes=gpu",
+        "NodeName=r1 CPUs=8 Boards=1 SocketsPerBoard=1 CoresPerSocket=8 ThreadsPerCore=1 RealMemory=64000 "
+        "Gres=gpu:4 State=UNKNOWN",
+        "NodeName=n1 CPUs=8 Boards=1 SocketsPerBoard=1 CoresPerSocket=8 ThreadsPerCore=1 RealMemory=64000 "
+        "State=UNKNOWN",
+        "NodeName=g[1-2] CPUs=8 Boards=1 SocketsPerBoard=1 CoresPerSocket=8 ThreadsPerCore=1 RealMemory=64000 "
+        "Gres=gpu:2 State=UNKNOWN",
+        "NodeName=g3 CPUs=8 Boards=1 SocketsPerBoard=1 CoresPerSocket=8 ThreadsPerCore=1 RealMemory=64000 "
+        "Gres=gpu:a100:1 State=UNKNOWN"]
+    gres = svc.render_gres_conf([amd, cpu, gpu], hardware).splitlines()
+    assert [l for l in gres if not l.startswith("#")] == [
+        "NodeName=r1 Name=gpu File=/dev/dri/renderD[128-131]",
+        "NodeName=g[1-2] Name=gpu File=/dev/nvidia[0-1]",
+        "NodeName=g3 Name=gpu Type=a100 File=/dev/nvidia0"]
+    # no GPU anywhere: neither GresTypes nor a gres.conf
+    assert "GresTypes=gpu" not in svc.render_slurm_conf("hpc", "head", [cpu], {"n1": hw})
+    assert svc.render_gres_conf([cpu], {"n1": hw}) is None
+    assert svc.gpu_hardware(svc.SiteRole("gpu", svc.COMPUTE, NodeSet("g1"), gpu=True), "g1", line) is None
+
+
+def test_role_gpu_keys_are_checked_in_one_line(tmp_path):
+    path = tmp_path / "gpu.yaml"
+    base = "groups: [cluster-gpu]\n"
+    path.write_text(base + "gpus: 4\ngpu_devices: /dev/nvidia[0-3]\n")
+    role = profile.load_role(str(path))
+    assert (role.gpus, role.gpu_devices, svc.role_gpu(role)) == (4, "/dev/nvidia[0-3]", True)
+    for text, message in (("gpus: 0\n", "gpus must be a whole number of GPUs per node, 1 to 1024"),
+                          ("gpus: four\n", "gpus must be a whole number of GPUs per node, 1 to 1024"),
+                          ("gpus: true\n", "gpus must be a whole number of GPUs per node, 1 to 1024"),
+                          ("gpu_devices: /dev/nvidia0\n", "gpu_devices needs gpus (how many GPUs each node has)"),
+                          ("gpus: 1\ngpu_devices: 'nvidia0; rm -rf /'\n", "gpu_devices must be device files")):
+        path.write_text(base + text)
+        with pytest.raises(ClusterError) as err:
+            profile.load_role(str(path))
+        assert str(err.value).startswith(str(path) + ":") and message in str(err.value), str(err.value)
+        assert "\n" not in str(err.value)
+
+
 def test_roles_and_groups(tmp_path):
     roles = profile.load_roles(ROLES)
     kinds = dict((r.name, svc.role_kind(r)) for r in roles)
@@ -108,6 +140,9 @@ def test_transport_quotes_scripts_for_clustershell():
     link = svc.Transport("exec", "/x/node-shell %h")
     command = link.command("printf '%s' \"$1\"", ["a b", "50%"])
     assert command == "/x/node-shell %h sh -c 'printf '\"'\"'%%s'\"'\"' \"$1\"' sh 'a b' 50%%"
+    # ClusterShell's ssh worker sends the command as it is (no %h templates): no %% there
+    assert svc.Transport("ssh").command("printf '%s' \"$1\"", ["50%"]) == \
+        "sh -c 'printf '\"'\"'%s'\"'\"' \"$1\"' sh 50%"
     with pytest.raises(ClusterError, match="--node-shell with %h"):
         svc.Transport("exec", "")
 
@@ -130,11 +165,201 @@ def test_health_states_and_option_errors_are_one_line():
         assert (proc.returncode, proc.stdout, proc.stderr.strip()) == (1, "", line), proc
 
 
+def test_demo_stage_brings_up_slurm_runs_jobs_and_ends_everything(tmp_path, capsys, monkeypatch):
+    """`make demo`'s last step: services on a head node and two compute nodes, srun on
+    both, a 2-node MPI job; the world ended and removed after. Without namespaces it
+    says why, in one line, and does not fail the demo."""
+    from cluster_testkit import demo
+    why = slurmworld.usable()
+    if why:
+        assert demo.run_services(str(tmp_path / "slurm")) == 0
+        assert capsys.readouterr().out.splitlines()[-1] == "skipped: " + why
+        return
+    top = os.path.join(tempfile.mkdtemp(prefix="demo-", dir="/var/tmp"), "slurm")
+    namespaces = set()
+    real_close = slurmworld.World.close
+
+    def close(world):
+        for proc in world.holders.values():
+            namespaces.add(os.readlink("/proc/{}/ns/net".format(proc.pid)))
+        real_close(world)
+    monkeypatch.setattr(slurmworld.World, "close", close)
+    try:
+        assert demo.run_services(top) == 0, capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert not os.path.exists(top)
+        lines = out.splitlines()
+        assert "node[1-2]: copied the munge key, wrote slurmd's --conf-server drop-in, enabled munge, started munge, " \
+               "enabled slurmd, started slurmd" in lines, out
+        jobs = lines[lines.index("$ srun -N2 hostname"):]
+        assert jobs == ["$ srun -N2 hostname", "node1", "node2", "$ srun -N2 -n2 --mpi=pmix mpi-hello",
+                        "rank 0 of 2 on node1: allreduce sum 3", "rank 1 of 2 on node2: allreduce sum 3"], out
+        # every namespace (switch, head, node1, node2) ended: no process is left in one
+        assert len(namespaces) == 4
+        left = []
+        for entry in os.listdir("/proc"):
+            try:
+                if entry.isdigit() and os.readlink("/proc/{}/ns/net".format(entry)) in namespaces:
+                    left.append(entry)
+            except OSError:
+                pass
+        assert not left, left
+    finally:
+        shutil.rmtree(os.path.dirname(top), ignore_errors=True)
+    monkeypatch.setattr(slurmworld, "usable", lambda: "this machine does not allow network namespaces: EPERM")
+    assert demo.run_services(top) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "skipped: this machine does not allow network namespaces: EPERM"
+    assert not os.path.exists(top)
+
+
+def test_gpu_node_gets_gres_and_jobs_get_its_gpu():
+    """A GPU-like role's node (its own world: head and gpu1): refused in one line while the
+    role says nothing of its GPUs (slurmd -C finds none here); with `gpus: 1` and a device
+    file that exists here (/dev/null), Gres=gpu:1 and GresTypes=gpu in slurm.conf, a
+    gres.conf that configless slurmd fetches, and real slurmctld accepts the node: it is
+    idle with gpu:1, and a job asking for the GPU gets it."""
+    why = slurmworld.usable()
+    if why:
+        pytest.skip(why)
+    top = tempfile.mkdtemp(prefix="slurmworld-gpu-", dir="/var/tmp")
+    roles = os.path.join(top, "roles")          # not under /tmp: each node has a /tmp of its own
+    shutil.copytree(ROLES, roles)
+    world = None
+    try:
+        world = slurmworld.cluster(top, computes=())
+        world.add("gpu1")
+        world.groups_conf = slurmworld.write_groups(world, "gpu-groups", "cluster:\n  master: head\n  gpu: gpu1\n")
+
+        def run(*args):
+            return world.enter("head", *slurmworld.services_argv(world, roles, *args), check=False,
+                               stdin=subprocess.DEVNULL)
+        refused = run("-y")
+        assert (refused.returncode, refused.stdout) == (1, ""), refused
+        assert refused.stderr.strip().splitlines()[-1] == (
+            "Error: {}: role 'gpu' is GPU-like, but `slurmd -C` reports no GPUs on gpu1 and the role sets no count: "
+            "add `gpus: N` (GPUs per node) to it".format(os.path.join(roles, "gpu.yaml"))), refused.stderr
+        assert not os.listdir(world.path("head", "/etc/munge"))
+
+        with open(os.path.join(roles, "gpu.yaml"), "a") as handle:
+            handle.write("gpus: 1\ngpu_devices: /dev/null\n")
+        first = run("-y")
+        assert first.returncode == 0, (first.stdout, first.stderr)
+        assert "file /etc/slurm/gres.conf: create" in first.stdout, first.stdout
+        with open(world.path("head", "/etc/slurm/slurm.conf")) as handle:
+            lines = handle.read().splitlines()
+        assert "GresTypes=gpu" in lines
+        assert [l for l in lines if l.startswith(("NodeName", "PartitionName"))] == [
+            "NodeName=gpu1 " + " ".join(l for l in lines if l.startswith("NodeName=")).split(" ", 1)[1],
+            "PartitionName=gpu Nodes=gpu1 Default=YES MaxTime=INFINITE State=UP"]
+        assert [l for l in lines if l.startswith("NodeName")][0].endswith(" Gres=gpu:1 State=UNKNOWN"), lines
+        with open(world.path("head", "/etc/slurm/gres.conf")) as handle:
+            assert [l for l in handle.read().splitlines() if not l.startswith("#")] == [
+                "NodeName=gpu1 Name=gpu File=/dev/null"]
+        slurmworld.wait_idle(world, ("gpu1",))
+        # configless: gpu1 has no configuration of its own; slurmd fetched gres.conf too
+        assert not os.listdir(world.path("gpu1", "/etc/slurm"))
+        assert "gres.conf" in os.listdir(world.path("gpu1", "/var/spool/slurmd/conf-cache"))
+        gres = world.enter("head", "sinfo", "-h", "-N", "-o", "%N %t %G").stdout.split()
+        assert gres == ["gpu1", "idle", "gpu:1"], gres
+        job = world.enter("head", "srun", "--gres=gpu:1", "sh", "-c", "echo $(hostname) $CUDA_VISIBLE_DEVICES",
+                          check=False)
+        assert (job.returncode, job.stdout) == (0, "gpu1 0\n"), job
+        assert run("-y").stdout.strip() == "Nothing to change: the Slurm services are configured and running."
+
+        # gpu1 becomes a plain compute node: the gres.conf written here goes, GresTypes too
+        world.groups_conf = slurmworld.write_groups(world, "gpu-groups", "cluster:\n  master: head\n  compute: gpu1\n")
+        plain = run("-y")
+        assert plain.returncode == 0, (plain.stdout, plain.stderr)
+        assert "file /etc/slurm/gres.conf: remove (written here; no node has GPUs now)" in plain.stdout, plain.stdout
+        assert "head: removed /etc/slurm/gres.conf" in plain.stdout, plain.stdout
+        assert not os.path.lexists(world.path("head", "/etc/slurm/gres.conf"))
+        with open(world.path("head", "/etc/slurm/slurm.conf")) as handle:
+            assert "Gres" not in handle.read()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            state = world.enter("head", "sinfo", "-h", "-N", "-o", "%N %t %G %P").stdout.split()
+            if state == ["gpu1", "idle", "(null)", "compute*"]:
+                break
+            time.sleep(0.2)
+        assert state == ["gpu1", "idle", "(null)", "compute*"], (state, world.log("head", "slurmctld")[-2000:])
+        assert run("-y").stdout.strip() == "Nothing to change: the Slurm services are configured and running."
+    finally:
+        if world is not None:
+            world.close()
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_services_over_clustershells_ssh_worker():
+    """The transport admins use: ClusterShell's ssh worker (clush.conf's ssh_options: the
+    world's key, the nodes' host keys, StrictHostKeyChecking=yes) to an sshd in each
+    compute node. A node whose host key is unknown stops it before anything changed;
+    then the key goes to both nodes over ssh's standard input, slurmd fetches its
+    configuration, srun names both nodes, health answers over ssh, and a second run
+    changes nothing."""
+    why = slurmworld.usable() or slurmworld.ssh_usable()
+    if why:
+        pytest.skip(why)
+    top = tempfile.mkdtemp(prefix="slurmworld-ssh-", dir="/var/tmp")
+    world = None
+    try:
+        world = slurmworld.cluster(top)
+        cfgdir = slurmworld.start_sshd(world, ("node1", "node2"))
+        known = os.path.join(top, "ssh", "known_hosts")
+        with open(known) as handle:
+            every_host = handle.read()
+        argv = slurmworld.services_argv(world, ROLES)
+        at = argv.index("--worker")
+        del argv[at:at + 4]                            # ssh, ClusterShell's default worker
+
+        def run(*args):
+            return world.enter("head", "env", "CLUSTERSHELL_CFGDIR=" + cfgdir, *(argv + list(args)), check=False,
+                               stdin=subprocess.DEVNULL)
+        with open(known, "w") as handle:
+            handle.write("".join(l for l in every_host.splitlines(True) if not l.startswith("node2,")))
+        refused = run("-y")
+        assert (refused.returncode, refused.stdout) == (1, ""), refused
+        assert refused.stderr.strip() == "Error: cannot ask 1 node: node2: ssh: host key verification failed", \
+            refused.stderr
+        assert not os.listdir(world.path("head", "/etc/munge"))
+        assert not os.listdir(world.path("node1", "/etc/munge"))
+
+        with open(known, "w") as handle:
+            handle.write(every_host)
+        first = run("-y")
+        assert first.returncode == 0, (first.stdout, first.stderr)
+        assert "node[1-2]: copied the munge key, wrote slurmd's --conf-server drop-in" in first.stdout, first.stdout
+        for node in ("node1", "node2"):
+            with open(os.path.join(top, "ssh", node + "_sshd.log")) as handle:
+                assert "Accepted publickey for root" in handle.read(), node
+        with open(world.path("head", "/etc/munge/munge.key"), "rb") as handle:
+            key = handle.read()
+        for node in ("node1", "node2"):
+            path = world.path(node, "/etc/munge/munge.key")
+            assert stat.S_IMODE(os.lstat(path).st_mode) == 0o400
+            with open(path, "rb") as handle:
+                assert handle.read() == key, node
+            # the drop-in's text reached the node as it is (no ClusterShell template escapes)
+            with open(world.path(node, "/etc/systemd/system/slurmd.service.d/cluster-conf-server.conf")) as handle:
+                assert "ExecStart=/usr/sbin/slurmd --conf-server head" in handle.read(), node
+        slurmworld.wait_idle(world, ("node1", "node2"))
+        hosts = world.enter("head", "srun", "-N2", "hostname", check=False)
+        assert sorted(hosts.stdout.split()) == ["node1", "node2"], hosts
+        healthy = world.enter("head", "env", "CLUSTERSHELL_CFGDIR=" + cfgdir, sys.executable,
+                              os.path.join(REPO_ROOT, "bin", "dnf-cluster"), "--backend", "dnf4", "-q",
+                              "--releasever=9", "master", "status", "-w", "@compute", "--health", "--groups-conf",
+                              world.groups_conf, check=False, stdin=subprocess.DEVNULL)
+        assert (healthy.returncode, healthy.stdout) == (0, "node[1-2] (2)  munge ok; slurm idle\n"), healthy
+        again = run("-y")
+        assert again.stdout.strip() == "Nothing to change: the Slurm services are configured and running.", again
+    finally:
+        if world is not None:
+            world.close()
+        shutil.rmtree(top, ignore_errors=True)
+
+
 def services(world, *args, check=True):
     """`dnf-cluster master services` as the admin runs it on the head node."""
-    argv = [sys.executable, os.path.join(REPO_ROOT, "bin", "dnf-cluster"), "--backend", "dnf4", "-q", "--releasever=9",
-            "master", "services", "--roles", ROLES, "--groups-conf", world.groups_conf,
-            "--worker", "exec", "--node-shell", world.node_shell + " %h"] + list(args)
+    argv = slurmworld.services_argv(world, ROLES, *args)
     # run from the top of the head node's site repository, as an admin may (nsenter --mount
     # starts at the node's /: env -C changes there)
     result = world.enter("head", "env", "-C", world.site, *argv, check=False, stdin=subprocess.DEVNULL)
@@ -151,18 +376,7 @@ def health(world, nodes, *args):
     return world.enter("head", *argv, check=False, stdin=subprocess.DEVNULL)
 
 
-def wait_idle(world, nodes, limit=60):
-    """sinfo's node states, once every node in `nodes` is idle (bounded wait)."""
-    deadline = time.monotonic() + limit
-    states = {}
-    while time.monotonic() < deadline:
-        out = world.enter("head", "sinfo", "-h", "-N", "-o", "%N %t", check=False).stdout
-        states = dict(line.split() for line in out.splitlines() if len(line.split()) == 2)
-        if all(states.get(n) == "idle" for n in nodes):
-            return states
-        time.sleep(0.2)
-    raise AssertionError("nodes not idle: {}\nslurmctld: {}\n{}: {}".format(
-        states, world.log("head", "slurmctld")[-2000:], nodes[0], world.log(nodes[0], "slurmd")[-2000:]))
+wait_idle = slurmworld.wait_idle
 
 
 def snapshot(world):
@@ -197,18 +411,9 @@ def cluster():
         pytest.skip(why)
     # not under /tmp: every node has a /tmp of its own, which would hide the world's files
     top = tempfile.mkdtemp(prefix="slurmworld-", dir="/var/tmp")
-    world = slurmworld.World(top)
+    world = None
     try:
-        for name in ("head", "node1", "node2"):
-            world.add(name)
-        os.makedirs(os.path.join(top, "groups.d"))
-        with open(os.path.join(top, "groups.d", "cluster.yaml"), "w") as handle:
-            handle.write("cluster:\n  master: head\n  compute: 'node[1-2]'\n")
-        world.groups_conf = os.path.join(top, "groups.conf")
-        with open(world.groups_conf, "w") as handle:
-            handle.write("[Main]\ndefault: cluster\nautodir: $CFGDIR/groups.d\n")
-        with open(world.path("head", "/etc/slurm/slurm-site.conf"), "w") as handle:
-            handle.write(SITE_LINES)
+        world = slurmworld.cluster(top)
         # the head node's site repository (published as `cluster-master publish` does, from
         # an upstream tree that carries the project's comps): the key must never get there
         xml = compsfile.to_xml(compsfile.merge(compsfile.load_dir(os.path.join(REPO_ROOT, "comps"))))
@@ -234,7 +439,8 @@ def cluster():
         wait_idle(world, ("node1", "node2"))
         yield world
     finally:
-        world.close()
+        if world is not None:
+            world.close()
         shutil.rmtree(top, ignore_errors=True)
 
 
@@ -300,8 +506,8 @@ def test_mpi_allreduce_across_two_nodes(cluster):
     with open(hello, "w") as handle:
         handle.write(MPI_HELLO)
     subprocess.run(["mpicc", "-o", hello[:-2], hello], check=True)
-    result = cluster.enter("head", "env", "OMPI_MCA_btl=self,tcp", "OMPI_MCA_btl_tcp_if_include=eth0",
-                           "PMIX_MCA_gds=hash", "srun", "-N2", "-n2", "--mpi=pmix", hello[:-2], check=False)
+    result = cluster.enter("head", "env", *slurmworld.MPI_ENV, "srun", "-N2", "-n2", "--mpi=pmix", hello[:-2],
+                           check=False)
     # srun can exit 0 when its tasks failed: the output is what counts
     lines = sorted(l for l in result.stdout.splitlines() if l.startswith("rank "))
     assert lines == ["rank 0 of 2 on node1: allreduce sum 3", "rank 1 of 2 on node2: allreduce sum 3"], (

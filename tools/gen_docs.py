@@ -39,6 +39,23 @@ def _project_url():
 URL = _project_url()
 PROJECT = "dnf-plugin-cluster"
 
+#: dnf-cluster(8): how `cluster-master services` gives Slurm a GPU-like role's GPUs
+GPU_NODES = (
+    "A role is GPU\\-like when it installs the comps group \\fBcluster\\-gpu\\fR or sets \\fBgpus:\\fR. "
+    "\\fBdnf cluster\\-master services\\fR gives its nodes' \\fBNodeName\\fR lines \\fBGres=gpu:\\fR\\fIN\\fR "
+    "(and slurm.conf \\fBGresTypes=gpu\\fR, with \\fBSelectType=select/cons_tres\\fR, which every "
+    "slurm.conf it writes has) and writes /etc/slurm/gres.conf, which configless slurmd fetches with "
+    "slurm.conf: \\fBNodeName=\\fINODES\\fB Name=gpu File=\\fIDEVICES\\fR. \\fIN\\fR is what the node's own "
+    "\\fBslurmd \\-C\\fR reports (\\fBGres=gpu:4\\fR, or \\fBgpu:a100:4\\fR, which adds "
+    "\\fBType=a100\\fR), else the role's count:\n"
+    ".PP\n.nf\n    # /etc/cluster/roles/gpu.yaml\n    groups: [cluster\\-gpu]\n"
+    "    gpus: 4                          # GPUs per node\n"
+    "    gpu_devices: /dev/nvidia[0\\-3]    # gres.conf File= (default: /dev/nvidia[0\\-N\\-1])\n.fi\n.PP\n"
+    "A GPU\\-like role whose nodes report no GPUs and that sets no \\fBgpus:\\fR is refused in one line "
+    "naming the role's file, before anything changed. \\fBgpu_devices:\\fR names other device files "
+    "(\\fB/dev/dri/renderD[128\\-131]\\fR). Once no node has GPUs, the gres.conf it wrote is removed; "
+    "a gres.conf of the site's own is left alone.")
+
 #: (page, section, manual, parser function, NAME summary, extra sections)
 PAGES = (
     ("dnf-cluster", "8", "System Administration", "dnf_cluster_parser",
@@ -49,6 +66,7 @@ PAGES = (
                 "cluster.conf(5)\n.TP\n/var/lib/dnf/cluster/state.json\nwhat the profile installed on "
                 "this node\n.TP\ncluster\\-node\\-sync.timer\nruns \\fBdnf\\-cluster node sync\\fR hourly "
                 "(not enabled by default)"),
+      ("GPU NODES", GPU_NODES),
       ("SEE ALSO", ".BR dnf (8),\n.BR cluster.conf (5),\n.BR cluster\\-repo (1)")]),
     ("cluster-repo", "1", "User Commands", "cluster_repo_parser",
      "build the cluster repository from comps and metapackage definitions",

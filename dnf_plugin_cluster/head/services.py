@@ -45,6 +45,8 @@ from . import fleet
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 SLURM_CONF = "/etc/slurm/slurm.conf"
 SITE_CONF = "/etc/slurm/slurm-site.conf"
+GRES_CONF = "/etc/slurm/gres.conf"
+GRES_MARK = b"# Written by `dnf cluster-master services`"     # the first line of the gres.conf it writes
 MUNGE_KEY = "/etc/munge/munge.key"
 DROPIN = "/etc/systemd/system/slurmd.service.d/cluster-conf-server.conf"
 STATE_DIR = "/var/spool/slurmctld"
@@ -56,6 +58,9 @@ CONTROLLER, COMPUTE, LOGIN = "controller", "compute", "login"
 GROUP_KINDS = {"cluster-master": CONTROLLER, "cluster-slurm-server": CONTROLLER,
                "cluster-node": COMPUTE, "cluster-gpu": COMPUTE, "cluster-slurm-client": COMPUTE,
                "cluster-login": LOGIN}
+#: comps groups that make a role GPU-like: its nodes' NodeName lines get Gres=gpu:N
+GPU_GROUPS = ("cluster-gpu",)
+GRES_GPU_RE = re.compile(r"^gpu(?::([A-Za-z0-9_.-]{1,64}))?:([0-9]{1,4})$")
 HARDWARE = ("CPUs", "Boards", "SocketsPerBoard", "CoresPerSocket", "ThreadsPerCore", "RealMemory")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 PLACEHOLDER_RE = re.compile(r"@@|@([a-z][a-z_]*)@")
@@ -129,11 +134,19 @@ def role_kind(role):
     return None
 
 
-class SiteRole(object):
-    __slots__ = ("name", "kind", "nodes")
+def role_gpu(role):
+    """True when the role is GPU-like: it installs a GPU group (cluster-gpu) or sets gpus."""
+    return getattr(role, "gpus", None) is not None or any(gid in GPU_GROUPS for gid, _ in role.groups)
 
-    def __init__(self, name, kind, nodes):
+
+class SiteRole(object):
+    """A role's part in Slurm: kind, nodes, and for a GPU-like role (gpu=True) the GPUs
+    per node it declares (gpus: N, gpu_devices: gres.conf's File=; None: not declared)."""
+    __slots__ = ("name", "kind", "nodes", "gpu", "gpus", "gpu_devices", "path")
+
+    def __init__(self, name, kind, nodes, gpu=False, gpus=None, gpu_devices=None, path=None):
         self.name, self.kind, self.nodes = name, kind, nodes
+        self.gpu, self.gpus, self.gpu_devices, self.path = gpu or gpus is not None, gpus, gpu_devices, path
 
 
 def site_roles(roles, resolver, controller):
@@ -156,7 +169,8 @@ def site_roles(roles, resolver, controller):
                 raise ClusterError("node {} is in two roles' groups: @{} and @{}".format(node, seen[node], role.name))
             seen[node] = role.name
         if nodes:
-            out.append(SiteRole(role.name, kind, nodes))
+            out.append(SiteRole(role.name, kind, nodes, gpu=role_gpu(role), gpus=getattr(role, "gpus", None),
+                                gpu_devices=getattr(role, "gpu_devices", None), path=getattr(role, "path", None)))
     if not any(r.kind == COMPUTE for r in out):
         raise ClusterError("no compute node: no compute-like role (groups cluster-node, cluster-gpu) has "
                            "nodes in its ClusterShell group (@ROLE)")
@@ -199,11 +213,62 @@ def parse_hardware(line):
     return tuple((k, values[k]) for k in HARDWARE)
 
 
+def parse_gres(line):
+    """(type or None, count) of the GPUs a `slurmd -C` line reports (Gres=gpu:2,
+    Gres=gpu:a100:4, among other GRES), or None when it reports none."""
+    fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
+    for item in fields.get("Gres", "").split(","):
+        match = GRES_GPU_RE.match(item.split("(", 1)[0])
+        if match and int(match.group(2)) > 0:
+            return match.group(1), int(match.group(2))
+    return None
+
+
+def gpu_hardware(role, node, answer):
+    """The ("Gres", "gpu[:TYPE]:N") field of a GPU-like role's node: the GPUs its own
+    `slurmd -C` reports, else the role's `gpus: N`; None when neither says."""
+    found = parse_gres(answer)
+    if found is None and role.gpus:
+        found = (None, role.gpus)
+    if found is None:
+        return None
+    kind, count = found
+    return ("Gres", "gpu:{}{}".format(kind + ":" if kind else "", count))
+
+
+def render_gres_conf(roles, hardware):
+    """gres.conf's text (configless slurmd fetches it with slurm.conf), or None when no
+    node has GPUs: per GPU-like role and GPU count, `NodeName=NODES Name=gpu [Type=T]
+    File=DEVICES`, DEVICES from the role's gpu_devices, else /dev/nvidia[0-N-1]."""
+    lines = []
+    for role in roles:
+        if role.kind != COMPUTE or not role.gpu:
+            continue
+        by_gres = {}
+        for node in role.nodes:
+            gres = dict(hardware[node]).get("Gres")
+            if gres:
+                by_gres.setdefault(gres, []).append(node)
+        for gres in sorted(by_gres):
+            parts = gres.split(":")
+            count = int(parts[-1])
+            devices = role.gpu_devices or ("/dev/nvidia0" if count == 1 else "/dev/nvidia[0-{}]".format(count - 1))
+            lines.append("NodeName={} Name=gpu{} File={}".format(
+                NodeSet.fromlist(by_gres[gres], resolver=RESOLVER_NOGROUP),
+                " Type=" + parts[1] if len(parts) == 3 else "", devices))
+    if not lines:
+        return None
+    return render("gres.conf.in", {"lines": "\n".join(lines)})
+
+
 def render_slurm_conf(cluster, controller, roles, hardware):
-    """The slurm.conf text: NodeName lines per compute-like role and identical hardware,
-    a partition per such role (the first, by name, is the default). Login nodes run no
-    slurmd: they have the munge key, no NodeName line."""
+    """The slurm.conf text: NodeName lines per compute-like role and identical hardware
+    (with Gres=gpu:N on a GPU-like role's nodes, and then GresTypes=gpu), a partition
+    per such role (the first, by name, is the default). Login nodes run no slurmd: they
+    have the munge key, no NodeName line."""
     node_lines, partitions = [], []
+    if any(dict(hw).get("Gres") for hw in hardware.values() if hw):
+        node_lines.append("GresTypes=gpu")
     for role in roles:
         if role.kind != COMPUTE:
             continue
@@ -401,7 +466,8 @@ class Transport(object):
 
     def command(self, script, args):
         line = " ".join(shlex.quote(a) for a in ["sh", "-c", script, "sh"] + list(args))
-        line = line.replace("%", "%%")            # ClusterShell's %h templates
+        if self.worker == "exec":
+            line = line.replace("%", "%%")        # the exec worker's %h templates; ssh sends it as it is
         return (self.shell + " " + line).strip()
 
     def run(self, nodes, script, args=(), stdin=None):
@@ -455,16 +521,29 @@ def plan(roles, transport, controller=None, cluster="cluster", rotate=False, new
     result = Plan(controller)
     answers = probe(transport, roles)
 
-    # hardware of every slurmd node, from its own `slurmd -C`
+    # hardware of every slurmd node, from its own `slurmd -C`; a GPU-like role's GPUs
+    # from that answer, else from the role's `gpus: N`
     hardware, bad = {}, []
     for role in roles:
         if role.kind != COMPUTE:
             continue
+        no_gpus = []
         for node in role.nodes:
-            hw = parse_hardware(answers[node].get("hardware", ""))
+            answer = answers[node].get("hardware", "")
+            hw = parse_hardware(answer)
             if hw is None:
                 bad.append(node)
+            elif role.gpu:
+                gres = gpu_hardware(role, node, answer)
+                if gres is None:
+                    no_gpus.append(node)
+                else:
+                    hw = hw + (gres,)
             hardware[node] = hw
+        if no_gpus and not bad:
+            raise ClusterError("role '{}' is GPU-like, but `slurmd -C` reports no GPUs on {} and the role sets no "
+                               "count: add `gpus: N` (GPUs per node) to it".format(
+                                   role.name, NodeSet.fromlist(no_gpus, resolver=RESOLVER_NOGROUP)), role.path)
     if bad:
         raise ClusterError("`slurmd -C` gave no hardware on {} (is slurmd installed there?)".format(
             NodeSet.fromlist(bad, resolver=RESOLVER_NOGROUP)))
@@ -503,6 +582,22 @@ def plan(roles, transport, controller=None, cluster="cluster", rotate=False, new
         result.head.append(Change("file", SLURM_CONF, "create" if old is None else "update ({})".format(
             _diff_summary(old, conf))))
         result.head_files[SLURM_CONF] = (conf, 0o644, None, False)
+    # gres.conf only with GPUs; ours goes with the last GPU node (22.05 ignores it without
+    # GresTypes=gpu, but a stale one would give GPUs back to nodes a site's own GresTypes
+    # line names), an admin's own is left alone
+    gres = render_gres_conf(roles, hardware)
+    old = read_nofollow(GRES_CONF, "gres.conf")
+    if gres is None and old is not None and old.startswith(GRES_MARK):
+        conf_changed = True
+        result.head.append(Change("file", GRES_CONF, "remove (written here; no node has GPUs now)"))
+        result.head_files[GRES_CONF] = (None, 0, None, False)
+    elif gres is not None:
+        gres = gres.encode("utf-8")
+        if old != gres:
+            conf_changed = True
+            result.head.append(Change("file", GRES_CONF, "create" if old is None else "update ({})".format(
+                _diff_summary(old, gres))))
+            result.head_files[GRES_CONF] = (gres, 0o644, None, False)
     if not os.path.isdir(STATE_DIR):
         result.head.append(Change("directory", STATE_DIR, "create (owner slurm): slurmctld's state"))
 
@@ -568,6 +663,10 @@ def apply(result, transport, log=lambda text: None):
     node's failures raise (the nodes are then not touched)."""
     for path, (data, mode, owner, exclusive) in sorted(result.head_files.items(), key=lambda kv: kv[0]):
         if exclusive and os.path.lexists(path):
+            continue
+        if data is None:
+            os.unlink(path)
+            log("{}: removed {}".format(result.controller, path))
             continue
         write_file(path, data, mode, owner, exclusive)
         log("{}: wrote {}".format(result.controller, path))
