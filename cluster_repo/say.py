@@ -27,9 +27,7 @@ def level():
 
 
 def _write(stream, text):
-    progress.interrupt()
-    stream.write(text + "\n")
-    stream.flush()
+    progress.print_line(stream, text)
 
 
 def say(message):

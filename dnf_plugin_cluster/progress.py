@@ -6,10 +6,10 @@ stderr is a terminal; nothing at all otherwise (logs, pipes, cron, ClusterShell)
             bar.step(spec)          # "building 3 of 12: mbw"
 
 `Line` is the bare line (show text, keep a final text, clear); `Counter` counts steps
-of a known total. Lines printed while one is shown should call interrupt() first (the
-cluster-repo say helper does): the progress line is cleared and drawn again at its
-next update. Used by both sides: cluster-repo build and sources, publish's
-resolution, the fleet's waves.
+of a known total. Lines printed while one is shown go through print_line() (the
+cluster-repo say helper does), or call interrupt() first: the progress line is
+cleared, and drawn again at its next update. Used by both sides: cluster-repo build
+and sources, publish's resolution, the fleet's waves.
 """
 import os
 import sys
@@ -48,6 +48,15 @@ def interrupt():
         if _shown:
             line = _shown.pop()
             line._write(CLEAR)
+
+
+def print_line(stream, text):
+    """Write one whole line to `stream` with the progress line out of its way (under the
+    same lock, so a step in another thread cannot draw in between)."""
+    with _lock:
+        interrupt()
+        stream.write(text + "\n")
+        stream.flush()
 
 
 class Line(object):

@@ -17,9 +17,7 @@ import sys
 from dnf_plugin_cluster import progress
 with progress.Counter("wave", 2) as bar:
     bar.step("canary")
-    progress.interrupt()
-    sys.stdout.write("a line between\\n")
-    sys.stdout.flush()
+    progress.print_line(sys.stdout, "a line between")
     bar.step("wave 1")
 print("after")
 """
