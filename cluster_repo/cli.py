@@ -15,7 +15,6 @@
 import argparse
 import json
 import os
-import sys
 
 from dnf_plugin_cluster import __version__
 from dnf_plugin_cluster.errors import ClusterError
@@ -136,7 +135,8 @@ def cmd_build(args):
     options = build.BuildOptions(
         args.outdir, target=args.target, arches=args.arch or CLUSTER_ARCHES, channel=args.channel,
         update=args.update, baseurl=args.baseurl, sign_key=args.sign_key, gnupghome=args.gnupghome,
-        log=_say, warn=_warn, detail=say.detail, jobs=args.jobs, base_repos=args.base_repo, force=args.force, cache=args.cache)
+        log=_say, warn=_warn, detail=say.detail, jobs=args.jobs, base_repos=args.base_repo, force=args.force,
+        cache=args.cache)
     try:
         report = build.build(Project(args.project), options)
     except closure.ClosureFailed as err:

@@ -55,7 +55,8 @@ EXAMPLES = {
             ("The published generations, then generation 3 in detail:", "dnf cluster-master history"),
             (None, "dnf cluster-master history 3"),
             ("Publish generation 2 again, as a new generation:", "dnf cluster-master rollback 2"),
-            ("A kickstart fragment for new compute nodes, on standard output:", "dnf cluster-master kickstart --role compute"),
+            ("A kickstart fragment for new compute nodes, on standard output:",
+             "dnf cluster-master kickstart --role compute"),
         ]),
         ("The head node: the fleet and its services", [
             ("How the nodes differ from their roles, identical answers grouped (exit 100 on drift):",
