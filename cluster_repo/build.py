@@ -35,6 +35,7 @@ import tarfile
 import tempfile
 import urllib.parse
 
+from dnf_plugin_cluster import progress
 from dnf_plugin_cluster.errors import ClusterError
 from dnf_plugin_cluster.names import CLUSTER_ARCHES
 from dnf_plugin_cluster.head.signing import Gpg
@@ -203,7 +204,7 @@ def repo_file_text(baseurl, signed):
 class BuildOptions(object):
     def __init__(self, outdir, target="el9", arches=CLUSTER_ARCHES, channel="stable", update=False,
                  baseurl=None, sign_key=None, gnupghome=None, log=None, jobs=None, base_repos=(), force=False,
-                 warn=None, cache=None):
+                 warn=None, cache=None, detail=None):
         if channel not in CHANNELS:
             raise ClusterError("unknown channel '{}' (one of {})".format(channel, ", ".join(CHANNELS)))
         self.outdir = os.path.abspath(outdir)
@@ -217,6 +218,7 @@ class BuildOptions(object):
         self.gnupghome = os.path.abspath(gnupghome) if gnupghome else None
         self.log = log or (lambda message: None)
         self.warn = warn or self.log
+        self.detail = detail or (lambda message: None)      # cluster-repo -v
         self.jobs = jobs or os.cpu_count() or 1
         self.base_repos = tuple(base_repos)     # closure check against these ($basearch allowed)
         self.force = force                      # build into a non-empty directory build did not make
@@ -412,8 +414,9 @@ class Builder(object):
             self._mpi_macros = mpi.build_macros(os.path.join(work, "mpi"), opts.log) if self.project.tools() else {}
             todo = [job for job in (self._plan_spec(spec, manifest) for spec in self.project.spec_files()) if job]
             # rpmbuild runs are independent: run them side by side
-            with concurrent.futures.ThreadPoolExecutor(max(1, opts.jobs)) as pool:
-                futures = [pool.submit(self._build_spec, job, work) for job in todo]
+            with progress.Counter("building spec", len(todo)) as bar, \
+                    concurrent.futures.ThreadPoolExecutor(max(1, opts.jobs)) as pool:
+                futures = [pool.submit(self._build_spec, job, work, bar) for job in todo]
                 _, pending = concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
                 for future in pending:          # a failure stops the specs not yet started
                     future.cancel()
@@ -523,13 +526,16 @@ class Builder(object):
         same = prev is not None and prev["inputs"] in variants.values()
         if self.opts.update and same and self._published(prev):
             self.report["kept"].append(name)
+            self.opts.detail("unchanged: {} (its inputs are those of the published {})".format(name, prev["evr"]))
             return None
         return {"spec": spec, "name": name, "inputs": inputs, "prev": prev, "same": same,
                 "write_sources": write_sources}
 
-    def _build_spec(self, job, work):
+    def _build_spec(self, job, work, bar=None):
         """SRPM and binary RPMs of one spec into the work directory (run in a thread)."""
         opts, spec, name, prev = self.opts, job["spec"], job["name"], job["prev"]
+        if bar is not None:
+            bar.step(name)
         version, evr, noarch = self._spec_info(spec, name)
         arches, why_not, partial = self._build_arches(spec, noarch)
         if not arches:
@@ -555,8 +561,10 @@ class Builder(object):
         job["write_sources"](srcdir, version)
         out = os.path.join(work, name + "-out")
         extra = ["--with", "gpgkey"] if self.gpg else []
+        opts.detail("rpmbuild -bs {}".format(os.path.relpath(spec, self.project.root)))
         written = rpmbuild(spec, "-bs", srpmdir=out, sourcedir=srcdir, defines=defines, extra_args=extra)
         for arch in arches:
+            opts.detail("rpmbuild -bb --target {} {}".format(arch, os.path.relpath(spec, self.project.root)))
             written += rpmbuild(spec, "-bb", rpmdir=out, sourcedir=srcdir, target=arch, defines=defines,
                                 extra_args=extra)
         return dict(job, evr=evr, noarch=noarch, written=written, arches=arches,

@@ -15,18 +15,16 @@
 import argparse
 import json
 import os
-import sys
 
+from dnf_plugin_cluster import __version__
 from dnf_plugin_cluster.errors import ClusterError
 from dnf_plugin_cluster.names import CLUSTER_ARCHES
 
-from . import compsfile
+from . import compsfile, say
 from .project import Project
+from .say import say as _say
+from .say import warn as _warn
 from .targets import DEFAULT_TARGET, TARGETS, get_target
-
-
-def _say(message):
-    print("cluster-repo: {}".format(message), flush=True)
 
 
 def cmd_fmt(args):
@@ -52,9 +50,9 @@ def cmd_render(args):
 def cmd_lint(args):
     problems = Project(args.project).lint()
     for problem in problems:
-        print(problem, file=sys.stderr)
+        say.problem(str(problem))
     if problems:
-        print("cluster-repo: {} problem(s)".format(len(problems)), file=sys.stderr)
+        say.problem("cluster-repo: {} problem(s)".format(len(problems)))
         return 1
     _say("lint clean")
     return 0
@@ -73,10 +71,6 @@ def cmd_owners(args):
     return 0
 
 
-def _warn(message):
-    print("cluster-repo: warning: {}".format(message), file=sys.stderr, flush=True)
-
-
 def cmd_srpm(args):
     from .build import SRPM_SPECS, project_srpm
     project, target = Project(args.project), get_target(args.target)
@@ -93,12 +87,13 @@ def cmd_srpm(args):
 def cmd_sources(args):
     from . import sources
     opts = sources.Options(cache=args.cache, lookaside_url=args.lookaside, jobs=args.jobs,
-                           max_size=args.max_size, timeout=args.timeout, log=_say)
+                           max_size=args.max_size, timeout=args.timeout, log=_say,
+                           detail=say.detail)
     try:
         fetched, cached = sources.fetch(Project(args.project), args.names, opts, get_target(DEFAULT_TARGET))
     except sources.FetchErrors as err:
         for one in err.errors:
-            print("cluster-repo: error: {}".format(one), file=sys.stderr)
+            say.error(one)
         return 1
     _say("sources: {} fetched, {} already verified in {}".format(len(fetched), len(cached), opts.cache))
     return 0
@@ -140,12 +135,13 @@ def cmd_build(args):
     options = build.BuildOptions(
         args.outdir, target=args.target, arches=args.arch or CLUSTER_ARCHES, channel=args.channel,
         update=args.update, baseurl=args.baseurl, sign_key=args.sign_key, gnupghome=args.gnupghome,
-        log=_say, warn=_warn, jobs=args.jobs, base_repos=args.base_repo, force=args.force, cache=args.cache)
+        log=_say, warn=_warn, detail=say.detail, jobs=args.jobs, base_repos=args.base_repo, force=args.force,
+        cache=args.cache)
     try:
         report = build.build(Project(args.project), options)
     except closure.ClosureFailed as err:
         for problem in err.problems:
-            print("closure: {}".format(problem), file=sys.stderr)
+            say.problem("closure: {}".format(problem))
         raise
     _say("{} built, {} unchanged, {} files added".format(
         len(report["built"]), len(report["kept"]), len(report["added"])))
@@ -170,21 +166,24 @@ def cmd_closure(args):
         _say("closure: not built in this tree, so not checked: {}".format(", ".join(
             "{} ({})".format(name, ", ".join(arches)) for name, arches in sorted(unbuilt.items()))))
     for problem in problems:
-        print("closure: {}".format(problem), file=sys.stderr)
+        say.problem("closure: {}".format(problem))
     if problems:
-        print("cluster-repo: closure check failed ({} problem(s))".format(len(problems)), file=sys.stderr)
+        say.problem("cluster-repo: closure check failed ({} problem(s))".format(len(problems)))
         return 1
     _say("closure: every package and every role installs on every arch")
     return 0
 
 
-def _common_build_args(sub):
-    sub.add_argument("outdir", help="repository tree to build into (kept across builds)")
+def _common_build_args(sub, outdir_help):
+    sub.add_argument("outdir", metavar="OUTDIR", help=outdir_help)
     sub.add_argument("--target", default=DEFAULT_TARGET, choices=sorted(TARGETS),
                      help="distribution to build for (default: %(default)s)")
     sub.add_argument("--arch", action="append", choices=CLUSTER_ARCHES,
                      help="arch to build (repeatable; default: all cluster arches)")
-    sub.add_argument("--channel", default="stable", choices=("stable", "testing"))
+    sub.add_argument("--channel", default="stable", choices=("stable", "testing"),
+                     help="the release channel: stable is OUTDIR/RELEASE/, testing is OUTDIR/testing/RELEASE/, "
+                          "the repository a site's test nodes follow before a build goes stable "
+                          "(default: %(default)s)")
     sub.add_argument("--base-repo", action="append", default=[], metavar="URL",
                      help="base repository for the closure check ($basearch allowed; repeatable)")
 
@@ -222,7 +221,17 @@ def parser():
                     "distribution and arch, and publish them as a mirrorable, optionally signed "
                     "repository with its comps and cluster profile; check that every package installs.")
     top.add_argument("-C", "--project", default=".", help="source tree (default: .)")
-    subs = top.add_subparsers(dest="command", metavar="COMMAND")
+    top.add_argument("--version", action="version", version="cluster-repo {}".format(__version__),
+                     help="print cluster-repo's version and exit")
+    loud = top.add_mutually_exclusive_group()
+    loud.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=say.QUIET,
+                      default=say.NORMAL, help="print only results, warnings and errors (no step lines, "
+                      "no progress line)")
+    loud.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const=say.VERBOSE,
+                      help="print the detail too: each rpmbuild run, each download's URL, each file "
+                           "already verified, each spec left unchanged")
+    # a titled group of its own: the top options come before the commands (man page, --help)
+    subs = top.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     subs.required = True
     fmt = subs.add_parser("fmt", help="rewrite comps/*.xml in canonical form (losslessly)")
     fmt.add_argument("--check", action="store_true", help="only report files that are not canonical")
@@ -235,7 +244,7 @@ def parser():
     lint = subs.add_parser("lint", help="check comps, metapackages and specs together")
     lint.set_defaults(func=cmd_lint)
     build = subs.add_parser("build", help="build SRPMs, RPMs and the repository")
-    _common_build_args(build)
+    _common_build_args(build, "repository tree to build into (kept across builds)")
     build.add_argument("--update", action="store_true", help="rebuild only specs whose inputs changed")
     build.add_argument("-j", "--jobs", type=_positive, metavar="N",
                        help="rpmbuild runs side by side (default: the number of CPUs)")
@@ -249,7 +258,7 @@ def parser():
                        help="build into OUTDIR even if it is a non-empty directory that `build` did not make")
     build.set_defaults(func=cmd_build)
     closure = subs.add_parser("closure", help="check every package installs on every arch")
-    _common_build_args(closure)
+    _common_build_args(closure, "repository tree a build wrote, to check (nothing in it is changed)")
     closure.set_defaults(func=cmd_closure)
     owners = subs.add_parser("owners", help="list who owns each metapackage and hand-written spec")
     owners.add_argument("names", nargs="*", metavar="NAME", help="only these packages")
@@ -298,11 +307,12 @@ def parser():
 
 def main(argv):
     args = parser().parse_args(argv)
+    say.set_level(args.verbosity)
     if getattr(args, "command", None) == "closure" and not args.base_repo:
-        print("cluster-repo: error: closure needs --base-repo URL", file=sys.stderr)
+        say.error("closure needs --base-repo URL")
         return 2
     try:
         return args.func(args)
     except ClusterError as err:
-        print("cluster-repo: error: {}".format(err), file=sys.stderr)
+        say.error(err)
         return 1

@@ -15,11 +15,11 @@ import fcntl
 import os
 import socket
 import sys
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
 
+from dnf_plugin_cluster import progress as tty_progress
 from dnf_plugin_cluster.errors import ClusterError
 
 from . import lookaside
@@ -32,15 +32,16 @@ SCHEMES = ("http", "https", "file")
 
 class Options(object):
     def __init__(self, cache=None, lookaside_url=None, jobs=DEFAULT_JOBS, max_size=DEFAULT_MAX_SIZE,
-                 timeout=DEFAULT_TIMEOUT, progress=None, log=None):
+                 timeout=DEFAULT_TIMEOUT, progress=None, log=None, detail=None):
         self.cache = os.path.abspath(cache or lookaside.default_cache())
         self.lookaside_url = lookaside_url
         self.jobs = max(1, jobs)
         self.max_size = max_size
         self.timeout = timeout
         #: show progress (default: when stderr is a terminal)
-        self.progress = sys.stderr.isatty() if progress is None else progress
+        self.progress = tty_progress.is_terminal(sys.stderr) if progress is None else progress
         self.log = log or (lambda message: None)
+        self.detail = detail or (lambda message: None)      # cluster-repo -v
 
 
 def mirror_url(base, package, entry):
@@ -87,6 +88,7 @@ def plan(project, names, opts, target):
         for entry in entries:
             if lookaside.verified(opts.cache, tool.name, entry) is not None:
                 cached.append(entry)
+                opts.detail("already verified in the cache: {} ({})".format(entry.filename, tool.name))
                 continue
             if opts.lookaside_url:
                 url = mirror_url(opts.lookaside_url, tool.name, entry)
@@ -100,26 +102,21 @@ def plan(project, names, opts, target):
 
 
 class Progress(object):
-    """One line per file on a terminal, rewritten in place; nothing otherwise."""
+    """One line per file on a terminal, rewritten in place; nothing otherwise
+    (dnf_plugin_cluster.progress)."""
 
     def __init__(self, enabled):
-        self.enabled = enabled
-        self.lock = threading.Lock()
+        self.line = tty_progress.Line(enabled)
 
     def show(self, name, done, total):
-        if not self.enabled:
+        if not self.line.enabled:
             return
         size = "{:.1f}/{:.1f} MiB".format(done / 1048576.0, total / 1048576.0) if total else \
             "{:.1f} MiB".format(done / 1048576.0)
-        with self.lock:
-            sys.stderr.write("\r\033[K{}: {}".format(name, size))
-            sys.stderr.flush()
+        self.line.show("{}: {}".format(name, size))
 
     def done(self, name):
-        if self.enabled:
-            with self.lock:
-                sys.stderr.write("\r\033[K{}: done\n".format(name))
-                sys.stderr.flush()
+        self.line.keep("{}: done".format(name))
 
 
 def _open(url, offset, timeout):
@@ -205,6 +202,8 @@ def fetch(project, names, opts, target):
     jobs, cached = plan(project, names, opts, target)
     progress = Progress(opts.progress)
     errors, fetched = [], []
+    for job in jobs:
+        opts.detail("fetching {} ({}) from {}".format(job.entry.filename, job.tool.name, job.url))
     with concurrent.futures.ThreadPoolExecutor(min(opts.jobs, max(1, len(jobs)))) as pool:
         futures = [(job, pool.submit(download, job, opts, progress)) for job in jobs]
         for job, future in futures:

@@ -31,8 +31,10 @@ KEYS = (
      "dnf-cluster with one error naming the file and line."),
     ("role", "(none)", "The role this node has in the cluster profile (master, compute, gpu, login, ...). "
      "dnf cluster-node sync converges the node to it; --role overrides it for one run."),
-    ("profile_repo", "(the single enabled repository with a profile)",
-     "The repository whose metadata carries the cluster profile."),
+    ("profile_repo", "(the site repository this node last synced from; else {}, else {}, else the only "
+     "enabled repository with a profile)".format(SITE_PROFILE_REPO, DEFAULT_PROFILE_REPO),
+     "The repository whose metadata carries the cluster profile. Without it, a node that synced from a site "
+     "repository never falls back to another profile: it refuses while that repository is missing."),
     ("protected", "(none)", "Package names or globs (* ? [...]), separated by spaces or commas, that a profile "
      "never removes or downgrades on this node, on top of the built-in floor: kernel*, glibc, systemd, bash, "
      "rpm, dnf, openssh-server, this plugin, and what dnf protects."),

@@ -117,6 +117,35 @@ def cluster_repo(*args, **kwargs):
     return proc
 
 
+def on_a_terminal(argv, timeout=300, **kwargs):
+    """(exit status, bytes) of argv run with a pseudo-terminal as its stdout and stderr
+    (stdin: nothing), everything it wrote there read until it ends."""
+    import pty
+    master, slave = pty.openpty()
+    proc = None
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, **kwargs)
+        os.close(slave)
+        slave = None
+        output = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:             # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            output += chunk
+        return proc.wait(timeout), output
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+        if slave is not None:
+            os.close(slave)
+
+
 @pytest.fixture
 def project(tmp_path):
     return copy_project(str(tmp_path / "project"))

@@ -765,3 +765,14 @@ def test_dnf5_alias_with_the_commands_options_as_the_readme_says(site, make_node
     synced = world.run(node.dnf5_args("-y", "cn", "--", "sync"), env=env, check=False)
     assert synced.rc == 0 and "Complete!" in synced.out, synced
     assert world.run(node.dnf5_args("cn", "--", "status", "--json"), env=env, check=False).rc == 0
+
+
+def test_dnf5_dnf_cluster_version_names_ours_and_libdnf5(world):
+    """On a dnf5 host `dnf-cluster --version` is ours and the libdnf5 it runs on (never
+    dnf's banner), as the dnf 4 one names dnf 4 (test_docs)."""
+    import dnf_plugin_cluster
+    from cluster_testkit.dnf5root import DNF_CLUSTER
+    found = world.run([DNF_CLUSTER, "--version"])
+    assert re.match(r"dnf-cluster {} \(backend libdnf5: libdnf5 5\.\d+(\.\d+)*\)\n\Z".format(
+        re.escape(dnf_plugin_cluster.__version__)), found.out), found
+    assert world.run([DNF_CLUSTER, "node", "--version"]).out == found.out

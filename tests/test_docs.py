@@ -236,3 +236,149 @@ def test_every_option_and_subcommand_is_described_in_help_and_man_page(make_root
             line = "{}: *{}".format(re.escape(sub), re.escape(command.descriptions[sub]))
             assert re.search(r"^ +(\{\S+\} +)?" + line + ";?$", text, re.M), (sub, text)
             assert squash("{}: {}".format(sub, command.descriptions[sub])) in body, sub
+
+
+# --- EXAMPLES: the README's flows, each a command the real parser takes ----------------
+
+def section(text, title):
+    """The body of the man page section `title` (plain text)."""
+    found = [s.split("\n", 1)[1] for s in text.split("\n.SH ") if s.split("\n", 1)[0] == title]
+    assert len(found) == 1, title
+    return found[0]
+
+
+def example_lines(text):
+    """The command lines of a page's EXAMPLES, as one types them: roff's `\\\\` at a
+    line's end is the shell's line continuation."""
+    blocks = re.findall(r"^\.nf\n(.*?)\n\.fi$", section(text, "EXAMPLES"), re.S | re.M)
+    return [block.replace("\\\\\n", " ").replace("\\\\", "\\") for block in blocks]
+
+
+#: `dnf cluster-X ...` is `dnf-cluster X ...`
+DNF_COMMANDS = {"cluster-node": "node", "cluster-group": "group", "cluster-master": "master"}
+
+
+def parse_example(line):
+    """(program, Namespace) of an example line through the parser its page is made from;
+    a line argparse refuses fails the test with the line."""
+    import shlex
+    argv = shlex.split(line)
+    assert "-h" not in argv and "--help" not in argv, line
+    prog, args = argv[0], argv[1:]
+    if prog == "dnf":
+        command = [a for a in args if a in DNF_COMMANDS]
+        assert command, line
+        at = args.index(command[0])
+        args, prog = args[:at] + [DNF_COMMANDS[command[0]]] + args[at + 1:], "dnf-cluster"
+    make = {"dnf-cluster": gen_docs.dnf_cluster_parser, "cluster-repo": gen_docs.cluster_repo_parser}.get(prog)
+    assert make is not None, "not one of ours: " + line
+    try:
+        return prog, make().parse_args(args)
+    except SystemExit:
+        pytest.fail("the parser refuses the example: " + line)
+
+
+def test_every_example_parses_and_the_readme_flows_are_there(docs):
+    seen = set()
+    for prog, (page, _) in sorted(PARSERS.items()):
+        lines = example_lines(plain(read(os.path.join(docs, page))))
+        assert len(lines) >= 8, page
+        for line in lines:
+            assert line.startswith(prog) or line.startswith("dnf cluster-"), (page, line)
+            who, args = parse_example(line)
+            if who == "cluster-repo":
+                seen.add((who, args.command))
+            else:
+                seen.add((args.command, args.subcommand[0]) + (("-w",) if getattr(args, "nodes", None) else ())
+                         + (("--lock",) if getattr(args, "lock", False) else ()))
+    assert {("cluster-repo", c) for c in ("new", "new-sources", "sources", "build", "lint", "bump")} <= seen
+    assert {("master", "publish", "--lock"), ("master", "history"), ("master", "rollback"),
+            ("master", "sync", "-w"), ("master", "status", "-w"), ("master", "services"),
+            ("node", "sync"), ("node", "status")} <= seen
+    dnf_cluster = plain(read(os.path.join(docs, "dnf-cluster.8")))
+    assert "systemctl enable --now cluster-node-sync.timer" in section(dnf_cluster, "EXAMPLES")
+    # as man-pages(7) orders them: EXAMPLES before SEE ALSO
+    titles = [s.split("\n", 1)[0] for s in dnf_cluster.split("\n.SH ")]
+    assert titles.index("EXAMPLES") == titles.index("SEE ALSO") - 1
+
+
+def test_a_stale_example_fails_the_check():
+    """What the test above catches: an option no parser has, a choice it lacks."""
+    for line in ("dnf cluster-master publish --lok", "cluster-repo build OUT --target el7",
+                 "dnf-cluster node snyc"):
+        with pytest.raises(pytest.fail.Exception):
+            parse_example(line)
+    assert parse_example("dnf --installroot /r cluster-node sync --dry-run")[1].dry_run
+
+
+def test_cluster_conf_examples_use_only_keys_it_knows(docs, tmp_path):
+    from dnf_plugin_cluster import nodeconf
+    text = plain(read(os.path.join(docs, "cluster.conf.5")))
+    blocks = re.findall(r"^\.nf\n(.*?)\n\.fi$", section(text, "EXAMPLES"), re.S | re.M)
+    assert len(blocks) == 2
+    for block in blocks:
+        (tmp_path / "cluster.conf").write_text(block + "\n")
+        conf = nodeconf.read(None, [str(tmp_path)])
+        assert conf.warnings == [] and conf.role in ("compute", "master"), block
+    assert conf.master["site"] == "/srv/cluster/site" and conf.master["nodes"] == "@all"
+
+
+# --- what the pages say: the defects of issue 25 -----------------------------------------
+
+def command_section(text, prog, sub):
+    return "\n".join(s for s in text.split("\n.SH ") if s.split("\n", 1)[0].endswith("'{} {}'".format(prog, sub)))
+
+
+def test_cluster_repo_page_documents_channel_outdir_and_its_top_options(docs):
+    full = plain(read(os.path.join(docs, "cluster-repo.1")))
+    for sub in ("build", "closure"):
+        body = squash(command_section(full, "cluster-repo", sub).replace("\n.br\n", " "))
+        assert squash("--channel {stable,testing}\nthe release channel: stable is OUTDIR/RELEASE/, testing is "
+                      "OUTDIR/testing/RELEASE/") in body, sub
+    assert squash("OUTDIR\nrepository tree to build into") in squash(command_section(full, "cluster-repo", "build"))
+    closure = squash(command_section(full, "cluster-repo", "closure"))
+    assert "tobuildinto" not in closure and squash("OUTDIR\nrepository tree a build wrote, to check") in closure
+    # the program's own options are in OPTIONS, not in the last command's section
+    top = squash(section(full, "OPTIONS"))
+    for option in ("-C", "--project", "--version", "-q", "--quiet", "-v", "--verbose"):
+        assert option in top, option
+    for sub in ("owners", "srpm", "new"):
+        assert "--project" not in command_section(full, "cluster-repo", sub), sub
+    assert "--backend" in section(plain(read(os.path.join(docs, "dnf-cluster.8"))), "OPTIONS")
+    assert "--backend" not in command_section(plain(read(os.path.join(docs, "dnf-cluster.8"))), "dnf-cluster", "master")
+
+
+def test_cluster_conf_profile_repo_default_is_the_order_find_profile_follows(docs, tmp_path):
+    """The page names the default as the code chooses: the site repository the node
+    last synced from, else cluster-site, else cluster, else the only one with a profile."""
+    from cluster_testkit.memory import MemoryBackend
+    from dnf_plugin_cluster.sync import find_profile
+    from test_sync import write_profile
+    text = squash(plain(read(os.path.join(docs, "cluster.conf.5"))))
+    assert squash("profile_repo = (the site repository this node last synced from; else cluster-site, else "
+                  "cluster, else the only enabled repository with a profile)") in text
+    path = write_profile(tmp_path / "p.json.gz", ["tool"])
+    repos = lambda *names: MemoryBackend(str(tmp_path), repos=dict((n, {"metadata": {"cluster": path}})
+                                                                   for n in names))
+    every = ("acme-site", "cluster-site", "cluster")
+    assert find_profile(repos(*every), sticky="acme-site")[0] == "acme-site"
+    assert find_profile(repos(*every))[0] == "cluster-site"
+    assert find_profile(repos("cluster", "acme-site"))[0] == "cluster"
+    assert find_profile(repos("acme-site"))[0] == "acme-site"
+
+
+# --- cluster-repo --version, -q, -v --------------------------------------------------------
+
+def test_cluster_repo_version_quiet_and_verbose(tmp_path):
+    import dnf_plugin_cluster
+    from conftest import cluster_repo
+    assert cluster_repo("--version").stdout == "cluster-repo {}\n".format(dnf_plugin_cluster.__version__)
+    assert cluster_repo("-C", REPO_ROOT, "lint").stdout == "cluster-repo: lint clean\n"
+    quiet = cluster_repo("-C", REPO_ROOT, "-q", "lint")
+    assert quiet.stdout == "" and quiet.stderr == ""
+    # results are still printed under -q, and errors always go to stderr
+    assert "netpipe" in cluster_repo("-C", REPO_ROOT, "-q", "owners", "netpipe").stdout
+    bad = cluster_repo("-C", REPO_ROOT, "-q", "owners", "nosuch", check=False)
+    assert bad.returncode == 1 and bad.stdout == "" and bad.stderr.startswith("cluster-repo: error: no metapackage")
+    both = cluster_repo("-q", "-v", "lint", check=False)
+    assert both.returncode == 2 and "not allowed with argument" in both.stderr

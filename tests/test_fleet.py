@@ -579,3 +579,27 @@ def test_clush_conf_ssh_user_path_and_options_are_applied_as_clush_applies_them(
     calls = (farm.top / "ssh-calls").read_text().splitlines()
     assert len(calls) == 4 and all(c.startswith("-oStrictHostKeyChecking=no -p 2222 ") and " -l admin " in c
                                    for c in calls), calls
+
+
+def test_a_rollout_shows_its_waves_on_a_terminal_only(farm, monkeypatch):
+    """Wave N of M on stderr's progress line while the rollout runs, when stderr is a
+    terminal; not one byte otherwise (logs, cron, a pipe)."""
+    import io
+    import sys
+    from dnf_plugin_cluster import progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+    drifted_everywhere(farm)
+    for stream, shown in ((io.StringIO(), False), (Terminal(), True)):
+        monkeypatch.setattr(sys, "stderr", stream)
+        roll = farm.rollout("node[01-12]", canary=2, wave_size=5)
+        assert [w.state for w in roll.waves] == ["done"] * 3
+        if not shown:
+            assert stream.getvalue() == ""
+            continue
+        assert [part for part in stream.getvalue().split(progress.CLEAR) if part] == [
+            "wave 1 of 3: canary, syncing node[01-02] (2 nodes)", "wave 1 of 3: canary, checking node[01-02]",
+            "wave 2 of 3: wave 1, syncing node[03-07] (5 nodes)", "wave 3 of 3: wave 2, syncing node[08-12] (5 nodes)"]
+        assert stream.getvalue().endswith(progress.CLEAR)

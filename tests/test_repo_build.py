@@ -432,3 +432,31 @@ def test_defaults_are_named_and_fixed_later_without_a_release_bump(project, tmp_
         check = subprocess.run(["rpmkeys", "--dbpath", keydb, "-K", os.path.join(packages, name)],
                                stdout=subprocess.PIPE, universal_newlines=True)
         assert check.returncode == 0 and "signatures OK" in check.stdout, check.stdout
+
+
+def test_build_progress_on_a_terminal_and_its_quiet_and_verbose_lines(project, tmp_path):
+    """Off a terminal not a byte of progress, and -q prints nothing on stdout; on a
+    terminal one line counts the specs (building spec N of M), and -v adds each rpmbuild
+    run and each spec left unchanged."""
+    import sys
+    from cluster_testkit import REPO_ROOT
+    from conftest import on_a_terminal
+    out = str(tmp_path / "out")
+    quiet = cluster_repo("-C", project, "-q", "build", out)
+    assert quiet.stdout == "" and "\r" not in quiet.stderr and "building spec" not in quiet.stderr
+    assert os.path.isdir(os.path.join(out, "9", "x86_64", "repodata"))
+    _bump(project, "cluster-apps-bio", "hdf5")
+    rc, output = on_a_terminal([sys.executable, os.path.join(REPO_ROOT, "bin", "cluster-repo"), "-C", project, "-v",
+                                "build", out, "--update", "--arch", "x86_64"])
+    text = output.decode()
+    assert rc == 0, text
+    # the specs --update builds (a spec this host cannot build, the C++ dnf5 plugin on
+    # Debian, is counted too, then named as not built)
+    assert re.search(r"\r\x1b\[Kbuilding spec [12] of [12]: cluster-apps-bio", text), repr(text)
+    assert "cluster-repo: rpmbuild -bs specs/cluster-apps-bio.spec\r\n" in text
+    assert "cluster-repo: rpmbuild -bb --target x86_64 specs/cluster-apps-bio.spec\r\n" in text
+    assert re.search(r"cluster-repo: unchanged: cluster-users \(its inputs are those of the published 1\.0-\d+\.el9\)",
+                     text)
+    assert "cluster-repo: 1 built, 15 unchanged" in text
+    # every informational line starts at the line's beginning: the progress line was cleared first
+    assert "\r\x1b[Kcluster-repo: built cluster-apps-bio" in text or "\ncluster-repo: built cluster-apps-bio" in text

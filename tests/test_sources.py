@@ -215,3 +215,22 @@ def test_progress_shows_on_a_terminal(project, tmp_path, server):
             os.close(slave)
     assert "\r\x1b[K{}: 0.0/0.0 MiB".format(TARBALL).encode() in output
     assert "\r\x1b[K{}: done".format(TARBALL).encode() in output
+
+
+def test_verbose_names_each_url_and_quiet_only_errors(project, tmp_path, server):
+    """-v: the URL of each download and each file already verified; -q: nothing but
+    errors, which go to stderr at every level."""
+    point_source_at(project, server.url)
+    cache = str(tmp_path / "cache")
+    loud = cluster_repo("-C", project, "-v", "sources", "mbw", "--cache", cache)
+    assert "cluster-repo: fetching {} (mbw) from {}/{}\n".format(TARBALL, server.url, TARBALL) in loud.stdout
+    assert "sources: 1 fetched, 0 already verified" in loud.stdout
+    again = cluster_repo("-C", project, "-v", "sources", "mbw", "--cache", cache)
+    assert "cluster-repo: already verified in the cache: {} (mbw)\n".format(TARBALL) in again.stdout
+    assert "already verified in the cache" not in cluster_repo("-C", project, "sources", "mbw", "--cache", cache).stdout
+    quiet = cluster_repo("-C", project, "-q", "sources", "--cache", cache)
+    assert quiet.stdout == "" and quiet.stderr == ""
+    assert len(os.listdir(os.path.join(cache, "netpipe"))) == 1        # it still did its work
+    bad = cluster_repo("-C", project, "-q", "sources", "nosuchtool", "--cache", cache, check=False)
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert bad.stderr == "cluster-repo: error: no tool named 'nosuchtool' (a tool is specs/NAME/NAME.spec)\n"

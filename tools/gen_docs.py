@@ -56,6 +56,91 @@ GPU_NODES = (
     "(\\fB/dev/dri/renderD[128\\-131]\\fR). Once no node has GPUs, the gres.conf it wrote is removed; "
     "a gres.conf of the site's own is left alone.")
 
+#: Each man page's EXAMPLES: (heading, [(what it does, command line)]), the README's
+#: flows. Every command line is one of the page's own programs (`dnf cluster-X` is
+#: `dnf-cluster X`) and parses with the parser the page is made from
+#: (tests/test_docs.py runs each through it), so an example cannot go stale.
+EXAMPLES = {
+    "dnf-cluster": [
+        ("The head node: publishing the site profile", [
+            ("What a publish would change, resolving a lock for every role and arch, without writing anything:",
+             ("dnf cluster-master publish --roles /etc/cluster/roles --repo-dir /srv/cluster/site",
+              "--baseurl https://head.example.org/site --lock --dry-run")),
+            ("Publish it as the next generation (with site, baseurl and sign_key in the [master] section of "
+             "cluster.conf(5), no other option is needed):",
+             "dnf cluster-master publish --lock --message 'first profile'"),
+            ("The published generations, then generation 3 in detail:", "dnf cluster-master history"),
+            (None, "dnf cluster-master history 3"),
+            ("Publish generation 2 again, as a new generation:", "dnf cluster-master rollback 2"),
+            ("A kickstart fragment for new compute nodes, on standard output:",
+             "dnf cluster-master kickstart --role compute"),
+        ]),
+        ("The head node: the fleet and its services", [
+            ("How the nodes differ from their roles, identical answers grouped (exit 100 on drift):",
+             "dnf cluster-master status -w @compute,@gpu"),
+            ("Roll the profile out: two canaries, then waves of 64 nodes; it shows the waves and asks first:",
+             "dnf cluster-master sync -w @compute --canary 2 --wave-size 64"),
+            ("Configless Slurm and the munge key on the head node and the nodes of the roles:",
+             "dnf cluster-master services --roles /etc/cluster/roles"),
+        ]),
+        ("A node", [
+            ("Converge this node to its role (role= in cluster.conf); the packaged cluster-node-sync.timer runs "
+             "the same hourly once enabled (systemctl enable --now cluster-node-sync.timer):",
+             "dnf cluster-node sync"),
+            ("What a sync would do, without doing it:", "dnf cluster-node sync --dry-run"),
+            ("Whether the node is in sync (exit 0) or drifts (exit 100), as text or JSON:",
+             "dnf cluster-node status"),
+            (None, "dnf-cluster node status --json"),
+            ("An image root, converged to its own role (the root's own cluster.conf wins):",
+             "dnf-cluster --installroot /srv/images/compute node sync"),
+            ("The cluster groups of this node's arch:", "dnf cluster-group list"),
+        ]),
+    ],
+    "cluster-repo": [
+        ("Packaging a tool from its upstream tarball", [
+            ("A spec skeleton from the release tarball (downloaded, bounded, into the lookaside cache):",
+             "cluster-repo new mbw --url https://example.org/mbw/mbw-1.5.tar.gz"),
+            ("Or record tarballs at hand as the tool's sources lines:",
+             "cluster-repo new-sources netpipe NetPIPE-3.7.2.tar.gz"),
+            ("Fetch every tool's tarballs the cache lacks, each verified against its SHA512:",
+             "cluster-repo sources"),
+            ("A new upstream version: Version, Release 1, the tarball, its sources line and a %changelog entry:",
+             "cluster-repo bump mbw 1.6 --comment 'Update to 1.6'"),
+            ("Who owns a package:", "cluster-repo owners netpipe"),
+        ]),
+        ("Building the repository", [
+            ("Comps, metapackage definitions and specs, checked together:", "cluster-repo lint"),
+            ("Build for EL 9, signed, with the closure check against the distribution's repository:",
+             ("cluster-repo build /srv/cluster/el --target el9",
+              "--base-repo 'https://mirror.example.org/el9/$basearch'",
+              "--baseurl https://mirror.example.org/cluster/el --sign-key 0x1234ABCD")),
+            ("Rebuild only the specs whose inputs changed, into the testing channel:",
+             "cluster-repo build /srv/cluster/el --update --channel testing"),
+            ("Check a built tree again (every package installs on every arch):",
+             ("cluster-repo closure /srv/cluster/el",
+              "--base-repo 'https://mirror.example.org/el9/$basearch'")),
+            ("From outside the source tree, results and errors only:",
+             "cluster-repo -C ~/src/dnf-plugin-cluster -q lint"),
+        ]),
+    ],
+}
+
+
+def examples_section(prog):
+    """The EXAMPLES section (roff) of `prog`'s page."""
+    out = []
+    for heading, items in EXAMPLES[prog]:
+        out.append(".SS {}".format(_man_escape(heading)))
+        for text, command in items:
+            if text:
+                out += [".PP", _man_escape(text)]
+            # a long command goes on in lines ending in a backslash, as one types it
+            lines = [command] if isinstance(command, str) else list(command)
+            shown = " \\\\\n    ".join(_man_escape(line) for line in lines)
+            out += [".RS 4", ".nf", "\\fB{}\\fR".format(shown), ".fi", ".RE"]
+    return "\n".join(out)
+
+
 #: (page, section, manual, parser function, NAME summary, extra sections)
 PAGES = (
     ("dnf-cluster", "8", "System Administration", "dnf_cluster_parser",
@@ -108,7 +193,9 @@ def dnf_cluster_parser():
                                       "offers them; every other dnf option applies too.")
     for names, metavar, text in DNF_VALUED:
         dnf_opts.add_argument(*names, metavar=metavar, help=text)
-    subs = top.add_subparsers(dest="command", metavar="COMMAND")
+    # a titled group of its own, after the options: argparse-manpage 1.2.2 writes a
+    # group's actions in order, so the top options stay in OPTIONS, not in the last command's
+    subs = top.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     for short, cls in (("node", ClusterNodeCommand), ("group", ClusterGroupCommand),
                        ("master", ClusterMasterCommand)):
         # no argparse aliases: man page generators repeat a section per alias
@@ -161,13 +248,36 @@ def argparse_manpage(function, name, section, manual, summary, extra, out):
     end = next((i for i in range(tail + 1, len(lines)) if lines[i].startswith(".SH ")), len(lines))
     if tail < len(lines) and lines[tail].startswith(".SH AUTHOR"):
         del lines[tail:end]
-    extra = list(extra) + [("AUTHORS", "The dnf\\-plugin\\-cluster developers.")]
+    extra = list(extra)
+    if name in EXAMPLES:            # before SEE ALSO, as man-pages(7) orders them
+        at = next((i for i, (title, _) in enumerate(extra) if title == "SEE ALSO"), len(extra))
+        extra.insert(at, ("EXAMPLES", examples_section(name)))
+    extra += [("AUTHORS", "The dnf\\-plugin\\-cluster developers.")]
     added = []
     for title, body in extra:
         added += [".SH {}".format(title), body]
     lines[tail:tail] = added
     with open(out, "w") as handle:
         handle.write("\n".join(lines) + "\n")
+
+
+#: cluster.conf(5)'s EXAMPLES: (what it is, the file); tests/test_docs.py reads each
+#: with nodeconf.read(), which must know every key of it.
+CONF_EXAMPLES = (
+    ("A compute node that keeps its Lustre client and the NVIDIA driver whatever its profile says:",
+     ("[main]", "enabled = 1", "role = compute", "protected = lustre-client, nvidia-driver*")),
+    ("The head node, whose dnf cluster-master publish --lock and sync then need no options:",
+     ("[main]", "enabled = 1", "role = master", "", "[master]", "site = /srv/cluster/site",
+      "baseurl = https://head.example.org/site", "roles = /etc/cluster/roles", "sign_key = 0x1234ABCD",
+      "nodes = @all")),
+)
+
+
+def conf_examples():
+    out = []
+    for text, lines in CONF_EXAMPLES:
+        out += [".PP", _man_escape(text), ".RS 4", ".nf"] + [_man_escape(l) for l in lines] + [".fi", ".RE"]
+    return out
 
 
 def conf_manpage(out):
@@ -191,9 +301,7 @@ def conf_manpage(out):
         ".SH OPTIONS", ".SS [main]"] + rows + [".SS [master]",
         "The head node's defaults; each option of \\fBdnf cluster\\-master\\fR of the same meaning "
         "overrides its key."] + master + [
-        ".SH EXAMPLE", ".nf", "[main]", "enabled = 1", "role = master", "", "[master]",
-        "site = /srv/cluster/site", "baseurl = https://head.example.org/site", "roles = /etc/cluster/roles",
-        "sign_key = 0x1234ABCD", "nodes = @all", ".fi",
+        ".SH EXAMPLES"] + conf_examples() + [
         ".SH SEE ALSO", ".BR dnf\\-cluster (8),", ".BR dnf.conf (5)", ""]
     with open(out, "w") as handle:
         handle.write("\n".join(page))
@@ -236,7 +344,7 @@ ALIASES = {("dnf-cluster", "node"): ["cluster-node"], ("dnf-cluster", "group"): 
 def bash_completion(prog, parser):
     fn = "_" + re.sub(r"[^A-Za-z0-9]", "_", prog)
     top_opts, subs, _, top_valued, _ = walk(parser)
-    cases, valued, positional_dirs = [], dict(top_valued), []
+    cases, valued = [], dict(top_valued)
     for name, sub in sorted(subs.items()):
         opts, _, words, sub_valued, positional = walk(sub)
         valued.update(sub_valued)

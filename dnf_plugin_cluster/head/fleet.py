@@ -76,6 +76,7 @@ from ClusterShell.Task import task_self
 from ClusterShell.Worker.Exec import ExecWorker
 from ClusterShell.Worker.Ssh import WorkerSsh
 
+from .. import progress
 from ..errors import ClusterError
 
 FORMAT = 1
@@ -578,15 +579,20 @@ def rollout(nodes, commands=None, canary=None, wave_size=None, max_failures=0, d
         for wave in waves:
             wave.state = "planned"
         return Rollout(waves, True, report)
-    for wave in waves:
-        wave.sync = ask(wave.nodes, commands["sync"], "sync", **transport)
-        failed = wave.sync.failed()
-        if wave.canary and len(failed) < len(wave.nodes):
-            wave.check = ask(wave.nodes - failed, commands["status"], "status", **transport)
-            failed = failed | wave.check.failed()     # drift after a sync fails the canary
-        wave.failed = failed
-        if len(failed) > (0 if wave.canary else max_failures):
-            wave.state = "stopped"
-            break
-        wave.state = "done"
+    with progress.Counter("wave", len(waves)) as bar:       # on a terminal only
+        for wave in waves:
+            bar.step("{}, syncing {} ({} node{})".format(wave.name, wave.nodes, len(wave.nodes),
+                                                        "" if len(wave.nodes) == 1 else "s"))
+            wave.sync = ask(wave.nodes, commands["sync"], "sync", **transport)
+            failed = wave.sync.failed()
+            if wave.canary and len(failed) < len(wave.nodes):
+                bar.show("wave {} of {}: {}, checking {}".format(bar.count, bar.total, wave.name,
+                                                                  wave.nodes - failed))
+                wave.check = ask(wave.nodes - failed, commands["status"], "status", **transport)
+                failed = failed | wave.check.failed()     # drift after a sync fails the canary
+            wave.failed = failed
+            if len(failed) > (0 if wave.canary else max_failures):
+                wave.state = "stopped"
+                break
+            wave.state = "done"
     return Rollout(waves, False)

@@ -16,7 +16,7 @@ versions), which `cluster-master history` shows.
 Python 3.6 (EL8)."""
 import fnmatch
 
-from .. import profile
+from .. import profile, progress
 from ..errors import ClusterError
 from ..nodeconf import SITE_PROFILE_REPO, testing_repo
 from ..plan import FLOOR
@@ -44,35 +44,45 @@ def resolve(backend, draft, arches, excludes=(), log=None):
     installonly = set(backend.installonly())
     testing = testing_repo(SITE_PROFILE_REPO)
     out = {}
-    for arch in arches:
-        resolvers = {}
-        try:
-            for role, entry in sorted(draft["roles"].items()):
-                if arch not in entry["arches"]:
-                    continue
-                channel = entry["channel"]
-                if channel not in resolvers:
-                    if channel == "testing" and backend.repo_state(testing) is None:
-                        raise ClusterError("role '{}' follows the testing channel, but repository '{}' is not "
-                                           "configured on this host".format(role, testing))
-                    hide, enable = ((), (testing,)) if channel == "testing" else ((testing,), ())
-                    try:
-                        resolvers[channel] = backend.fresh_resolver(arch, hide=hide, enable=enable,
-                                                                    optional=(SITE_PROFILE_REPO,))
-                    except ClusterError as err:
-                        raise ClusterError("publish --lock for {}: {}".format(arch, err))
-                try:
-                    found = resolvers[channel].resolve(entry["arches"][arch]["packages"], FRESH_FLOOR)
-                except ClusterError as err:
-                    raise ClusterError("publish --lock: role '{}' on {}: {}".format(role, arch, err))
-                kept = [p for p in found if p.name not in installonly and not excluded(p.name, patterns)]
-                out.setdefault(role, {})[arch] = kept
-                log("role {} on {}: a fresh node installs {} packages, {} locked".format(
-                    role, arch, len(found), len(kept)))
-        finally:
-            for resolver in resolvers.values():
-                resolver.close()
+    total = sum(1 for arch in arches for entry in draft["roles"].values() if arch in entry["arches"])
+    with progress.Counter("resolving", total) as bar:
+        for arch in arches:
+            _resolve_arch(backend, draft, arch, bar, out, (patterns, installonly, testing), log)
     return out
+
+
+def _resolve_arch(backend, draft, arch, bar, out, context, log):
+    """resolve()'s work on one arch: one fresh resolver per channel."""
+    patterns, installonly, testing = context
+    resolvers = {}
+    try:
+        for role, entry in sorted(draft["roles"].items()):
+            if arch not in entry["arches"]:
+                continue
+            bar.step("role {} on {}".format(role, arch))
+            channel = entry["channel"]
+            if channel not in resolvers:
+                if channel == "testing" and backend.repo_state(testing) is None:
+                    raise ClusterError("role '{}' follows the testing channel, but repository '{}' is not "
+                                       "configured on this host".format(role, testing))
+                hide, enable = ((), (testing,)) if channel == "testing" else ((testing,), ())
+                try:
+                    resolvers[channel] = backend.fresh_resolver(arch, hide=hide, enable=enable,
+                                                                optional=(SITE_PROFILE_REPO,))
+                except ClusterError as err:
+                    raise ClusterError("publish --lock for {}: {}".format(arch, err))
+            try:
+                found = resolvers[channel].resolve(entry["arches"][arch]["packages"], FRESH_FLOOR)
+            except ClusterError as err:
+                raise ClusterError("publish --lock: role '{}' on {}: {}".format(role, arch, err))
+            kept = [p for p in found if p.name not in installonly and not excluded(p.name, patterns)]
+            out.setdefault(role, {})[arch] = kept
+            bar.clear()
+            log("role {} on {}: a fresh node installs {} packages, {} locked".format(
+                role, arch, len(found), len(kept)))
+    finally:
+        for resolver in resolvers.values():
+            resolver.close()
 
 
 def from_nodes(results, installonly=(), excludes=()):
