@@ -21,7 +21,12 @@ measured in this run, on the same roots:
 7. dnf5 hosts, inside the Debian sid chroot of the dnf5 tests: the no-op sync and the plan
    of figures 2 and 3 with the libdnf5 backend (`dnf-cluster`, and `dnf5 cluster-node`
    through the C++ plugin) vs dnf5 itself (`dnf5 -C check-upgrade`, `dnf5 --assumeno
-   install`) on the same roots.
+   install`) on the same roots;
+9. tools from upstream sources, N generated small C tools (`cluster-repo new` from
+   their release tarballs): `cluster-repo sources` of N tarballs already cached and
+   verified vs `sha512sum` of the same files; and `build --update` after one tool's
+   `bump` (how many specs it rebuilt: that tool only), its time against the full build
+   of the project with the N tools. Figure 9 needs no site: `--only 9` sets none up.
 
 Work goes to out/bench (rebuilt each run); the big base is cached under .cache/bench, the
 sid chroot under .cache/sid."""
@@ -441,6 +446,89 @@ def figure_4(site, sizes):
     return rows
 
 
+BENCH_OWNER = "Cluster Packagers <cluster-packagers@example.org>"
+
+
+def tool_tarball(www, name, version, pad):
+    """A small C tool's release tarball, www/NAME-VERSION.tar.gz: a Makefile and one C
+    file, and `pad` bytes of random (incompressible) data standing in for the rest of a
+    real release. Returns its path."""
+    import io
+    import tarfile
+    top = "{}-{}".format(name, version)
+    members = {
+        "Makefile": "{0}: {0}.c\n\t$(CC) $(CFLAGS) -o {0} {0}.c\n".format(name).encode(),
+        name + ".c": '#include <stdio.h>\nint main(void) {{ puts("{} {}"); return 0; }}\n'.format(
+            name, version).encode(),
+    }
+    if pad:
+        members["data.bin"] = os.urandom(pad)
+    path = os.path.join(www, top + ".tar.gz")
+    with tarfile.open(path, "w:gz", compresslevel=1) as tar:
+        for member, data in sorted(members.items()):
+            info = tarfile.TarInfo("{}/{}".format(top, member))
+            info.size, info.mtime, info.mode = len(data), 1700000000, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def bench_tools(project, www, count, pad):
+    """N generated tools in `project`, each written by `cluster-repo new` from its tarball
+    (served as file:// URLs from `www`) into the lookaside cache; returns their names."""
+    from cluster_repo import newtool, sources
+    os.makedirs(www, exist_ok=True)
+    names = []
+    for index in range(count):
+        name = "bench-tool-{:02d}".format(index)
+        url = "file://" + tool_tarball(www, name, "1.0", pad)
+        newtool.new(Project(project), name, url, sources.Options(), BENCH_OWNER, version="1.0")
+        names.append(name)
+    return names
+
+
+def figure_9(work, count, pad_mib, reps, env):
+    cluster_repo = [sys.executable, os.path.join(REPO_ROOT, "bin", "cluster-repo")]
+    from cluster_repo import lookaside
+    rows = []
+    log("9: {} generated tools with {} MiB tarballs, cached and verified".format(count, pad_mib))
+    big = copy_project(os.path.join(work, "tools-sources", "project"))
+    names = bench_tools(big, os.path.join(work, "tools-sources", "www"), count, pad_mib << 20)
+    cache = lookaside.default_cache()
+    files = [lookaside.cache_path(cache, tool.name, entry) for tool in Project(big).tools() if tool.name in names
+             for entry in tool.entries()]
+    sources_cmd = cluster_repo + ["-C", big, "sources"] + names
+    out = run(sources_cmd, env, capture=True)[1]
+    if "0 fetched, {} already verified".format(len(files)) not in out:
+        raise RuntimeError("`cluster-repo sources` did not find every tarball cached:\n" + out)
+    log("9: `cluster-repo sources` vs sha512sum of the same {} files, {} alternating runs each".format(
+        len(files), reps))
+    ours, plain = compare((sources_cmd, env, (0,)), (["sha512sum"] + files, env, (0,)), reps)
+    mib = sum(os.path.getsize(f) for f in files) / 1048576.0
+    rows.append(compared("9", "`cluster-repo sources` of {} cached, verified tarballs / `sha512sum` of them".format(
+        len(files)), ours, plain, 1.5, "; {:.0f} MiB in all".format(mib)))
+
+    log("9: full build of the project + {} generated small C tools".format(count))
+    small = copy_project(os.path.join(work, "tools-build", "project"))
+    www = os.path.join(work, "tools-build", "www")
+    names = bench_tools(small, www, count, 0)
+    repo = os.path.join(work, "tools-build", "repo")
+    build = cluster_repo + ["-C", small, "build", repo, "--target", "el9", "--arch", os.uname().machine]
+    full = run(build, env)[0]
+    specs = len(Project(small).spec_files())
+    bumped = names[count // 2]
+    tool_tarball(www, bumped, "1.1", 0)
+    run(cluster_repo + ["-C", small, "bump", bumped, "1.1", "--comment", "New upstream release 1.1"], env)
+    log("9: `build --update` after `cluster-repo bump {} 1.1`".format(bumped))
+    update, output, _ = run(build + ["--update"], env, capture=True)
+    summary = [l for l in output.splitlines() if " built, " in l]
+    rebuilt = int(summary[-1].split("cluster-repo: ")[1].split()[0]) if summary else -1
+    only = "built {}-1.1-1.el9 ".format(bumped) in output
+    rows.append(Row("9", "`build --update` after one tool's `bump` / full build ({} specs, {} tools)".format(
+        specs, count), Sample([update]), Sample([full]), "1 spec rebuilt", rebuilt == 1 and only,
+        "{} spec(s) rebuilt{}; one run each".format(rebuilt, " ({})".format(bumped) if only else "")))
+    return rows
+
+
 def figure_7(site, reps, plan_reps, count, cache_dir):
     """Figures 2 and 3 on a dnf5 host: the sid chroot of the dnf5 tests, the same HTTP
     repositories, the libdnf5 backend against dnf5 itself."""
@@ -599,7 +687,12 @@ def parse_args(argv):
     parser.add_argument("--fleet-reps", type=int, default=3, help="runs of each side for figure 5 (default 3)")
     parser.add_argument("--fleet-sizes", default="16,32,64", help="node counts for figure 5")
     parser.add_argument("--fleet-width", type=int, default=16, help="fan-out of both sides in figure 5")
-    parser.add_argument("--only", default="1,2,3,4,5,6,7,8", help="figures to run (default: all)")
+    parser.add_argument("--tools", type=int, default=20, help="generated tools for figure 9 (default 20)")
+    parser.add_argument("--tarball-mib", type=int, default=16,
+                        help="MiB of each tarball `sources` verifies in figure 9 (default 16)")
+    parser.add_argument("--sources-reps", type=int, default=15, help="runs of each side for figure 9's "
+                        "`sources` (default 15)")
+    parser.add_argument("--only", default="1,2,3,4,5,6,7,8,9", help="figures to run (default: all)")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes and one run each: checks the benchmark works, measures nothing")
     parser.add_argument("--record", action="store_true", help="rewrite bench/RESULTS.md with this run")
@@ -611,6 +704,7 @@ def parse_args(argv):
     if args.smoke:
         args.load_reps, args.reps, args.plan_reps, args.count, args.sizes = 1, 1, 1, 200, "3"
         args.fleet_reps, args.fleet_sizes, args.fleet_width = 1, "2,4", 2
+        args.tools, args.tarball_mib, args.sources_reps = 3, 1, 1
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
     args.fleet_sizes = [int(s) for s in args.fleet_sizes.split(",") if s]
     args.only = set(args.only.split(","))
@@ -633,10 +727,13 @@ def main(argv=None):
     # the tools' tarballs (specs/NAME/sources) from tests/data/upstream, never the network
     from cluster_testkit.upstream import use_test_cache
     use_test_cache(os.path.join(args.workdir, "cluster-repo-cache"))
-    site = Site(args.workdir)
+    site = Site(args.workdir) if args.only - {"9"} else None     # figure 9 needs no site
     rows = []
     try:
-        site.setup()
+        if site is not None:
+            site.setup()
+        if "9" in args.only:
+            rows += figure_9(args.workdir, args.tools, args.tarball_mib, args.sources_reps, dict(os.environ))
         if "1" in args.only:
             rows += figure_1(site, args.load_reps)
         if "2" in args.only:
@@ -654,7 +751,8 @@ def main(argv=None):
         if "7" in args.only:
             rows += figure_7(site, args.reps, args.plan_reps, args.count, args.cache_dir)
     finally:
-        site.close()
+        if site is not None:
+            site.close()
     rows.sort(key=lambda r: r.figure)
     print("\n".join("{}: {}".format(k, v) for k, v in info.items()))
     print()

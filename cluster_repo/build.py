@@ -516,6 +516,12 @@ class Builder(object):
         with open(spec, "rb") as handle:
             text = handle.read()
         parts, write_sources = self._sources(name)
+        if os.path.dirname(spec) != self.project.specs_dir:
+            # a tool's MPI families the target lacks (none on the real targets: no part, so
+            # trees built before the target facts existed keep their digests)
+            lacking = ["{}:{}".format(arch, fam) for arch in self.opts.arches
+                       for fam in self.opts.target.mpi_missing(arch)]
+            parts = parts + ([("mpi-without " + " ".join(lacking)).encode()] if lacking else [])
         # Signing alone changes no package (published ones get signed in place, see
         # _sign_published), so a digest taken signed or unsigned counts as the same inputs;
         # cluster-release's .repo file and key are among its sources, so there it counts.
@@ -561,14 +567,48 @@ class Builder(object):
         job["write_sources"](srcdir, version)
         out = os.path.join(work, name + "-out")
         extra = ["--with", "gpgkey"] if self.gpg else []
+        per_arch = dict((arch, self._arch_defines(spec, arch, defines)) for arch in arches)
+        # the SRPM leaves out a family only where no arch built here has it
+        common = dict((k, v) for k, v in per_arch[arches[0]].items() if all(
+            d.get(k) == v for d in per_arch.values()))
         opts.detail("rpmbuild -bs {}".format(os.path.relpath(spec, self.project.root)))
-        written = rpmbuild(spec, "-bs", srpmdir=out, sourcedir=srcdir, defines=defines, extra_args=extra)
+        written = rpmbuild(spec, "-bs", srpmdir=out, sourcedir=srcdir, defines=common, extra_args=extra)
         for arch in arches:
             opts.detail("rpmbuild -bb --target {} {}".format(arch, os.path.relpath(spec, self.project.root)))
-            written += rpmbuild(spec, "-bb", rpmdir=out, sourcedir=srcdir, target=arch, defines=defines,
+            written += rpmbuild(spec, "-bb", rpmdir=out, sourcedir=srcdir, target=arch, defines=per_arch[arch],
                                 extra_args=extra)
-        return dict(job, evr=evr, noarch=noarch, written=written, arches=arches,
+        without = self._mpi_left_out(spec, arches, defines)
+        return dict(job, evr=evr, noarch=noarch, written=written, arches=arches, without=without,
                     native=not noarch and not metapkg.is_generated(spec))
+
+    def _arch_defines(self, spec, arch, defines):
+        """A tool's defines on `arch`: `--without FAMILY` for an MPI family the target
+        does not ship there (targets.Target.mpi)."""
+        if os.path.dirname(spec) == self.project.specs_dir:
+            return defines
+        return dict(defines, **self.opts.target.mpi_without(arch))
+
+    def _mpi_left_out(self, spec, arches, defines):
+        """{family: why} of a tool's NAME-FAMILY subpackages this build leaves out: the
+        target lacks the family on an arch built, or this host lacks its compiler. Each
+        target-lacking one gets its line in the log."""
+        if os.path.dirname(spec) == self.project.specs_dir:
+            return {}
+        target, name = self.opts.target, os.path.basename(spec)[:-len(".spec")]
+        names = set(rpmspec_query(spec, target, "%{name}\\n", arch=arches[0],
+                                  defines=dict((k, v) for k, v in defines.items() if not k.startswith("_without_"))))
+        out = {}
+        for family in mpi.FAMILIES:
+            if mpi.package(name, family) not in names:
+                continue                # not built per MPI family
+            lacking = [arch for arch in arches if family in target.mpi_missing(arch)]
+            if lacking:
+                out[family] = "{} ships no {} on {}".format(target.name, family, ", ".join(lacking))
+                self.opts.log("not built for {}: {} ({})".format(target.name, mpi.package(name, family),
+                                                                  out[family]))
+            elif "_without_" + family in defines:
+                out[family] = "this host has no {} compiler".format(family)
+        return out
 
     def _release_bump(self, spec, name, evr, published):
         """The value of RELEASE_BUMP_MACRO (".N") that makes cluster-release, whose .repo
@@ -616,6 +656,8 @@ class Builder(object):
                  "arches": ["noarch"] if job["noarch"] else list(job["arches"]), "files": sorted(set(files))}
         if job.get("bump"):
             entry["bump"] = job["bump"]         # RELEASE_BUMP_MACRO, for rebuilds of the same inputs
+        if job.get("without"):
+            entry["without"] = sorted(job["without"])   # MPI families left out (closure leaves them out too)
         manifest["packages"][name] = entry
 
     def _published(self, entry):

@@ -48,7 +48,10 @@ def cmd_render(args):
 
 
 def cmd_lint(args):
-    problems = Project(args.project).lint()
+    project = Project(args.project)
+    problems = project.lint()
+    for note in project.lint_notes():
+        _say("note: {}".format(note))
     for problem in problems:
         say.problem(str(problem))
     if problems:
@@ -163,7 +166,7 @@ def cmd_closure(args):
     problems, unbuilt = closure.check_tree(Project(args.project), tree, target, args.arch or CLUSTER_ARCHES,
                                            args.base_repo, manifest)
     if unbuilt:
-        _say("closure: not built in this tree, so not checked: {}".format(", ".join(
+        _say("closure: not checked (not built in this tree, or requiring what was not): {}".format(", ".join(
             "{} ({})".format(name, ", ".join(arches)) for name, arches in sorted(unbuilt.items()))))
     for problem in problems:
         say.problem("closure: {}".format(problem))

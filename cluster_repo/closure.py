@@ -102,12 +102,15 @@ def not_built(manifest, spec_names, arches):
 
 
 def check_tree(project, tree, target, arches, base_urls, manifest=None):
-    """(problems, not built) for the release tree `tree` of `project` built for `target`:
+    """(problems, not checked) for the release tree `tree` of `project` built for `target`:
     check() over the binary packages of every spec meant for each arch (ExclusiveArch,
     ExcludeArch) and built for it, and every role of the tree's default profile. A spec
     the manifest lists as not built for an arch is left out of that arch's check and
     returned as {spec name: [arches]} instead: the host could not build it, nothing in
-    the tree is wrong. Without a manifest every meant spec is checked."""
+    the tree is wrong; so is a metapackage that requires one of its packages there. A
+    tool's MPI family the target does not ship on an arch (targets.Target.mpi), or that
+    the build left out (its manifest entry's "without"), is not built and not missed.
+    Without a manifest every meant spec is checked."""
     from dnf_plugin_cluster.head import publish
 
     from . import compsfile
@@ -121,13 +124,38 @@ def check_tree(project, tree, target, arches, base_urls, manifest=None):
         for arch in arches:
             for name, missing in not_built(manifest, meant[arch], [arch]).items():
                 unbuilt.setdefault(name, []).extend(missing)
+    left_out = set(fam for entry in ((manifest or {}).get("packages") or {}).values()
+                   for fam in entry.get("without", ()))
     names = {}
     for arch in arches:
+        without = dict(target.mpi_without(arch), **dict(("_without_" + fam, "--without-" + fam) for fam in left_out))
         wanted = [spec for spec, stem in zip(specs, stems) if stem in meant[arch] and arch not in unbuilt.get(stem, ())]
-        names[arch] = set(rpmspec_query(wanted, target, "%{name}\\n", arch=arch))
+        names[arch] = set(rpmspec_query(wanted, target, "%{name}\\n", arch=arch, defines=without))
+        missing = [spec for spec, stem in zip(specs, stems) if arch in unbuilt.get(stem, ())]
+        for name in _requiring(project.metapackages, set(rpmspec_query(missing, target, "%{name}\\n", arch=arch,
+                                                                        defines=without)), target.family, arch):
+            names[arch].discard(name)
+            unbuilt.setdefault(name, []).append(arch)
     problems = check(tree, target.releasever, arches, base_urls, names, compsfile.merge(project.comps_docs()),
                      publish.current(tree))
     return problems, unbuilt
+
+
+def _requiring(pkgs, absent, family, arch):
+    """Names of the metapackages (`pkgs`) that require, on that distro family and arch,
+    one of the `absent` names, directly or through another such metapackage."""
+    out, absent = [], set(absent)
+    grew = bool(absent)
+    while grew:
+        grew = False
+        for pkg in pkgs:
+            if pkg.name in absent:
+                continue
+            if any(dep.applies(family, arch) and set(dep.names) & absent for dep in pkg.deps["requires"]):
+                absent.add(pkg.name)
+                out.append(pkg.name)
+                grew = True
+    return sorted(out)
 
 
 class ClosureFailed(ClusterError):

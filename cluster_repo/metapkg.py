@@ -9,6 +9,18 @@ Dependencies are either a string (`name` or `name >= version`) or a mapping:
       arch: [x86_64]         # optional: %ifarch; makes the package arch-specific
       distro: rhel           # optional: %if 0%{?rhel} / 0%{?fedora}
 
+A tool built here per MPI family (specs/NAME/, subpackages NAME-openmpi and NAME-mpich)
+is required in the family the site chose, the one whose cluster-mpi-FAMILY metapackage
+the node has, with `mpi:` in place of `name:` (version, arch and distro as above):
+
+    - mpi: netpipe           # (netpipe-openmpi if cluster-mpi-openmpi)
+                             # (netpipe-mpich if cluster-mpi-mpich)
+
+It becomes one rich conditional per family (cluster_repo.mpi.FAMILIES); a node without
+either family metapackage gets none, so such a definition also requires cluster-mpi
+(which pulls the default flavour). A family a target lacks is simply never chosen there:
+its subpackage is not built for that target (see `cluster-repo lint`'s notes).
+
 A package without arch-conditional dependencies is noarch. `sysusers` entries give
 service accounts fixed ids, so head and compute nodes agree on them:
 
@@ -41,13 +53,15 @@ from dnf_plugin_cluster import yamlsrc
 from dnf_plugin_cluster.errors import ClusterError
 from dnf_plugin_cluster.names import KNOWN_BASEARCHES, check_dep_name, check_name
 
-from . import changelog, owners, spectext, template
+from . import changelog, mpi, owners, spectext, template
 
 FAMILIES = ("rhel", "fedora")
 DEP_KINDS = ("requires", "recommends", "suggests", "supplements", "conflicts", "obsoletes", "provides")
 TOP_KEYS = ("name", "version", "release", "summary", "description", "license", "url", "owners",
             "changelog", "sysusers") + DEP_KINDS
 VERSION_RE = re.compile(r"(=|>=|<=|>|<) *([0-9A-Za-z._+~^:-]+)\Z")
+#: the dependency kinds an `mpi:` entry may appear in (a family's build is pulled in, never provided)
+MPI_KINDS = ("requires", "recommends", "suggests", "supplements")
 EVR_FIELD_RE = re.compile(r"[0-9A-Za-z._+~^]+\Z")
 GENERATED_MARK = "# Generated from "
 SPEC_TEMPLATE = "metapackage.spec.in"
@@ -64,13 +78,14 @@ MAX_LENGTHS = {"name": 100, "version": 64, "release": 32}
 
 
 class Dep(object):
-    def __init__(self, names, version=None, cond=None, arches=(), distro=None, line=None):
+    def __init__(self, names, version=None, cond=None, arches=(), distro=None, line=None, mpi_family=None):
         self.names = names          # one name, or the alternatives of any_of
         self.version = version
         self.cond = cond
         self.arches = tuple(arches)
         self.distro = distro
         self.line = line
+        self.mpi_family = mpi_family    # the family of an `mpi:` entry's expansion
 
     def expression(self):
         if len(self.names) > 1:
@@ -150,23 +165,30 @@ class Metapackage(object):
 
 
 def _dep_from(item, path, line, kind):
+    """The Deps of one entry: one, or one per MPI family for an `mpi:` entry."""
     if isinstance(item, str):
         parts = item.split(None, 1)
         if not parts:
             raise ClusterError("empty {} entry".format(kind), path, line)
         version = parts[1].strip() if len(parts) > 1 else None
-        dep = Dep([parts[0]], version, line=line)
+        deps = [Dep([parts[0]], version, line=line)]
     elif isinstance(item, yamlsrc.Map):
         check = yamlsrc.Checker(item, path, "{} entry".format(kind))
-        check.keys(optional=("name", "any_of", "version", "if", "arch", "distro"))
-        if ("name" in item) == ("any_of" in item):
-            check.fail("a {} entry needs exactly one of 'name' or 'any_of'".format(kind))
+        check.keys(optional=("name", "any_of", "mpi", "version", "if", "arch", "distro"))
+        if len([key for key in ("name", "any_of", "mpi") if key in item]) != 1:
+            check.fail("a {} entry needs exactly one of 'name', 'any_of' or 'mpi'".format(kind))
         if "any_of" in item:
             names = check.get("any_of", list)
             if len(names) < 2 or not all(isinstance(n, str) for n in names):
                 check.fail("'any_of' needs two or more package names", "any_of")
             if "version" in item:
                 check.fail("'version' cannot be combined with 'any_of'", "version")
+        elif "mpi" in item:
+            if kind not in MPI_KINDS:
+                check.fail("'mpi' pulls in a tool's MPI build: {} only".format(", ".join(MPI_KINDS)), "mpi")
+            if "if" in item:
+                check.fail("'if' cannot be combined with 'mpi' (the condition is the site's MPI family)", "if")
+            names = [check.get("mpi", str)]
         else:
             names = [check.get("name", str)]
         arch = check.get("arch", (str, list), [])
@@ -177,17 +199,27 @@ def _dep_from(item, path, line, kind):
         distro = check.get("distro", str)
         if distro is not None and distro not in FAMILIES:
             check.fail("'distro' must be one of {}".format(", ".join(FAMILIES)), "distro")
-        dep = Dep(list(names), check.get("version", str), check.get("if", str), arches, distro, line)
+        version = check.get("version", str)
+        if "mpi" in item:
+            try:
+                check_dep_name(names[0])
+            except ClusterError as err:
+                raise ClusterError("{}: {}".format(kind, err.bare), path, line)
+            deps = [Dep([mpi.package(names[0], family)], version, mpi.CHOICE.format(family), arches, distro, line,
+                        mpi_family=family) for family in mpi.FAMILIES]
+        else:
+            deps = [Dep(list(names), version, check.get("if", str), arches, distro, line)]
     else:
         raise ClusterError("{} entries are package names or mappings".format(kind), path, line)
-    for name in dep.referenced():
-        try:
-            check_dep_name(name)
-        except ClusterError as err:
-            raise ClusterError("{}: {}".format(kind, err.bare), path, line)
-    if dep.version is not None and not VERSION_RE.match(dep.version):
-        raise ClusterError("{}: version '{}' must look like '>= 1.2'".format(kind, dep.version), path, line)
-    return dep
+    for dep in deps:
+        for name in dep.referenced():
+            try:
+                check_dep_name(name)
+            except ClusterError as err:
+                raise ClusterError("{}: {}".format(kind, err.bare), path, line)
+        if dep.version is not None and not VERSION_RE.match(dep.version):
+            raise ClusterError("{}: version '{}' must look like '>= 1.2'".format(kind, dep.version), path, line)
+    return deps
 
 
 def _sysusers(items, path):
@@ -336,7 +368,8 @@ def load(path):
         pkg.changelog = changelog.load(check.get("changelog", list), path, pkg.evr)
     for kind in DEP_KINDS:
         items = check.get(kind, list, yamlsrc.Seq())
-        pkg.deps[kind] = [_dep_from(item, path, items.item_line(i), kind) for i, item in enumerate(items)]
+        pkg.deps[kind] = [dep for index, item in enumerate(items)
+                          for dep in _dep_from(item, path, items.item_line(index), kind)]
         seen = {}
         for dep in pkg.deps[kind]:
             key = (dep.expression(), dep.arches, dep.distro)

@@ -20,6 +20,8 @@ import shutil
 from .rpmbuild import host_is_rpm_based
 
 FAMILIES = ("openmpi", "mpich")
+#: the metapackage by which a site chooses its family (metapackages/cluster-mpi-FAMILY.yaml)
+CHOICE = "cluster-mpi-{}"
 #: the family's programs as Debian names them (update-alternatives picks one unsuffixed)
 DEBIAN_PROGRAMS = ("mpicc", "mpicxx", "mpifort", "mpif90", "mpirun", "mpiexec")
 #: what `module load mpi/FAMILY-ARCH` sets on Fedora/EL (its module file), ARCH expanded by rpm
@@ -37,6 +39,11 @@ MODULE_VARS = (
 #: Automatic ELF dependencies of test-world binaries name Debian's libraries, which no
 #: RPM provides: they are left out there (a target's builder keeps them).
 TEST_WORLD_REQUIRES_EXCLUDE = r"^(lib.*\.so.*|ld-linux.*|rtld\(.*\))$"
+
+
+def package(tool, family):
+    """The subpackage of `tool` built with `family`, as the MPI guidelines name it."""
+    return "{}-{}".format(tool, family)
 
 
 def debian_compiler(family):

@@ -7,8 +7,8 @@ import subprocess
 import dnf_plugin_cluster
 from dnf_plugin_cluster.errors import ClusterError
 
-from . import basepkgs, compsfile, metapkg, owners, tools
-from .targets import get_target
+from . import basepkgs, compsfile, metapkg, mpi, owners, tools
+from .targets import TARGETS, get_target
 
 # One target per distro family is enough to ask a hand-written spec what it provides.
 FAMILY_TARGETS = {"rhel": "el9", "fedora": "fc41"}
@@ -206,6 +206,36 @@ class Project(object):
         except ClusterError as err:
             problems.append(err)
         return problems
+
+    def lint_notes(self):
+        """What lint tells without calling it a problem: for every target that lacks an
+        MPI family on a cluster arch (targets.Target.mpi), one line per tool built per
+        family saying that subpackage is not built there, and why."""
+        from dnf_plugin_cluster.names import CLUSTER_ARCHES
+        lacking = []            # (target, family, [arches])
+        for name in sorted(TARGETS):
+            target = TARGETS[name]
+            for family in mpi.FAMILIES:
+                arches = [arch for arch in CLUSTER_ARCHES if family in target.mpi_missing(arch)]
+                if arches:
+                    lacking.append((target, family, arches))
+        notes = []
+        if not lacking:
+            return notes
+        probe = get_target(FAMILY_TARGETS["rhel"])
+        for tool in self.tools():
+            try:
+                names = set(rpmspec_query(tool.spec, probe, "%{name}\\n"))
+            except ClusterError:
+                continue        # lint reports the spec itself
+            for target, family, arches in lacking:
+                package = mpi.package(tool.name, family)
+                if package in names:
+                    notes.append("{}: {} is not built for {} ({}): {} ships no {} there (cluster_repo/targets.py); "
+                                 "nodes of that target choose another MPI family".format(
+                                     os.path.relpath(tool.spec, self.root), package, target.name,
+                                     ", ".join(arches), target.name, family))
+        return notes
 
     def _lint_tools(self):
         problems = []

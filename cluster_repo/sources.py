@@ -68,25 +68,31 @@ class Job(object):
 
 def plan(project, names, opts, target):
     """(jobs to download, files already cached and verified): ClusterError for an
-    unknown tool, a bad sources file, a tarball with no address."""
+    unknown tool, a bad sources file, a tarball with no address, a cached file that does
+    not match. The tools are looked at side by side (opts.jobs): each spec parsed once
+    (rpmspec), each cached file hashed (hashlib works outside the GIL)."""
     tools = project.tools()
     known = set(t.name for t in tools)
     for name in names:
         if name not in known:
             raise ClusterError("no tool named '{}' (a tool is specs/NAME/NAME.spec)".format(name))
-    jobs, cached = [], []
-    for tool in tools:
-        if names and tool.name not in names:
-            continue
-        problems = tool.problems(target)      # bad lines, a Source without a line: lint's words
+    selected = [tool for tool in tools if not names or tool.name in names]
+
+    def inspect(tool):
+        entries = tool.entries()                # a bad line first, as lint says it
+        spec_sources = tool.spec_sources(target)
+        problems = tool.problems(target, spec_sources)  # a Source without a line: lint's words
         if problems:
             raise problems[0]
-        entries = tool.entries()
-        urls = {}
-        if entries and not opts.lookaside_url:
-            urls = dict((src.filename, src.url) for src in tool.spec_sources(target))
-        for entry in entries:
-            if lookaside.verified(opts.cache, tool.name, entry) is not None:
+        return [(entry, lookaside.verified(opts.cache, tool.name, entry) is not None) for entry in entries], \
+            dict((src.filename, src.url) for src in spec_sources)
+
+    with concurrent.futures.ThreadPoolExecutor(max(1, min(opts.jobs, len(selected)))) as pool:
+        looked = list(pool.map(inspect, selected))      # the first tool's error, in tool order
+    jobs, cached = [], []
+    for tool, (entries, urls) in zip(selected, looked):
+        for entry, is_cached in entries:
+            if is_cached:
                 cached.append(entry)
                 opts.detail("already verified in the cache: {} ({})".format(entry.filename, tool.name))
                 continue

@@ -26,6 +26,8 @@ import subprocess
 
 from dnf_plugin_cluster.errors import ClusterError
 
+from .mpi import FAMILIES as MPI_FAMILIES
+
 #: Directory layout of every Fedora/EL target (rpm as Red Hat configures it, plus redhat-rpm-config).
 REDHAT_PATHS = {
     "_usr": "/usr",
@@ -173,6 +175,15 @@ USERGROUP_NONE = {"__sysusers_path": "^$", "_use_weak_usergroup_deps": "1"}
 USERGROUP_WEAK = {"_use_weak_usergroup_deps": "1"}
 
 
+#: The MPI families (cluster_repo.mpi.FAMILIES) a target's distribution ships, and on
+#: which arches: Open MPI and MPICH (openmpi-devel, mpich-devel) are in the AppStream of
+#: EL8, EL9 and EL10 and in Fedora, on x86_64 and aarch64 alike. A target without a
+#: family on an arch builds its tools `--without FAMILY` there: the NAME-FAMILY
+#: subpackage is not built, `cluster-repo lint` says so in a note, and the closure check
+#: does not miss it.
+MPI_EVERYWHERE = {"openmpi": ("x86_64", "aarch64"), "mpich": ("x86_64", "aarch64")}
+
+
 def _python_macros(version, shebang_flags, shebang):
     nodots = version.replace(".", "")
     return {
@@ -259,7 +270,7 @@ def bytecode_macros(python3_version, host_version):
 class Target(object):
     def __init__(self, name, family, releasever, python3_version, rpm, systemd, shebang_flags,
                  sbin_merged=False, native_sysusers=False, shebang="/usr/bin/python3", payload="w19.zstdio",
-                 usergroup_deps=USERGROUP_NONE):
+                 usergroup_deps=USERGROUP_NONE, mpi=MPI_EVERYWHERE):
         self.name = name
         self.family = family                  # "rhel" or "fedora"
         self.releasever = releasever          # what $releasever is on such a host
@@ -268,6 +279,7 @@ class Target(object):
         self.rpm_version = rpm
         self.systemd_version = systemd
         self.sbin_merged = sbin_merged
+        self.mpi = dict(mpi)                  # MPI family -> the arches that ship it
         macros = dict(REDHAT_PATHS)
         macros.update(SYSTEMD_PATHS)
         macros.update(SYSTEMD_V239 if systemd < 249 else SYSTEMD_HELPER)
@@ -287,6 +299,15 @@ class Target(object):
         """Every macro to --define for this target (names ending in "()" are parametric;
         multi-line bodies keep their trailing backslashes, as in a macro file)."""
         return dict(self._macros, **host_macros(self.python3_version))
+
+    def mpi_missing(self, arch):
+        """The MPI families this target does not ship on `arch`."""
+        return [fam for fam in MPI_FAMILIES if arch not in self.mpi.get(fam, ())]
+
+    def mpi_without(self, arch):
+        """rpmbuild defines that leave out, on `arch`, the families the target lacks there
+        (a tool's `%bcond_without FAMILY`)."""
+        return dict(("_without_" + fam, "--without-" + fam) for fam in self.mpi_missing(arch))
 
     def __repr__(self):
         return "Target({})".format(self.name)

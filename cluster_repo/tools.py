@@ -75,12 +75,14 @@ class Tool(object):
                 out.append(SpecSource(tag, match.group("value"), raw_lines.get(tag.lower())))
         return out
 
-    def problems(self, target):
+    def problems(self, target, sources=None):
         """ClusterErrors: bad sources lines, a Source with neither a file beside the
-        spec nor a sources line, a sources line no Source names."""
+        spec nor a sources line, a sources line no Source names. `sources`: the spec's
+        [SpecSource] when the caller parsed it already (spec_sources)."""
         try:
             entries = self.entries()
-            sources = self.spec_sources(target)
+            if sources is None:
+                sources = self.spec_sources(target)
         except ClusterError as err:
             return [err]
         listed = dict((e.filename, e) for e in entries)
