@@ -14,7 +14,7 @@ import libdnf.transaction as lt
 from ..errors import ClusterError
 from ..files import escapes_root, in_root, read_text, replace_file
 from ..plan import compare_evr, format_evr, parse_evr
-from . import Backend, FreshResolver, Item, Locked
+from . import LOCAL_REPO, Backend, FreshResolver, Item, Locked
 
 logger = logging.getLogger("dnf.plugin.cluster")
 
@@ -249,8 +249,8 @@ class Dnf4Backend(Backend):
         return sorted(nevra(p.name, p.evr, p.arch)
                       for p in self.base.sack.query().installed().filterm(name=sorted(names)))
 
-    def fresh_resolver(self, arch, hide=(), enable=(), optional=()):
-        return Dnf4Fresh(self, arch, hide, enable, optional)
+    def fresh_resolver(self, arch, hide=(), enable=(), optional=(), local=None):
+        return Dnf4Fresh(self, arch, hide, enable, optional, local)
 
     def needs(self, name, among):
         installed = self.base.sack.query().installed()
@@ -638,7 +638,7 @@ class Dnf4Fresh(FreshResolver):
     sets up `--installroot=EMPTY --forcearch=ARCH` with this host's dnf.conf and
     .repo files: what a fresh node of ARCH would resolve (see Backend.fresh_resolver)."""
 
-    def __init__(self, backend, arch, hide, enable, optional):
+    def __init__(self, backend, arch, hide, enable, optional, local=None):
         import tempfile
         import dnf
         head = backend.base.conf
@@ -684,6 +684,11 @@ class Dnf4Fresh(FreshResolver):
                     repo._repo.setSyncStrategy(dnf.repo.SYNC_ONLY_CACHE)
                 else:
                     repo._repo.expire()                # never a stale build from this host's cache
+            if local:
+                repo = self.base.repos.add_new_repo(LOCAL_REPO, conf, baseurl=["file://" + os.path.abspath(local)])
+                repo.enable()
+                repo.skip_if_unavailable = False
+                repo._repo.expire()
             try:
                 self.base.fill_sack(load_system_repo=False, load_available_repos=True)
             except dnf.exceptions.Error as err:

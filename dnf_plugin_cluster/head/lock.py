@@ -35,10 +35,13 @@ def excluded(name, patterns):
     return any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
-def resolve(backend, draft, arches, excludes=(), log=None):
+def resolve(backend, draft, arches, excludes=(), log=None, local=None):
     """{role: {arch: [backends.Locked]}}: every role's fresh-node set on every arch of
     `arches` that it has, minus the names left unpinned. One empty root per arch and
-    channel; stable roles never see the testing repository, testing roles do."""
+    channel; stable roles never see the testing repository, testing roles do. `local`:
+    {arch: repository directory} of the site-local RPMs this publish indexes
+    (publish.SiteTree.local_repos()), seen by every channel's resolver of that arch."""
+    local = local or {}
     log = log or (lambda text: None)
     patterns = list(profile.LOCK_EXCLUDE) + list(excludes)
     installonly = set(backend.installonly())
@@ -58,7 +61,8 @@ def resolve(backend, draft, arches, excludes=(), log=None):
                     hide, enable = ((), (testing,)) if channel == "testing" else ((testing,), ())
                     try:
                         resolvers[channel] = backend.fresh_resolver(arch, hide=hide, enable=enable,
-                                                                    optional=(SITE_PROFILE_REPO,))
+                                                                    optional=(SITE_PROFILE_REPO,),
+                                                                    local=local.get(arch))
                     except ClusterError as err:
                         raise ClusterError("publish --lock for {}: {}".format(arch, err))
                 try:

@@ -31,7 +31,7 @@ class PackagesMixin(object):
             return []
         return sorted(nevra(p.get_name(), p.get_evr(), p.get_arch()) for p in self._installed(names))
 
-    def fresh_resolver(self, arch, hide=(), enable=(), optional=()):
+    def fresh_resolver(self, arch, hide=(), enable=(), optional=(), local=None):
         from ...errors import ClusterError
         raise ClusterError("publish --lock resolves fresh nodes through dnf 4 for now: run `dnf cluster-master "
                            "publish --lock` (dnf 4) or `dnf-cluster --backend dnf4 master publish --lock`")
