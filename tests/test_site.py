@@ -693,6 +693,8 @@ def test_site_local_rpms_are_indexed_locked_and_installed_from_one_publish(site,
         assert installed["site-lib"] == "0:1.0-1.el9.{}".format(arch), arch
         assert node.dnf("cluster-node", "status").rc == 0
     assert "Nothing changed" in site.publish("--lock").out          # all indexed: nothing left to do
+    cache = site.master.path("var/cache/dnf")
+    assert not [n for n in os.listdir(cache) if n.startswith("cluster-site-local")]      # nothing left behind
 
 
 def test_a_site_local_package_missing_for_an_arch_is_refused_naming_that_arch(site, tmp_path):

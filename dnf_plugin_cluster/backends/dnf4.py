@@ -689,6 +689,9 @@ class Dnf4Fresh(FreshResolver):
                 repo.enable()
                 repo.skip_if_unavailable = False
                 repo._repo.expire()
+                # what dnf caches of it (per temporary baseurl) goes with the resolver (close())
+                self._local_cache = [repo._repo.getCachedir(), os.path.join(conf.cachedir, LOCAL_REPO + ".solv"),
+                                     os.path.join(conf.cachedir, LOCAL_REPO + "-*.solvx")]
             try:
                 self.base.fill_sack(load_system_repo=False, load_available_repos=True)
             except dnf.exceptions.Error as err:
@@ -728,9 +731,18 @@ class Dnf4Fresh(FreshResolver):
         return sorted(out, key=lambda p: (p.name, p.arch))
 
     def close(self):
+        import glob
         import shutil
         base = getattr(self, "base", None)
         if base is not None:
             base.close()
             self.base = None
         shutil.rmtree(self.root, ignore_errors=True)
+        cache = getattr(self, "_local_cache", None) or []
+        if cache:
+            shutil.rmtree(cache[0], ignore_errors=True)
+            for path in [p for pattern in cache[1:] for p in glob.glob(pattern)]:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
