@@ -109,7 +109,7 @@ class MemoryBackend(Backend):
         from dnf_plugin_cluster.profile import nevra
         return sorted(nevra(p.name, p.evr, p.arch) for n, p in self.system.items() if n in set(names))
 
-    def fresh_resolver(self, arch, hide=(), enable=(), optional=()):
+    def fresh_resolver(self, arch, hide=(), enable=(), optional=(), local=None):
         return _MemoryFresh(self)
 
     def needs(self, name, among):

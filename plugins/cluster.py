@@ -20,6 +20,19 @@ class Cluster(dnf.Plugin):
                 if command.aliases[0] not in cli.cli_commands:
                     cli.register_command(command)
 
+    def sack(self):
+        """Plain dnf commands in an image root (`dnf --installroot=IMG upgrade` with this
+        host's configuration) keep the image's version locks, which dnf's versionlock
+        plugin does not read there (Dnf4Backend.apply_image_locks). Nothing on a live node."""
+        if (self.base.conf.installroot or "/").rstrip("/") == "":
+            return
+        from dnf_plugin_cluster.backends.dnf4 import Dnf4Backend
+        from dnf_plugin_cluster.errors import ClusterError
+        try:
+            Dnf4Backend(self.base, self.cli).apply_image_locks()
+        except ClusterError as err:
+            raise dnf.exceptions.Error(str(err))
+
     @classmethod
     def read_config(cls, conf):
         """dnf's own reading, but an `enabled` that is no boolean is one line naming the

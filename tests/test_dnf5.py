@@ -269,6 +269,40 @@ def test_dnf5_pins_never_go_through_a_link_out_of_the_root(site, make_node):
     assert node.installed()["openmpi"].startswith("0:4.1.5-1.el9.")
 
 
+def test_dnf5_plain_upgrade_and_distro_sync_in_an_image_root_keep_the_images_pins(site, make_node, world):
+    """`dnf5 --installroot=IMG` reads the image's own versionlock.toml (libdnf5's
+    PackageSack::get_versionlock_config: the installroot's, unless --use-host-config):
+    the pins a sync wrote there hold for plain `upgrade` and `distro-sync` run from the
+    host; the host's own versionlock.toml is never written."""
+    pins = site.publish("--lock", *HOLD_BACK_OPENMPI, "--json").json["locked"]["compute"]["x86_64"]
+    assert pins["openmpi"] == "4.1.5-1.el9"
+    host_toml = world.chroot.path("/etc/dnf/versionlock.toml")
+
+    def host_lock():
+        if not os.path.lexists(host_toml):
+            return None
+        with open(host_toml, "rb") as handle:
+            return handle.read()
+    before = host_lock()
+    image = make_node("image")
+    plugin(image, "-y", "sync")
+    assert image.installed()["openmpi"].startswith("0:4.1.5-1.el9.")
+    assert locks(image)[1] == pins and host_lock() == before
+
+    # without the image's lock file, a plain upgrade would move the pinned build
+    toml = image.path("etc/dnf/versionlock.toml")
+    os.rename(toml, toml + ".aside")
+    try:
+        would = image.dnf5("--assumeno", "upgrade", check=False)
+    finally:
+        os.rename(toml + ".aside", toml)
+    assert "openmpi" in would.out and "4.1.6-1.el9" in would.out, would
+    for command in ("upgrade", "distro-sync"):
+        image.dnf5("-y", command)
+        assert image.installed()["openmpi"].startswith("0:4.1.5-1.el9."), command
+    assert plugin(image, "status").rc == 0 and host_lock() == before
+
+
 @pytest.mark.parametrize("door", sorted(DOORS))
 def test_dnf5_hand_installed_packages_survive(site, make_node, door):
     sync = DOORS[door]

@@ -643,3 +643,84 @@ def test_the_head_node_configuration_makes_publish_work_bare(site):
     assert "Published generation 3" in relocked.out and "Roles from" not in relocked.out, relocked
     with open(os.path.join(site.tree, "generations", "0003.json")) as handle:
         assert "tmux" in json.load(handle)["profile"]["roles"]["compute"]["arches"]["x86_64"]["packages"]
+
+
+def _drop(site, tmp_path, arch, packages, build_arch=None):
+    """Build `packages` (cluster_testkit.extra.Pkg) for `build_arch` (default `arch`)
+    and drop the RPMs into the site repository's <arch>/Packages/, as an admin does."""
+    from cluster_testkit.extra import build_repo
+    out = build_repo(str(tmp_path / "built-{}-{}".format(arch, len(os.listdir(str(tmp_path))))), packages,
+                     arch=build_arch or arch)
+    names = []
+    for name in sorted(os.listdir(out)):
+        if name.endswith(".rpm"):
+            shutil.copy2(os.path.join(out, name), os.path.join(site.tree, arch, "Packages", name))
+            names.append(name)
+    return names
+
+
+def _indexed(site, arch):
+    """File names of the packages an arch repository of the site indexes (primary.xml)."""
+    from dnf_plugin_cluster.head import repodata
+    from dnf_plugin_cluster import mdfile
+    location = repodata.location(os.path.join(site.tree, arch, "repodata"), "primary")
+    root = ET.fromstring(mdfile.read_bounded(location, 1 << 24, "primary"))
+    common = "{http://linux.duke.edu/metadata/common}"
+    return set(os.path.basename(p.find(common + "location").get("href")) for p in root.findall(common + "package"))
+
+
+def test_site_local_rpms_are_indexed_locked_and_installed_from_one_publish(site, tmp_path):
+    """RPMs dropped into the site repository's <arch>/Packages/ are what one `publish
+    --lock` resolves with, locks and indexes (a noarch one in every arch): a role listing
+    them publishes in one go and nodes of both arches install them at once."""
+    from cluster_testkit.extra import Pkg
+    tool = _drop(site, tmp_path, "x86_64", [Pkg("site-tool", files=["/opt/site/tool"])])       # noarch
+    _drop(site, tmp_path, "x86_64", [Pkg("site-lib", files=["/opt/site/lib"], noarch=False)])
+    _drop(site, tmp_path, "aarch64", [Pkg("site-lib", files=["/opt/site/lib"], noarch=False)])
+    site.edit_role("compute", "packages: [cluster-apps-bio]", "packages: [cluster-apps-bio, site-tool, site-lib]")
+    locked = site.publish("--lock", "--json").json
+    assert locked["generation"] == 2
+    for arch in ("x86_64", "aarch64"):
+        pins = locked["locked"]["compute"][arch]
+        assert pins["site-tool"] == "1.0-1.el9" and pins["site-lib"] == "1.0-1.el9", (arch, pins)
+        assert tool[0] in _indexed(site, arch), arch                 # the noarch RPM: in every arch
+    assert os.path.isfile(os.path.join(site.tree, "aarch64", "Packages", tool[0]))
+    for arch in ("x86_64", "aarch64"):
+        node = site.node("node-" + arch, arch=arch)
+        node.dnf("-y", "cluster-node", "sync")
+        installed = node.installed()
+        assert installed["site-tool"] == "0:1.0-1.el9.noarch", arch
+        assert installed["site-lib"] == "0:1.0-1.el9.{}".format(arch), arch
+        assert node.dnf("cluster-node", "status").rc == 0
+    assert "Nothing changed" in site.publish("--lock").out          # all indexed: nothing left to do
+    cache = site.master.path("var/cache/dnf")
+    assert not [n for n in os.listdir(cache) if n.startswith("cluster-site-local")]      # nothing left behind
+
+
+def test_a_site_local_package_missing_for_an_arch_is_refused_naming_that_arch(site, tmp_path):
+    """A package whose only build lies in aarch64/Packages is refused for x86_64 (not for
+    the arch that has it); a file rpm cannot read is one line naming it; nothing is
+    published either time."""
+    from cluster_testkit.extra import Pkg
+    _drop(site, tmp_path, "aarch64", [Pkg("arm-only", files=["/opt/site/arm"], noarch=False)])
+    site.edit_role("compute", "packages: [cluster-apps-bio]", "packages: [cluster-apps-bio, arm-only]")
+    before = tree_snapshot(site.www, "site")
+    for extra in ((), ("--lock",)):
+        result = site.master.dnf("cluster-master", "publish", "--roles", site.roles, "--repo-dir", site.tree,
+                                 *extra, check=False)
+        errors = [l for l in result.err.splitlines() if l.startswith("Error:")]
+        assert result.rc == 1 and len(errors) == 1 and "Traceback" not in result.err, result
+        assert errors[0].endswith("compute.yaml:4: role 'compute': package 'arm-only' is not available for "
+                                  "x86_64"), errors
+    assert tree_snapshot(site.www, "site") == before
+
+    bad = os.path.join(site.tree, "x86_64", "Packages", "broken-1.0-1.noarch.rpm")
+    with open(bad, "w") as handle:
+        handle.write("not an rpm\n")
+    result = site.master.dnf("cluster-master", "publish", "--roles", site.roles, "--repo-dir", site.tree,
+                             check=False)
+    errors = [l for l in result.err.splitlines() if l.startswith("Error:")]
+    assert result.rc == 1 and len(errors) == 1 and "Traceback" not in result.err, result
+    assert errors[0].startswith("Error: {}: not an RPM package rpm can read".format(bad)), errors
+    os.unlink(bad)
+    assert tree_snapshot(site.www, "site") == before

@@ -243,3 +243,67 @@ def test_the_cluster_block_is_found_however_it_is_damaged(lines, damaged):
     assert (problem is not None) == damaged
     if damaged:
         assert problem.startswith("the cluster's block in it is damaged (")
+
+
+def _with_host_config(site, tmp_path):
+    """An image root maintained from the head node as the README's `--node-command` does
+    it: `dnf --installroot=IMG` with the host's plugin configuration (a pluginconfpath
+    outside the image, whose versionlock.conf names the host's own list), the image
+    holding python3-dnf-plugin-versionlock's files as the package ships them.
+    Returns (image, host_dnf(*args, **kwargs), the host's list)."""
+    image = site.node("compute")
+    image.write("etc/dnf/plugins/versionlock.conf", "[main]\nenabled = 1\n"
+                "locklist = /etc/dnf/plugins/versionlock.list\n")
+    host = tmp_path / "host-plugins"
+    host.mkdir()
+    host_list = host / "versionlock.list"
+    host_list.write_text("")
+    (host / "versionlock.conf").write_text("[main]\nenabled = 1\nlocklist = {}\n".format(host_list))
+    (host / "cluster.conf").write_text("[main]\nenabled = 1\nrole = master\n")
+
+    def host_dnf(*args, **kwargs):
+        argv = ["--setopt=pluginconfpath={}".format(host) if a.startswith("--setopt=pluginconfpath=") else a
+                for a in image.dnf_args(*args)]
+        return image.run(argv, **kwargs)
+    return image, host_dnf, host_list
+
+
+def test_plain_dnf_in_an_image_root_with_the_hosts_configuration_keeps_the_images_pins(site, tmp_path):
+    """dnf 4's versionlock plugin reads the host's list whatever the installroot; the
+    cluster plugin, loaded on every dnf command, applies the image's own list there, so
+    `upgrade` and `distro-sync` leave the pinned builds; `--disableplugin=versionlock`
+    lifts the image's locks as it lifts the host's."""
+    pins = site.publish("--lock", *HOLD_BACK_OPENMPI, "--json").json["locked"]["compute"]["x86_64"]
+    assert pins["openmpi"] == "4.1.5-1.el9"
+    image, host_dnf, host_list = _with_host_config(site, tmp_path)
+    host_dnf("-y", "cluster-node", "sync")
+    assert image.installed()["openmpi"].startswith("0:4.1.5-1.el9.")
+    assert "openmpi-0:4.1.5-1.el9.*" in block(image) and host_list.read_text() == ""
+
+    # the host's configuration alone (without the cluster plugin) moves the pinned build
+    would = host_dnf("--disableplugin=cluster", "--assumeno", "upgrade", check=False)
+    assert "openmpi" in would.out and "4.1.6-1.el9" in would.out, would
+    for command in ("upgrade", "distro-sync"):
+        result = host_dnf("-y", command)
+        assert "4.1.6-1.el9" not in result.out, result
+        assert image.installed()["openmpi"].startswith("0:4.1.5-1.el9."), command
+    assert host_dnf("cluster-node", "status").rc == 0
+    lifted = host_dnf("--disableplugin=versionlock", "--assumeno", "upgrade", check=False)
+    assert "openmpi" in lifted.out and "4.1.6-1.el9" in lifted.out, lifted
+    assert host_list.read_text() == ""
+
+
+def test_a_hostile_image_versionlock_list_stops_a_plain_dnf_command_in_one_line(site, tmp_path):
+    """The image's list is a file of the root: a link (here to /dev/zero) is not followed
+    by a plain `dnf --installroot=IMG upgrade` either; one line, nothing changed."""
+    site.publish("--lock", *HOLD_BACK_OPENMPI)
+    image, host_dnf, _ = _with_host_config(site, tmp_path)
+    host_dnf("-y", "cluster-node", "sync")
+    before = image.installed()
+    rel = "etc/dnf/plugins/versionlock.list"
+    os.remove(image.path(rel))
+    _link_to_zero(image.path(rel))
+    result = host_dnf("-y", "upgrade", check=False, timeout=300)
+    assert result.rc == 1 and errors(result) == [
+        "Error: {}: refusing to follow a symbolic link".format(image.path(rel))], result
+    assert "Traceback" not in result.err and image.installed() == before

@@ -49,6 +49,11 @@ class Locked(object):
         return out
 
 
+#: The repository a fresh resolver sees `local` RPMs in (Backend.fresh_resolver()): the
+#: site-local packages a publish is about to index in the site repository.
+LOCAL_REPO = "cluster-site-local"
+
+
 class FreshResolver(object):
     """Backend.fresh_resolver()'s answer: one empty root of one arch, resolved again
     for each set asked."""
@@ -183,13 +188,14 @@ class Backend(object):
         `names` (profile.nevra(); every installed build of each)."""
         raise NotImplementedError
 
-    def fresh_resolver(self, arch, hide=(), enable=(), optional=()):
+    def fresh_resolver(self, arch, hide=(), enable=(), optional=(), local=None):
         """What a fresh, empty node of `arch` would install, as a FreshResolver: this
         host's repository configuration (its enabled repositories, plus `enable`, minus
         `hide`; those in `optional` may be missing, e.g. the site repository before its
         first publish) read for `arch` (--forcearch), metadata refreshed (unless the
-        command runs from the cache only), in a throwaway empty installroot. Nothing is
-        ever installed. The caller closes it."""
+        command runs from the cache only), in a throwaway empty installroot; `local`, a
+        directory with repodata (the site-local RPMs a publish is about to index), as
+        one more repository. Nothing is ever installed. The caller closes it."""
         raise NotImplementedError
 
     def needs(self, name, among):

@@ -14,7 +14,7 @@ import libdnf.transaction as lt
 from ..errors import ClusterError
 from ..files import escapes_root, in_root, read_text, replace_file
 from ..plan import compare_evr, format_evr, parse_evr
-from . import Backend, FreshResolver, Item, Locked
+from . import LOCAL_REPO, Backend, FreshResolver, Item, Locked
 
 logger = logging.getLogger("dnf.plugin.cluster")
 
@@ -249,8 +249,8 @@ class Dnf4Backend(Backend):
         return sorted(nevra(p.name, p.evr, p.arch)
                       for p in self.base.sack.query().installed().filterm(name=sorted(names)))
 
-    def fresh_resolver(self, arch, hide=(), enable=(), optional=()):
-        return Dnf4Fresh(self, arch, hide, enable, optional)
+    def fresh_resolver(self, arch, hide=(), enable=(), optional=(), local=None):
+        return Dnf4Fresh(self, arch, hide, enable, optional, local)
 
     def needs(self, name, among):
         installed = self.base.sack.query().installed()
@@ -453,7 +453,10 @@ class Dnf4Backend(Backend):
         admin, _, problem = self._split_versionlock(self._read_versionlock(path))
         if problem:
             logger.warning("Warning: %s: %s; the admin's lines are kept, a sync rewrites the block", path, problem)
-        entries = [l.strip() for l in admin if l.strip() and not l.lstrip().startswith("#")]
+        self._apply_locks([l.strip() for l in admin if l.strip() and not l.lstrip().startswith("#")])
+
+    def _apply_locks(self, entries):
+        """The versionlock plugin's sack() hook for these versionlock.list entries."""
         if not entries:
             return
         sack = self.base.sack
@@ -477,6 +480,54 @@ class Dnf4Backend(Backend):
         excludes.filterm(reponame__neq=hawkey.SYSTEM_REPO_NAME)
         if excludes:
             sack.add_excludes(excludes)
+
+    def apply_image_locks(self):
+        """The cluster plugin's sack() hook: a plain dnf command in an image root
+        (`dnf --installroot=IMG upgrade` from the head node, with the host's plugin
+        configuration) keeps the image's version locks. dnf 4's versionlock plugin reads
+        the host's list whatever the installroot; the list the image's syncs wrote (and
+        the one its own dnf reads once it boots) is the image's (_versionlock()), so its
+        entries (the cluster's pins and the admin's own) are applied here as the
+        versionlock plugin applies them. Only where the versionlock plugin filters too
+        (commands that resolve; never cluster-node, which applies locks itself), not when
+        `--disableplugin` lifts versionlock, and not when the versionlock plugin reads this
+        very list already. The list is read as every file of the root is (no link
+        followed, bounded): a bad one stops the command in one line."""
+        root = os.path.normpath(self.installroot or "/")
+        if root == "/" or not self._plain_locking():
+            return
+        path, _ = self._versionlock()
+        if path is None or os.path.normpath(path) in self._host_locklists():
+            return
+        text = self._read_versionlock(path)
+        self._apply_locks([l.strip() for l in text.splitlines() if l.strip() and not l.lstrip().startswith("#")])
+
+    def _plain_locking(self):
+        """Does the versionlock plugin filter the sack in this dnf command (its own
+        locking_enabled()), and has the command line left it enabled?"""
+        cli = self.cli
+        if cli is None:
+            return True                                     # loaded through the API
+        enabled = cli.demands.plugin_filtering_enabled
+        if enabled is None:
+            enabled = cli.demands.resolving
+        if not enabled:
+            return False
+        import fnmatch
+        opts = getattr(getattr(cli, "command", None), "opts", None)
+        return not any(fnmatch.fnmatch("versionlock", glob) for glob in getattr(opts, "disableplugin", None) or ())
+
+    def _host_locklists(self):
+        """The lists the loaded versionlock plugin applies itself (its module's locklist)."""
+        import sys
+        plugins = getattr(getattr(self.base, "_plugins", None), "plugins", None) or ()
+        out = set()
+        for plugin in plugins:
+            if getattr(plugin, "name", None) == "versionlock":
+                locklist = getattr(sys.modules.get(type(plugin).__module__), "locklist_fn", None)
+                if locklist:
+                    out.add(os.path.normpath(locklist))
+        return out
 
     def hand_pins(self, pins):
         path, why = self._versionlock()
@@ -587,7 +638,7 @@ class Dnf4Fresh(FreshResolver):
     sets up `--installroot=EMPTY --forcearch=ARCH` with this host's dnf.conf and
     .repo files: what a fresh node of ARCH would resolve (see Backend.fresh_resolver)."""
 
-    def __init__(self, backend, arch, hide, enable, optional):
+    def __init__(self, backend, arch, hide, enable, optional, local=None):
         import tempfile
         import dnf
         head = backend.base.conf
@@ -633,6 +684,14 @@ class Dnf4Fresh(FreshResolver):
                     repo._repo.setSyncStrategy(dnf.repo.SYNC_ONLY_CACHE)
                 else:
                     repo._repo.expire()                # never a stale build from this host's cache
+            if local:
+                repo = self.base.repos.add_new_repo(LOCAL_REPO, conf, baseurl=["file://" + os.path.abspath(local)])
+                repo.enable()
+                repo.skip_if_unavailable = False
+                repo._repo.expire()
+                # what dnf caches of it (per temporary baseurl) goes with the resolver (close())
+                self._local_cache = [repo._repo.getCachedir(), os.path.join(conf.cachedir, LOCAL_REPO + ".solv"),
+                                     os.path.join(conf.cachedir, LOCAL_REPO + "-*.solvx")]
             try:
                 self.base.fill_sack(load_system_repo=False, load_available_repos=True)
             except dnf.exceptions.Error as err:
@@ -672,9 +731,18 @@ class Dnf4Fresh(FreshResolver):
         return sorted(out, key=lambda p: (p.name, p.arch))
 
     def close(self):
+        import glob
         import shutil
         base = getattr(self, "base", None)
         if base is not None:
             base.close()
             self.base = None
         shutil.rmtree(self.root, ignore_errors=True)
+        cache = getattr(self, "_local_cache", None) or []
+        if cache:
+            shutil.rmtree(cache[0], ignore_errors=True)
+            for path in [p for pattern in cache[1:] for p in glob.glob(pattern)]:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass

@@ -555,15 +555,23 @@ class ClusterMasterCommand(ClusterCommand):
         from ..head import lock
         if roles is None and previous is None:
             raise ClusterError("the site repository has no profile yet: pass --roles", self.opts.repo_dir)
+        # the site-local RPMs dropped into the site repository's <arch>/Packages/, which this
+        # publish indexes: known to the roles and seen by the lock already
+        site = self._site() if self.opts.repo_dir else None
+        local = site.local_packages(arches) if site is not None else {}
         if roles is not None:
             available = self.backend.available_names()
-            draft = profile.build(roles, repo_comps(self.backend), arches,
-                                  known=(lambda arch: available) if available else None)
+            known = None
+            if available:
+                known = lambda arch: available | site.local_names(local, arch) if site is not None else available
+            draft = profile.build(roles, repo_comps(self.backend), arches, known=known)
         else:
             draft = dict((k, v) for k, v in previous.items() if k != "generation")
         if self.opts.lock:
-            found = lock.resolve(self.backend, lock.unlocked(draft), arches, self.opts.lock_exclude,
-                                 log=logger.info)
+            from ..head.publish import SiteTree
+            with SiteTree.local_repos(local) as repos:
+                found = lock.resolve(self.backend, lock.unlocked(draft), arches, self.opts.lock_exclude,
+                                     log=logger.info, local=repos)
             return lock.attach(lock.unlocked(draft), found)
         if self.opts.lock_from:
             base = lock.unlocked(draft) if previous is None else lock.carry(draft, previous)

@@ -35,10 +35,13 @@ def excluded(name, patterns):
     return any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
-def resolve(backend, draft, arches, excludes=(), log=None):
+def resolve(backend, draft, arches, excludes=(), log=None, local=None):
     """{role: {arch: [backends.Locked]}}: every role's fresh-node set on every arch of
     `arches` that it has, minus the names left unpinned. One empty root per arch and
-    channel; stable roles never see the testing repository, testing roles do."""
+    channel; stable roles never see the testing repository, testing roles do. `local`:
+    {arch: repository directory} of the site-local RPMs this publish indexes
+    (publish.SiteTree.local_repos()), seen by every channel's resolver of that arch."""
+    local = local or {}
     log = log or (lambda text: None)
     patterns = list(profile.LOCK_EXCLUDE) + list(excludes)
     installonly = set(backend.installonly())
@@ -47,13 +50,13 @@ def resolve(backend, draft, arches, excludes=(), log=None):
     total = sum(1 for arch in arches for entry in draft["roles"].values() if arch in entry["arches"])
     with progress.Counter("resolving", total) as bar:
         for arch in arches:
-            _resolve_arch(backend, draft, arch, bar, out, (patterns, installonly, testing), log)
+            _resolve_arch(backend, draft, arch, bar, out, (patterns, installonly, testing, local.get(arch)), log)
     return out
 
 
 def _resolve_arch(backend, draft, arch, bar, out, context, log):
     """resolve()'s work on one arch: one fresh resolver per channel."""
-    patterns, installonly, testing = context
+    patterns, installonly, testing, local = context
     resolvers = {}
     try:
         for role, entry in sorted(draft["roles"].items()):
@@ -68,7 +71,7 @@ def _resolve_arch(backend, draft, arch, bar, out, context, log):
                 hide, enable = ((), (testing,)) if channel == "testing" else ((testing,), ())
                 try:
                     resolvers[channel] = backend.fresh_resolver(arch, hide=hide, enable=enable,
-                                                                optional=(SITE_PROFILE_REPO,))
+                                                                optional=(SITE_PROFILE_REPO,), local=local)
                 except ClusterError as err:
                     raise ClusterError("publish --lock for {}: {}".format(arch, err))
             try:

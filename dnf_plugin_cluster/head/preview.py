@@ -144,9 +144,10 @@ def role_lines(changes, indent="  "):
     return out
 
 
-def indexed_differs(site, arch):
+def indexed_differs(site, arch, local=None):
     """Whether the RPMs in an arch directory differ (by path and size) from what its
-    primary metadata indexes: a site-local package added, replaced or removed."""
+    primary metadata indexes: a site-local package added, replaced or removed; `local`
+    (SiteTree.local_packages()) adds the noarch RPMs of other arches it will hold."""
     top = os.path.join(site.path, arch)
     on_disk = {}
     for directory, dirs, files in os.walk(top):
@@ -155,6 +156,8 @@ def indexed_differs(site, arch):
             if name.endswith(".rpm"):
                 path = os.path.join(directory, name)
                 on_disk[os.path.relpath(path, top)] = os.path.getsize(path)
+    for fname, entry in sorted(((local or {}).get(arch) or {}).items()):
+        on_disk.setdefault(os.path.join("Packages", fname), os.path.getsize(entry.path))
     location = repodata.location(site.repodata(arch), "primary")
     if location is None:
         return True
@@ -196,8 +199,9 @@ class Preview(object):
         release = siterelease.change(site, self.arches, gpg, baseurl)
         if release:
             self.other.append(release)
+        local = site.local_packages(self.arches)
         for arch in self.arches:
-            if arch in present and indexed_differs(site, arch):
+            if arch in present and indexed_differs(site, arch, local):
                 self.other.append("the site-local packages in {} are indexed again (they changed)".format(arch))
         self.profile_changed = previous is None or _content(previous) != after
 

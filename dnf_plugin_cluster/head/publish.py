@@ -9,6 +9,12 @@ site's profile into the **site repository**, a small repository of the site's ow
     SITE/cluster-site-release-latest-<releasever>.noarch.rpm
     SITE/RPM-GPG-KEY-cluster-site               the site's public key, when signed
 
+Site-local packages: RPMs the admin drops into SITE/<releasever>/<arch>/Packages/ are
+indexed by the next publish, in that arch's repository; a noarch one in every arch's
+(linked into their Packages/). The same publish already resolves with them
+(local_packages(), local_repos()): a role may list a site-local package and be
+published and locked in one go.
+
 Every publish is generation N+1. It runs under a lock on the tree (fcntl), writes every
 arch's new metadata files beside the old ones (content-addressed names), signs the new
 repomd.xml files aside, and only then renames each into place (repodata.py). Files the
@@ -18,6 +24,7 @@ build`) is never written here, and a build never reads or writes the site tree.
 
 The module also reads and writes the default profile of a plain repository tree
 (OUTDIR/<releasever>, the packager's: `arch_repos`, `current`, `add`)."""
+import collections
 import contextlib
 import datetime
 import fcntl
@@ -93,7 +100,42 @@ def add(tree, prof, sign=None):
         repodata.replace(md, profile.MDTYPE, PROFILE_FILE, data, sign)
 
 
+# --- site-local packages ------------------------------------------------------------------
+
+#: One site-local RPM: where it lies, its name and its arch (from its header).
+LocalRpm = collections.namedtuple("LocalRpm", "path name arch")
+
+
+def rpm_identity(path):
+    """(name, arch) from the header of the RPM at `path` (signatures and digests are not
+    checked here: the nodes' dnf checks what they install); "src" for a source package.
+    A file rpm cannot read is one line naming it."""
+    import rpm
+    ts = rpm.TransactionSet()
+    ts.setVSFlags(-1)
+    try:
+        with open(path, "rb") as handle:
+            header = ts.hdrFromFdno(handle.fileno())
+    except (rpm.error, OSError) as err:
+        raise ClusterError("not an RPM package rpm can read ({}); move it out of Packages/".format(
+            " ".join(str(err).split()) or "no header"), path)
+
+    def text(tag):
+        value = header[tag]
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return text(rpm.RPMTAG_NAME), "src" if header.isSource() else text(rpm.RPMTAG_ARCH)
+
+
 # --- small helpers ------------------------------------------------------------------------
+
+def _createrepo(top, outdir):
+    """Index the packages under `top` into outdir/repodata (createrepo_c, gzip)."""
+    proc = subprocess.run(["createrepo_c", "--quiet", "--no-database", "--general-compress-type=gz",
+                           "--outputdir", outdir, top],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    if proc.returncode != 0:
+        raise ClusterError("createrepo_c failed: {}".format(" ".join(proc.stdout.split())), top)
+
 
 def utc_now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -311,6 +353,82 @@ class SiteTree(object):
         entry.setdefault("pins", len(prof.get("pins", {})))
         return entry
 
+    # --- site-local packages ---------------------------------------------------------------
+    def local_packages(self, arches):
+        """{arch: {file name: LocalRpm}} for each of `arches`: the RPMs the admin dropped
+        into <arch>/Packages/, plus every noarch RPM in any arch's Packages/ (a noarch
+        package is for every arch; an arch's own file of that name wins). Source RPMs
+        stay where they are and are no package of any arch. Files publish itself
+        half-wrote (write_atomic temporaries) are not packages."""
+        own, noarch = {}, {}
+        present = sorted(n for n in os.listdir(self.path) if n in KNOWN_BASEARCHES) \
+            if os.path.isdir(self.path) else []
+        for tree_arch in present:
+            packages = os.path.join(self.path, tree_arch, "Packages")
+            if not os.path.isdir(packages):
+                continue
+            for fname in sorted(os.listdir(packages)):
+                path = os.path.join(packages, fname)
+                if not fname.endswith(".rpm") or TEMPORARY.match(fname) or not os.path.isfile(path):
+                    continue
+                name, arch = rpm_identity(path)
+                entry = LocalRpm(path, name, arch)
+                own.setdefault(tree_arch, {})[fname] = entry
+                if arch == "noarch":
+                    noarch.setdefault(fname, entry)
+        out = {}
+        for arch in arches:
+            mine = dict(noarch)
+            mine.update(own.get(arch, {}))
+            out[arch] = mine
+        return out
+
+    @staticmethod
+    def local_names(local, arch):
+        """Names of the binary packages of `local` (local_packages()) for `arch`."""
+        return set(e.name for e in local.get(arch, {}).values() if e.arch != "src")
+
+    @staticmethod
+    @contextlib.contextmanager
+    def local_repos(local):
+        """{arch: repository directory}: the RPMs of `local` (local_packages()) for each
+        arch indexed aside (createrepo_c over links to them, in a temporary directory
+        removed afterwards), for the lock's fresh resolvers (backends.LOCAL_REPO). Nothing is
+        written into the tree."""
+        tmp = tempfile.mkdtemp(prefix="cluster-site-local-")
+        try:
+            out = {}
+            for arch, files in sorted(local.items()):
+                if not files:
+                    continue
+                top = os.path.join(tmp, arch)
+                os.makedirs(os.path.join(top, "Packages"))
+                for fname, entry in sorted(files.items()):
+                    os.symlink(entry.path, os.path.join(top, "Packages", fname))
+                _createrepo(top, top)
+                out[arch] = top
+            yield out
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _share_noarch(self, arch, local):
+        """Link the noarch RPMs other arches' Packages/ hold into this arch's (a copy
+        across file systems), under a temporary name renamed last; before its repository
+        is indexed."""
+        packages = os.path.join(self.path, arch, "Packages")
+        for fname, entry in sorted(local.get(arch, {}).items()):
+            target = os.path.join(packages, fname)
+            if os.path.dirname(entry.path) == packages or os.path.lexists(target):
+                continue
+            tmp = "{}.tmp{}".format(target, os.getpid())
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+            try:
+                os.link(entry.path, tmp)
+            except OSError:
+                shutil.copy2(entry.path, tmp)
+            os.rename(tmp, target)
+
     # --- the lock ------------------------------------------------------------------------
     @contextlib.contextmanager
     def locked(self, on_wait=None):
@@ -365,7 +483,10 @@ class SiteTree(object):
         data = profile.dumps(prof).encode("utf-8")
         sign = gpg.sign_file if gpg is not None else None
         previous = {}
+        local = self.local_packages(arches)
         for arch in arches:
+            os.makedirs(os.path.join(self.path, arch, "Packages"), exist_ok=True)
+            self._share_noarch(arch, local)
             previous[arch] = self._stage_arch(arch, number, data, sign)
 
         # nothing a reader uses has changed so far; from here on every step is a rename
@@ -435,11 +556,7 @@ class SiteTree(object):
             old = [os.path.basename(href) for _, href in repodata.records(md) if href]
         stage = tempfile.mkdtemp(prefix=".stage-", dir=top)
         try:
-            proc = subprocess.run(["createrepo_c", "--quiet", "--no-database", "--general-compress-type=gz",
-                                   "--outputdir", stage, top],
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
-            if proc.returncode != 0:
-                raise ClusterError("createrepo_c failed: {}".format(" ".join(proc.stdout.split())), top)
+            _createrepo(top, stage)
             staged = os.path.join(stage, "repodata")
             repomd = repodata.load(staged)
             repodata.put_record(repomd, staged, profile.MDTYPE, PROFILE_FILE, data)

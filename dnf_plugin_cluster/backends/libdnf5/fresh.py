@@ -9,6 +9,7 @@ command-line priority: the throwaway root reads the head's repositories and shar
 metadata cache (per repository and URL, so arches never mix). The variables ($releasever
 and the vars directories' own) are the head Base's: an empty root has no release
 package to detect them from; $arch is the one asked, and $basearch follows it."""
+import os
 import shutil
 import tempfile
 
@@ -16,7 +17,7 @@ import libdnf5
 
 from ...errors import ClusterError
 from ...plan import format_evr
-from .. import FreshResolver, Locked
+from .. import LOCAL_REPO, FreshResolver, Locked
 from .common import PRIORITY, one_line
 
 #: options copied from the head Base as they are in effect there
@@ -27,11 +28,12 @@ PATHS = ("reposdir", "cachedir", "system_cachedir")
 
 
 class Libdnf5Fresh(FreshResolver):
-    def __init__(self, backend, arch, hide, enable, optional):
+    def __init__(self, backend, arch, hide, enable, optional, local=None):
         head = backend._ready()
         self.arch = arch
         self.root = tempfile.mkdtemp(prefix="cluster-fresh-{}-".format(arch))
         self.base = None
+        self._local_cache = None
         try:
             if arch not in libdnf5.rpm.get_supported_arches():
                 raise ClusterError("dnf5 does not know the arch '{}'".format(arch))
@@ -78,6 +80,13 @@ class Libdnf5Fresh(FreshResolver):
                 repo.get_config().get_skip_if_unavailable_option().set(repoid in optional)
                 if not backend.settings.cacheonly:
                     repo.expire()                        # never a stale build from this host's cache
+            if local:                                    # the site-local RPMs this publish indexes
+                repo = sack.create_repo(LOCAL_REPO)
+                repo.get_config().baseurl = ("file://" + os.path.abspath(local),)
+                repo.enable()
+                repo.get_config().get_skip_if_unavailable_option().set(False)
+                # what libdnf5 caches of it (per temporary baseurl) goes with the resolver (close())
+                self._local_cache = repo.get_cachedir()
             self.base = base
             try:
                 sack.load_repos(libdnf5.repo.Repo.Type_AVAILABLE)
@@ -122,3 +131,6 @@ class Libdnf5Fresh(FreshResolver):
     def close(self):
         self.base = None
         shutil.rmtree(self.root, ignore_errors=True)
+        if self._local_cache:
+            shutil.rmtree(self._local_cache, ignore_errors=True)
+            self._local_cache = None

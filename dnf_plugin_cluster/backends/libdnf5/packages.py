@@ -31,9 +31,9 @@ class PackagesMixin(object):
             return []
         return sorted(nevra(p.get_name(), p.get_evr(), p.get_arch()) for p in self._installed(names))
 
-    def fresh_resolver(self, arch, hide=(), enable=(), optional=()):
+    def fresh_resolver(self, arch, hide=(), enable=(), optional=(), local=None):
         from .fresh import Libdnf5Fresh
-        return Libdnf5Fresh(self, arch, hide, enable, optional)
+        return Libdnf5Fresh(self, arch, hide, enable, optional, local)
 
     def reason(self, name):
         pkgs = list(self._installed([name]))
