@@ -80,7 +80,8 @@ class NodeRun(object):
         if not self.role:
             raise ClusterError("this node has no role: set role= in /etc/dnf/plugins/cluster.conf or pass --role")
         arch = backend.basearch
-        self.view = profile.RoleView(self.profile, self.role, arch)
+        # cluster.conf's channel (a test node following testing) wins over the role's
+        self.view = profile.RoleView(self.profile, self.role, arch).follow(self.config.channel)
         self.follow_channel()
         # the admin's own version locks hold for this run too; the cluster's entries are
         # the last sync's pins, which this run replaces (see hand_pins)
@@ -105,12 +106,15 @@ class NodeRun(object):
         # default profile (the cluster repository's, never pinned) has none
         self.origin = "default" if self.view.generation is None else "site"
         self.summary = {"role": self.view.name, "arch": arch, "channel": self.view.channel,
+                        "channel_from": self.view.channel_from,
                         "update": self.view.update, "profile_repo": self.repo, "profile_origin": self.origin,
                         "profile": profile.digest(self.profile), "published_generation": self.view.generation}
         self.header = ("Cluster profile from repository '{}'{}: role {} on {}, channel {}, {} packages, "
                        "{} pins{}".format(self.repo, " (the packager's default profile)" if self.view.generation
                                           is None else " (generation {})".format(self.view.generation),
-                                          self.view.name, arch, self.view.channel, len(self.view.packages),
+                                          self.view.name, arch, self.view.channel +
+                                          (" (cluster.conf)" if self.view.channel_from != "role" else ""),
+                                          len(self.view.packages),
                                           len(self.view.pins), "" if self.view.update == "pinned" else
                                           ", update {}".format(self.view.update)))
         self.lock_note = None
