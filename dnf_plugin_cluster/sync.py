@@ -137,8 +137,10 @@ class NodeRun(object):
             raise RpmdbError(self.backend.installroot or "/", problem)
 
     def follow_channel(self):
-        """Stable roles take nothing from the testing repository; testing roles need it
-        (it is enabled for this run when the node has it configured but disabled)."""
+        """Stable roles take nothing from the testing repository but the exact builds
+        their lock pins (a lock made `--lock-from` a test node names what it ran, which
+        may be in testing only); testing roles need it (it is enabled for this run when
+        the node has it configured but disabled)."""
         testing = nodeconf.testing_repo(self.repo)
         known = self.backend.repo_state(testing)
         if self.view.channel == "testing":
@@ -147,8 +149,24 @@ class NodeRun(object):
                                    "configured on this node".format(self.view.name, testing))
             if not known:
                 self.backend.enable_repo(testing, profile.MDTYPE)
+            return
+        if known is False:
+            lacking = self.lacking_pins()
+            if lacking:
+                self.backend.enable_repo(testing)
+                self.backend.hide_repo(testing, keep=lacking)
         elif known:
-            self.backend.hide_repo(testing)
+            self.backend.hide_repo(testing, keep=self.view.pins)
+
+    def lacking_pins(self):
+        """{name: evr} of the pinned builds this node does not run (dependencies too: a
+        tested build may need a new one) that none of its enabled repositories has."""
+        if not self.view.pins:
+            return {}
+        installed = self.backend.installed()
+        return dict((name, evr) for name, evr in sorted(self.view.pins.items())
+                    if (name not in installed or planning.format_evr(installed[name]) != planning.format_evr(evr))
+                    and not self.backend.has_build(name, evr))
 
     # --- turning the plan into one transaction -------------------------------------------
     def prepare(self):
