@@ -18,6 +18,7 @@ from cluster_testkit import copy_project
 from dnf_plugin_cluster.head import publish
 
 from conftest import cluster_repo, tree_snapshot
+from test_dnf5 import make_node, plugin, world  # noqa: F401 (the dnf5 world's fixtures)
 
 BIO_TESTED = "1.0-2.el9"
 
@@ -139,6 +140,46 @@ def test_staging_takes_three_commands_after_the_build(site, tested, tmp_path):
                      fleet_status.out, re.M), fleet_status
     assert re.search(r"^canary01 \(1\) +in sync, generation 3, channel testing \(cluster.conf\)$",
                      fleet_status.out, re.M), fleet_status
+
+
+def test_dnf5_nodes_stage_the_same_way(site, tested, make_node, tmp_path):
+    """On libdnf5: the test node follows testing by its cluster.conf; a stable node takes
+    exactly the locked testing-only build and nothing else from testing."""
+    from cluster_testkit.farm import Farm
+    _, built = tested
+    testing_url = "{}/cluster/testing/$releasever/$basearch/".format(site.url)
+    site.publish("--lock")
+    shutil.copytree(os.path.join(built, "testing"), os.path.join(site.www, "cluster", "testing"))
+    test_node = make_node("canary")
+    stable = make_node("stable")
+    for node in (test_node, stable):
+        node.add_repo("cluster-testing", testing_url, enabled=0)
+    test_node.set_role("compute", channel="testing")
+    plugin(test_node, "-y", "sync")
+    assert test_node.installed()["cluster-apps-bio"] == "0:{}.noarch".format(BIO_TESTED)
+    seen = plugin(test_node, "status", "--json").json
+    assert seen["in_sync"] and (seen["channel"], seen["channel_from"]) == ("testing", "cluster.conf"), seen
+    plugin(stable, "-y", "sync")
+    assert stable.installed()["cluster-apps-bio"] == "0:1.0-1.el9.noarch"
+
+    # the lock from a dnf 4 node that ran the tested build, then the dnf5 stable node
+    canary = site.node("canary01")
+    canary.add_repo("cluster-testing", testing_url, enabled=0)
+    canary.set_role("compute", channel="testing")
+    canary.dnf("-y", "cluster-node", "sync")
+    farm = Farm(str(tmp_path / "farm"))
+    farm.add("canary01", canary)
+    site.master.dnf("cluster-master", "publish", "--repo-dir", site.tree, "--lock-from", "canary01",
+                    "--worker", "exec", "--node-command", farm.node_command)
+    lock = dict((e["name"], e["evr"]) for e in
+                publish.current(site.tree)["roles"]["compute"]["arches"]["x86_64"]["lock"])
+    assert lock["cluster-apps-bio"] == BIO_TESTED
+    plugin(stable, "-y", "sync")
+    status = plugin(stable, "status", "--json").json
+    assert status["in_sync"] and status["lock_digest"] and status["channel_from"] == "role", status
+    installed = stable.installed()
+    for name, evr in lock.items():
+        assert installed[name].rsplit(".", 1)[0] == (evr if ":" in evr else "0:" + evr), name
 
 
 def test_promote_copies_the_tested_rpms_into_stable(tested, tmp_path):
