@@ -4,6 +4,7 @@
     cluster-repo render [--check]         metapackages/*.yaml -> specs/*.spec
     cluster-repo lint                     comps, metapackages and specs, checked together
     cluster-repo build OUTDIR             lint, render, SRPMs + RPMs, repository (+ closure)
+    cluster-repo promote NAME... OUTDIR   the tested builds, byte for byte, from testing into stable
     cluster-repo closure OUTDIR           every package installable on every arch
     cluster-repo owners [NAME...]         who owns each package (metapackages and specs)
     cluster-repo sources [NAME...]        the tools' tarballs into the lookaside cache, verified
@@ -153,6 +154,15 @@ def cmd_build(args):
     return 0
 
 
+def cmd_promote(args):
+    from . import build, promote
+    options = build.BuildOptions(args.outdir, target=args.target, arches=args.arch or CLUSTER_ARCHES,
+                                 sign_key=args.sign_key, gnupghome=args.gnupghome, log=_say, warn=_warn)
+    report = promote.promote(Project(args.project), options, args.names)
+    _say("{} promoted, {} files added to the stable channel".format(len(report["promoted"]), len(report["copied"])))
+    return 0
+
+
 def cmd_closure(args):
     from . import build, closure
     target = get_target(args.target)
@@ -260,6 +270,25 @@ def parser():
     build.add_argument("--force", action="store_true",
                        help="build into OUTDIR even if it is a non-empty directory that `build` did not make")
     build.set_defaults(func=cmd_build)
+    prom = subs.add_parser("promote", help="copy the tested builds of source packages from the testing channel "
+                           "into the stable one, byte for byte (never rebuilt), and index it",
+                           description="Copy the exact RPM files (the SRPM and every subpackage, same "
+                           "checksums) of the last testing build of each NAME (a source package: a spec's name) "
+                           "from OUTDIR/testing/<releasever> into OUTDIR/<releasever>, index the stable channel "
+                           "as build does (signing its repomd.xml with --sign-key) and swap it in last; the "
+                           "testing channel is left as it is. Refused, with nothing written: an OUTDIR build "
+                           "did not make, an unknown NAME, nothing in testing, a stable file of the same name "
+                           "with other content, a newer stable build, RPMs signed with another key.")
+    prom.add_argument("names", nargs="+", metavar="NAME", help="source packages to promote")
+    prom.add_argument("outdir", metavar="OUTDIR", help="the repository tree build wrote (both channels)")
+    prom.add_argument("--target", default=DEFAULT_TARGET, choices=sorted(TARGETS),
+                      help="distribution the trees were built for (default: %(default)s)")
+    prom.add_argument("--arch", action="append", choices=CLUSTER_ARCHES,
+                      help="arch to promote (repeatable; default: all cluster arches)")
+    prom.add_argument("--sign-key", metavar="KEYID", help="sign the stable repomd.xml with this GnuPG key (the "
+                      "tested RPMs must carry its signature already)")
+    prom.add_argument("--gnupghome", metavar="DIR", help="GnuPG home holding the signing key")
+    prom.set_defaults(func=cmd_promote)
     closure = subs.add_parser("closure", help="check every package installs on every arch")
     _common_build_args(closure, "repository tree a build wrote, to check (nothing in it is changed)")
     closure.set_defaults(func=cmd_closure)

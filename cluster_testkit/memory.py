@@ -63,7 +63,7 @@ class MemoryBackend(Backend):
     def enable_repo(self, repoid, mdtype=None):
         self.repos[repoid]["enabled"] = True
 
-    def hide_repo(self, repoid):
+    def hide_repo(self, repoid, keep=None):
         self.hidden.add(repoid)
 
     def metadata_path(self, repoid, mdtype):
@@ -133,6 +133,9 @@ class MemoryBackend(Backend):
     def _build(self, name, evr=None):
         builds = [p for p in self.available if p.name == name and (evr is None or p.evr == evr)]
         return max(builds, key=lambda p: _Key(p.evr)) if builds else None
+
+    def has_build(self, name, evr):
+        return self._build(name, evr) is not None
 
     def pin(self, name, evr):
         if self._build(name, evr) is None:

@@ -1,5 +1,6 @@
 """The node's plugin configuration (cluster.conf): its role, the repository that
-carries the profile, and its own floor: `protected` (names or globs, space or comma
+carries the profile, the channel it follows when that is not its role's (`channel`),
+and its own floor: `protected` (names or globs, space or comma
 separated, that a profile never removes or downgrades here) and `max_remove` (the most
 packages one sync may remove without --allow-mass-removal). An image root's own
 /etc/dnf/plugins/cluster.conf wins over the host's, so
@@ -12,6 +13,10 @@ import stat
 
 from .errors import ClusterError, quote
 from .names import CONTROL_RE, MAX_NAME, check_name
+
+#: The channels a node can follow (profile.CHANNELS; not imported: nodes read cluster.conf
+#: before anything else).
+CHANNELS = ("stable", "testing")
 
 #: Where nodes look for the profile, in this order: the site repository (what the
 #: site's head node published), then the cluster repository (the packager's default
@@ -40,6 +45,12 @@ KEYS = (
      "rpm, dnf, openssh-server, this plugin, and what dnf protects."),
     ("max_remove", "25, or a tenth of the installed packages if smaller",
      "The most packages one sync may remove without --allow-mass-removal."),
+    ("channel", "(the role's channel)", "stable or testing: the channel this node follows, whatever its role's. "
+     "A node whose channel differs from its role's (a test node, channel = testing) takes the cluster's packages "
+     "from that channel's repository (cluster-testing for testing) and follows it: its role's packages are "
+     "upgraded to the newest build the channel offers (update latest) and the role's lock, resolved for the "
+     "role's channel, is not applied there. `publish --lock-from` such a node makes what it runs the role's lock. "
+     "Any other value is an error naming the file and line."),
 )
 
 #: Where `dnf cluster-master publish` reads the site's roles unless [master] roles= or
@@ -85,7 +96,7 @@ def testing_repo(profile_repo):
 
 class NodeConfig(object):
     def __init__(self, role=None, profile_repo=None, path=None, protected=(), max_remove=None, warnings=(),
-                 master=None):
+                 master=None, channel=None):
         self.role = role
         self.profile_repo = profile_repo
         self.path = path
@@ -93,6 +104,7 @@ class NodeConfig(object):
         self.max_remove = max_remove            # None: the default (see sync.py)
         self.warnings = list(warnings)          # one line each: keys and sections it does not know
         self.master = dict(master or {})        # [master]: {key: value} of the keys set
+        self.channel = channel                  # None: the role's channel
 
 
 def candidates(installroot, pluginconfpath):
@@ -234,7 +246,11 @@ def read(installroot, pluginconfpath):
         max_remove = get("max_remove")
         if max_remove is not None and not re.match(r"\A[0-9]{1,9}\Z", max_remove):
             raise ClusterError("max_remove must be a whole number of packages, not {}".format(quote(max_remove)), path)
+        channel = get("channel")
+        if channel and channel not in CHANNELS:
+            raise ClusterError("channel = {} is not a channel (want {})".format(
+                quote(channel), " or ".join(CHANNELS)), path, _line_of(text, "channel"))
         return NodeConfig(role or None, repo or None, path, protected,
                           int(max_remove) if max_remove is not None else None, _warnings(text, parser, path),
-                          _master(parser, path))
+                          _master(parser, path), channel or None)
     return NodeConfig()

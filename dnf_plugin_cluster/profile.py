@@ -398,3 +398,15 @@ class RoleView(object):
         #: role's packages to the newest build of its channel.
         self.update = entry.get("update") or ("pinned" if all_pins else "present")
         self.pins = all_pins if self.update == "pinned" else {}
+        #: where the channel comes from: "role", or "cluster.conf" (follow())
+        self.channel_from = "role"
+
+    def follow(self, channel):
+        """This node follows `channel` whatever its role's (cluster.conf `channel`): a
+        channel other than the role's is followed to its newest builds (update latest),
+        and the role's pins, resolved for the role's channel, do not apply here."""
+        if channel is None or channel == self.channel:
+            return self
+        self.channel, self.channel_from = channel, "cluster.conf"
+        self.update, self.pins = "latest", {}
+        return self

@@ -80,7 +80,8 @@ class NodeRun(object):
         if not self.role:
             raise ClusterError("this node has no role: set role= in /etc/dnf/plugins/cluster.conf or pass --role")
         arch = backend.basearch
-        self.view = profile.RoleView(self.profile, self.role, arch)
+        # cluster.conf's channel (a test node following testing) wins over the role's
+        self.view = profile.RoleView(self.profile, self.role, arch).follow(self.config.channel)
         self.follow_channel()
         # the admin's own version locks hold for this run too; the cluster's entries are
         # the last sync's pins, which this run replaces (see hand_pins)
@@ -105,12 +106,15 @@ class NodeRun(object):
         # default profile (the cluster repository's, never pinned) has none
         self.origin = "default" if self.view.generation is None else "site"
         self.summary = {"role": self.view.name, "arch": arch, "channel": self.view.channel,
+                        "channel_from": self.view.channel_from,
                         "update": self.view.update, "profile_repo": self.repo, "profile_origin": self.origin,
                         "profile": profile.digest(self.profile), "published_generation": self.view.generation}
         self.header = ("Cluster profile from repository '{}'{}: role {} on {}, channel {}, {} packages, "
                        "{} pins{}".format(self.repo, " (the packager's default profile)" if self.view.generation
                                           is None else " (generation {})".format(self.view.generation),
-                                          self.view.name, arch, self.view.channel, len(self.view.packages),
+                                          self.view.name, arch, self.view.channel +
+                                          (" (cluster.conf)" if self.view.channel_from != "role" else ""),
+                                          len(self.view.packages),
                                           len(self.view.pins), "" if self.view.update == "pinned" else
                                           ", update {}".format(self.view.update)))
         self.lock_note = None
@@ -133,8 +137,10 @@ class NodeRun(object):
             raise RpmdbError(self.backend.installroot or "/", problem)
 
     def follow_channel(self):
-        """Stable roles take nothing from the testing repository; testing roles need it
-        (it is enabled for this run when the node has it configured but disabled)."""
+        """Stable roles take nothing from the testing repository but the exact builds
+        their lock pins (a lock made `--lock-from` a test node names what it ran, which
+        may be in testing only); testing roles need it (it is enabled for this run when
+        the node has it configured but disabled)."""
         testing = nodeconf.testing_repo(self.repo)
         known = self.backend.repo_state(testing)
         if self.view.channel == "testing":
@@ -143,8 +149,24 @@ class NodeRun(object):
                                    "configured on this node".format(self.view.name, testing))
             if not known:
                 self.backend.enable_repo(testing, profile.MDTYPE)
+            return
+        if known is False:
+            lacking = self.lacking_pins()
+            if lacking:
+                self.backend.enable_repo(testing)
+                self.backend.hide_repo(testing, keep=lacking)
         elif known:
-            self.backend.hide_repo(testing)
+            self.backend.hide_repo(testing, keep=self.view.pins)
+
+    def lacking_pins(self):
+        """{name: evr} of the pinned builds this node does not run (dependencies too: a
+        tested build may need a new one) that none of its enabled repositories has."""
+        if not self.view.pins:
+            return {}
+        installed = self.backend.installed()
+        return dict((name, evr) for name, evr in sorted(self.view.pins.items())
+                    if (name not in installed or planning.format_evr(installed[name]) != planning.format_evr(evr))
+                    and not self.backend.has_build(name, evr))
 
     # --- turning the plan into one transaction -------------------------------------------
     def prepare(self):

@@ -156,7 +156,7 @@ def test_unknown_key_in_cluster_conf_is_a_warning_naming_it(site):
     """`rol = compute` only said "this node has no role": the warning names the key, its
     line and the keys cluster.conf knows; a known role still works past one."""
     node = site.node("compute")
-    known = "(known: enabled, role, profile_repo, protected, max_remove)"
+    known = "(known: enabled, role, profile_repo, protected, max_remove, channel)"
     write_bytes(node, CONF, b"[main]\nenabled = 1\nrol = compute\n")
     result = node.dnf("cluster-node", "status", check=False)
     one_error(result)

@@ -136,8 +136,9 @@ class Backend(object):
         """Enable a configured repository for this run and load it."""
         raise NotImplementedError
 
-    def hide_repo(self, repoid):
-        """Nothing from this repository may enter this run's transaction."""
+    def hide_repo(self, repoid, keep=None):
+        """Nothing from this repository may enter this run's transaction but the exact
+        builds of `keep` ({name: evr}: a lock's pins)."""
         raise NotImplementedError
 
     def metadata_path(self, repoid, mdtype):
@@ -240,6 +241,10 @@ class Backend(object):
         return dict((n, format_evr(e)) for n, e in installed.items()), provided
 
     # --- one transaction -----------------------------------------------------------------
+    def has_build(self, name, evr):
+        """Whether an enabled repository has build `evr` of `name` (any arch)."""
+        raise NotImplementedError
+
     def pin(self, name, evr):
         """Only build `evr` of `name` may enter this run (other builds are hidden).
         False when no such build is available (nothing is hidden then)."""

@@ -172,8 +172,12 @@ class Dnf4Backend(Backend):
             repo.add_metadata_type_to_download(mdtype)
         self.base.fill_sack(load_system_repo=True, load_available_repos=True)
 
-    def hide_repo(self, repoid):
-        self.base.sack.add_excludes(self.base.sack.query().available().filter(reponame=repoid))
+    def hide_repo(self, repoid, keep=None):
+        hidden = self.base.sack.query().available().filter(reponame=repoid)
+        for name, evr in sorted((keep or {}).items()):
+            epoch, version, release = parse_evr(evr)
+            hidden = hidden.difference(hidden.filter(name=name, epoch=int(epoch), version=version, release=release))
+        self.base.sack.add_excludes(hidden)
 
     def metadata_path(self, repoid, mdtype):
         return self.base.repos[repoid].get_metadata_path(mdtype) or None
@@ -278,6 +282,9 @@ class Dnf4Backend(Backend):
         epoch, version, release = parse_evr(evr)
         same = self.base.sack.query().available().filter(name=name)
         return same, same.filter(epoch=int(epoch), version=version, release=release)
+
+    def has_build(self, name, evr):
+        return bool(self._builds(name, evr)[1])
 
     def pin(self, name, evr):
         same, exact = self._builds(name, evr)

@@ -230,12 +230,21 @@ def _lock_part(answer):
     return ", lock " + digest[:12]
 
 
+def _channel_part(answer):
+    """", channel testing (cluster.conf)" for a node whose cluster.conf makes it follow
+    another channel than its role's (a test node): it groups apart from the others."""
+    if answer.get("channel_from") != "cluster.conf":
+        return ""
+    return ", channel {} (cluster.conf)".format(_clean(answer.get("channel"), limit=20))
+
+
 def _describe(answer):
     """The summary line of a well-formed answer."""
     result = answer["result"]
     gen = answer.get("published_generation", answer.get("generation"))
     default = answer.get("profile_origin") == "default"
     at = ", " + DEFAULT_ORIGIN if default else "" if gen is None else ", generation {}".format(int(gen))
+    at += _channel_part(answer)
     if result == "in-sync":
         return "in sync" + at + _lock_part(answer)
     if result == "error":

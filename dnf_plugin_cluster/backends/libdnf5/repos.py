@@ -100,10 +100,15 @@ class ReposMixin(object):
         self.extra_enabled.append(repoid)
         self._reload()
 
-    def hide_repo(self, repoid):
+    def hide_repo(self, repoid, keep=None):
         query = libdnf5.rpm.PackageQuery(self.base)
         query.filter_available()
         query.filter_repo_id([repoid])
+        for name, evr in sorted((keep or {}).items()):
+            exact = libdnf5.rpm.PackageQuery(query)
+            exact.filter_name([name])
+            exact.filter_evr([evr])
+            query.difference(exact)
         self.base.get_rpm_package_sack().add_user_excludes(query)
 
     def _repo(self, repoid):

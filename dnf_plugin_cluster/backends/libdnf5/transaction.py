@@ -41,6 +41,9 @@ class TransactionMixin(object):
             query.filter_arch([self.basearch, "noarch"])
         return query
 
+    def has_build(self, name, evr):
+        return not self._builds(name, evr).empty()
+
     def pin(self, name, evr):
         exact = self._builds(name, evr)
         if exact.empty():
