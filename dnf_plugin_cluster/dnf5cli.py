@@ -12,9 +12,10 @@ options are refused by name ("dnf5 option --X is not supported by cluster-node",
 2). Then, as dnf 4 does for a command: the
 command configures itself (what to load), the repositories and the rpm database load,
 the command runs, and when it leaves a transaction: the transaction table, the
-confirmation (unless -y), download, run, and the command's run_transaction().
-Errors are one line (`Error: ...`, exit 1), whatever raised them; bad options one
-line too (exit 2)."""
+confirmation (unless -y), download, run, and the command's run_transaction(). A
+node's no-op status or sync is answered before libdnf5 is even imported when its
+proof holds (fast5.py). Errors are one line (`Error: ...`, exit 1), whatever raised
+them; bad options one line too (exit 2)."""
 import argparse
 import os
 import sys
@@ -150,7 +151,7 @@ def global_parser():
 
 
 def settings_from(gopts):
-    from .backends.libdnf5 import Settings
+    from .backends.libdnf5.settings import Settings
     setopts = []
     for text in gopts.setopts:
         key, eq, value = text.partition("=")
@@ -239,7 +240,7 @@ class Host(object):
 
     def backend(self):
         if self._backend is None:
-            from .backends.libdnf5 import Libdnf5Backend
+            from .backends.libdnf5.backend import Libdnf5Backend
             self._backend = Libdnf5Backend(self.settings, self)
         return self._backend
 
@@ -354,9 +355,20 @@ def main(args, argv=None):
         sys.stderr.write("{}\n".format(err))
         return 2
     host = Host(settings, gopts, argv if argv is not None else args)
-    import libdnf5
     command = cls(host)
     command.opts = opts
+    fast = getattr(command, "answer_unloaded", None)
+    if fast is not None:
+        # the no-op fast path, before libdnf5 is imported (it costs more than dnf5's answer)
+        stdout = sys.stdout
+        try:
+            status = fast(settings)
+            if status is not None:
+                return status
+        finally:
+            sys.stdout.flush()
+            sys.stdout = stdout
+    import libdnf5
     command.host_errors = (libdnf5.exception.Error,)
     from .commands.base import error_line
     stdout = sys.stdout
