@@ -171,19 +171,39 @@ def spec(url, cache, sslverify=True, sslcacert="", proxy=""):
 
 def _http_get(url):
     """GET of a plain http:// URL (no proxy): the body of a 200 answer, else None
-    (redirects and the rest are left to libdnf5)."""
-    import socket
-    from urllib.parse import urlsplit
-    parts = urlsplit(url)
-    host, port = parts.hostname, parts.port or 80
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
+    (redirects and the rest are left to libdnf5). Parsed by hand: urllib.parse and the
+    idna codec a str host name brings cost more than the whole fetch, and so does the
+    socket module's enums: _socket is what it wraps."""
+    import _socket
+    netloc, _, path = url[len("http://"):].partition("/")
+    path = "/" + path.partition("#")[0]
+    if "@" in netloc or not netloc:
+        return None
+    if netloc.startswith("["):
+        host, _, port = netloc[1:].partition("]")
+        port = port[1:]
+    elif ":" in netloc:
+        host, _, port = netloc.partition(":")
+    else:
+        host, port = netloc, ""
+    port = int(port) if port else 80
     request = "GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: dnf-cluster\r\nAccept-Encoding: identity\r\n\r\n".format(
-        path, parts.netloc.rpartition("@")[2])
-    with socket.create_connection((host, port), timeout=TIMEOUT) as sock:
+        path, netloc)
+    chunks, size = [], 0
+    sock = None
+    for family, kind, proto, _, address in _socket.getaddrinfo(host.encode("ascii"), port, 0, _socket.SOCK_STREAM):
+        sock = _socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(TIMEOUT)
+            sock.connect(address)
+            break
+        except OSError:
+            sock.close()
+            sock = None
+    if sock is None:
+        return None
+    try:
         sock.sendall(request.encode("ascii"))
-        chunks, size = [], 0
         while True:
             chunk = sock.recv(65536)
             if not chunk:
@@ -192,6 +212,8 @@ def _http_get(url):
             size += len(chunk)
             if size > MAX_BYTES:
                 return None
+    finally:
+        sock.close()
     head, sep, body = b"".join(chunks).partition(b"\r\n\r\n")
     if not sep:
         return None

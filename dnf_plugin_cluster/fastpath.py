@@ -31,7 +31,6 @@ a full path answers anything else."""
 import hashlib
 import json
 import os
-import tempfile
 
 from . import state as nodestate
 from .errors import ClusterError
@@ -136,6 +135,7 @@ def save(persistdir, inputs, kind, data, lines, status, keep=None):
     """Write the record of a full path that answered in sync (best effort: a node state
     directory that cannot take it just means no fast path). `keep`: the record the run
     started from; its answers of the other kind stay when its inputs are the same."""
+    import tempfile                      # only when writing (a no-op answer never does)
     answers = {}
     if keep is not None and keep["inputs"] == inputs:
         answers.update(keep["answers"])

@@ -230,3 +230,30 @@ def test_dnf5_record_has_the_dnf4_format(site, make_node):
     assert sorted(k for k in data["inputs"] if k.startswith("repomd:")) == [
         "repomd:base", "repomd:cluster", "repomd:cluster-site"]
     assert json.loads(data["inputs"]["fetch:cluster-site"])["url"] == site.url + "/site/9/x86_64/repodata/repomd.xml"
+
+
+@pytest.mark.parametrize("line", [
+    ["node", "sync"], ["-y", "node", "sync", "--json"], ["node", "--json", "status", "--role", "gpu"],
+    ["--installroot=/r", "-C", "node", "status", "--role=login", "--full"],
+    ["-yq", "--setopt=a=b", "--setopt", "x.y=1", "node", "sync", "--check", "--dry-run", "--allow-mass-removal"],
+    ["node", "status", "--packages", "--json", "--releasever", "9", "--forcearch=aarch64", "--enablerepo=t*"],
+])
+def test_dnf5_plain_parse_of_a_node_line_is_argparses(line):
+    """The fast path reads `cluster-node sync|status` lines without argparse: what it reads
+    is what the command's parser and the global one read."""
+    from dnf_plugin_cluster import dnf5cli
+    from dnf_plugin_cluster.commands.node import ClusterNodeCommand
+    from dnf_plugin_cluster.dnf_cluster import translate
+    found, rest = dnf5cli.split_globals(translate(line))
+    plain_g, plain_o = dnf5cli.plain_globals(found), dnf5cli.plain_node_options(rest)
+    assert vars(plain_g) == vars(dnf5cli.global_parser().parse_args(found))
+    assert vars(plain_o) == vars(dnf5cli.command_parser(ClusterNodeCommand).parse_args(rest[1:]))
+
+
+@pytest.mark.parametrize("line", [["node", "sync", "--jso"], ["node", "-h"], ["node", "sync", "status"],
+                                  ["group", "list"], ["node", "sync", "--role"], ["--no-docs", "node", "sync"]])
+def test_dnf5_plain_parse_leaves_anything_else_to_argparse(line):
+    from dnf_plugin_cluster import dnf5cli
+    from dnf_plugin_cluster.dnf_cluster import translate
+    found, rest = dnf5cli.split_globals(translate(line))
+    assert dnf5cli.plain_globals(found) is None or dnf5cli.plain_node_options(rest) is None
