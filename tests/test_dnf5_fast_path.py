@@ -257,3 +257,29 @@ def test_dnf5_plain_parse_leaves_anything_else_to_argparse(line):
     from dnf_plugin_cluster.dnf_cluster import translate
     found, rest = dnf5cli.split_globals(translate(line))
     assert dnf5cli.plain_globals(found) is None or dnf5cli.plain_node_options(rest) is None
+
+
+def test_repomd_is_fetched_by_hand_as_served(tmp_path):
+    """fast5.py's own fetch: the bytes served (http, file, the cached copy under -C);
+    anything but a plain 200 answer is no proof (None), never an error."""
+    import hashlib
+    from cluster_testkit.httpd import RepoServer
+    from dnf_plugin_cluster import fast5
+    data = b"<repomd>" + os.urandom(3000).hex().encode() + b"</repomd>\n"
+    os.makedirs(str(tmp_path / "repo" / "repodata"))
+    (tmp_path / "repo" / "repodata" / "repomd.xml").write_bytes(data)
+    (tmp_path / "cached.xml").write_bytes(b"older")
+    digest = hashlib.sha256(data).hexdigest()
+    server = RepoServer(str(tmp_path))
+    server.start()
+    try:
+        def spec(url):
+            return fast5.spec(url, str(tmp_path / "cached.xml"))
+        url = "{}/repo/repodata/repomd.xml".format(server.url)
+        assert fast5.repomd_digest(spec(url), False) == digest
+        assert fast5.repomd_digest(spec("file://{}/repo/repodata/repomd.xml".format(tmp_path)), False) == digest
+        assert fast5.repomd_digest(spec(url), True) == hashlib.sha256(b"older").hexdigest()
+        for bad in (url + ".missing", "{}/repo".format(server.url), "ftp://127.0.0.1/x", "http://127.0.0.1:1/x"):
+            assert fast5.repomd_digest(spec(bad), False) is None, bad
+    finally:
+        server.stop()
