@@ -21,7 +21,8 @@ measured in this run, on the same roots:
 7. dnf5 hosts, inside the Debian sid chroot of the dnf5 tests: the no-op sync and the plan
    of figures 2 and 3 with the libdnf5 backend (`dnf-cluster`, and `dnf5 cluster-node`
    through the C++ plugin) vs dnf5 itself (`dnf5 -C check-upgrade`, `dnf5 --assumeno
-   install`) on the same roots;
+   install`) on the same roots; the no-op sync by the fast path (answered before
+   libdnf5 is imported) through both, and by the full path (`--full`);
 9. tools from upstream sources, N generated small C tools (`cluster-repo new` from
    their release tarballs): `cluster-repo sources` of N tarballs already cached and
    verified vs `sha512sum` of the same files; and `build --update` after one tool's
@@ -561,14 +562,20 @@ def figure_7(site, reps, plan_reps, count, cache_dir):
 
         root = node("compute", "compute", "{}/base/$basearch/".format(site.server.url))
         root.cluster("-y", "-q", "node", "sync")
+        root.cluster("-y", "-q", "node", "sync")        # a real no-op sync records the verification
         check = inside(root.dnf5_args("-C", "check-upgrade")) + ((0, 100),)
-        for label, argv, plugin in (("dnf-cluster -y node sync", root.cluster_args("-y", "node", "sync"), False),
-                                    ("dnf5 -y cluster-node sync", root.dnf5_args("-y", "cluster-node", "sync"),
-                                     True)):
+        for label, argv, plugin, limit in (
+                ("dnf-cluster -y node sync", root.cluster_args("-y", "node", "sync"), False, 1.2),
+                ("dnf5 -y cluster-node sync", root.dnf5_args("-y", "cluster-node", "sync"), True, 2),
+                ("dnf-cluster -y node sync --full", root.cluster_args("-y", "node", "sync", "--full"), False, 1.2)):
             log("7: no-op `{}` vs dnf5 -C check-upgrade, {} alternating runs each".format(label, reps))
             ours, plain = compare(inside(argv, plugin) + ((0,),), check, reps)
-            rows.append(compared("7", "dnf5 host: no-op `{}` / `dnf5 -C check-upgrade`".format(label), ours,
-                                 plain, 1.2))
+            extra = ""
+            if "--full" not in argv:
+                answer = world.run(argv + ["--json"], env=root.env() if plugin else None).out
+                extra = "; answered by the fast path: {}".format("yes" if '"path": "fast"' in answer else "NO")
+            rows.append(compared("7", "dnf5 host: no-op `{}`{} / `dnf5 -C check-upgrade`".format(
+                label, "" if "--full" in argv else " (fast path)"), ours, plain, limit, extra))
         del site.server.requests[:]
         out = root.cluster("-y", "node", "sync").out
         if "In sync: nothing to do." not in out:

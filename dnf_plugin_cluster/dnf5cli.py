@@ -12,9 +12,10 @@ options are refused by name ("dnf5 option --X is not supported by cluster-node",
 2). Then, as dnf 4 does for a command: the
 command configures itself (what to load), the repositories and the rpm database load,
 the command runs, and when it leaves a transaction: the transaction table, the
-confirmation (unless -y), download, run, and the command's run_transaction().
-Errors are one line (`Error: ...`, exit 1), whatever raised them; bad options one
-line too (exit 2)."""
+confirmation (unless -y), download, run, and the command's run_transaction(). A
+node's no-op status or sync is answered before libdnf5 is even imported when its
+proof holds (fast5.py). Errors are one line (`Error: ...`, exit 1), whatever raised
+them; bad options one line too (exit 2)."""
 import argparse
 import os
 import sys
@@ -150,7 +151,7 @@ def global_parser():
 
 
 def settings_from(gopts):
-    from .backends.libdnf5 import Settings
+    from .backends.libdnf5.settings import Settings
     setopts = []
     for text in gopts.setopts:
         key, eq, value = text.partition("=")
@@ -239,7 +240,7 @@ class Host(object):
 
     def backend(self):
         if self._backend is None:
-            from .backends.libdnf5 import Libdnf5Backend
+            from .backends.libdnf5.backend import Libdnf5Backend
             self._backend = Libdnf5Backend(self.settings, self)
         return self._backend
 
@@ -328,8 +329,91 @@ def command_parser(command):
     return parser
 
 
+class _Values(object):
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+
+#: the options of `cluster-node sync|status` the fast path reads without argparse (whose
+#: parsers, with Python 3.14's colour themes, cost about as much as dnf5's whole no-op
+#: answer); a line with anything else goes to argparse and the full path
+NODE_FLAGS = {"--json": "json", "--dry-run": "dry_run", "--check": "check", "--packages": "packages",
+              "--full": "full", "--allow-mass-removal": "allow_mass_removal"}
+
+
+def plain_globals(found):
+    """The global options split_globals() found, as global_parser() parses them, or None
+    (anything unusual: argparse decides)."""
+    values = {}
+    for option in GLOBAL_OPTIONS:
+        values[option.dest] = [] if option.action == "append" else (None if option.value else False)
+    for arg in found:
+        name, eq, value = arg.partition("=")
+        option = LONG.get(name)
+        if option is None or bool(option.value) != bool(eq):
+            return None
+        if option.action == "append":
+            values[option.dest].append(value)
+        else:
+            values[option.dest] = value if option.value else True
+    return _Values(**values)
+
+
+def plain_node_options(rest):
+    """`cluster-node sync|status [OPTIONS]` as the command's parser reads it, or None."""
+    if not rest or rest[0] != "cluster-node":
+        return None
+    values = dict((dest, False) for dest in NODE_FLAGS.values())
+    values["role"] = None
+    subs, args = [], list(rest[1:])
+    while args:
+        arg = args.pop(0)
+        if arg in NODE_FLAGS:
+            values[NODE_FLAGS[arg]] = True
+        elif arg == "--role" and args and not args[0].startswith("-"):
+            values["role"] = args.pop(0)
+        elif arg.startswith("--role=") and len(arg) > len("--role="):
+            values["role"] = arg[len("--role="):]
+        elif arg in ("sync", "status") and not subs:
+            subs.append(arg)
+        else:
+            return None
+    if not subs:
+        return None
+    values["subcommand"] = subs
+    return _Values(**values)
+
+
+def fast_answer(args, argv):
+    """A node's no-op `status` or `sync` answered from the record of its last
+    verification in sync, before argparse parses anything and libdnf5 is imported
+    (fast5.py); the exit status, or None when the full path answers (which says
+    whatever is wrong)."""
+    try:
+        found, rest = split_globals(args)
+        gopts = plain_globals(found)
+        opts = plain_node_options(rest) if gopts is not None else None
+        if opts is None:
+            return None
+        settings = settings_from(gopts)
+    except UsageError:
+        return None
+    from .commands.node import ClusterNodeCommand
+    command = ClusterNodeCommand(Host(settings, gopts, argv if argv is not None else args))
+    command.opts = opts
+    stdout = sys.stdout
+    try:
+        return command.answer_unloaded(settings)
+    finally:
+        sys.stdout.flush()
+        sys.stdout = stdout
+
+
 def main(args, argv=None):
     """Run one cluster command; returns the exit status."""
+    status = fast_answer(args, argv)
+    if status is not None:
+        return status
     from .commands import COMMANDS, no_such_command
     try:
         found, rest = split_globals(args)

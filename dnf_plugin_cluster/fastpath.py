@@ -17,6 +17,11 @@ What the proof covers (`inputs`, a dict of digests, compared whole):
   the parts of dnf's main configuration that change what is installable.
 The channel is the profile's (same profile, same channel).
 
+On dnf5 hosts the proof is read without libdnf5 (fast5.py), before dnf-cluster imports
+it; the libdnf5 backend writes the record with the same digests, and `fetch:<repoid>`
+entries beside them: where each repository's repomd.xml is fetched from (and cached),
+as libdnf5 had it, for that reading.
+
 The record (<persistdir>/cluster/verified.json) sits beside the node state under the
 same rules: a real root-owned directory, opened without following symbolic links,
 bounded, validated field by field. Anything wrong with it means the full path; it is
@@ -26,7 +31,6 @@ a full path answers anything else."""
 import hashlib
 import json
 import os
-import tempfile
 
 from . import state as nodestate
 from .errors import ClusterError
@@ -100,7 +104,7 @@ def valid(data):
     for key, value in inputs.items():
         if not isinstance(key, str) or not (value is None or isinstance(value, str)):
             return False
-        if key not in FIXED and not key.startswith("repomd:"):
+        if key not in FIXED and not key.startswith(("repomd:", "fetch:")):
             return False
     if inputs["update"] not in UPDATES or not inputs["profile_repo"] or inputs["repos"] not in ("profile", "all"):
         return False
@@ -131,6 +135,7 @@ def save(persistdir, inputs, kind, data, lines, status, keep=None):
     """Write the record of a full path that answered in sync (best effort: a node state
     directory that cannot take it just means no fast path). `keep`: the record the run
     started from; its answers of the other kind stay when its inputs are the same."""
+    import tempfile                      # only when writing (a no-op answer never does)
     answers = {}
     if keep is not None and keep["inputs"] == inputs:
         answers.update(keep["answers"])
@@ -161,6 +166,30 @@ def save(persistdir, inputs, kind, data, lines, status, keep=None):
     return True
 
 
+def rpmdb_cookie(installroot):
+    """The rpm database's cookie through rpm's Python bindings, or None (rpm before 4.16,
+    as EL8's, has none; no bindings, or a database rpm cannot open: no proof)."""
+    try:
+        import rpm
+    except ImportError:
+        return None
+    if not hasattr(rpm.TransactionSet, "dbCookie"):
+        return None
+    ts = rpm.TransactionSet(installroot or "/")
+    try:
+        ts.openDB()
+        cookie = ts.dbCookie()
+    except rpm.error:
+        return None
+    finally:
+        ts.closeDB()
+    return cookie or None
+
+
+def cluster_conf_digest(config):
+    return file_digest(config.path) if getattr(config, "path", None) else "none"
+
+
 def inputs(backend, config, role, state_path):
     """The digests of everything the verdict depends on (see the module docstring), with
     every enabled repository's repomd.xml (the caller has loaded the repositories'
@@ -173,11 +202,16 @@ def inputs(backend, config, role, state_path):
     if repomds is None:
         return None
     out = {"rpmdb": digest_bytes(cookie.encode("utf-8")), "history": backend.history_digest(),
-           "cluster_conf": file_digest(config.path) if getattr(config, "path", None) else "none",
+           "cluster_conf": cluster_conf_digest(config),
            "role": role or "", "state": file_digest(state_path),
            "versionlock": backend.versionlock_digest(), "repo_config": backend.repo_config_digest()}
     for repoid, value in repomds.items():
         out["repomd:" + repoid] = value
+    fetch = backend.fetch_specs()
+    if fetch is None:
+        return None
+    for repoid, spec in fetch.items():
+        out["fetch:" + repoid] = spec
     if any(v is None for v in out.values()):
         return None
     return out

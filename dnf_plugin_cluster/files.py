@@ -8,7 +8,6 @@ import fcntl
 import json
 import os
 import stat
-import tempfile
 
 from .errors import ClusterError
 
@@ -129,6 +128,7 @@ def replace_file(path, text):
         mode = stat.S_IMODE(info.st_mode) & 0o777 if stat.S_ISREG(info.st_mode) else 0o644
     except OSError:
         mode = 0o644
+    import tempfile                      # only when writing (a no-op answer never does)
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=os.path.dirname(path))
     try:
         with os.fdopen(fd, "w") as handle:

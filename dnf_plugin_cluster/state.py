@@ -17,7 +17,6 @@ import json
 import os
 import re
 import stat
-import tempfile
 
 from .errors import ClusterError, quote
 from .files import NOFOLLOW, open_regular
@@ -70,6 +69,7 @@ class State(object):
         return out
 
     def save(self):
+        import tempfile                  # only when writing (a no-op answer never does)
         directory = check_dir(os.path.dirname(self.path), create=True)
         fd, tmp = tempfile.mkstemp(prefix=".state.", suffix=".json", dir=directory)
         try:

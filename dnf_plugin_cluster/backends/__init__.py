@@ -81,6 +81,10 @@ class Backend(object):
     #: True where the backend can load the repositories' metadata without the sack and
     #: give every digest below
     fast_path = False
+    #: True where the command itself answers fast, after load_metadata(); False where
+    #: the host did before the backend existed (dnf5cli) and the proof is only read,
+    #: after load(), for the record
+    fast_in_run = True
 
     def load_metadata(self):
         """Check and load every enabled repository's metadata (as load() does), not the sack."""
@@ -103,6 +107,12 @@ class Backend(object):
 
     def repo_config_digest(self):
         return None
+
+    def fetch_specs(self):
+        """{repoid: how a reader without the package manager fetches its repomd.xml (text)}
+        where the fast path is read without the backend (fast5.py), {} elsewhere; None:
+        no proof."""
+        return {}
 
     # --- repositories and their metadata ------------------------------------------------
     def load(self):

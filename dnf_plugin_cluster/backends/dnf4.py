@@ -71,18 +71,8 @@ class Dnf4Backend(Backend):
             repo.load()
 
     def rpmdb_cookie(self):
-        import rpm
-        if not hasattr(rpm.TransactionSet, "dbCookie"):
-            return None                      # rpm before 4.16 (EL8): no proof, no fast path
-        ts = rpm.TransactionSet(self.installroot or "/")
-        try:
-            ts.openDB()
-            cookie = ts.dbCookie()
-        except rpm.error:
-            return None
-        finally:
-            ts.closeDB()
-        return cookie or None
+        from ..fastpath import rpmdb_cookie
+        return rpmdb_cookie(self.installroot)        # rpm before 4.16 (EL8): none, no fast path
 
     def repomd_digests(self):
         from ..fastpath import file_digest

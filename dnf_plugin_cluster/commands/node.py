@@ -76,9 +76,12 @@ class ClusterNodeCommand(ClusterCommand):
         """The subcommand: answered from the record of the last verification when it
         proves nothing changed (the sack is then never loaded), else in full."""
         def run_sub():
-            self.before = self.fast_inputs()
-            if not self.answer_fast():
+            early = self.backend.fast_in_run
+            self.before = self.fast_inputs() if early else None
+            if not (early and self.answer_fast()):
                 self.backend.load()
+                if not early:           # libdnf5: dnf5cli tried the fast path; the proof for the record
+                    self.before = self.fast_inputs()
                 getattr(self, "run_" + self.sub)()
         self.answering(run_sub)
 
@@ -109,6 +112,50 @@ class ClusterNodeCommand(ClusterCommand):
             return None
         self.record = fastpath.load(persistdir)
         return now
+
+    def answer_unloaded(self, settings):
+        """dnf5 hosts (dnf5cli): the fast path before libdnf5 is imported, its proof read
+        from files (fast5.py). The exit status when the record answered, else None: the
+        full path (which says whatever is wrong; nothing is said here)."""
+        from .. import fast5, fastpath, nodeconf
+        from ..state import SyncLock
+        conf = self.base.conf
+        kind = self.fast_kind()
+        if kind is None or settings.refresh:
+            return None
+        if self.sub == "sync" and not (self.opts.dry_run or self.opts.check or conf.assumeno):
+            if os.geteuid() != 0 or (self.opts.json and not conf.assumeyes):
+                return None
+            lock_needed = True
+        else:
+            lock_needed = False
+        lock = None
+        try:
+            config = nodeconf.read(conf.installroot, conf.pluginconfpath)
+            persistdir = fast5.persistdir(settings.installroot)
+            record = fastpath.load(persistdir)
+            if record is None or kind not in record["answers"]:
+                return None
+            if lock_needed:            # as configure_sync(): one sync per root
+                lock = SyncLock(persistdir).acquire(
+                    on_wait=lambda: logger.warning("Waiting for another cluster-node sync on this root..."))
+            now = fast5.inputs(settings, config, self.opts.role or config.role, record, conf.cacheonly)
+            if not fastpath.matches(record, now):
+                return None
+        except Exception:                   # pylint: disable=broad-except; the full path says it
+            return None
+        finally:
+            if lock is not None:
+                lock.release()
+        recorded = record["answers"][kind]
+        self.quiet_for_json()
+        for warning in config.warnings:
+            logger.warning("Warning: %s", warning)
+        data = dict(recorded["data"], path="fast")
+        for warning in data.get("warnings", ()):
+            logger.warning("Warning: %s", warning)
+        self.show(data, recorded["lines"])
+        return recorded["status"]
 
     def answer_fast(self):
         from .. import fastpath

@@ -33,6 +33,8 @@ arch installs, for `publish --lock`),
 transaction.py (marks, the goal, running it; groups), versionlock.py (dnf5's
 versionlock.toml), history.py (what our transactions installed; kill -9 recovery),
 table.py (dnf5's transaction table).
+
+Importing this package imports no libdnf5 (settings.py needs none: dnf-cluster answers
+a no-op node before it imports libdnf5, see fast5.py); the backend is backend.py's
+Libdnf5Backend.
 """
-from .backend import Libdnf5Backend  # noqa: F401
-from .settings import Settings  # noqa: F401

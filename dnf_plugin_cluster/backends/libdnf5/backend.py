@@ -143,6 +143,86 @@ class Libdnf5Backend(ReposMixin, PackagesMixin, TransactionMixin, VersionLockMix
         elif system and getattr(demands, "root_user", False):
             self.recover("dnf-cluster" if self.cli is None else self.cli.description())
 
+    # --- the no-op fast path's proof (fastpath.py), as fast5.py reads it without libdnf5 --
+    fast_path = True
+    #: the host answers fast before importing libdnf5 (dnf5cli, fast5.py); here the proof
+    #: is read after load(), for the record a full path in sync writes
+    fast_in_run = False
+
+    def load_metadata(self):
+        """Nothing: node.py reads the proof after load() on libdnf5."""
+
+    def rpmdb_cookie(self):
+        from ... import fastpath
+        return fastpath.rpmdb_cookie(self.installroot)
+
+    def repomd_digests(self):
+        from ...fastpath import file_digest
+        out = {}
+        for repo in self._repos(enabled=True):
+            primary = repo.get_metadata_path("primary")
+            if not primary:
+                return None
+            digest = file_digest(os.path.join(os.path.dirname(primary), "repomd.xml"))
+            if digest in (None, "none"):
+                return None
+            out[repo.get_id()] = digest
+        return out
+
+    def history_digest(self):
+        from ... import fast5
+        return fast5.history_digest(self.installroot)
+
+    def versionlock_digest(self):
+        from ...fastpath import file_digest
+        return file_digest(self._versionlock_path())
+
+    def repo_config_digest(self):
+        from ... import fast5
+        return fast5.config_digest(self.settings)
+
+    def fetch_specs(self):
+        """{repoid: where fast5.py fetches its repomd.xml}, or None (no record, no fast
+        path) when libdnf5 reads its configuration or keeps its state elsewhere than
+        fast5.py looks, or a repository needs more than a plain fetch of its first baseurl."""
+        from ... import fast5
+
+        def value(config, name):
+            try:
+                return getattr(config, "get_{}_option".format(name))().get_value()
+            except libdnf5.exception.OptionValueNotSetError:      # mirrorlist, metalink, ... unset
+                return ""
+        conf = self.conf
+        root = self.installroot
+
+        def inside(path):            # after setup(), libdnf5's reposdir is inside the installroot
+            return "/" + os.path.relpath(path, root) if root != "/" and path.startswith(root + "/") else path
+        if value(conf, "use_host_config") or \
+                os.path.normpath(self.persistdir) != os.path.normpath(fast5.persistdir(root)) or \
+                value(conf, "system_state_dir").rstrip("/") != "/" + fast5.SYSTEM_STATE_DIR or \
+                not set(inside(p) for p in value(conf, "reposdir")) <= set(fast5.REPOSDIRS) or \
+                not set(value(conf, "varsdir")) <= set(fast5.VARSDIRS):
+            return None
+        out = {}
+        try:
+            for repo in self._repos(enabled=True):
+                config = repo.get_config()
+                urls = list(value(config, "baseurl"))
+                if not urls or value(config, "mirrorlist") or value(config, "metalink") or \
+                        not urls[0].startswith(("http://", "https://", "file://")) or \
+                        any(value(config, name) for name in ("sslclientcert", "sslclientkey", "username",
+                                                             "proxy_username")):
+                    return None
+                primary = repo.get_metadata_path("primary")
+                if not primary:
+                    return None
+                out[repo.get_id()] = fast5.spec(
+                    urls[0].rstrip("/") + "/repodata/repomd.xml", os.path.join(os.path.dirname(primary), "repomd.xml"),
+                    value(config, "sslverify"), value(config, "sslcacert"), value(config, "proxy"))
+        except (AttributeError, libdnf5.exception.Error):
+            return None
+        return out
+
     def _refetch_incomplete(self):
         """A cache that dnf5 itself filled lacks our metadata type, and libdnf5 does not
         fetch a type missing from an unchanged cache: drop such a repository's cached
