@@ -22,7 +22,22 @@ class GroupView(object):
         self.name = name
         self.description = description
         self.tiers = dict((tier, sorted(set(names))) for tier, names in tiers.items() if names)
-        self.installed = installed
+        self.installed = installed          # recorded as an installed group (dnf group install)
+        self.packages_installed = None      # how many of packages() are installed, when known
+
+    @property
+    def status(self):
+        """"installed" (recorded as a group), "packages installed" (every package of it is,
+        as cluster-node sync installs a role's groups: package by package), "N of M
+        packages installed", or "not installed"."""
+        if self.installed:
+            return "installed"
+        count, total = self.packages_installed, len(self.packages())
+        if count and count == total:
+            return "packages installed"
+        if count:
+            return "{} of {} packages installed".format(count, total)
+        return "not installed"
 
     def packages(self, with_optional=False):
         """Names a group install brings."""
@@ -30,7 +45,7 @@ class GroupView(object):
 
     def as_dict(self, with_optional=False):
         return {"id": self.id, "name": self.name, "description": self.description,
-                "installed": self.installed, "tiers": self.tiers,
+                "installed": self.installed, "status": self.status, "tiers": self.tiers,
                 "packages": self.packages(with_optional)}
 
 
@@ -49,7 +64,7 @@ def cluster_views(catalog, arch, installed_ids=()):
 
 def format_list(views, arch):
     rows = [("ID", "NAME", "PACKAGES", "STATUS")]
-    rows += [(v.id, v.name, str(len(v.packages())), "installed" if v.installed else "")
+    rows += [(v.id, v.name, str(len(v.packages())), "" if v.status == "not installed" else v.status)
              for v in views]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = ["Cluster groups for {}:".format(arch)]
@@ -62,7 +77,7 @@ def format_info(view, arch, with_optional=False):
     lines = ["Group: {} ({})".format(view.name, view.id),
              " Description: {}".format(view.description),
              " Arch: {}".format(arch),
-             " Status: {}".format("installed" if view.installed else "not installed")]
+             " Status: {}".format(view.status)]
     for tier in TIERS:
         names = view.tiers.get(tier)
         if names:

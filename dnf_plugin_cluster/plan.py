@@ -86,11 +86,11 @@ class Plan(object):
     def lines(self):
         out = []
         for name, evr in self.install:
-            out.append("  install    {}{}".format(name, " " + evr + " (pinned)" if evr else ""))
+            out.append("  install    {}{}".format(name, " " + evr + " (locked)" if evr else ""))
         for label, items in (("upgrade", self.upgrade), ("downgrade", self.downgrade)):
             for name, old, new in items:
                 out.append("  {:<10} {} {} -> {} ({})".format(label, name, old, new,
-                                                             "latest" if name in self.latest else "pinned"))
+                                                             "latest" if name in self.latest else "locked"))
         for name in self.remove:
             out.append("  remove     {} (installed by the profile, no longer listed)".format(name))
         for name, reason in self.kept:
@@ -124,7 +124,7 @@ def compute(role, arch, wanted, installed, managed, pins, protected=(), latest=N
             plan.upgrade.append((name, have, want))
         elif order > 0 and floor.reason(name):
             plan.unpinned.add(name)
-            plan.kept.append((name, "{}: pinned {} is older than the installed {}; not applied".format(
+            plan.kept.append((name, "{}: locked {} is older than the installed {}; not applied".format(
                 floor.reason(name), want, have)))
         elif order > 0:
             plan.downgrade.append((name, have, want))
@@ -142,12 +142,15 @@ def compute(role, arch, wanted, installed, managed, pins, protected=(), latest=N
 
 
 def drift(plan):
-    """The status view of a plan: what is missing, extra, at the wrong version (not at its
-    pin) or outdated (older than the newest build, for a role that follows it)."""
+    """The status view of a plan: what is missing, what a sync removes (installed by the
+    profile, no longer listed), what is at the wrong version (not the locked one) or
+    outdated (older than the newest build, for a role that follows it). `extra` and
+    `pinned` are the older names of `remove` and `locked`, kept for format 1 readers."""
     return {
         "missing": [n for n, _ in plan.install],
-        "wrong_version": [{"name": n, "installed": a, "pinned": b} for n, a, b in plan.upgrade + plan.downgrade
-                          if n not in plan.latest],
+        "wrong_version": [{"name": n, "installed": a, "locked": b, "pinned": b}
+                          for n, a, b in plan.upgrade + plan.downgrade if n not in plan.latest],
         "outdated": [{"name": n, "installed": a, "latest": b} for n, a, b in plan.upgrade if n in plan.latest],
+        "remove": list(plan.remove),
         "extra": list(plan.remove),
     }

@@ -17,6 +17,25 @@ DEFAULT_PROFILE = ("this node follows the packager's default profile, not a site
                    "cluster-site-release from the head node")
 #: exit status: in sync or synced, drift found (status, sync --check)
 OK, DRIFT = 0, 100
+#: how the packager's default profile is named where a generation would be
+DEFAULT_ORIGIN = "packager's default profile"
+
+
+def in_sync_words(generation, synced, default=False):
+    """How a node without drift is described, by the node and the fleet (head/fleet.py)
+    alike: "in sync, generation 7" only when the node's last sync was to the published
+    generation; "matches generation 7, synced to generation 1" when a later generation
+    changed nothing for its role (a sync records it), "matches generation 7, never
+    synced" for a node that has not synced yet; "in sync, packager's default profile"
+    without a site profile."""
+    if default:
+        return "in sync, " + DEFAULT_ORIGIN
+    if generation is None:
+        return "in sync"
+    if synced == generation:
+        return "in sync, generation {}".format(int(generation))
+    return "matches generation {}, {}".format(int(generation), "never synced" if synced is None else
+                                              "synced to generation {}".format(int(synced)))
 
 
 def warnings(run):
@@ -51,6 +70,10 @@ def plan_only(run, check, refusal=None):
     real sync would refuse this plan (mass removal), said as a note."""
     lines = ["Note: a real sync refuses this: " + refusal.split(": ", 1)[1]] if refusal else []
     if run.plan.in_sync:
+        if run.view.generation is not None and run.state.generation != run.view.generation:
+            words = in_sync_words(run.view.generation, run.state.generation)
+            return "in-sync", lines + ["{}: nothing to do but record generation {} (a real sync does).".format(
+                words[0].upper() + words[1:], run.view.generation)], OK
         return "in-sync", lines + [IN_SYNC], OK
     if check:
         return "drift", lines + [DRIFT_FOUND], DRIFT
@@ -87,17 +110,17 @@ def status(run, packages=False):
             "none" if run.view.generation is None else run.view.generation,
             "none yet" if run.state.generation is None else run.state.generation))
     lines += ["  missing        {}".format(name) for name in found["missing"]]
-    lines += ["  wrong version  {} {} (pinned {})".format(i["name"], i["installed"], i["pinned"])
+    lines += ["  wrong version  {} {} (locked {})".format(i["name"], i["installed"], i["locked"])
               for i in found["wrong_version"]]
     lines += ["  outdated       {} {} (latest {})".format(i["name"], i["installed"], i["latest"])
               for i in found["outdated"]]
-    lines += ["  extra          {} (installed by the profile, no longer listed)".format(name)
-              for name in found["extra"]]
+    lines += ["  remove         {} (installed by the profile, no longer listed)".format(name)
+              for name in found["remove"]]
     lines += ["  keep           {} ({})".format(name, reason) for name, reason in run.plan.kept]
     if proof is not None:
         lines += ["  by hand        {} {} (the admin's; not part of the lock)".format(i["name"], i["evr"])
                   for i in proof["admin_installed"]]
-    count = sum(len(v) for v in found.values())
+    count = sum(len(v) for k, v in found.items() if k != "extra")
     lines.append(in_sync_line(run, proof) if run.plan.in_sync else
                  "Drift: {} difference{}; `dnf cluster-node sync` converges the node.".format(
                      count, "" if count == 1 else "s"))
@@ -105,12 +128,13 @@ def status(run, packages=False):
 
 
 def in_sync_line(run, proof):
-    """"In sync, generation N, lock DIGEST." (the short digest of the locked set as
-    installed), or as much of it as the profile has: "In sync." for an unpinned one."""
-    generation = run.view.generation if run.view.generation is not None else run.state.generation
-    parts = ["In sync"]
-    if generation is not None:
-        parts.append("generation {}".format(generation))
-    if proof is not None:
-        parts.append("lock {}".format(proof["digest"][:12]))
-    return ", ".join(parts) + "."
+    """"In sync, generation N, lock digest DIGEST." (the short digest of the locked set
+    as installed; none for an unlocked role), in the fleet's words (in_sync_words):
+    "Matches generation N, synced to generation M, ..." when the node's last sync was to
+    an earlier generation that left its role as it is."""
+    words = in_sync_words(run.view.generation, run.state.generation, run.origin == "default")
+    lock = ", lock digest {}".format(proof["digest"][:12]) if proof is not None else ""
+    line = words[0].upper() + words[1:] + lock + "."
+    if run.view.generation is not None and run.state.generation != run.view.generation:
+        line += " `dnf cluster-node sync` records generation {}.".format(run.view.generation)
+    return line

@@ -14,6 +14,13 @@ from .names import check_name
 ERASING = ("remove", "obsoleted")
 PUTTING = ("install", "upgrade", "downgrade", "reinstall", "obsolete")
 
+
+class Refused(ClusterError):
+    """A transaction the node floor forbids (it would remove or downgrade a floor
+    package, or take away what the admin installed or the role lists): a real sync
+    fails with it; a dry run or check shows it as the plan's refusal (`refusal` in the
+    JSON answer), as it shows the removal limit's."""
+
 def find_profile(backend, preferred=None, sticky=None):
     """(repository id, profile) from the enabled repositories' `cluster` metadata:
     `preferred` (profile_repo in cluster.conf), else the site repository
@@ -110,13 +117,13 @@ class NodeRun(object):
                         "update": self.view.update, "profile_repo": self.repo, "profile_origin": self.origin,
                         "profile": profile.digest(self.profile), "published_generation": self.view.generation}
         self.header = ("Cluster profile from repository '{}'{}: role {} on {}, channel {}, {} packages, "
-                       "{} pins{}".format(self.repo, " (the packager's default profile)" if self.view.generation
-                                          is None else " (generation {})".format(self.view.generation),
-                                          self.view.name, arch, self.view.channel +
-                                          (" (cluster.conf)" if self.view.channel_from != "role" else ""),
-                                          len(self.view.packages),
-                                          len(self.view.pins), "" if self.view.update == "pinned" else
-                                          ", update {}".format(self.view.update)))
+                       "{} locked, update {}".format(self.repo, " (the packager's default profile)"
+                                                     if self.view.generation is None else
+                                                     " (generation {})".format(self.view.generation),
+                                                     self.view.name, arch, self.view.channel +
+                                                     (" (cluster.conf)" if self.view.channel_from != "role" else ""),
+                                                     len(self.view.packages), len(self.view.pins),
+                                                     self.view.update))
         self.lock_note = None
         return self
 
@@ -253,7 +260,7 @@ class NodeRun(object):
                 if not causes:
                     item = [i for i in self.items if i.name == victim][0]
                     why = self.floor.reason(victim)
-                    raise ClusterError("role '{}': the sync would remove {}{}; refusing".format(
+                    raise Refused("role '{}': the sync would remove {}{}; refusing".format(
                         plan.role, item.nevra, " ({}), which a profile never removes".format(why) if why
                         else " ({}), which the role lists".format(item.label.lower()) if victim in listed
                         else ", which the profile did not install"))
@@ -269,7 +276,7 @@ class NodeRun(object):
         for item in self.items:
             why = self.floor.reason(item.name)
             if item.action == "downgrade" and why:
-                raise ClusterError("role '{}': the sync would downgrade {} to {} ({}), which a profile never "
+                raise Refused("role '{}': the sync would downgrade {} to {} ({}), which a profile never "
                                    "does; refusing".format(self.plan.role, item.name, item.evr, why))
 
     def refuse_off_pins(self):

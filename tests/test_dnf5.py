@@ -159,7 +159,7 @@ def test_dnf5_profile_changes_converge(site, make_node):
         status = door(n, "status", "--json", check=False)
         assert status.rc == 100
         assert status.json["drift"]["wrong_version"] == [
-            {"name": "openmpi", "installed": "4.1.6-1.el9", "pinned": "4.1.5-1.el9"}]
+            {"name": "openmpi", "installed": "4.1.6-1.el9", "locked": "4.1.5-1.el9", "pinned": "4.1.5-1.el9"}]
         door(n, "-y", "sync")
         assert n.installed()["openmpi"].startswith("0:4.1.5-1.el9.")
         assert door(n, "status").rc == 0
@@ -170,7 +170,7 @@ def test_dnf5_profile_changes_converge(site, make_node):
     site.publish("--lock")                                   # 4.1.6 let through
     for n in (node, other, fresh):
         out = standalone(n, "-y", "sync").out
-        assert "upgrade    openmpi 4.1.5-1.el9 -> 4.1.6-1.el9 (pinned)" in out
+        assert "upgrade    openmpi 4.1.5-1.el9 -> 4.1.6-1.el9 (locked)" in out
         assert n.installed()["openmpi"].startswith("0:4.1.6-1.el9.")
         assert plugin(n, "-y", "sync").out.count("In sync") == 1
 
@@ -231,7 +231,7 @@ def test_dnf5_pins_hold_against_a_plain_dnf5_upgrade(site, make_node):
     # the newer build is let through: the pin moves, the sync gets past its own earlier entry
     site.publish("--lock", "--lock-exclude", "slurm*")
     out = standalone(node, "-y", "sync").out
-    assert "upgrade    openmpi 4.1.5-1.el9 -> 4.1.6-1.el9 (pinned)" in out, out
+    assert "upgrade    openmpi 4.1.5-1.el9 -> 4.1.6-1.el9 (locked)" in out, out
     admin, ours = locks(node)
     assert admin == admin_before and ours["openmpi"] == "4.1.6-1.el9"
 
@@ -262,7 +262,7 @@ def test_dnf5_pins_never_go_through_a_link_out_of_the_root(site, make_node):
 
     site.publish("--lock", *HOLD_BACK_OPENMPI)
     result = standalone(node, "-y", "sync")
-    assert "downgrade  openmpi 4.1.6-1.el9 -> 4.1.5-1.el9 (pinned)" in result.out
+    assert "downgrade  openmpi 4.1.6-1.el9 -> 4.1.5-1.el9 (locked)" in result.out
     assert "Warning: " in result.err and "reached through a symbolic link" in result.err, result
     with open(os.path.join(outside, "versionlock.toml"), "rb") as handle:
         assert handle.read() == before
@@ -653,7 +653,7 @@ def test_dnf5_and_dnf4_nodes_on_one_lock_prove_it_with_one_digest(site, make_nod
     assert five == four and five["in_sync"] and len(five["lock_digest"]) == 64
     assert dnf5_node.installed()["openmpi"] == "0:4.1.5-1.el9.x86_64"
     assert plugin(dnf5_node, "status").out.splitlines()[-1] == \
-        "In sync, generation 2, lock {}.".format(five["lock_digest"][:12])
+        "In sync, generation 2, lock digest {}.".format(five["lock_digest"][:12])
     dnf5_node.dnf5("-y", "install", "tmux")
     after = standalone(dnf5_node, "status", "--json").json
     assert after["in_sync"] and after["lock_digest"] == four["lock_digest"]

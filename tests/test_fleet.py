@@ -23,6 +23,7 @@ case "$*" in
   *) cmd=unknown ;;
 esac
 echo "$cmd" >> "$d/calls"
+echo "$*" >> "$d/args"
 echo "$node $cmd" >> "$top/log"
 [ -f "$d/$cmd.hang" ] && exec sleep 60
 if [ "$cmd" = sync ] && [ -f "$d/after-sync.out" ]; then
@@ -42,6 +43,7 @@ GROUPS_YAML = """cluster:
 
 
 def role_of(node):
+    """(role, arch) of a fake node."""
     number = int(node[4:])
     if number <= 16:
         return "compute", "x86_64"
@@ -53,7 +55,7 @@ def status_answer(node, missing=(), wrong=(), extra=(), gen=12):
     drift = {"missing": list(missing), "extra": list(extra),
              "wrong_version": [{"name": n, "installed": i, "pinned": p} for n, i, p in wrong]}
     in_sync = not (missing or wrong or extra)
-    return {"format": 1, "command": "status", "role": role, "arch": arch, "generation": gen,
+    return {"format": 1, "command": "status", "role": role, "arch": arch, "channel": "stable", "generation": gen,
             "published_generation": gen, "in_sync": in_sync, "result": "in-sync" if in_sync else "drift",
             "counts": {"missing": len(missing), "wrong_version": len(wrong), "extra": len(extra)},
             "drift": drift}
@@ -64,10 +66,15 @@ def sync_answer(node, result, install=(), upgrade=(), gen=12):
     plan = {"install": [{"name": n, "evr": None} for n in install],
             "upgrade": [{"name": n, "from": a, "to": b} for n, a, b in upgrade],
             "downgrade": [], "remove": [], "kept": []}
-    return {"format": 1, "command": "sync", "role": role, "arch": arch, "generation": gen,
+    return {"format": 1, "command": "sync", "role": role, "arch": arch, "channel": "stable", "generation": gen,
             "published_generation": gen, "in_sync": result in ("in-sync", "synced"), "result": result,
             "counts": {"install": len(install), "upgrade": len(upgrade), "downgrade": 0, "remove": 0},
             "plan": plan}
+
+
+#: how each fake role's group lines start (the node header's words)
+COMPUTE, GPU, LOGIN = ("role compute on x86_64, channel stable: ", "role gpu on x86_64, channel stable: ",
+                       "role login on aarch64, channel stable: ")
 
 
 def error_answer(command, message):
@@ -108,6 +115,11 @@ class Fleet(object):
     def after_sync(self, node, out):
         (self.top / "nodes" / node / "after-sync.out").write_text(json.dumps(out))
 
+    def args(self, node):
+        """The node-side command lines this node was called with."""
+        path = self.top / "nodes" / node / "args"
+        return path.read_text().splitlines() if path.exists() else []
+
     def calls(self, node):
         path = self.top / "nodes" / node / "calls"
         return path.read_text().split() if path.exists() else []
@@ -142,20 +154,23 @@ def drifted_everywhere(farm):
 
 def test_all_in_sync(farm):
     report = farm.status(fanout=8)
-    assert report.lines() == ["node[01-24] (24)  in sync, generation 12"]
+    assert report.lines() == ["node[01-16] (16)  " + COMPUTE + "in sync, generation 12",
+                              "node[17-20] (4)   " + GPU + "in sync, generation 12",
+                              "node[21-24] (4)   " + LOGIN + "in sync, generation 12"]
     assert report.exit_code == 0
     assert all(farm.calls(n) == ["status"] for n in farm.nodes)
     data = json.loads(json.dumps(report.as_dict()))
     assert data["format"] == 1 and data["exit"] == 0 and len(data["nodes"]) == 24
-    assert data["groups"] == [{"nodes": "node[01-24]", "count": 24, "state": "in-sync",
-                               "summary": "in sync, generation 12"}]
+    assert data["groups"][0] == {"nodes": "node[01-16]", "count": 16, "state": "in-sync",
+                                 "summary": COMPUTE + "in sync, generation 12"}
+    assert [g["count"] for g in data["groups"]] == [16, 4, 4]
     assert data["nodes"]["node21"]["answer"]["arch"] == "aarch64"
 
 
 def test_groups_name_roles(farm):
     assert str(fleet.nodeset("@compute,@gpu,@login", farm.resolver)) == NODES
     report = farm.status("@gpu!node18")
-    assert report.lines() == ["node[17,19-20] (3)  in sync, generation 12"]
+    assert report.lines() == ["node[17,19-20] (3)  " + GPU + "in sync, generation 12"]
     with pytest.raises(ClusterError, match="names no node"):
         farm.status("@nosuchgroup")
     with pytest.raises(ClusterError, match="needs %h"):
@@ -170,17 +185,22 @@ def test_drift_grouped_exactly(farm):
     farm.answer("node11", "status", status_answer("node11", gen=11))
     report = farm.status(fanout=5)
     assert report.lines() == [
-        "node[01-04,08-10,12-19,21,23-24] (18)  in sync, generation 12",
-        "node[05-07,22] (4)                     "
-        "missing: cluster-apps-md; wrong version: slurm 23.11.10 (pinned 23.11.9)",
-        "node11 (1)                             in sync, generation 11",
-        "node20 (1)                             extra: old-tool",
+        "node[01-04,08-10,12-16] (12)  " + COMPUTE + "in sync, generation 12",
+        "node[05-07] (3)               " + COMPUTE +
+        "missing: cluster-apps-md; wrong version: slurm 23.11.10 (locked 23.11.9)",
+        "node11 (1)                    " + COMPUTE + "in sync, generation 11",
+        "node[17-19] (3)               " + GPU + "in sync, generation 12",
+        "node20 (1)                    " + GPU + "remove: old-tool",
+        "node[21,23-24] (3)            " + LOGIN + "in sync, generation 12",
+        "node22 (1)                    " + LOGIN +
+        "missing: cluster-apps-md; wrong version: slurm 23.11.10 (locked 23.11.9)",
     ]
     assert report.exit_code == 100
     groups = report.as_dict()["groups"]
     assert [(g["nodes"], g["count"], g["state"]) for g in groups] == [
-        ("node[01-04,08-10,12-19,21,23-24]", 18, "in-sync"), ("node[05-07,22]", 4, "drift"),
-        ("node11", 1, "in-sync"), ("node20", 1, "drift")]
+        ("node[01-04,08-10,12-16]", 12, "in-sync"), ("node[05-07]", 3, "drift"), ("node11", 1, "in-sync"),
+        ("node[17-19]", 3, "in-sync"), ("node20", 1, "drift"), ("node[21,23-24]", 3, "in-sync"),
+        ("node22", 1, "drift")]
     assert report.results["node22"].answer["counts"] == {"missing": 1, "wrong_version": 1, "extra": 0}
 
 
@@ -194,9 +214,11 @@ def test_nodes_in_sync_group_by_the_digest_of_their_locked_set(farm):
     farm.answer("node08", "status", dict(status_answer("node08"), lock_digest="\x1b[31m" + "c" * 60))
     report = farm.status()
     assert report.lines() == [
-        "node[01-06,09-24] (22)  in sync, generation 12, lock aaaaaaaaaaaa",
-        "node07 (1)              in sync, generation 12, lock bbbbbbbbbbbb",
+        "node[01-06,09-16] (14)  " + COMPUTE + "in sync, generation 12, lock digest aaaaaaaaaaaa",
+        "node07 (1)              " + COMPUTE + "in sync, generation 12, lock digest bbbbbbbbbbbb",
         "node08 (1)              bad answer: malformed format 1 answer",
+        "node[17-20] (4)         " + GPU + "in sync, generation 12, lock digest aaaaaaaaaaaa",
+        "node[21-24] (4)         " + LOGIN + "in sync, generation 12, lock digest aaaaaaaaaaaa",
     ]
     assert report.exit_code == 1
     assert report.as_dict()["nodes"]["node07"]["answer"]["lock_digest"] == other
@@ -217,14 +239,16 @@ def test_failures_are_reported_never_fatal(farm):
     report = farm.status(timeout=3)   # healthy nodes answer in ms; the hung one sleeps 60 s
     assert time.monotonic() - started < 30
     assert report.lines() == [
-        "node[01-08,11,16,18-24] (17)  in sync, generation 12",
-        "node09 (1)                    unreachable: ssh: connect timeout",
-        "node10 (1)                    timeout: no answer within 3 s",
-        "node12 (1)                    error: Failed to download metadata for repo 'cluster'",
-        "node13 (1)                    error: exit 3, no answer: Segmentation fault",
-        "node14 (1)                    bad answer: no JSON (exit 1): Traceback (most recent call last):",
-        "node15 (1)                    bad answer: format 2, result 'in-sync' (format 1 expected)",
-        "node17 (1)                    missing: cuda",
+        "node[01-08,11,16] (10)  " + COMPUTE + "in sync, generation 12",
+        "node09 (1)              unreachable: ssh: connect timeout",
+        "node10 (1)              timeout: no answer within 3 s",
+        "node12 (1)              error: Failed to download metadata for repo 'cluster'",
+        "node13 (1)              error: exit 3, no answer: Segmentation fault",
+        "node14 (1)              bad answer: no JSON (exit 1): Traceback (most recent call last):",
+        "node15 (1)              bad answer: format 2, result 'in-sync' (format 1 expected)",
+        "node17 (1)              " + GPU + "missing: cuda",
+        "node[18-20] (3)         " + GPU + "in sync, generation 12",
+        "node[21-24] (4)         " + LOGIN + "in sync, generation 12",
     ]
     assert report.exit_code == 1                  # 1 wins over 100
     states = dict((n, r.state) for n, r in report.results.items())
@@ -240,20 +264,22 @@ def test_exit_codes(farm):
     farm.answer("node04", "status", rc=255, err="ssh: Could not resolve hostname node04: Name unknown\n")
     report = farm.status()
     assert report.exit_code == 1
-    assert report.lines() == ["node[01-02,05-24] (22)  in sync, generation 12",
-                              "node03 (1)              extra: x",
-                              "node04 (1)              unreachable: ssh: unknown host"]
+    assert report.lines() == ["node[01-02,05-16] (14)  " + COMPUTE + "in sync, generation 12",
+                              "node03 (1)              " + COMPUTE + "remove: x",
+                              "node04 (1)              unreachable: ssh: unknown host",
+                              "node[17-20] (4)         " + GPU + "in sync, generation 12",
+                              "node[21-24] (4)         " + LOGIN + "in sync, generation 12"]
     assert farm.status("node[01-02]").exit_code == 0
 
 
 def test_classify_is_careful_with_remote_text():
     answer = status_answer("node01", missing=["evil\x1b[2Jname"])
     res = fleet.classify("node01", 100, json.dumps(answer), "")
-    assert res.summary == "missing: evil?[2Jname" and res.state == "drift"
+    assert res.summary == COMPUTE + "missing: evil?[2Jname" and res.state == "drift"
     res = fleet.classify("node01", 0, json.dumps(dict(answer, drift={"missing": 5})), "")
     assert res.state == "bad-answer"
     res = fleet.classify("node01", 0, json.dumps(status_answer("node01", missing=["a"])), "")
-    assert res.state == "error" and res.summary == "error: exit 0 with answer 'missing: a'"
+    assert res.state == "error" and res.summary == "error: exit 0 with answer '" + COMPUTE + "missing: a'"
     res = fleet.classify("node01", 255, "", "ssh: connect to host node01 port 22: Weird thing\n")
     assert res.summary == "unreachable: ssh: connect to host %h port 22: Weird thing"
     res = fleet.classify("node01", 0, "[1, 2]", "")
@@ -265,7 +291,7 @@ def test_outdated_packages_of_a_latest_role_are_drift():
     answer.update(result="drift", in_sync=False, drift=dict(answer["drift"], outdated=[
         {"name": "openmpi", "installed": "4.1.5-1.el9", "latest": "4.1.6-1.el9"}]))
     res = fleet.classify("node01", 100, json.dumps(answer), "")
-    assert res.state == "drift" and res.summary == "outdated: openmpi 4.1.5-1.el9 (latest 4.1.6-1.el9)"
+    assert res.state == "drift" and res.summary == COMPUTE + "outdated: openmpi 4.1.5-1.el9 (latest 4.1.6-1.el9)"
     answer["drift"]["outdated"] = [{"name": "openmpi"}]
     assert fleet.classify("node01", 100, json.dumps(answer), "").state == "bad-answer"
 
@@ -307,12 +333,12 @@ def test_rollout_stops_after_failing_wave(farm):
     assert all(farm.calls("node%02d" % i) == [] for i in range(13, 25))
     assert roll.lines() == [
         "canary   node[01-02] (2)  done",
-        "  node[01-02] (2)  synced, generation 12: install cluster-apps-md",
-        "  check node[01-02] (2)  in sync, generation 12",
+        "  node[01-02] (2)  " + COMPUTE + "synced, generation 12: install cluster-apps-md",
+        "  check node[01-02] (2)  " + COMPUTE + "in sync, generation 12",
         "wave 1   node[03-07] (5)  done",
-        "  node[03-07] (5)  synced, generation 12: install cluster-apps-md",
+        "  node[03-07] (5)  " + COMPUTE + "synced, generation 12: install cluster-apps-md",
         "wave 2   node[08-12] (5)  stopped: 1 failed (node10)",
-        "  node[08-09,11-12] (4)  synced, generation 12: install cluster-apps-md",
+        "  node[08-09,11-12] (4)  " + COMPUTE + "synced, generation 12: install cluster-apps-md",
         "  node10 (1)             error: Error: Transaction test error: file conflicts",
         "wave 3   node[13-17] (5)  not-reached",
         "wave 4   node[18-22] (5)  not-reached",
@@ -325,7 +351,7 @@ def test_rollout_stops_after_failing_wave(farm):
     assert [w["state"] for w in data["waves"]] == ["done", "done", "stopped"] + ["not-reached"] * 3
     assert data["waves"][2]["failed"] == "node10"
     assert data["groups"][0] == {"nodes": "node[01-02]", "count": 2, "state": "in-sync",
-                                 "summary": "in sync, generation 12"}
+                                 "summary": COMPUTE + "in sync, generation 12"}
 
 
 def test_rollout_tolerates_max_failures(farm):
@@ -357,7 +383,7 @@ def test_canary_from_group_goes_first_and_must_end_in_sync(farm):
     roll = farm2.rollout(wave_size=11)
     assert [w.state for w in roll.waves] == ["stopped", "not-reached", "not-reached"]
     assert str(roll.waves[0].failed) == "node18"
-    assert roll.lines()[3] == "  check node18 (1)  missing: cluster-apps-md"
+    assert "  check node18 (1)  " + GPU + "missing: cluster-apps-md" in roll.lines()
     assert [n for n in farm2.nodes if farm2.calls(n)] == ["node05", "node18"]
 
 
@@ -373,16 +399,104 @@ def test_dry_run_groups_identical_plans(farm):
         farm.answer(node, "dry-run", out)
     roll = farm.rollout(canary=1, wave_size=8, dry_run=True)
     assert [w.state for w in roll.waves] == ["planned"] * 4
-    assert roll.lines()[-4:] == [
+    assert roll.lines()[-5:] == [
         "dry run: nothing was changed; plans per group of identical plans:",
-        "  node[01-12] (12)  plan, generation 12: install cluster-apps-md",
-        "  node[13-20] (8)   in sync, generation 12",
-        "  node[21-24] (4)   plan, generation 12: upgrade slurm 23.11.9 -> 23.11.10",
+        "  node[01-12] (12)  " + COMPUTE + "plan, generation 12: install cluster-apps-md",
+        "  node[13-16] (4)   " + COMPUTE + "in sync, generation 12",
+        "  node[17-20] (4)   " + GPU + "in sync, generation 12",
+        "  node[21-24] (4)   " + LOGIN + "plan, generation 12: upgrade slurm 23.11.9 -> 23.11.10",
     ]
     assert roll.exit_code == 100
     assert all(farm.calls(n) == ["dry-run"] for n in farm.nodes)
     data = roll.as_dict()
-    assert data["command"] == "dry-run" and [g["count"] for g in data["groups"]] == [12, 8, 4]
+    assert data["command"] == "dry-run" and [g["count"] for g in data["groups"]] == [12, 4, 4, 4]
+
+
+MASS = ("role 'compute': the sync would remove 30 packages, more than max_remove allows (3); check the plan with "
+        "--dry-run, then rerun with --allow-mass-removal (or raise max_remove in cluster.conf)")
+FLOOR = ("role 'compute': the sync would remove systemd-252-1.el9.x86_64 (node floor), which a profile never "
+         "removes; refusing")
+
+
+def planned_everywhere(farm, refusing=()):
+    """Every node's dry run plans to install cluster-apps-md; `refusing`: {node: the
+    node's refusal} for nodes whose real sync would refuse that plan."""
+    for node in farm.nodes:
+        answer = sync_answer(node, "planned", install=["cluster-apps-md"])
+        if node in dict(refusing):
+            answer["refusal"] = dict(refusing)[node]
+        farm.answer(node, "dry-run", answer)
+
+
+def test_dry_run_marks_nodes_whose_real_sync_would_refuse(farm):
+    """Issue 20 item 10: a dry run marks the nodes whose real sync refuses (the removal
+    limit, the node floor), and only the nodes that could not be asked fail it."""
+    planned_everywhere(farm, {"node03": MASS, "node04": FLOOR})
+    farm.answer("node09", "dry-run", rc=255, err="ssh: connect to host node09 port 22: Connection refused\n")
+    roll = farm.rollout(canary=2, wave_size=8, dry_run=True)
+    assert [(w.name, w.state, str(w.failed)) for w in roll.waves] == [
+        ("canary", "planned", ""), ("wave 1", "would-refuse", "node09"), ("wave 2", "planned", ""),
+        ("wave 3", "planned", "")]
+    lines = roll.lines()
+    assert lines[:4] == ["canary   node[01-02] (2)  planned",
+                         "wave 1   node[03-10] (8)  would refuse: 1 could not be asked (node09)",
+                         "wave 2   node[11-18] (8)  planned",
+                         "wave 3   node[19-24] (6)  planned"]
+    plan = "plan, generation 12: install cluster-apps-md"
+    assert "  node03 (1)                    " + COMPUTE + plan + "; a real sync refuses: the sync would remove 30 " \
+        "packages, more than max_remove allows (3)" in lines, lines
+    assert "  node04 (1)                    " + COMPUTE + plan + "; a real sync refuses: the sync would remove " \
+        "systemd-252-1.el9.x86_64 (node floor), which a profile never removes" in lines, lines
+    assert (roll.results()["node03"].state, roll.results()["node01"].state) == ("would-refuse", "planned")
+    assert str(roll.failed()) == "node09"                       # not the 23 nodes that answered
+    assert str(roll.refusing()) == "node[03-04]"
+    assert roll.exit_code == 1
+    data = json.loads(json.dumps(roll.as_dict()))
+    assert data["nodes"]["node04"]["state"] == "would-refuse" and data["waves"][1]["state"] == "would-refuse"
+
+    farm.answer("node09", "dry-run", sync_answer("node09", "planned", install=["cluster-apps-md"]))
+    roll = farm.rollout(canary=2, wave_size=8, dry_run=True)
+    assert roll.exit_code == 100 and not roll.failed()          # plans and refusals differ; nothing failed
+
+
+def test_dry_run_labels_waves_by_their_nodes_and_lines_up_their_columns(farm):
+    """Issue 25 item 9: a canary already in sync is no `planned` wave, and the waves'
+    states start in one column."""
+    planned_everywhere(farm)
+    for node in ("node05", "node18"):                             # the @canary group
+        farm.answer(node, "dry-run", sync_answer(node, "in-sync"))
+    roll = farm.rollout(wave_size=11, dry_run=True)
+    assert [w.state for w in roll.waves] == ["in-sync", "planned", "planned"]
+    heads = roll.lines()[:3]
+    assert heads == ["canary   node[05,18] (2)         in sync",
+                     "wave 1   node[01-04,06-12] (11)  planned",
+                     "wave 2   node[13-17,19-24] (11)  planned"]
+    assert roll.as_dict()["waves"][0]["state"] == "in-sync"
+    for node in farm.nodes:
+        farm.answer(node, "dry-run", sync_answer(node, "in-sync"))
+    roll = farm.rollout(wave_size=11, dry_run=True)
+    assert [w.state for w in roll.waves] == ["in-sync"] * 3 and roll.exit_code == 0
+    # the rollout's own lines too: the state after the longest node set
+    drifted_everywhere(farm)
+    roll = farm.rollout(wave_size=11)
+    assert [l for l in roll.lines() if not l.startswith(" ")] == [
+        "canary   node[05,18] (2)         done", "wave 1   node[01-04,06-12] (11)  done",
+        "wave 2   node[13-17,19-24] (11)  done"]
+
+
+def test_in_sync_only_at_the_published_generation(farm):
+    """Issue 25 item 9: a node whose last sync was to an earlier generation (the later
+    one changed nothing for its role) matches the published generation; only a node
+    synced to it is `in sync`, in the node's words (report.in_sync_words)."""
+    from dnf_plugin_cluster import report
+    farm.answer("node02", "status", dict(status_answer("node02"), generation=11))
+    farm.answer("node03", "status", dict(status_answer("node03"), generation=None))
+    lines = farm.status("node[01-03]").lines()
+    assert lines == ["node01 (1)  " + COMPUTE + "in sync, generation 12",
+                     "node02 (1)  " + COMPUTE + "matches generation 12, synced to generation 11",
+                     "node03 (1)  " + COMPUTE + "matches generation 12, never synced"]
+    assert report.in_sync_words(12, 11) == "matches generation 12, synced to generation 11"
+    assert farm.status("node[01-03]").exit_code == 0          # no drift: nothing to converge
 
 
 def test_without_clustershell_the_fleet_commands_say_what_to_install(monkeypatch):
@@ -472,17 +586,46 @@ def test_a_rollout_shows_its_waves_and_asks_unless_assumeyes(farm, make_root):
 
     confirmed = on_a_terminal(argv, head.env, "y\n")
     assert confirmed.rc == 0, confirmed
-    assert confirmed.out.splitlines()[:4] == WAVES and "canary   node01 (1)  done" in confirmed.out
+    assert confirmed.out.splitlines()[:4] == WAVES and "canary   node01 (1)       done" in confirmed.out
     assert [farm.calls(n) for n in six] == [["sync", "status"]] + [["sync"]] * 5
 
     for node in six:
         farm.answer(node, "sync", sync_answer(node, "in-sync"))
         farm.answer(node, "dry-run", sync_answer(node, "in-sync"))
     again = master_sync(farm, head, "-y", input="")
-    assert again.rc == 0 and "Is this ok" not in again.out and again.out.startswith("canary   node01 (1)  done")
+    assert again.rc == 0 and "Is this ok" not in again.out and again.out.startswith("canary   node01 (1)       done")
     assert [farm.calls(n) for n in six] == [["sync", "status", "sync", "status"]] + [["sync", "sync"]] * 5
     planned = master_sync(farm, head, "--dry-run", input="")    # a dry run asks nothing and changes nothing
     assert planned.rc == 0 and "dry run: nothing was changed" in planned.out and "Is this ok" not in planned.out
+
+
+def test_master_sync_passes_allow_mass_removal_and_counts_only_unasked_nodes(farm, make_root):
+    """Issue 20 item 10, through the real dnf: `cluster-master sync -w ... --allow-mass-
+    removal` reaches every node's sync and dry run; a dry run names the nodes whose real
+    sync would refuse, and fails only for the nodes that could not be asked."""
+    head = make_root("head")
+    planned_everywhere(farm, {"node03": MASS})
+    farm.answer("node05", "dry-run", rc=255, err="ssh: connect to host node05 port 22: Connection refused\n")
+    dry = master_sync(farm, head, "--dry-run", input="")
+    assert dry.rc == 1, dry
+    errors = [l for l in dry.err.splitlines() if l.startswith(("Error", "Warning"))]
+    assert errors == ["Warning: 1 node would refuse a real sync (the removal limit or the node floor; see their "
+                      "lines): node03", "Error: 1 node could not be asked: node05"], dry
+    assert "wave 1   node[02-04] (3)  would refuse" in dry.out, dry
+    assert all("--allow-mass-removal" not in a for n in farm.nodes[:6] for a in farm.args(n))
+
+    farm.answer("node05", "dry-run", sync_answer("node05", "planned", install=["cluster-apps-md"]))
+    farm.answer("node03", "dry-run", sync_answer("node03", "planned", install=["cluster-apps-md"]))
+    allowed = master_sync(farm, head, "--dry-run", "--allow-mass-removal", input="")
+    assert allowed.rc == 100 and "Error" not in allowed.err and "would refuse" not in allowed.out, allowed
+    assert [farm.args(n)[-1].endswith("sync --dry-run --json --allow-mass-removal") for n in farm.nodes[:6]] == \
+        [True] * 6
+    drifted_everywhere(farm)
+    synced = master_sync(farm, head, "-y", "--allow-mass-removal", input="")
+    assert synced.rc == 0, synced
+    assert all(any(a.endswith("sync -y --json --allow-mass-removal") for a in farm.args(n)) for n in farm.nodes[:6])
+    refused = head.dnf("cluster-master", "status", "-w", "node01", "--allow-mass-removal", check=False)
+    assert refused.rc == 1 and refused.err.strip() == "Error: --allow-mass-removal is an option of cluster-master sync"
 
 
 # --- node sets that would mislead ------------------------------------------------------
@@ -563,7 +706,7 @@ def test_clush_conf_ssh_user_path_and_options_are_applied_as_clush_applies_them(
                                "ssh_options": "-oStrictHostKeyChecking=no -p 2222"}
     report = fleet.status("node[01-02]", "dnf -q cluster-node status --json", worker="ssh",
                           resolver=farm.resolver, ssh=defaults["ssh"], connect_timeout=7)
-    assert report.lines() == ["node[01-02] (2)  in sync, generation 12"], report.lines()
+    assert report.lines() == ["node[01-02] (2)  " + COMPUTE + "in sync, generation 12"], report.lines()
     calls = sorted((farm.top / "ssh-calls").read_text().splitlines())
     assert len(calls) == 2 and all(c.startswith("-oStrictHostKeyChecking=no -p 2222 ") for c in calls), calls
     assert all(" -l admin " in c and " -oConnectTimeout=7 " in c for c in calls), calls
@@ -575,7 +718,7 @@ def test_clush_conf_ssh_user_path_and_options_are_applied_as_clush_applies_them(
     head = make_root("head")
     head.env = dict(head.env, CLUSTERSHELL_CFGDIR=str(cfgdir))
     result = head.dnf("cluster-master", "status", "-w", "@login", "--groups-conf", str(farm.top / "groups.conf"))
-    assert result.out.splitlines() == ["node[21-24] (4)  in sync, generation 12"], result
+    assert result.out.splitlines() == ["node[21-24] (4)  " + LOGIN + "in sync, generation 12"], result
     calls = (farm.top / "ssh-calls").read_text().splitlines()
     assert len(calls) == 4 and all(c.startswith("-oStrictHostKeyChecking=no -p 2222 ") and " -l admin " in c
                                    for c in calls), calls

@@ -65,7 +65,7 @@ def test_the_lock_is_every_package_a_fresh_node_of_the_role_installs(site):
     digest = first["lock_digest"]
     assert len(digest) == 64
     assert node.dnf("cluster-node", "status").out.splitlines()[-1] == \
-        "In sync, generation 2, lock {}.".format(digest[:12])
+        "In sync, generation 2, lock digest {}.".format(digest[:12])
 
     # newer builds of role packages and of a dependency appear; a plain upgrade keeps the lock
     updates = newer_builds(site, "updates", [
@@ -95,13 +95,14 @@ def test_the_lock_is_every_package_a_fresh_node_of_the_role_installs(site):
     assert [i["name"] for i in status["admin_installed"]] == ["tmux"]
     text = later.dnf("cluster-node", "status").out.splitlines()
     assert "  by hand        tmux 3.2a-5.el9 (the admin's; not part of the lock)" in text
-    assert text[-1] == "In sync, generation 2, lock {}.".format(digest[:12])
+    assert text[-1] == "In sync, generation 2, lock digest {}.".format(digest[:12])
 
     # a node off the lock has another digest, and says what is off
     later.dnf("-y", "--disableplugin=versionlock", "upgrade", "ncbi-blast+")
     off = later.dnf("cluster-node", "status", "--json", check=False)
     assert off.rc == 100 and off.json["lock_digest"] != digest
     assert off.json["drift"]["wrong_version"] == [{"name": "ncbi-blast+", "installed": "2.99.0-1.el9",
+                                                   "locked": compute["ncbi-blast+"]["evr"],
                                                    "pinned": compute["ncbi-blast+"]["evr"]}]
 
 
@@ -131,7 +132,7 @@ def test_history_shows_what_each_lock_holds_and_what_changed(site):
     third = [e for e in data["generations"] if e["generation"] == 3][0]
     assert third["locks"]["compute/x86_64"] == count + 1
     # the LOCKED column counts every role's and arch's locked packages (not the 0 pins)
-    assert out[0].split()[:7] == ["GEN", "TIME", "(UTC)", "USER", "ACTION", "LOCKED", "PROFILE"]
+    assert out[0].split()[:7] == ["GEN", "TIME", "(UTC)", "USER", "ACTION", "LOCKED", "DIGEST"]
     assert out[gen["3"]].split()[4] == str(sum(third["locks"].values())), out
     assert third["lock_changes"]["compute/x86_64"] == {
         "added": ["tmux 3.2a-5.el9"], "removed": [], "moved": ["ncbi-blast+ 2.14.1-1.el9 -> 2.99.0-1.el9"]}
@@ -294,7 +295,7 @@ def test_a_node_kickstarted_from_the_lock_starts_on_it(site, tmp_path):
     synced.dnf("-y", "cluster-node", "sync")
     digest = synced.dnf("cluster-node", "status", "--json").json["lock_digest"]
     first = node.dnf("cluster-node", "status")
-    assert first.out.splitlines()[-1] == "In sync, generation 2, lock {}.".format(digest[:12]), first
+    assert first.out.splitlines()[-1] == "In sync, generation 2, lock digest {}.".format(digest[:12]), first
     assert node.installed()["openmpi"] == "0:4.1.5-1.el9.x86_64"
 
 

@@ -93,7 +93,7 @@ def test_sync_converges_exactly_after_profile_changes(site):
         status = n.dnf("cluster-node", "status", "--json", check=False)
         assert status.rc == 100
         assert status.json["drift"]["wrong_version"] == [
-            {"name": "openmpi", "installed": "4.1.6-1.el9", "pinned": "4.1.5-1.el9"}]
+            {"name": "openmpi", "installed": "4.1.6-1.el9", "locked": "4.1.5-1.el9", "pinned": "4.1.5-1.el9"}]
         n.dnf("-y", "cluster-node", "sync")
         assert n.installed()["openmpi"].startswith("0:4.1.5-1.el9.")
         assert n.dnf("cluster-node", "status").rc == 0
@@ -106,7 +106,7 @@ def test_sync_converges_exactly_after_profile_changes(site):
     site.publish("--lock")
     for n in (node, other, fresh):
         out = n.dnf("-y", "cluster-node", "sync").out
-        assert "upgrade    openmpi 4.1.5-1.el9 -> 4.1.6-1.el9 (pinned)" in out
+        assert "upgrade    openmpi 4.1.5-1.el9 -> 4.1.6-1.el9 (locked)" in out
         assert n.installed()["openmpi"].startswith("0:4.1.6-1.el9.")
         assert n.dnf("-y", "cluster-node", "sync").out.count("In sync") == 1
 
@@ -336,7 +336,7 @@ def test_a_node_without_the_site_repository_is_told_on_every_run(site, tmp_path)
     for result in runs:
         assert [l for l in result.err.splitlines() if "default profile" in l] == [DEFAULT_WARNING], result
         assert "from repository 'cluster' (the packager's default profile)" in result.out
-    assert runs[2].out.rstrip().endswith("In sync.")
+    assert runs[2].out.rstrip().endswith("In sync, packager's default profile.")
     status = lone.dnf("cluster-node", "status", "--json").json
     assert status["profile_origin"] == "default" and status["warnings"] == [DEFAULT_WARNING[len("Warning: "):]]
     synced = lone.dnf("-y", "cluster-node", "sync", "--json").json
@@ -351,8 +351,9 @@ def test_a_node_without_the_site_repository_is_told_on_every_run(site, tmp_path)
     farm.add("lone", lone)
     farm.add("sited", node)
     fleet = site.master.dnf(*farm.fleet_args("status", "lone,sited"))
-    assert fleet.out.splitlines() == ["lone (1)   in sync, packager's default profile",
-                                      "sited (1)  in sync, generation 1"], fleet
+    assert fleet.out.splitlines() == ["lone (1)   role compute on x86_64, channel stable: in sync, packager's default "
+                                      "profile", "sited (1)  role compute on x86_64, channel stable: in sync, "
+                                      "generation 1"], fleet
 
 
 def test_a_sync_by_another_user_says_it_needs_superuser_privileges(site):

@@ -70,7 +70,7 @@ def test_older_pins_for_the_floor_are_not_applied(site):
     out = node.dnf("-y", "cluster-node", "sync").out
     for name, have in (("glibc", "2.34-100.el9"), ("rpm", "4.16.1.3-34.el9"), ("dnf", "4.14.0-17.el9")):
         assert "keep       {} (".format(name) in out, out
-        assert "pinned {} is older than the installed {}; not applied)".format(pins[name], have) in out, out
+        assert "locked {} is older than the installed {}; not applied)".format(pins[name], have) in out, out
     after = node.installed()
     for name in ("glibc", "rpm", "dnf"):
         assert after[name] == before[name], name

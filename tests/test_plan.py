@@ -26,7 +26,7 @@ def test_removes_only_what_the_profile_installed():
     assert p.kept == [("dnf", "protected by dnf")]
     p.keep("b", "still needed by htop")
     assert p.in_sync and p.kept[-1] == ("b", "still needed by htop")
-    assert plan.drift(p) == {"missing": [], "wrong_version": [], "outdated": [], "extra": []}
+    assert plan.drift(p) == {"missing": [], "wrong_version": [], "outdated": [], "remove": [], "extra": []}
 
 
 def test_a_role_that_follows_the_newest_builds():

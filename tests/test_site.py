@@ -314,8 +314,8 @@ def test_dry_run_and_assumeno_preview_publish_and_rollback_and_write_nothing(sit
         added = [l.split()[1] for l in compute if l.startswith("    add      ")]
         assert "tmux" in added and "cluster-apps-md" in added, out             # with the locked versions
         assert "    remove   cluster-apps-bio 1.0-1.el9" in compute, out
-        assert "    pin      openmpi 4.1.5-1.el9 -> 4.1.6-1.el9" in compute, out
-        assert "  login aarch64, x86_64:" in out and "    pin      openmpi-devel 4.1.5-1.el9 -> 4.1.6-1.el9" in out
+        assert "    lock     openmpi 4.1.5-1.el9 -> 4.1.6-1.el9" in compute, out
+        assert "  login aarch64, x86_64:" in out and "    lock     openmpi-devel 4.1.5-1.el9 -> 4.1.6-1.el9" in out
         assert out[-1].startswith("Dry run: nothing was written")
     data = site.publish("--lock", "--dry-run", "--json").json
     assert data["dry_run"] and data["changed"] and (data["published"], data["next_generation"]) == (2, 3)
@@ -325,7 +325,7 @@ def test_dry_run_and_assumeno_preview_publish_and_rollback_and_write_nothing(sit
 
     rollback = master.dnf("cluster-master", "rollback", "1", "--repo-dir", site.tree, "--dry-run").out.splitlines()
     assert rollback[0] == "What generation 3 would change, against generation 2 (published now):"
-    assert "    unpin    openmpi 4.1.5-1.el9" in rollback and not [l for l in rollback if "add " in l], rollback
+    assert "    unlock   openmpi 4.1.5-1.el9" in rollback and not [l for l in rollback if "add " in l], rollback
     assert master.dnf("--assumeno", "cluster-master", "rollback", "1", "--repo-dir", site.tree).out.splitlines() \
         == rollback[:-1] + ["Dry run: nothing was written (--assumeno)."]
     assert tree_snapshot(site.www, "site") == before                       # not one byte written

@@ -14,11 +14,11 @@ def verdicts(node):
     assert status.rc in (0, 100) and check.rc in (0, 100), (status, check)
     plan = check.json["plan"]
     from_check = {"missing": [i["name"] for i in plan["install"]],
-                  "wrong_version": [{"name": i["name"], "installed": i["from"], "pinned": i["to"]}
+                  "wrong_version": [{"name": i["name"], "installed": i["from"], "locked": i["to"], "pinned": i["to"]}
                                     for i in plan["upgrade"] + plan["downgrade"] if i.get("why") != "latest"],
                   "outdated": [{"name": i["name"], "installed": i["from"], "latest": i["to"]}
                                for i in plan["upgrade"] if i.get("why") == "latest"],
-                  "extra": plan["remove"]}
+                  "remove": plan["remove"], "extra": plan["remove"]}
     assert (status.rc, status.json["drift"]) == (check.rc, from_check), (status, check)
     assert status.json["kept"] == plan["kept"]
     assert check.json["result"] == ("drift" if check.rc == 100 else "in-sync")
@@ -54,7 +54,7 @@ def test_status_and_check_agree_on_every_drift_case(site):
                          json.dumps(dict(good, pins={"openmpi": "4.1.5-1.el9"})).encode())
     rc, data = verdicts(node)
     assert rc == 100 and data["drift"]["wrong_version"] == [
-        {"name": "openmpi", "installed": "4.1.6-1.el9", "pinned": "4.1.5-1.el9"}]
+        {"name": "openmpi", "installed": "4.1.6-1.el9", "locked": "4.1.5-1.el9", "pinned": "4.1.5-1.el9"}]
     node.dnf("-y", "cluster-node", "sync")
     assert verdicts(node)[0] == 0
 

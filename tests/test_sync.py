@@ -195,7 +195,7 @@ def test_the_floor_is_never_removed_nor_downgraded_by_a_profile(world):
     write_profile(backend.repos["cluster"]["metadata"]["cluster"], [], pins={"glibc": "2.34-99"})
     run = sync(backend)
     assert run.plan.kept == [
-        ("glibc", "node floor: pinned 2.34-99 is older than the installed 2.34-100; not applied"),
+        ("glibc", "node floor: locked 2.34-99 is older than the installed 2.34-100; not applied"),
         ("bash", "node floor"), ("lib", "still needed by bash")]
     assert run.plan.in_sync and backend.installed()["glibc"] == "2.34-100"
     assert backend.held == {"bash", "glibc"}                 # never cleaned up as unneeded
@@ -246,7 +246,7 @@ def test_status_reports_a_kept_package_as_no_drift(world):
     run.prepare()
     data, lines, exit_status = report.status(run)
     assert data["in_sync"] and data["drift"]["extra"] == [] and exit_status == 0
-    assert "  keep           lib (still needed by tool)" in lines and lines[-1] == "In sync."
+    assert "  keep           lib (still needed by tool)" in lines and lines[-1] == "In sync, packager's default profile."
 
 
 def test_what_a_sync_that_changes_nothing_answers(world):

@@ -234,7 +234,7 @@ def test_the_fleet_shows_a_lost_site_repository_and_an_unreadable_rpm_database_a
     assert result.rc == 1, result
     lines = [l.split(None, 2) for l in result.out.splitlines() if l.strip()]
     by_node = dict((l[0], l[2]) for l in lines)
-    assert by_node["node1"] == "in sync, generation 1", result
+    assert by_node["node1"] == "role compute on x86_64, channel stable: in sync, generation 1", result
     assert by_node["node2"].startswith("error: this node synced from the site repository 'cluster-site'"), result
     assert by_node["node3"].startswith("error: cannot read the rpm database of "), result
     assert "Error: 2 nodes could not be asked: node[2-3]" in result.err, result

@@ -52,7 +52,7 @@ def test_a_plain_dnf_upgrade_keeps_pinned_packages_at_their_pins(site):
     # the newer build is let through: the pin moves, the sync gets past its own earlier lock
     site.publish("--lock")
     out = node.dnf("-y", "cluster-node", "sync").out
-    assert "upgrade    openmpi 4.1.5-1.el9 -> 4.1.6-1.el9 (pinned)" in out
+    assert "upgrade    openmpi 4.1.5-1.el9 -> 4.1.6-1.el9 (locked)" in out
     assert "openmpi-0:4.1.6-1.el9.*" in block(node) and admin_part(node) == mine
 
     # unpinned: the cluster's entries go, the admin's stay byte for byte; plain dnf is free again
@@ -64,7 +64,7 @@ def test_a_plain_dnf_upgrade_keeps_pinned_packages_at_their_pins(site):
     # a rollback to the first locked generation brings its pins back, down to the old build
     site.master.dnf("cluster-master", "rollback", str(locked["generation"]), "--repo-dir", site.tree)
     out = node.dnf("-y", "cluster-node", "sync").out
-    assert "downgrade  openmpi 4.1.6-1.el9 -> 4.1.5-1.el9 (pinned)" in out
+    assert "downgrade  openmpi 4.1.6-1.el9 -> 4.1.5-1.el9 (locked)" in out
     assert "openmpi-0:4.1.5-1.el9.*" in block(node) and admin_part(node) == mine
     node.dnf("-y", "upgrade")
     assert node.installed()["openmpi"].startswith("0:4.1.5-1.el9.")
@@ -209,7 +209,7 @@ def test_a_damaged_cluster_block_is_said_and_rewritten(site, damage):
     assert status.rc == 100 and "openmpi" in status.out, status
     assert "the cluster's block in it is damaged" in status.err and not errors(status)
     result = node.dnf("-y", "cluster-node", "sync")
-    assert "upgrade    openmpi 4.1.5-1.el9 -> 4.1.6-1.el9 (pinned)" in result.out
+    assert "upgrade    openmpi 4.1.5-1.el9 -> 4.1.6-1.el9 (locked)" in result.out
     assert "the cluster's block in it is damaged" in result.err
     assert node.installed()["openmpi"].startswith("0:4.1.6-1.el9.")
     lines = node.version_locks()

@@ -48,8 +48,11 @@ class ClusterGroupCommand(ClusterCommand):
             raise ClusterError("no cluster groups: no enabled repository has a comps category '{}'".format(
                 groups.CLUSTER_CATEGORY))
         installed = self.backend.installed_groups([v.id for v in views])
+        names = set(self.backend.installed())
         for view in views:
             view.installed = view.id in installed
+            # a role's groups come onto a node by cluster-node sync, package by package
+            view.packages_installed = len(set(view.packages()) & names)
         if not self.opts.groups:
             return views
         by_id = dict((v.id, v) for v in views)

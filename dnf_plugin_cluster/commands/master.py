@@ -129,6 +129,9 @@ class ClusterMasterCommand(ClusterCommand):
         fleet.add_argument("--wave-size", type=_count, metavar="N", help="sync: nodes per wave (default: fanout)")
         fleet.add_argument("--max-failures", type=int, default=0, metavar="N",
                            help="sync: failed nodes a wave may have before the rollout stops (default: 0)")
+        fleet.add_argument("--allow-mass-removal", action="store_true", default=False,
+                           help="sync: passed to every node's sync (and --dry-run): a node syncs even when it "
+                                "removes more packages than its max_remove (cluster.conf)")
         fleet.add_argument("--node-shell", metavar="PREFIX", default="",
                            help="services and status --health with --worker exec: the local command that "
                                 "runs a command on node %%h (e.g. 'chroot /images/%%h')")
@@ -251,6 +254,10 @@ class ClusterMasterCommand(ClusterCommand):
             self.print_json(result.as_dict())
         else:
             print("\n".join(result.lines()))
+        refusing = result.refusing() if isinstance(result, fleet.Rollout) else None
+        if refusing:
+            logger.warning("Warning: %d node%s would refuse a real sync (the removal limit or the node floor; see "
+                           "their lines): %s", len(refusing), "" if len(refusing) == 1 else "s", refusing)
         if result.exit_code == 100:
             self.cli.demands.success_exit_status = 100
         elif result.exit_code:
@@ -281,7 +288,8 @@ class ClusterMasterCommand(ClusterCommand):
             print("\n".join(fleet.plan_lines(waves, self.opts.max_failures)))
             if conf.assumeno or not self.confirm():
                 raise ClusterError("Operation aborted: no node was synced.")
-        self._report(fleet.rollout(self.opts.nodes, fleet.node_commands(self.opts.node_command), canary=canary,
+        commands = fleet.node_commands(self.opts.node_command, self.opts.allow_mass_removal)
+        self._report(fleet.rollout(self.opts.nodes, commands, canary=canary,
                                    wave_size=self.opts.wave_size, max_failures=self.opts.max_failures,
                                    dry_run=self.opts.dry_run, **transport))
 
@@ -400,6 +408,8 @@ class ClusterMasterCommand(ClusterCommand):
                 self.opts.subcommand[0], quote(self.opts.generation)))
         if getattr(self.opts, "health", False) and self.opts.subcommand[0] != "status":
             raise ClusterError("--health is an option of cluster-master status")
+        if getattr(self.opts, "allow_mass_removal", False) and self.opts.subcommand[0] != "sync":
+            raise ClusterError("--allow-mass-removal is an option of cluster-master sync")
         # every text that reaches a file: one line, no control characters
         check_text(self.opts.message, "--message")
         if self.opts.sign_key is not None:
@@ -468,7 +478,7 @@ class ClusterMasterCommand(ClusterCommand):
                                  profile=entry["digest"], pins=prof["pins"], changed=preview.changed,
                                  locked=lock.pins_of(prof)))
         else:
-            print("Published generation {} ({}): roles {}; {} -> {} ({})".format(
+            print("Published generation {}, digest {}: roles {}; {} -> {} ({})".format(
                 entry["generation"], entry["digest"][:12], ", ".join(entry["roles"]), lock.describe(prof),
                 site.path, ", ".join(arches)))
 
@@ -508,8 +518,8 @@ class ClusterMasterCommand(ClusterCommand):
             previous = self._site().published() if opts.repo_dir else None
             prof = self.profile_for(roles, previous, sorted(set(opts.arches) or CLUSTER_ARCHES))
             if self.dry_run:
-                print("Dry run: the cluster profile (roles {}; {} pins) would be written to {}; nothing was "
-                      "written.".format(", ".join(sorted(prof["roles"])), len(prof["pins"]), opts.output))
+                print("Dry run: the cluster profile (roles {}; {}) would be written to {}; nothing was "
+                      "written.".format(", ".join(sorted(prof["roles"])), lock.describe(prof), opts.output))
                 return
             with open(opts.output, "w") as handle:
                 handle.write(profile.dumps(prof))
@@ -596,7 +606,7 @@ class ClusterMasterCommand(ClusterCommand):
         if not entries:
             print("No generation published in {} yet.".format(site.path))
             return
-        rows = [("GEN", "TIME (UTC)", "USER", "ACTION", "LOCKED", "PROFILE", "MESSAGE")]
+        rows = [("GEN", "TIME (UTC)", "USER", "ACTION", "LOCKED", "DIGEST", "MESSAGE")]
         for e in entries:
             mark = "*" if e.get("generation") == current else " "
             rows.append(("{}{}".format(e.get("generation"), mark), e.get("time", ""), e.get("user", ""),
@@ -645,9 +655,11 @@ class ClusterMasterCommand(ClusterCommand):
                 "{} {} packages".format(arch, len(arches[arch]["packages"])) for arch in sorted(arches))))
         pins = prof.get("pins", {})
         locks = locks_of(prof)
-        lines.append("  pins        {}".format(", ".join("{} {}".format(n, pins[n]) for n in sorted(pins))
-                                             if pins and not locks else len(pins)))
-        lines.append("  locks:" if locks else "  locks       none")
+        if locks:
+            lines.append("  locks:")
+        else:                            # a profile without complete locks: its locked versions
+            lines.append("  locked      {}".format(", ".join("{} {}".format(n, pins[n]) for n in sorted(pins))
+                                                 if pins else "nothing"))
         lines += history_lines(entry) or ["    {}: {} locked".format(key, len(locks[key])) for key in sorted(locks)]
         if earlier:
             lines.append("  changes against generation {}:{}".format(earlier[-1], "" if changes else " none"))

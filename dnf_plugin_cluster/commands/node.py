@@ -242,7 +242,14 @@ class ClusterNodeCommand(ClusterCommand):
         run = self._load()
         if not self.plan_only:
             run.settle()             # how the last unfinished run ended, saved even if nothing is to do
-        run.prepare()
+        from ..sync import Refused
+        refused = None
+        try:
+            run.prepare()
+        except Refused as err:       # the node floor: a real sync fails; a plan says so
+            if not self.plan_only:
+                raise
+            refused = str(err)
         plan_lines = report.plan(run)
         if not self.opts.json:
             print("\n".join(plan_lines))
@@ -250,7 +257,7 @@ class ClusterNodeCommand(ClusterCommand):
         if self.plan_only:
             if run.items and not self.opts.json:
                 print(self.backend.table(run.items))
-            refusal = None if self.opts.allow_mass_removal else too_many
+            refusal = refused or (None if self.opts.allow_mass_removal else too_many)
             result, lines, status = report.plan_only(run, self.opts.check, refusal)
             self.show(report.answer(run, result, refusal), lines)
             self.cli.demands.success_exit_status = status

@@ -19,7 +19,7 @@ Node answer, schema format 1 (one JSON object on stdout, `status --json` and
     {"format": 1,                       required, an integer; other values are refused
      "command": "status" | "sync",
      "result": "in-sync" | "drift" | "synced" | "planned" | "error",    required
-     "role": "compute", "arch": "x86_64",
+     "role": "compute", "arch": "x86_64", "channel": "stable",
      "generation": 11 | null,           profile generation this node last synced to
      "published_generation": 12 | null, profile generation the node sees published now
      "profile_origin": "site" | "default",  the site's profile, or the packager's default one
@@ -31,20 +31,25 @@ Node answer, schema format 1 (one JSON object on stdout, `status --json` and
      "packages": [{"name", "evr", "arch"}],  (status --packages) the role's set as installed:
                                         what publish --lock-from makes the role's lock
      "in_sync": true | false,
-     "counts": {"missing": n, "wrong_version": n, "extra": n,           (status)
+     "counts": {"missing": n, "wrong_version": n, "remove": n,          (status; "extra" = "remove")
                 "install": n, "upgrade": n, "downgrade": n, "remove": n},  (sync)
-     "drift": {"missing": [name], "extra": [name],                      (status)
-               "wrong_version": [{"name", "installed", "pinned"}],
-               "outdated": [{"name", "installed", "latest"}]},          (update: latest)
+     "drift": {"missing": [name], "remove": [name],                     (status; "extra": the same
+               "wrong_version": [{"name", "installed", "locked"}],       list, "pinned" = "locked",
+               "outdated": [{"name", "installed", "latest"}]},          for older readers; update: latest)
      "plan": {"install": [{"name", "evr"}], "remove": [name],           (sync)
               "upgrade": [{"name", "from", "to"}], "downgrade": [...],
               "kept": [{"name", "reason"}]},
+     "refusal": "one line",             (sync --dry-run/--check) why a real sync would refuse
+                                        this plan: the removal limit or the node floor
      "error": "one-line message"}       only with result "error" (and exit 1)
 
 `drift` and `plan` lists are what the fleet view shows and groups by, so two nodes
 share a line only when they differ from the profile in exactly the same way. Nodes in
-sync are grouped by `published_generation` (not by `generation`: a node last synced at
-11 is as converged as one synced at 12 when 12 changed nothing for its role).
+sync say so only when their last sync was to the published generation ("in sync,
+generation 12"); a node last synced at 11 whose role 12 did not change "matches
+generation 12, synced to generation 11" (in_sync_words, the node's own words too).
+Every line starts with the node's role, arch and channel, and nodes in sync end with the
+lock digest of their locked set as installed.
 
 Whatever a node does (prints no JSON, a JSON error, exits non-zero silently, ssh fails
 with exit 255, or hangs past the command timeout) it gets a NodeResult; nothing a node
@@ -57,12 +62,14 @@ Fleet report (`Report.as_dict()`, `Rollout.as_dict()`), also format 1:
      "nodes": {"node001": {"state", "summary", "exit", "answer", "stderr", "wave"?}},
      "groups": [{"nodes": "node[001-480]", "count": 480, "state", "summary"}],
      "waves": [{"name": "canary" | "wave 1" ..., "nodes", "count",            (rollout)
-                "state": "done" | "stopped" | "not-reached" | "planned",
+                "state": "done" | "stopped" | "not-reached"                   (sync)
+                         | "planned" | "in-sync" | "would-refuse",            (dry-run)
                 "failed": "node007", "sync": [groups], "check": [groups]}]}
 
-Node states: in-sync, synced (fine); drift, planned (differs); error, unreachable,
-timeout, bad-answer (could not be asked or answered wrongly). Exit: 1 when any node
-is in the last group, else 100 when any differs, else 0.
+Node states: in-sync, synced (fine); drift, planned, would-refuse (differs; the last: a
+dry run or check whose real sync the node refuses, its answer's `refusal`); error,
+unreachable, timeout, bad-answer (could not be asked or answered wrongly). Exit: 1 when
+any node is in the last group, else 100 when any differs, else 0.
 """
 import json
 import re
@@ -78,16 +85,15 @@ from ClusterShell.Worker.Ssh import WorkerSsh
 
 from .. import progress
 from ..errors import ClusterError
+from ..report import DEFAULT_ORIGIN, in_sync_words
 
 FORMAT = 1
 #: the nodes of the groups ClusterShell ships as an example (groups.d/local.cfg:
 #: `compute: example[32-159]`): an unconfigured head node's @groups name these
 EXAMPLE_NODE = re.compile(r"^example\d+$")
-#: how a node that follows the packager's default profile (no site profile) is labelled
-DEFAULT_ORIGIN = "packager's default profile"
-OK, DIFFERS = ("in-sync", "synced"), ("drift", "planned")
+OK, DIFFERS = ("in-sync", "synced"), ("drift", "planned", "would-refuse")
 FAILED = ("error", "unreachable", "timeout", "bad-answer")
-ANSWERS = OK + DIFFERS + ("error",)
+ANSWERS = OK + ("drift", "planned", "error")
 WORKERS = {"ssh": WorkerSsh, "exec": ExecWorker}
 SSH_MESSAGES = (("timed out", "ssh: connect timeout"),
                 ("Connection refused", "ssh: connection refused"),
@@ -97,14 +103,16 @@ SSH_MESSAGES = (("timed out", "ssh: connect timeout"),
                 ("Host key verification failed", "ssh: host key verification failed"))
 
 
-def node_commands(prefix="dnf -q cluster-node"):
+def node_commands(prefix="dnf -q cluster-node", allow_mass_removal=False):
     """The node-side commands, from the prefix that names `cluster-node` on a node:
     over ssh the default; on dnf5 hosts "dnf-cluster -q node"; for image roots through
     the exec worker "dnf --installroot=/images/%h -q cluster-node". (dnf and
-    dnf-cluster take their options anywhere on the line.)"""
+    dnf-cluster take their options anywhere on the line.) allow_mass_removal: the
+    nodes' sync and dry run get --allow-mass-removal (max_remove does not stop them)."""
+    extra = " --allow-mass-removal" if allow_mass_removal else ""
     return {"status": "{} status --json".format(prefix),
-            "sync": "{} sync -y --json".format(prefix),
-            "dry-run": "{} sync --dry-run --json".format(prefix)}
+            "sync": "{} sync -y --json{}".format(prefix, extra),
+            "dry-run": "{} sync --dry-run --json{}".format(prefix, extra)}
 
 
 #: clush.conf's [Main] keys for the ssh worker, which clush hands to its task as they are
@@ -220,49 +228,68 @@ DIGEST_RE = re.compile(r"\A[0-9a-f]{64}\Z")
 
 
 def _lock_part(answer):
-    """", lock DIGEST" (short) of an answer that carries the digest of its locked set as
-    installed: nodes in sync group by it, so one line shows which run the exact same set."""
+    """", lock digest DIGEST" (short) of an answer that carries the digest of its locked
+    set as installed: nodes in sync group by it, so one line shows which run the exact
+    same set (the node's own status says it with the same words)."""
     digest = answer.get("lock_digest")
     if digest is None:
         return ""
     if not isinstance(digest, str) or not DIGEST_RE.match(digest):
         raise ValueError("lock_digest is not a sha256 hex digest")      # a malformed answer
-    return ", lock " + digest[:12]
+    return ", lock digest " + digest[:12]
 
 
-def _channel_part(answer):
-    """", channel testing (cluster.conf)" for a node whose cluster.conf makes it follow
-    another channel than its role's (a test node): it groups apart from the others."""
-    if answer.get("channel_from") != "cluster.conf":
+def _role_part(answer):
+    """"role compute on x86_64, channel stable: " (the node header's words) of an answer
+    that names its role, so each group line says whose lock it is about."""
+    role = answer.get("role")
+    if role is None:
         return ""
-    return ", channel {} (cluster.conf)".format(_clean(answer.get("channel"), limit=20))
+    out = "role " + _clean(role, limit=60)
+    if answer.get("arch") is not None:
+        out += " on " + _clean(answer["arch"], limit=20)
+    if answer.get("channel") is not None:
+        out += ", channel " + _clean(answer["channel"], limit=20)
+        if answer.get("channel_from") == "cluster.conf":   # a test node: it groups apart from the others
+            out += " (cluster.conf)"
+    return out + ": "
+
+
+def refusal_reason(text):
+    """The short reason of a node's `refusal` (its `role 'R': ` and its advice left
+    out): "the sync would remove 30 packages, more than max_remove allows (3)"."""
+    if not isinstance(text, str):
+        raise TypeError("refusal is not a string")
+    text = text.split(": ", 1)[1] if text.startswith("role '") and ": " in text else text
+    return _clean(text.split("; ", 1)[0], limit=160)
 
 
 def _describe(answer):
-    """The summary line of a well-formed answer."""
+    """The summary line of a well-formed answer: the role, then what the node said."""
     result = answer["result"]
     gen = answer.get("published_generation", answer.get("generation"))
     default = answer.get("profile_origin") == "default"
     at = ", " + DEFAULT_ORIGIN if default else "" if gen is None else ", generation {}".format(int(gen))
-    at += _channel_part(answer)
-    if result == "in-sync":
-        return "in sync" + at + _lock_part(answer)
     if result == "error":
         return "error: " + _clean(answer.get("error") or "no message")
+    role = _role_part(answer)
+    if result == "in-sync":
+        return role + in_sync_words(gen, answer.get("generation", gen), default) + _lock_part(answer)
     parts = []
     if result == "drift" and "drift" in answer:
         drift = answer["drift"]
         if drift.get("missing"):
             parts.append("missing: " + _names(drift["missing"]))
         if drift.get("wrong_version"):
-            parts.append("wrong version: " + ", ".join("{} {} (pinned {})".format(
-                _clean(i["name"]), _clean(i["installed"]), _clean(i["pinned"]))
+            parts.append("wrong version: " + ", ".join("{} {} (locked {})".format(
+                _clean(i["name"]), _clean(i["installed"]), _clean(i["locked"] if "locked" in i else i["pinned"]))
                 for i in drift["wrong_version"]))
         if drift.get("outdated"):
             parts.append("outdated: " + ", ".join("{} {} (latest {})".format(
                 _clean(i["name"]), _clean(i["installed"]), _clean(i["latest"])) for i in drift["outdated"]))
-        if drift.get("extra"):
-            parts.append("extra: " + _names(drift["extra"]))
+        remove = drift["remove"] if "remove" in drift else drift.get("extra")
+        if remove:
+            parts.append("remove: " + _names(remove))
     else:
         plan = answer.get("plan") or {}
         if plan.get("install"):
@@ -277,10 +304,12 @@ def _describe(answer):
         if plan.get("kept"):
             parts.append("keep " + ", ".join("{} ({})".format(_clean(i["name"]), _clean(i["reason"]))
                                              for i in plan["kept"]))
+    if answer.get("refusal") is not None:
+        parts.append("a real sync refuses: " + refusal_reason(answer["refusal"]))
     head = {"drift": "drift" + at, "synced": "synced" + at, "planned": "plan" + at}[result]
     if result == "drift" and parts:
-        return (DEFAULT_ORIGIN + ": " if default else "") + "; ".join(parts)
-    return head + (": " + "; ".join(parts) if parts else "")
+        return role + (DEFAULT_ORIGIN + ": " if default else "") + "; ".join(parts)
+    return role + head + (": " + "; ".join(parts) if parts else "")
 
 
 def classify(node, rc, out, err, timed_out=False, timeout=None):
@@ -313,7 +342,9 @@ def classify(node, rc, out, err, timed_out=False, timeout=None):
     state = answer["result"]
     expected = {"drift": (100,), "error": (1,)}.get(state, (0,))
     if state != "error" and rc not in expected:
-        state, summary = "error", "error: exit {} with answer '{}'".format(rc, summary)
+        return NodeResult(node, "error", "error: exit {} with answer '{}'".format(rc, summary), rc, answer, tail)
+    if state in ("drift", "planned") and answer.get("refusal") is not None:
+        state = "would-refuse"          # a dry run or check whose real sync the node refuses
     return NodeResult(node, state, summary, rc, answer, tail)
 
 
@@ -514,8 +545,36 @@ def plan_lines(waves, max_failures=0):
     out = ["Rollout to {} node{}, wave by wave; it stops at a canary that fails or still drifts after its "
            "sync, or at a wave with more than {} failed node{}:".format(
                count, "" if count == 1 else "s", max_failures, "" if max_failures == 1 else "s")]
-    out += ["{:<8} {} ({})".format(w.name, w.nodes, len(w.nodes)) for w in waves]
+    out += [l.rstrip() for l in wave_heads(waves)]
     return out
+
+
+def wave_heads(waves, states=None):
+    """`canary   node01 (1)       done`: each wave's name and nodes, padded to one column
+    for all of them, then its state (states: the text after each, if any)."""
+    labels = ["{} ({})".format(w.nodes, len(w.nodes)) for w in waves]
+    name_width = max([8] + [len(w.name) for w in waves])
+    width = max([len(l) for l in labels] or [0])
+    return ["{:<{}} {:<{}}  {}".format(w.name, name_width, label, width, text)
+            for w, label, text in zip(waves, labels, states or [""] * len(waves))]
+
+
+#: how a wave's state reads in the text (the JSON keeps the words with hyphens)
+STATE_WORDS = {"in-sync": "in sync", "would-refuse": "would refuse"}
+
+
+def dry_run_state(report, nodes):
+    """(state, nodes not asked) of a wave in a dry run, from its nodes' answers:
+    "in-sync" when none has anything to do, "would-refuse" when a real sync of one
+    would refuse, else "planned"."""
+    results = [report.results[n] for n in nodes if n in report.results]
+    failed = NodeSet.fromlist([r.node for r in results if r.state in FAILED], resolver=RESOLVER_NOGROUP)
+    if any(r.state == "would-refuse" for r in results):
+        return "would-refuse", failed
+    answered = [r for r in results if r.state not in FAILED]
+    if answered and all(r.state == "in-sync" for r in answered):
+        return "in-sync", failed
+    return "planned", failed
 
 
 class Rollout(object):
@@ -537,9 +596,20 @@ class Rollout(object):
         return out
 
     def failed(self):
-        """The nodes that failed or could not be asked (the waves' lines show those not reached)."""
+        """The nodes that failed or could not be asked (the waves' lines show those not
+        reached); in a dry run, those that could not be asked or answered with an error
+        (a node with a plan, or whose real sync would refuse, answered)."""
+        if self.dry_run:
+            return self.report.unanswered()
         nodes = [n for n, r in self.results().items() if not r.ok]
         return NodeSet.fromlist(nodes, resolver=RESOLVER_NOGROUP) if nodes else NodeSet()
+
+    def refusing(self):
+        """A dry run's nodes whose real sync would refuse (the removal limit, the floor)."""
+        if not self.dry_run:
+            return NodeSet()
+        return NodeSet.fromlist([n for n, r in self.report.results.items() if r.state == "would-refuse"],
+                                resolver=RESOLVER_NOGROUP)
 
     @property
     def exit_code(self):
@@ -550,10 +620,15 @@ class Rollout(object):
 
     def lines(self):
         out = []
+        states = []
         for wave in self.waves:
-            head = "{:<8} {} ({})  {}".format(wave.name, wave.nodes, len(wave.nodes), wave.state)
+            text = STATE_WORDS.get(wave.state, wave.state)
             if wave.state == "stopped":
-                head += ": {} failed ({})".format(len(wave.failed), wave.failed)
+                text += ": {} failed ({})".format(len(wave.failed), wave.failed)
+            elif self.dry_run and wave.failed:
+                text += ": {} could not be asked ({})".format(len(wave.failed), wave.failed)
+            states.append(text)
+        for wave, head in zip(self.waves, wave_heads(self.waves, states)):
             out.append(head)
             if wave.sync is not None:
                 out.extend(wave.sync.lines("  "))
@@ -586,7 +661,7 @@ def rollout(nodes, commands=None, canary=None, wave_size=None, max_failures=0, d
         everyone = NodeSet.fromlist([n for w in waves for n in w.nodes], resolver=RESOLVER_NOGROUP)
         report = ask(everyone, commands["dry-run"], "dry-run", **transport)
         for wave in waves:
-            wave.state = "planned"
+            wave.state, wave.failed = dry_run_state(report, wave.nodes)
         return Rollout(waves, True, report)
     with progress.Counter("wave", len(waves)) as bar:       # on a terminal only
         for wave in waves:

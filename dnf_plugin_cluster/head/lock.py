@@ -193,7 +193,7 @@ def carry(draft, previous, warn=None):
                 spec["lock"] = old[arch]["lock"]
                 carried = True
                 if sorted(old[arch]["packages"]) != sorted(spec["packages"]):
-                    warn("role '{}' on {} changed since it was locked: what it adds is not pinned until "
+                    warn("role '{}' on {} changed since it was locked: what it adds is not locked until "
                          "`publish --lock`".format(role, arch))
             arches[arch] = spec
         roles[role] = dict(entry, arches=arches)
@@ -256,10 +256,10 @@ def record(prof, previous):
 
 
 def describe(prof):
-    """How publish says what it pinned: "N pins", or the count of every lock."""
+    """How publish says what it locked: "N locked", or the count of every lock."""
     counts = locks_of(prof)
     if not counts:
-        return "{} pins".format(len(prof.get("pins", {})))
+        return "{} locked".format(len(prof.get("pins", {})))
     return "locks " + ", ".join("{} {}".format(key, len(counts[key])) for key in sorted(counts))
 
 

@@ -63,11 +63,11 @@ class RoleChange(object):
         out += ["remove   {}{}".format(n, " " + e if e else "") for n, e in self.remove]
         for name, old, new in self.pins:
             if old is None:
-                out.append("pin      {} {} (new pin)".format(name, new))
+                out.append("lock     {} {} (newly locked)".format(name, new))
             elif new is None:
-                out.append("unpin    {} {}".format(name, old))
+                out.append("unlock   {} {}".format(name, old))
             else:
-                out.append("pin      {} {} -> {}".format(name, old, new))
+                out.append("lock     {} {} -> {}".format(name, old, new))
         out += ["{:<8} {} -> {}".format(k, _show(a), _show(b)) for k, a, b in self.settings]
         out += ["changed  {}".format(what) for what in self.other]
         return out
@@ -190,7 +190,7 @@ class Preview(object):
                 self.other.append("the profile's {} changes".format(key))
         if previous is not None and before.get("pins") != after.get("pins") and not any(
                 c.pins for c in self.roles):
-            self.other.append("the pins change (no role is pinned)")
+            self.other.append("the locked versions change (no role is locked)")
         present = site.arches()
         new_arches = [a for a in self.arches if a not in present]
         if new_arches:
