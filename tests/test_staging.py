@@ -136,10 +136,10 @@ def test_staging_takes_three_commands_after_the_build(site, tested, tmp_path):
     assert len(digests) == 1 and digests != {before["lock_digest"]}
     # the fleet view: the compute nodes on the tested lock, the test node apart
     fleet_status = site.master.dnf("cluster-master", "status", "-w", "@compute", *fleet)
-    assert re.search(r"^compute\[01-02\] \(2\) +in sync, generation 3, lock {}$".format(digests.pop()[:12]),
-                     fleet_status.out, re.M), fleet_status
-    assert re.search(r"^canary01 \(1\) +in sync, generation 3, channel testing \(cluster.conf\)$",
-                     fleet_status.out, re.M), fleet_status
+    assert re.search(r"^compute\[01-02\] \(2\) +role compute on x86_64, channel stable: in sync, generation 3, "
+                     r"lock digest {}$".format(digests.pop()[:12]), fleet_status.out, re.M), fleet_status
+    assert re.search(r"^canary01 \(1\) +role compute on x86_64, channel testing \(cluster.conf\): in sync, "
+                     r"generation 3$", fleet_status.out, re.M), fleet_status
 
 
 def test_dnf5_nodes_stage_the_same_way(site, tested, make_node, tmp_path):
