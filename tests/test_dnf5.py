@@ -512,12 +512,13 @@ def test_dnf5_plugin_rpm_builds_from_our_spec(world, tmp_path):
     """`cluster-repo build --target fc41` compiles the plugin where dnf5's headers are (here:
     in the chroot; a Debian 12/13 host has none and skips it), packaged as Fedora wants it."""
     from cluster_testkit import copy_project
+    from cluster_testkit.upstream import fill_lookaside
     copy_project(world.host_path(WORK + "/rpm-project"))
-    from cluster_repo.project import Project
-    for tool in Project(world.host_path(WORK + "/rpm-project")).tools():
-        shutil.rmtree(tool.dir)         # the tools from upstream sources: tests/test_mpi_tools.py
+    # the tools from upstream sources build too (cluster-apps-bench requires them): their
+    # verified tarballs from a lookaside cache of the test's own
+    fill_lookaside(world.host_path(WORK + "/rpm-cache"))
     out = world.run(["python3", "/src/bin/cluster-repo", "-C", WORK + "/rpm-project", "build", WORK + "/rpm-out",
-                     "--target", "fc41"])
+                     "--target", "fc41", "--cache", WORK + "/rpm-cache"])
     assert "built dnf5-plugin-cluster-0.1.0-1.fc41 (x86_64)" in out.err + out.out
     packages = world.host_path(WORK + "/rpm-out/41/x86_64/Packages")
     rpm = os.path.join(packages, "dnf5-plugin-cluster-0.1.0-1.fc41.x86_64.rpm")
