@@ -1,7 +1,8 @@
 """The cluster commands, one module each, as dnf-plugins-core has them: `cluster-node`
-(node.py), `cluster-group` (group.py), `cluster-master` (master.py). They import no dnf:
-the dnf 4 plugin (plugins/cluster.py) and `dnf-cluster --backend dnf4` register
-dnf4_commands(); `dnf-cluster --backend libdnf5` (dnf5cli.py) runs COMMANDS itself."""
+(node.py), `cluster-group` (group.py), `cluster-master` (master.py, its subcommands
+in master_*.py). They import no dnf: the dnf 4 plugin (plugins/cluster.py) and
+`dnf-cluster --backend dnf4` register dnf4_commands(); `dnf-cluster --backend libdnf5`
+(dnf5cli.py) runs COMMANDS itself."""
 from .group import ClusterGroupCommand
 from .master import ClusterMasterCommand
 from .node import ClusterNodeCommand
