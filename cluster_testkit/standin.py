@@ -85,7 +85,8 @@ def _subpackage(pkg, evr):
                "Empty stand-in package with the real name and dependencies of {}.".format(pkg.name)]
     files = ["%files -n {}".format(pkg.name)] + list(pkg.files)
     files += ["%config(noreplace) {}".format(f) if f.startswith("/etc/") else f for f in sorted(pkg.contents)]
-    files += ["%dir %attr(-,{0},{0}) {1}".format(owner, d) for d, owner in sorted(pkg.dirs.items())]
+    files += ["%dir %attr({0},{1},{1}) {2}".format(pkg.dir_modes.get(d, "-"), owner, d)
+              for d, owner in sorted(pkg.dirs.items())]
     install = ["mkdir -p %{{buildroot}}{} && touch %{{buildroot}}{}".format(os.path.dirname(f), f)
                for f in pkg.files]
     for path, text in sorted(pkg.contents.items()):
