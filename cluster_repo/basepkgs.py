@@ -18,7 +18,7 @@ CONTENT_EOF = "STANDIN_CONTENT_EOF"
 
 class BasePackage(object):
     def __init__(self, name, evrs, arches, families, requires, provides, files, requires_pre=(),
-                 contents=None, dirs=None, creates_user=None):
+                 contents=None, dirs=None, creates_user=None, dir_modes=None):
         self.name = name
         self.evrs = evrs            # ["version-release", ...] oldest first
         self.arches = arches        # ("noarch",) or a tuple of basearches
@@ -29,6 +29,7 @@ class BasePackage(object):
         self.requires_pre = list(requires_pre)
         self.contents = dict(contents or {})      # path -> text
         self.dirs = dict(dirs or {})              # path -> owning account
+        self.dir_modes = dict(dir_modes or {})    # path -> octal mode ("1777"), where not rpm's default
         self.creates_user = creates_user          # {"user", "comment", "home"} or None
 
     @property
@@ -87,15 +88,24 @@ def _contents(check):
 
 
 def _dirs(check):
-    out = {}
-    for target, owner in check.get("dirs", dict, {}).items():
+    """({path: account}, {path: mode}) of `dirs:`, whose values are `ACCOUNT` or
+    `ACCOUNT MODE` (octal, as `root 1777` for /var/tmp)."""
+    out, modes = {}, {}
+    for target, value in check.get("dirs", dict, {}).items():
         _path(check, "dirs", target)
+        words = str(value).split(" ")
+        owner = words[0]
         try:
-            check_name(str(owner), "account name")
+            check_name(owner, "account name")
         except ClusterError as err:
             check.fail(err.bare, "dirs")
-        out[target] = str(owner)
-    return out
+        if len(words) > 2 or (len(words) == 2 and not re.match(r"\A[0-7]{3,4}\Z", words[1])):
+            check.fail("'dirs' of {}: '{}' is not ACCOUNT or ACCOUNT MODE (octal, as 'root 1777')".format(
+                target, value), "dirs")
+        out[target] = owner
+        if len(words) == 2:
+            modes[target] = words[1]
+    return out, modes
 
 
 def _creates_user(check):
@@ -150,8 +160,9 @@ def load(path):
         if distro is not None and distro not in FAMILIES:
             check.fail("distro must be one of {}".format(", ".join(FAMILIES)), "distro")
         families = (distro,) if distro else FAMILIES
+        dirs, dir_modes = _dirs(check)
         packages[str(name)] = BasePackage(str(name), evrs, arches, families,
                                           _str_list(check, "requires"), _str_list(check, "provides"),
                                           _str_list(check, "files"), _str_list(check, "requires_pre"),
-                                          _contents(check), _dirs(check), _creates_user(check))
+                                          _contents(check), dirs, _creates_user(check), dir_modes)
     return BaseSet(path, packages)

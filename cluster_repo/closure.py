@@ -26,6 +26,11 @@ def _base_for(arch, releasever, repos, cachedir):
     conf.gpgcheck = False
     conf.best = True
     conf.install_weak_deps = True
+    if hasattr(conf, "optional_metadata_types") and "filelists" not in conf.optional_metadata_types:
+        # as EL's and Fedora's dnf 4 (< 4.19) always do: dnf >= 4.19 skips filelists unless
+        # asked, and an EL8 package's /usr/libexec/platform-python (a file dependency
+        # outside primary.xml) then has no provider
+        conf.optional_metadata_types = list(conf.optional_metadata_types) + ["filelists"]
     for index, url in enumerate(repos):
         base.repos.add_new_repo("closure-{}".format(index), conf, baseurl=[url], metadata_expire=0)
     base.fill_sack(load_system_repo=False)

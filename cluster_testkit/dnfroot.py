@@ -86,6 +86,22 @@ class Result(object):
 #: a test node's dnf.conf (dnf 4 and dnf5 read the same one)
 DNF_CONF = ("[main]\ngpgcheck=0\ninstallonly_limit=3\nclean_requirements_on_remove=True\n"
             "best=True\nskip_if_unavailable=False\nkeepcache=False\n")
+_FILELISTS = []
+
+
+def host_dnf_conf():
+    """DNF_CONF for the host's dnf 4, loading filelists as EL's dnf (4.7, 4.14) always
+    does: dnf >= 4.19 (Debian 13's 4.23) loads them only when optional_metadata_types
+    says so, and without them an EL8 package's file dependency outside primary.xml
+    (/usr/libexec/platform-python) has no provider. Older dnf has no such option (and
+    warns about an unknown one), so the line is only written where dnf knows it."""
+    if not _FILELISTS:
+        try:
+            import dnf.conf
+            _FILELISTS.append(hasattr(dnf.conf.Conf(), "optional_metadata_types"))
+        except ImportError:
+            _FILELISTS.append(False)
+    return DNF_CONF + ("optional_metadata_types=filelists\n" if _FILELISTS[0] else "")
 
 
 class RootFiles(object):
@@ -133,7 +149,7 @@ class DnfRoot(RootFiles):
         self.home = home or os.path.join(self.root + ".home")
         self.env = tool_env(self.home)
         self.plugin_dirs = [PLUGIN_DIR] + [d for d in [core_plugin_dir(self.home)] if d]
-        self.lay_out(dnf_conf)
+        self.lay_out(dnf_conf or host_dnf_conf())
         # as python3-dnf-plugin-versionlock ships it; dnf 4 prefixes neither this file's
         # path nor its locklist with --installroot, so the list is named by its host path
         self.write("etc/dnf/plugins/versionlock.conf", "[main]\nenabled = 1\nlocklist = {}\n".format(

@@ -77,6 +77,14 @@ def _subpackage(pkg, evr):
     tools = host_files(HOST_TOOLS.get(pkg.name, ()))
     if tools:
         header.append("AutoReqProv: no")
+    elif any(owner != "root" for owner in pkg.dirs.values()):
+        # rpmbuild >= 4.19 (Debian 13's 4.20) turns a non-root %attr owner into a
+        # Requires(pre) (Debian: Recommends) on user(ACCOUNT)/group(ACCOUNT): the real
+        # packages this stands for (built by EL's rpm, or shipping their own sysusers.d
+        # provides) have none, and with it rpm orders the fc42 cluster-users (which provides
+        # user(munge)) before munge, and dnf pulls it in. AutoReq: no is rpm's only switch
+        # for it; the stand-ins' other requires are spelled out or come from the scriptlets.
+        header.append("AutoReq: no")
     # "@EVR@" ties subpackages of one source together, like `slurm = %{version}-%{release}`.
     header += ["Requires: {}".format(r.replace("@EVR@", full_evr)) for r in pkg.requires]
     header += ["Requires(pre): {}".format(r) for r in pkg.requires_pre]
@@ -85,7 +93,8 @@ def _subpackage(pkg, evr):
                "Empty stand-in package with the real name and dependencies of {}.".format(pkg.name)]
     files = ["%files -n {}".format(pkg.name)] + list(pkg.files)
     files += ["%config(noreplace) {}".format(f) if f.startswith("/etc/") else f for f in sorted(pkg.contents)]
-    files += ["%dir %attr(-,{0},{0}) {1}".format(owner, d) for d, owner in sorted(pkg.dirs.items())]
+    files += ["%dir %attr({0},{1},{1}) {2}".format(pkg.dir_modes.get(d, "-"), owner, d)
+              for d, owner in sorted(pkg.dirs.items())]
     install = ["mkdir -p %{{buildroot}}{} && touch %{{buildroot}}{}".format(os.path.dirname(f), f)
                for f in pkg.files]
     for path, text in sorted(pkg.contents.items()):

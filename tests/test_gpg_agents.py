@@ -21,7 +21,7 @@ INNER = textwrap.dedent('''
 
 
     def start_agent(tmp_path, name):
-        home = str(tmp_path / "gnupg")
+        home = str(tmp_path / "g")      # short: see inner_session
         os.mkdir(home, 0o700)
         subprocess.run(["gpg-connect-agent", "--homedir", home, "/bye"], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -77,7 +77,10 @@ INNER_TESTS = ("test_passes", "test_after_a_passed_test", "test_fails", "test_af
 
 def inner_session(tmp_path, *tests):
     """Run the inner tests named (all but test_interrupted when none), in a session of
-    their own; (exit status, output, the names of the tests that started an agent)."""
+    their own; (exit status, output, the names of the tests that started an agent).
+    Its paths are short: where the user has no /run/user/UID (a chroot, a container) the
+    agent's sockets are made in its home, and one whose name is too long for a socket
+    (S.gpg-agent.extra, .browser: about 104 bytes) keeps the agent from starting at all."""
     inner, homes = tmp_path / "inner", tmp_path / "homes"
     inner.mkdir()
     homes.mkdir()
@@ -85,7 +88,7 @@ def inner_session(tmp_path, *tests):
     (inner / "test_inner.py").write_text(INNER)
     env = dict(os.environ, HOMES=str(homes), PYTHONPATH=REPO_ROOT)
     result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA",
-                             "--basetemp", str(tmp_path / "base"), "-c", os.devnull, "--rootdir", str(inner)]
+                             "--basetemp", str(tmp_path / "b"), "-c", os.devnull, "--rootdir", str(inner)]
                             + ["test_inner.py::" + t for t in tests or INNER_TESTS],
                             cwd=str(inner), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             universal_newlines=True)
@@ -101,7 +104,7 @@ def test_no_agent_outlives_its_test_or_the_session(tmp_path):
         assert "PASSED test_inner.py::test_after_a_failed_test" in out, out
         # the agent a fixture started after the last test's teardown: named, stopped
         assert "ERROR at teardown of test_leaks_from_a_fixture" in out, out
-        assert "gpg-agent left running after the tests, now stopped: {}".format(tmp_path / "base" / "leak0") in out
+        assert "gpg-agent left running after the tests, now stopped: {}".format(tmp_path / "b" / "leak0") in out
         assert rc == 1 and gpgagents.agents_under(str(tmp_path)) == [], out
     finally:
         gpgagents.stop_under(str(tmp_path))

@@ -28,7 +28,9 @@ def payload(srpm):
 
 
 def spec_in(srpm, name):
-    return subprocess.run("rpm2cpio '{}' | cpio -i --quiet --to-stdout {}.spec".format(srpm, name), shell=True,
+    # rpm 4.20's rpm2cpio (Debian 13) names a source package's files ./NAME, older ones NAME
+    return subprocess.run("rpm2cpio '{0}' | cpio -i --quiet --to-stdout {1}.spec ./{1}.spec".format(srpm, name),
+                          shell=True,
                           stdout=subprocess.PIPE, check=True, universal_newlines=True).stdout
 
 
