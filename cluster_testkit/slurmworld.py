@@ -130,7 +130,9 @@ NODE_SHELL = r"""#!/bin/sh
 # node-shell NODE COMMAND...: run COMMAND in the test world's node NODE
 node=$1; shift
 pid=$(cat "{top}/pids/$node" 2>/dev/null) || {{ echo "no node $node" >&2; exit 255; }}
-exec nsenter -t "$pid" --net --uts --mount -- env PATH={top}/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
+# --root --wd: the node's own root and directory (inside a chroot, the chroot; entering
+# the mount namespace alone would put the command at the namespace's real /)
+exec nsenter -t "$pid" --net --uts --mount --root --wd -- env PATH={top}/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
 """
 
 SETUP = r"""
