@@ -9,7 +9,7 @@ import pytest
 
 from cluster_testkit.rangeserver import RangeServer
 from cluster_testkit.upstream import UPSTREAM_DIR, fill_lookaside
-from conftest import cluster_repo
+from conftest import cluster_repo, on_a_terminal
 from cluster_repo import lookaside
 
 TARBALL = "mbw_1.2.2.orig.tar.gz"
@@ -187,32 +187,12 @@ def test_new_sources_writes_the_lines_fedpkg_writes(project, tmp_path):
 def test_progress_shows_on_a_terminal(project, tmp_path, server):
     """On a terminal each file's progress is one line rewritten in place (quiet otherwise:
     the first test)."""
-    import pty
-    import subprocess
     import sys
     from cluster_testkit import REPO_ROOT
     point_source_at(project, server.url)
-    master, slave = pty.openpty()
-    try:
-        proc = subprocess.Popen([sys.executable, os.path.join(REPO_ROOT, "bin", "cluster-repo"), "-C", project,
-                                 "sources", "mbw", "--cache", str(tmp_path / "cache")],
-                                stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
-        os.close(slave)
-        slave = None
-        output = b""
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:             # the terminal closed with the process
-                break
-            if not chunk:
-                break
-            output += chunk
-        assert proc.wait(120) == 0, output
-    finally:
-        os.close(master)
-        if slave is not None:
-            os.close(slave)
+    code, output = on_a_terminal([sys.executable, os.path.join(REPO_ROOT, "bin", "cluster-repo"), "-C", project,
+                                  "sources", "mbw", "--cache", str(tmp_path / "cache")], timeout=120)
+    assert code == 0, output
     assert "\r\x1b[K{}: 0.0/0.0 MiB".format(TARBALL).encode() in output
     assert "\r\x1b[K{}: done".format(TARBALL).encode() in output
 
