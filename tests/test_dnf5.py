@@ -692,6 +692,29 @@ def test_dnf5_head_node_locks_what_a_dnf4_head_node_locks(site, make_node, world
     assert refused.rc == 1 and refused.err.count("\n") == 1 and "no-such-tool" in refused.err, refused
 
 
+def test_dnf5_head_node_refuses_an_arch_the_cluster_repository_lacks(site, make_node, world):
+    """On a dnf5-only head node as on a dnf 4 one (test_lock.py): `publish --arch X` and
+    `publish --lock --arch X` where the cluster repository has no X tree are one line,
+    exit 1, and nothing is published; an arch it has is published as before."""
+    tree, roles = WORK + "/site-arches/9", WORK + "/roles-arches"
+    shutil.copytree(site.tree, world.host_path(tree))
+    shutil.copytree(site.roles, world.host_path(roles))
+    generations = os.path.join(world.host_path(tree), "generations")
+    before = sorted(os.listdir(generations))
+    head = make_node("head", role="master")
+    publish = ("master", "-y", "publish", "--roles", roles, "--repo-dir", tree)
+    for extra, expected in ((("--arch", "ppc64le"), "Error: publish --arch ppc64le: repository 'cluster' has no "
+                                                     "ppc64le tree (nothing of the cluster is built for ppc64le)"),
+                            (("--lock", "--arch", "ppc64le"), "Error: publish --lock for ppc64le: ")):
+        result = head.cluster(*(publish + extra), check=False)
+        errors = [l for l in result.err.splitlines() if l.startswith("Error:")]
+        assert result.rc == 1 and len(errors) == 1 and "Traceback" not in result.err, result
+        assert errors[0].startswith(expected), errors
+        assert sorted(os.listdir(generations)) == before
+        assert not os.path.exists(os.path.join(world.host_path(tree), "ppc64le"))
+    head.cluster(*(publish + ("--arch", "aarch64")))
+
+
 def _fifo(path):
     os.mkfifo(path)
 

@@ -92,7 +92,15 @@ class ReposMixin(object):
                 repo.get_config().get_skip_if_unavailable_option().set(False)
 
     def has_tree(self, repoid, arch):
-        return None                                  # publish reads other arches through dnf 4
+        """As dnf 4's: the repository alone, read for `arch` in an empty root (the
+        fresh-node resolver of publish --lock); unreadable there means no tree."""
+        from .fresh import Libdnf5Fresh
+        others = [r for r in self.enabled_repos() if r != repoid]
+        try:
+            Libdnf5Fresh(self, arch, others, (repoid,), ()).close()
+        except ClusterError:
+            return False
+        return True
 
     def enable_repo(self, repoid, mdtype=None):
         if mdtype:
