@@ -66,7 +66,9 @@ RELEASE_SPEC_NAME = "cluster-release"
 #: changed: `Release: 1%{?cluster_release_bump}%{?dist}`.
 RELEASE_BUMP_MACRO = "cluster_release_bump"
 DNF5_PLUGIN_TREE = (("dnf5-plugin/CMakeLists.txt", "CMakeLists.txt"),
-                    ("dnf5-plugin/cluster_cmd_plugin.cpp", "cluster_cmd_plugin.cpp"), ("LICENSE", "LICENSE"))
+                    ("dnf5-plugin/cluster_cmd_plugin.cpp", "cluster_cmd_plugin.cpp"),
+                    ("dnf5-plugin/cluster_image_locks.cpp", "cluster_image_locks.cpp"),
+                    ("dnf5-plugin/cluster-image-locks.conf", "cluster-image-locks.conf"), ("LICENSE", "LICENSE"))
 PKGCONFIG_RE = re.compile(r"^pkgconfig\(([^)\s]+)\)")
 ARCH_QUERY = "[%{exclusivearch} ]|[%{excludearch} ]\\n"
 

@@ -1,6 +1,7 @@
 """Throwaway dnf5 systems inside the sid chroot (sidchroot.py): installroots driven by the
 real dnf5 and by `dnf-cluster` on libdnf5, the project's source bound read-only at /src,
-the C++ plugin built from dnf5-plugin/ with cmake and loaded through DNF5_PLUGINS_DIR.
+the C++ plugins built from dnf5-plugin/ with cmake: the command plugin loaded through
+DNF5_PLUGINS_DIR, the libdnf5 plugin through dnf5's pluginpath and pluginconfpath options.
 dnf5 is the only package manager inside; repositories are reached over HTTP on
 127.0.0.1 (the chroot shares the host's network)."""
 import json
@@ -25,6 +26,7 @@ class Dnf5World(object):
         os.makedirs(self.workdir, exist_ok=True)
         self.chroot = SidChroot(binds=[(REPO_ROOT, SRC, True), (self.workdir, WORK, False)] + list(binds), log=log)
         self.plugins_dir = None
+        self.libdnf5_plugins = None
 
     def start(self):
         self.chroot.mount()
@@ -56,7 +58,23 @@ class Dnf5World(object):
         self.run(["cmake", "-S", SRC + "/dnf5-plugin", "-B", build, "-DDNF_CLUSTER_PATH=" + dnf_cluster])
         self.run(["cmake", "--build", build])
         self.plugins_dir = self.plugin_dir(build + "/cluster_cmd_plugin.so", name)
+        self.libdnf5_plugins = self.libdnf5_plugin_dirs(build + "/cluster-image-locks.so",
+                                                        SRC + "/dnf5-plugin/cluster-image-locks.conf", name)
         return self.plugins_dir
+
+    def libdnf5_plugin_dirs(self, so_path, conf_path, name="plugin"):
+        """(pluginpath, pluginconfpath): libdnf5's own plugins and their .conf files plus
+        ours, as on a host with dnf5-plugin-cluster installed (libdnf5_setopts())."""
+        own = self.run(["sh", "-c", "ls -d /usr/lib/*/libdnf5/plugins"]).out.split()[0]
+        path, conf = "{}/{}-libdnf5".format(WORK, name), "{}/{}-libdnf5-conf".format(WORK, name)
+        self.run(["sh", "-c", 'rm -rf "$1" "$3" && mkdir -p "$1" "$3" && ln -s "$2"/*.so "$5" "$1"/ && '
+                  'ln -s /etc/dnf/libdnf5-plugins/*.conf "$4" "$3"/', "-", path, own, conf, conf_path, so_path])
+        return path, conf
+
+    def libdnf5_setopts(self):
+        """dnf5's options that load the libdnf5 plugins of libdnf5_plugin_dirs()."""
+        path, conf = self.libdnf5_plugins
+        return ["--setopt=pluginpath=" + path, "--setopt=pluginconfpath=" + conf]
 
     def plugin_dir(self, so_path, name="plugin"):
         """A DNF5_PLUGINS_DIR with dnf5's own command plugins and `so_path`."""

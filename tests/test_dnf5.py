@@ -303,6 +303,68 @@ def test_dnf5_plain_upgrade_and_distro_sync_in_an_image_root_keep_the_images_pin
     assert plugin(image, "status").rc == 0 and host_lock() == before
 
 
+def test_dnf5_use_host_config_in_an_image_root_keeps_the_images_pins(site, make_node, world):
+    """`dnf5 --use-host-config --installroot=IMG` reads the host's versionlock.toml, not the
+    image's (libdnf5's PackageSack::get_versionlock_config), so a plain upgrade run from the
+    head node with the host's configuration would move the pins a sync wrote into the
+    image. dnf5-plugin-cluster's libdnf5 plugin cluster-image-locks (loaded for
+    installroots) applies the image's file beside the host's: upgrade and distro-sync keep
+    the pins, the host's versionlock.toml is never written; `--disable-plugin` lifts it."""
+    pins = site.publish("--lock", *HOLD_BACK_OPENMPI, "--json").json["locked"]["compute"]["x86_64"]
+    assert pins["openmpi"] == "4.1.5-1.el9"
+    host_toml = world.chroot.path("/etc/dnf/versionlock.toml")
+    assert not os.path.lexists(host_toml)
+    image = make_node("image")
+    plugin(image, "-y", "sync")
+    assert image.installed()["openmpi"].startswith("0:4.1.5-1.el9.")
+    # the host's configuration (the head node's .repo files stand in as its reposdir)
+    host = ("--use-host-config", "--setopt=reposdir={}/etc/yum.repos.d".format(image.root))
+    ours = tuple(world.libdnf5_setopts())
+
+    # dnf5 with its own libdnf5 plugins only: the image's pins do not hold
+    would = image.dnf5(*(host + ("--assumeno", "upgrade")), check=False)
+    assert "openmpi" in would.out and "4.1.6-1.el9" in would.out, would
+    lifted = image.dnf5(*(host + ours + ("--disable-plugin=cluster-image-locks", "--assumeno", "upgrade")),
+                        check=False)
+    assert "openmpi" in lifted.out and "4.1.6-1.el9" in lifted.out, lifted
+    image.dnf5(*(host + ours + ("-y", "upgrade")))
+    assert image.installed()["openmpi"].startswith("0:4.1.5-1.el9.")
+    # the installroot as an admin may type it, with a trailing slash
+    world.run(["dnf5", "--installroot={}/".format(image.root), "--releasever=9", "--forcearch=x86_64"] + list(host)
+              + list(ours) + ["-y", "distro-sync"], env=image.env())
+    assert image.installed()["openmpi"].startswith("0:4.1.5-1.el9.")
+    assert plugin(image, "status").rc == 0 and not os.path.lexists(host_toml)
+    # without --use-host-config the plugin leaves it to libdnf5, which reads the image's file
+    image.dnf5(*(ours + ("-y", "upgrade")))
+    assert image.installed()["openmpi"].startswith("0:4.1.5-1.el9.")
+
+
+@pytest.mark.parametrize("make, message", [
+    ("fifo", "dnf5's version lock file is not a regular file"),
+    ("link", "refusing to follow a symbolic link"),
+    ("sparse", "dnf5's version lock file is larger than 4194304 bytes; refusing"),
+    ("garbage", "cannot read: [error] toml::parse_file: invalid array-table key --> "),
+])
+def test_dnf5_use_host_config_refuses_a_hostile_image_versionlock_toml_in_one_line(site, make_node, world, make,
+                                                                                  message):
+    """The image's versionlock.toml, read by cluster-image-locks under --use-host-config,
+    must be a plain file of the image: a FIFO would hang dnf5, a link (here to /dev/zero)
+    leads out of the image, a huge file would be read whole, and what libdnf5 cannot parse
+    is toml11's message of several lines. Each is one line naming the file, exit 1, before
+    anything is resolved; nothing is installed."""
+    image = make_node("image")
+    path = image.path("etc/dnf/versionlock.toml")
+    {"fifo": _fifo, "link": _to_dev_zero, "sparse": _sparse, "garbage": _garbage}[make](path)
+    host = ("--use-host-config", "--setopt=reposdir={}/etc/yum.repos.d".format(image.root))
+    result = image.dnf5(*(host + tuple(world.libdnf5_setopts()) + ("-y", "install", "tmux")), check=False,
+                        timeout=300)
+    errors = [l for l in result.err.splitlines() if "rror" in l or "versionlock.toml" in l]
+    assert result.rc == 1 and len(errors) == 1 and result.err.endswith(errors[0] + "\n"), result
+    assert errors[0].startswith("Error: {}/etc/dnf/versionlock.toml: {}".format(image.root, message)), result
+    assert errors[0].endswith(" (the image's version locks)"), result
+    assert image.installed() == {}
+
+
 @pytest.mark.parametrize("door", sorted(DOORS))
 def test_dnf5_hand_installed_packages_survive(site, make_node, door):
     sync = DOORS[door]
@@ -529,7 +591,8 @@ def test_dnf5_plugin_rpm_builds_from_our_spec(world, tmp_path):
     query = world.run(["rpm", "-qp", "--provides", "--requires", "-l", inside]).out.splitlines()
     for line in ("dnf5-command(cluster-node)", "dnf5-command(cluster-group)", "dnf5-command(cluster-master)",
                  "dnf5(x86-64)", "python3-dnf-plugin-cluster >= 0.1.0",
-                 "/usr/lib64/dnf5/plugins/cluster_cmd_plugin.so"):
+                 "/usr/lib64/dnf5/plugins/cluster_cmd_plugin.so", "/usr/lib64/libdnf5/plugins/cluster-image-locks.so",
+                 "/etc/dnf/libdnf5-plugins/cluster-image-locks.conf"):
         assert line in query, line
     # the packaged plugin loads into dnf5 and hands over to /usr/bin/dnf-cluster (not installed here)
     world.run(["sh", "-c", "mkdir -p {0}/rpm-x && cd {0}/rpm-x && rpm2archive - < {1} | tar -xzf -".format(
@@ -540,6 +603,15 @@ def test_dnf5_plugin_rpm_builds_from_our_spec(world, tmp_path):
     missing = world.run(["dnf5", "cluster-node", "status"], env=env, check=False)
     assert missing.rc == 1
     assert "cannot run /usr/bin/dnf-cluster: No such file or directory" in missing.err
+    # the packaged libdnf5 plugin loads as its .conf says: for an installroot only
+    unpacked = WORK + "/rpm-x"
+    libdnf5_plugins = ["--setopt=pluginpath={}/usr/lib64/libdnf5/plugins".format(unpacked),
+                       "--setopt=pluginconfpath={}/etc/dnf/libdnf5-plugins".format(unpacked)]
+    os.makedirs(world.host_path(WORK + "/rpm-root"))
+    loaded = world.run(["dnf5", "--installroot=" + WORK + "/rpm-root"] + libdnf5_plugins + ["--version"]).out
+    assert "name: cluster-image-locks\n  version: 0.1.0\n" in loaded, loaded
+    skipped = world.run(["dnf5"] + libdnf5_plugins + ["--version"]).out          # listed, not loaded
+    assert "name: cluster-image-locks\n  version: 0.0.0\n" in skipped, skipped
 
 
 def test_dnf5_repository_key_is_imported_only_when_confirmed(site, make_node, project, tmp_path):
@@ -713,6 +785,11 @@ def test_dnf5_head_node_refuses_an_arch_the_cluster_repository_lacks(site, make_
         assert sorted(os.listdir(generations)) == before
         assert not os.path.exists(os.path.join(world.host_path(tree), "ppc64le"))
     head.cluster(*(publish + ("--arch", "aarch64")))
+
+
+def _garbage(path):
+    with open(path, "w") as handle:
+        handle.write('version = "1.0"\n[[packages]\nname = "openmpi"\n')
 
 
 def _fifo(path):
