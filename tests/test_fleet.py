@@ -628,6 +628,40 @@ def test_master_sync_passes_allow_mass_removal_and_counts_only_unasked_nodes(far
     assert refused.rc == 1 and refused.err.strip() == "Error: --allow-mass-removal is an option of cluster-master sync"
 
 
+
+def test_master_status_and_sync_pass_full_to_every_node(farm, make_root):
+    """Issue 24: `cluster-master status|sync -w ... --full` reaches every node's status,
+    sync and dry run (each node then answers by its full path, never its no-op fast
+    path); without it no node gets --full. Any other use is one error line."""
+    head = make_root("head")
+    six = farm.nodes[:6]
+
+    def master_status(*args):
+        return head.dnf("cluster-master", "status", "-w", "node[01-06]", "--worker", "exec", "--node-command",
+                        "sh {} %h".format(farm.top / "fake-node"), "--groups-conf", str(farm.top / "groups.conf"),
+                        *args, check=False)
+    fast = master_status()
+    assert fast.rc == 0 and [farm.args(n) for n in six] == [["status --json"]] * 6, fast
+    full = master_status("--full")
+    assert full.rc == 0 and full.out == fast.out, full
+    assert [farm.args(n)[-1] for n in six] == ["status --json --full"] * 6
+
+    planned_everywhere(farm)
+    dry = master_sync(farm, head, "--dry-run", "--full", input="")
+    assert dry.rc == 100, dry
+    assert [farm.args(n)[-1] for n in six] == ["sync --dry-run --json --full"] * 6
+    drifted_everywhere(farm)
+    synced = master_sync(farm, head, "-y", "--full", input="")
+    assert synced.rc == 0, synced
+    assert farm.args("node01")[-2:] == ["sync -y --json --full", "status --json --full"]     # the canary's check
+    assert [farm.args(n)[-1] for n in six[1:]] == ["sync -y --json --full"] * 5
+
+    for args in (("status", "-w", "node01", "--health", "--full"), ("history", "--full")):
+        refused = head.dnf("cluster-master", *args, check=False)
+        assert refused.rc == 1, refused
+        assert refused.err.strip() == "Error: --full is an option of cluster-master status (not with --health) and sync"
+
+
 # --- node sets that would mislead ------------------------------------------------------
 
 SHIPPED_GROUPS_CONF = """[Main]

@@ -103,16 +103,19 @@ SSH_MESSAGES = (("timed out", "ssh: connect timeout"),
                 ("Host key verification failed", "ssh: host key verification failed"))
 
 
-def node_commands(prefix="dnf -q cluster-node", allow_mass_removal=False):
+def node_commands(prefix="dnf -q cluster-node", allow_mass_removal=False, full=False):
     """The node-side commands, from the prefix that names `cluster-node` on a node:
     over ssh the default; on dnf5 hosts "dnf-cluster -q node"; for image roots through
     the exec worker "dnf --installroot=/images/%h -q cluster-node". (dnf and
     dnf-cluster take their options anywhere on the line.) allow_mass_removal: the
-    nodes' sync and dry run get --allow-mass-removal (max_remove does not stop them)."""
+    nodes' sync and dry run get --allow-mass-removal (max_remove does not stop them).
+    full: every command gets --full (each node computes its answer in full, never from
+    its no-op fast path)."""
     extra = " --allow-mass-removal" if allow_mass_removal else ""
-    return {"status": "{} status --json".format(prefix),
-            "sync": "{} sync -y --json{}".format(prefix, extra),
-            "dry-run": "{} sync --dry-run --json{}".format(prefix, extra)}
+    path = " --full" if full else ""
+    return {"status": "{} status --json{}".format(prefix, path),
+            "sync": "{} sync -y --json{}{}".format(prefix, extra, path),
+            "dry-run": "{} sync --dry-run --json{}{}".format(prefix, extra, path)}
 
 
 #: clush.conf's [Main] keys for the ssh worker, which clush hands to its task as they are
