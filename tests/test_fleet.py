@@ -507,8 +507,9 @@ def test_without_clustershell_the_fleet_commands_say_what_to_install(monkeypatch
     from dnf_plugin_cluster.commands import master
     for name in [n for n in sys.modules if n.split(".")[0] == "ClusterShell"] + ["ClusterShell"]:
         monkeypatch.setitem(sys.modules, name, None)                 # import ClusterShell... fails
-    monkeypatch.delitem(sys.modules, "dnf_plugin_cluster.head.fleet", raising=False)
-    monkeypatch.delattr(dnf_plugin_cluster.head, "fleet", raising=False)
+    for name in ("fleet", "fanout", "answers", "grouping", "gather", "rollout"):   # fleet.py and its parts
+        monkeypatch.delitem(sys.modules, "dnf_plugin_cluster.head." + name, raising=False)
+        monkeypatch.delattr(dnf_plugin_cluster.head, name, raising=False)
     with pytest.raises(ClusterError) as err:
         master._fleet()
     assert str(err.value) == "the fleet commands (-w) need ClusterShell: dnf install python3-clustershell"
