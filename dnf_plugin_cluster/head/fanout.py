@@ -17,6 +17,7 @@ Pure logic: no dnf import. Python 3.6 (EL8).
 import re
 from string import Template
 
+from ClusterShell.Event import EventHandler
 from ClusterShell.NodeSet import ILLEGAL_GROUP_CHARS, NodeSet, NodeSetError, std_group_resolver
 from ClusterShell.NodeUtils import GroupResolverConfig, GroupResolverError
 from ClusterShell.Task import task_self
@@ -103,15 +104,30 @@ def _check_template(command, worker):
             raise ClusterError("bad command template (write %% for %): {}: {}".format(command, err))
 
 
+class _Ended(EventHandler):
+    """Counts the nodes whose command ended, for run()'s `answered`."""
+
+    def __init__(self, answered, total):
+        EventHandler.__init__(self)
+        self.answered, self.total, self.done = answered, total, 0
+
+    def ev_hup(self, worker, node=None, rc=None):
+        self.done += 1
+        self.answered(self.done, self.total)
+
+
 def run(nodes, command, fanout=64, timeout=None, worker="ssh", connect_timeout=None, resolver=None,
-        stdin=None, ssh=None):
+        stdin=None, ssh=None, answered=None):
     """Run `command` on every node at once (at most `fanout` at a time); stdin: bytes
     every node reads on its standard input (a file copied over the fleet transport
     itself, never through a repository), else none. Returns ({node: (rc or None, stdout
     text, stderr text)}, the set of nodes that timed out, the timeout used). timeout:
     seconds each node may take (None: ClusterShell's command_timeout, 0 = unlimited);
     connect_timeout: ssh's (None: ClusterShell's, 10 s by default); ssh: clush.conf's
-    ssh_user, ssh_path, ssh_options (clush_defaults), set on the task as clush sets them."""
+    ssh_user, ssh_path, ssh_options (clush_defaults), set on the task as clush sets them.
+    answered: called as answered(done, total) before the first node is asked (done 0)
+    and each time a node's command ends (a progress line; a node that times out never
+    ends)."""
     nodes = nodeset(nodes, resolver)
     _check_template(command, worker)
     task = task_self()
@@ -126,11 +142,14 @@ def run(nodes, command, fanout=64, timeout=None, worker="ssh", connect_timeout=N
     for key, value in ssh.items():
         task.set_info(key, value)
     try:
-        work = WORKERS[worker](nodes, handler=None, timeout=timeout, command=command, stderr=True)
+        handler = _Ended(answered, len(nodes)) if answered is not None else None
+        work = WORKERS[worker](nodes, handler=handler, timeout=timeout, command=command, stderr=True)
         if stdin:
             work.write(stdin)
         work.set_write_eof()            # no (more) stdin: ssh must not wait for one
         task.schedule(work)
+        if answered is not None:
+            answered(0, len(nodes))
         try:
             task.resume()
         except OSError as err:          # e.g. no ssh binary: no node could be asked

@@ -1,9 +1,10 @@
 """Asking the fleet: the node-side commands, and one fan-out of one of them read back
 as a Report of the nodes' answers (fleet status is the node-side `status --json`
-everywhere).
+everywhere), with how many answered on a terminal's progress line meanwhile.
 
 Pure logic: no dnf import. Python 3.6 (EL8).
 """
+from .. import progress
 from .answers import classify
 from .fanout import run
 from .grouping import Report
@@ -24,10 +25,16 @@ def node_commands(prefix="dnf -q cluster-node", allow_mass_removal=False, full=F
             "dry-run": "{} sync --dry-run --json{}{}".format(prefix, extra, path)}
 
 
-def ask(nodes, command, label, **transport):
+def ask(nodes, command, label, answered=None, **transport):
     """Run `command` on every node (see run() for the transport) and return a Report of
-    their JSON answers."""
-    results, timed_out, timeout = run(nodes, command, **transport)
+    their JSON answers. While the nodes are asked, a progress line on a terminal's
+    stderr says how many answered (`status: 12 of 64 nodes answered`), unless
+    `answered` (run()'s) shows it otherwise."""
+    with progress.Line() as line:       # on a terminal only
+        if answered is None:
+            def answered(done, total):
+                line.show("{}: {} of {} node{} answered".format(label, done, total, "" if total == 1 else "s"))
+        results, timed_out, timeout = run(nodes, command, answered=answered, **transport)
     return Report(label, dict((node, classify(node, rc, out, err, node in timed_out, timeout))
                               for node, (rc, out, err) in results.items()))
 

@@ -172,6 +172,15 @@ class Rollout(object):
                 "groups": groups, "waves": [w.as_dict() for w in self.waves]}
 
 
+def _answered(bar, text):
+    """ask()'s `answered` for a wave: the wave's progress line, then how many of its nodes
+    answered (`wave 2 of 8: wave 1, syncing node[003-066] (64 nodes): 12 answered`)."""
+    def answered(done, total):
+        if done:
+            bar.show("wave {} of {}: {}: {} answered".format(bar.count, bar.total, text, done))
+    return answered
+
+
 def rollout(nodes, commands=None, canary=None, wave_size=None, max_failures=0, dry_run=False,
             fanout=64, canary_group="canary", resolver=None, **transport):
     """Staged sync: the canaries are synced, then asked for status (any failure, or one
@@ -190,14 +199,16 @@ def rollout(nodes, commands=None, canary=None, wave_size=None, max_failures=0, d
         return Rollout(waves, True, report)
     with progress.Counter("wave", len(waves)) as bar:       # on a terminal only
         for wave in waves:
-            bar.step("{}, syncing {} ({} node{})".format(wave.name, wave.nodes, len(wave.nodes),
-                                                        "" if len(wave.nodes) == 1 else "s"))
-            wave.sync = ask(wave.nodes, commands["sync"], "sync", **transport)
+            text = "{}, syncing {} ({} node{})".format(wave.name, wave.nodes, len(wave.nodes),
+                                                      "" if len(wave.nodes) == 1 else "s")
+            bar.step(text)
+            wave.sync = ask(wave.nodes, commands["sync"], "sync", answered=_answered(bar, text), **transport)
             failed = wave.sync.failed()
             if wave.canary and len(failed) < len(wave.nodes):
-                bar.show("wave {} of {}: {}, checking {}".format(bar.count, bar.total, wave.name,
-                                                                  wave.nodes - failed))
-                wave.check = ask(wave.nodes - failed, commands["status"], "status", **transport)
+                text = "{}, checking {}".format(wave.name, wave.nodes - failed)
+                bar.show("wave {} of {}: {}".format(bar.count, bar.total, text))
+                wave.check = ask(wave.nodes - failed, commands["status"], "status", answered=_answered(bar, text),
+                                 **transport)
                 failed = failed | wave.check.failed()     # drift after a sync fails the canary
             wave.failed = failed
             if len(failed) > (0 if wave.canary else max_failures):
