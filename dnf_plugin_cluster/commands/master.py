@@ -127,8 +127,8 @@ class ClusterMasterCommand(SiteMixin, HistoryMixin, KickstartMixin, FleetMixin, 
                            help="sync: passed to every node's sync (and --dry-run): a node syncs even when it "
                                 "removes more packages than its max_remove (cluster.conf)")
         fleet.add_argument("--full", action="store_true", default=False,
-                           help="status, sync: passed to every node's status, sync and dry run (`cluster-node "
-                                "--full`): each node loads its package sack and computes its answer in full "
+                           help="status, sync: passed to every node's status, sync and dry run (cluster-node's "
+                                "--full): each node loads its package sack and computes its answer in full "
                                 "instead of answering from its no-op fast path")
         fleet.add_argument("--node-shell", metavar="PREFIX", default="",
                            help="services and status --health with --worker exec: the local command that "
