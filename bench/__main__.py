@@ -27,7 +27,11 @@ measured in this run, on the same roots:
    their release tarballs): `cluster-repo sources` of N tarballs already cached and
    verified vs `sha512sum` of the same files; and `build --update` after one tool's
    `bump` (how many specs it rebuilt: that tool only), its time against the full build
-   of the project with the N tools. Figure 9 needs no site: `--only 9` sets none up.
+   of the project with the N tools. Figure 9 needs no site: `--only 9` sets none up;
+10. the no-op fast path over the fleet: `dnf cluster-master status -w` of the largest
+   fleet size of figure 5 (64) installroot nodes in sync (hard-linked copies of the synced
+   compute node), answered by the nodes' fast path vs their full path (`--full`), beside
+   the same ratio for one node's `cluster-node status`.
 
 Work goes to out/bench (rebuilt each run); the big base is cached under .cache/bench, the
 sid chroot under .cache/sid."""
@@ -631,6 +635,50 @@ def figure_5(site, reps, sizes, width):
     return rows
 
 
+def figure_10(site, reps, node_reps, count, width):
+    """Issue 24: the fleet view of nodes in sync, answered by the nodes' no-op fast path
+    vs their full path (`cluster-master status --full`), on installroot nodes that share
+    the synced compute node's files (Farm.clone(link=True)); the ratio of one node's
+    `status` measured beside it is the proportion the fleet should keep."""
+    farm = Farm(os.path.join(site.work, "farm-fast"))
+    names = ["f{:03d}".format(i + 1) for i in range(count)]
+    log("10: {} installroot nodes linked from the synced compute node".format(count))
+    for name in names:
+        farm.clone(name, site.compute, os.path.join(site.work, "farm-fast-roots", name), link=True)
+    head = site.head
+    nodes = "f[001-{:03d}]".format(count)
+    fast = head.dnf_args(*farm.fleet_args("status", nodes, "--fanout", str(width)))
+    full = fast + ["--full"]
+
+    def paths(argv):
+        """{"fast": n, "full": n} of the nodes' answers, all of them in sync."""
+        report = json.loads(run(argv + ["--json"], head.env, capture=True)[1])
+        found = {}
+        for node, result in sorted(report["nodes"].items()):
+            if result["state"] != "in-sync":
+                raise RuntimeError("node {} is not in sync: {}".format(node, result["summary"]))
+            found[result["answer"].get("path")] = found.get(result["answer"].get("path"), 0) + 1
+        return found
+
+    answered_full = paths(full)     # a full answer in sync records each node's verification
+    one = farm.nodes[names[0]]
+    status = one.dnf_args("-q", "cluster-node", "status", "--json")
+    log("10: one node's status (fast path, and --full), {} alternating runs each".format(node_reps))
+    node_fast, node_full = compare((status, one.env, (0,)), (status + ["--full"], one.env, (0,)), node_reps)
+    log("10: fleet status of {} nodes in sync, fast path vs --full, {} alternating runs each, width {}".format(
+        count, reps, width))
+    mine, theirs = compare((fast, head.env, (0,)), (full, head.env, (0,)), reps, warmup=0)
+    answered = paths(fast)
+    proportion = node_fast.median / node_full.median
+    return [compared("10", "one node's `cluster-node status` (fast path) / `status --full`", node_fast, node_full,
+                     1.0, "; the proportion the fleet keeps"),
+            compared("10", "fleet status of {} nodes in sync (fast path) / the same with `--full`".format(count),
+                     mine, theirs, round(proportion * 1.1, 2),
+                     "; target: one node's ratio +10%; answered by the fast path: {} of {} nodes ({} with "
+                     "--full: {})".format(answered.get("fast", 0), count, answered_full.get("full", 0),
+                                          "all full" if answered_full.get("full") == count else "NOT all full"))]
+
+
 def _first_line(argv):
     try:
         return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -687,19 +735,21 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--load-reps", type=int, default=60, help="runs of each side for figure 1 (default 60)")
-    parser.add_argument("--reps", type=int, default=15, help="runs of each side for figure 2 (default 15)")
+    parser.add_argument("--reps", type=int, default=15, help="runs of each side for figure 2 and one node in figure 10 "
+                        "(default 15)")
     parser.add_argument("--plan-reps", type=int, default=5, help="runs of each side for figure 3 (default 5)")
     parser.add_argument("--count", type=int, default=20000, help="generated packages of the big base")
     parser.add_argument("--sizes", default="10,100,500", help="generated metapackages for figure 4")
-    parser.add_argument("--fleet-reps", type=int, default=3, help="runs of each side for figure 5 (default 3)")
-    parser.add_argument("--fleet-sizes", default="16,32,64", help="node counts for figure 5")
-    parser.add_argument("--fleet-width", type=int, default=16, help="fan-out of both sides in figure 5")
+    parser.add_argument("--fleet-reps", type=int, default=3, help="runs of each side for figures 5 and 10 "
+                        "(default 3)")
+    parser.add_argument("--fleet-sizes", default="16,32,64", help="node counts for figure 5 (figure 10: the largest)")
+    parser.add_argument("--fleet-width", type=int, default=16, help="fan-out of both sides in figures 5 and 10")
     parser.add_argument("--tools", type=int, default=20, help="generated tools for figure 9 (default 20)")
     parser.add_argument("--tarball-mib", type=int, default=16,
                         help="MiB of each tarball `sources` verifies in figure 9 (default 16)")
     parser.add_argument("--sources-reps", type=int, default=15, help="runs of each side for figure 9's "
                         "`sources` (default 15)")
-    parser.add_argument("--only", default="1,2,3,4,5,6,7,8,9", help="figures to run (default: all)")
+    parser.add_argument("--only", default="1,2,3,4,5,6,7,8,9,10", help="figures to run (default: all)")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes and one run each: checks the benchmark works, measures nothing")
     parser.add_argument("--record", action="store_true", help="rewrite bench/RESULTS.md with this run")
@@ -747,6 +797,8 @@ def main(argv=None):
             rows += figure_2(site, args.reps)
         if "5" in args.only:
             rows += figure_5(site, args.fleet_reps, args.fleet_sizes, args.fleet_width)
+        if "10" in args.only:
+            rows += figure_10(site, args.fleet_reps, args.reps, max(args.fleet_sizes), args.fleet_width)
         if "4" in args.only:            # before 3: figure 3 republishes the profile
             rows += figure_4(site, args.sizes)
         if "3" in args.only:
@@ -760,7 +812,7 @@ def main(argv=None):
     finally:
         if site is not None:
             site.close()
-    rows.sort(key=lambda r: r.figure)
+    rows.sort(key=lambda r: int(r.figure))
     print("\n".join("{}: {}".format(k, v) for k, v in info.items()))
     print()
     print(table(rows))

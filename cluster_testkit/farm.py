@@ -5,6 +5,7 @@ arch) are kept in <farm>/args/<node>; the command the fleet runs is `<farm>/node
 cluster-node ...`, a small script that calls the real dnf with them."""
 import os
 import shutil
+import subprocess
 
 from .dnfroot import DNF, DnfRoot
 
@@ -40,10 +41,20 @@ class Farm(object):
         self.nodes[name] = root
         return root
 
-    def clone(self, name, template, path):
+    def clone(self, name, template, path, link=False):
         """A copy of the installroot `template` (a synced node), added as `name`: a
-        node of the same role and arch, without running its sync again."""
-        shutil.copytree(template.root, path, symlinks=True)
+        node of the same role and arch, without running its sync again. link: a cheap
+        copy for many nodes: hard links (`cp -al`) for what nodes only read (the root's
+        binaries and libraries), real copies of etc/ and var/ (what dnf, the plugin and
+        this harness write, some of it in place)."""
+        if link:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            subprocess.run(["cp", "-al", template.root, path], check=True)
+            for sub in ("etc", "var"):
+                shutil.rmtree(os.path.join(path, sub))
+                shutil.copytree(os.path.join(template.root, sub), os.path.join(path, sub), symlinks=True)
+        else:
+            shutil.copytree(template.root, path, symlinks=True)
         shutil.copytree(template.home, path + ".home", symlinks=True)
         root = DnfRoot(path, arch=template.arch, releasever=template.releasever)
         root.plugin_dirs = list(template.plugin_dirs)

@@ -9,7 +9,7 @@ stderr is a terminal; nothing at all otherwise (logs, pipes, cron, ClusterShell)
 of a known total. Lines printed while one is shown go through print_line() (the
 cluster-repo say helper does), or call interrupt() first: the progress line is
 cleared, and drawn again at its next update. Used by both sides: cluster-repo build
-and sources, publish's resolution, the fleet's waves.
+and sources, publish's resolution, the fleet's waves and how many nodes answered.
 """
 import os
 import sys

@@ -1,6 +1,6 @@
 """The benchmark command keeps working: `python -m bench --smoke` runs every figure
 (the seventh in the dnf5 test world's sid chroot) on tiny sizes with one run each, and
-`--only 9` the tools figure alone.
+`--only 9` the tools figure alone and `--only 10` the fleet's no-op fast path alone.
 Timings are printed by the benchmark, never asserted."""
 import re
 import subprocess
@@ -15,8 +15,10 @@ def test_bench_smoke_prints_every_figure(tmp_path):
                           cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
     assert proc.returncode == 0, proc.stderr
     rows = [line.split()[0] for line in proc.stdout.splitlines() if line[:1].isdigit()]
-    assert sorted(set(rows)) == ["1", "2", "3", "4", "5", "6", "7", "8", "9"], proc.stdout
+    assert rows == sorted(rows, key=int), proc.stdout
+    assert sorted(set(rows), key=int) == ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"], proc.stdout
     assert rows.count("3") == 2 and rows.count("4") == 2 and rows.count("7") == 6 and rows.count("9") == 2
+    assert rows.count("10") == 2
     fetched = [l for l in proc.stdout.splitlines() if "files a no-op sync fetches" in l]
     assert len(fetched) == 2 and all("repomd.xml only  met" in l for l in fetched)     # dnf 4 and dnf5
     rebuilt = [l for l in proc.stdout.splitlines() if "`build --update` after one change" in l][0]
@@ -28,6 +30,14 @@ def test_bench_smoke_prints_every_figure(tmp_path):
     changed = [l for l in proc.stdout.splitlines() if "fetched after a profile-only change" in l][0]
     assert re.search(r"<= 10 kB +met ", changed), changed
     assert_figure_9(proc.stdout, 3)
+    assert_figure_10(proc.stdout, 4)
+
+
+def assert_figure_10(out, nodes):
+    fleet = [l for l in out.splitlines() if "fleet status of {} nodes in sync (fast path)".format(nodes) in l]
+    assert len(fleet) == 1, out
+    assert "answered by the fast path: {0} of {0} nodes ({0} with --full: all full)".format(nodes) in fleet[0]
+    assert len([l for l in out.splitlines() if "one node's `cluster-node status` (fast path)" in l]) == 1, out
 
 
 def assert_figure_9(out, tools):
@@ -49,3 +59,16 @@ def test_bench_figure_9_alone_sets_up_no_site(tmp_path):
     assert rows == ["9", "9"], proc.stdout
     assert "stand-in base" not in proc.stderr
     assert_figure_9(proc.stdout, 3)
+
+
+def test_bench_figure_10_alone(tmp_path):
+    """`--only 10`: the fleet's no-op fast path by itself: fleet status of the largest
+    fleet size (4 with --smoke) of nodes in sync, every node answering by its fast path,
+    and by its full path with --full."""
+    proc = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--only", "10", "--workdir",
+                           str(tmp_path / "work"), "--cache-dir", str(tmp_path / "cache")],
+                          cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split()[0] for line in proc.stdout.splitlines() if line[:1].isdigit()]
+    assert rows == ["10", "10"], proc.stdout
+    assert_figure_10(proc.stdout, 4)

@@ -507,8 +507,9 @@ def test_without_clustershell_the_fleet_commands_say_what_to_install(monkeypatch
     from dnf_plugin_cluster.commands import master
     for name in [n for n in sys.modules if n.split(".")[0] == "ClusterShell"] + ["ClusterShell"]:
         monkeypatch.setitem(sys.modules, name, None)                 # import ClusterShell... fails
-    monkeypatch.delitem(sys.modules, "dnf_plugin_cluster.head.fleet", raising=False)
-    monkeypatch.delattr(dnf_plugin_cluster.head, "fleet", raising=False)
+    for name in ("fleet", "fanout", "answers", "grouping", "gather", "rollout"):   # fleet.py and its parts
+        monkeypatch.delitem(sys.modules, "dnf_plugin_cluster.head." + name, raising=False)
+        monkeypatch.delattr(dnf_plugin_cluster.head, name, raising=False)
     with pytest.raises(ClusterError) as err:
         master._fleet()
     assert str(err.value) == "the fleet commands (-w) need ClusterShell: dnf install python3-clustershell"
@@ -628,6 +629,40 @@ def test_master_sync_passes_allow_mass_removal_and_counts_only_unasked_nodes(far
     assert refused.rc == 1 and refused.err.strip() == "Error: --allow-mass-removal is an option of cluster-master sync"
 
 
+
+def test_master_status_and_sync_pass_full_to_every_node(farm, make_root):
+    """Issue 24: `cluster-master status|sync -w ... --full` reaches every node's status,
+    sync and dry run (each node then answers by its full path, never its no-op fast
+    path); without it no node gets --full. Any other use is one error line."""
+    head = make_root("head")
+    six = farm.nodes[:6]
+
+    def master_status(*args):
+        return head.dnf("cluster-master", "status", "-w", "node[01-06]", "--worker", "exec", "--node-command",
+                        "sh {} %h".format(farm.top / "fake-node"), "--groups-conf", str(farm.top / "groups.conf"),
+                        *args, check=False)
+    fast = master_status()
+    assert fast.rc == 0 and [farm.args(n) for n in six] == [["status --json"]] * 6, fast
+    full = master_status("--full")
+    assert full.rc == 0 and full.out == fast.out, full
+    assert [farm.args(n)[-1] for n in six] == ["status --json --full"] * 6
+
+    planned_everywhere(farm)
+    dry = master_sync(farm, head, "--dry-run", "--full", input="")
+    assert dry.rc == 100, dry
+    assert [farm.args(n)[-1] for n in six] == ["sync --dry-run --json --full"] * 6
+    drifted_everywhere(farm)
+    synced = master_sync(farm, head, "-y", "--full", input="")
+    assert synced.rc == 0, synced
+    assert farm.args("node01")[-2:] == ["sync -y --json --full", "status --json --full"]     # the canary's check
+    assert [farm.args(n)[-1] for n in six[1:]] == ["sync -y --json --full"] * 5
+
+    for args in (("status", "-w", "node01", "--health", "--full"), ("history", "--full")):
+        refused = head.dnf("cluster-master", *args, check=False)
+        assert refused.rc == 1, refused
+        assert refused.err.strip() == "Error: --full is an option of cluster-master status (not with --health) and sync"
+
+
 # --- node sets that would mislead ------------------------------------------------------
 
 SHIPPED_GROUPS_CONF = """[Main]
@@ -725,8 +760,9 @@ def test_clush_conf_ssh_user_path_and_options_are_applied_as_clush_applies_them(
 
 
 def test_a_rollout_shows_its_waves_on_a_terminal_only(farm, monkeypatch):
-    """Wave N of M on stderr's progress line while the rollout runs, when stderr is a
-    terminal; not one byte otherwise (logs, cron, a pipe)."""
+    """Wave N of M on stderr's progress line while the rollout runs, and how many of the
+    wave's nodes answered, when stderr is a terminal; not one byte otherwise (logs,
+    cron, a pipe)."""
     import io
     import sys
     from dnf_plugin_cluster import progress
@@ -742,7 +778,63 @@ def test_a_rollout_shows_its_waves_on_a_terminal_only(farm, monkeypatch):
         if not shown:
             assert stream.getvalue() == ""
             continue
-        assert [part for part in stream.getvalue().split(progress.CLEAR) if part] == [
-            "wave 1 of 3: canary, syncing node[01-02] (2 nodes)", "wave 1 of 3: canary, checking node[01-02]",
-            "wave 2 of 3: wave 1, syncing node[03-07] (5 nodes)", "wave 3 of 3: wave 2, syncing node[08-12] (5 nodes)"]
+        def wave(text, count):
+            return [text] + ["{}: {} answered".format(text, done) for done in range(1, count + 1)]
+        assert [part for part in stream.getvalue().split(progress.CLEAR) if part] == (
+            wave("wave 1 of 3: canary, syncing node[01-02] (2 nodes)", 2) +
+            wave("wave 1 of 3: canary, checking node[01-02]", 2) +
+            wave("wave 2 of 3: wave 1, syncing node[03-07] (5 nodes)", 5) +
+            wave("wave 3 of 3: wave 2, syncing node[08-12] (5 nodes)", 5))
         assert stream.getvalue().endswith(progress.CLEAR)
+        stream.truncate(0)
+        stream.seek(0)
+        farm.rollout("node[01-03]", dry_run=True)         # a dry run is one fan-out
+        assert [part for part in stream.getvalue().split(progress.CLEAR) if part] == [
+            "dry-run: {} of 3 nodes answered".format(done) for done in range(4)]
+
+
+def test_fleet_status_counts_the_nodes_that_answered_on_a_terminal_only(farm, monkeypatch):
+    """Fleet status asks many nodes at once: on a terminal's stderr, how many answered so
+    far (from 0, before the first answer); the line is gone before the report, and not one
+    byte is written to anything else (logs, cron, a pipe). A node that never answers
+    (timeout) leaves the count short, and the report says it."""
+    import io
+    import sys
+    from dnf_plugin_cluster import progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+    for stream, shown in ((io.StringIO(), False), (Terminal(), True)):
+        monkeypatch.setattr(sys, "stderr", stream)
+        report = farm.status("node[01-06]")
+        assert report.exit_code == 0
+        if not shown:
+            assert stream.getvalue() == ""
+            continue
+        assert [part for part in stream.getvalue().split(progress.CLEAR) if part] == [
+            "status: {} of 6 nodes answered".format(done) for done in range(7)]
+        assert stream.getvalue().endswith(progress.CLEAR)
+    farm.answer("node02", "status", status_answer("node02"), hang=True)
+    stream.truncate(0)
+    stream.seek(0)
+    report = farm.status("node[01-03]", timeout=3)
+    assert report.results["node02"].state == "timeout"
+    assert [part for part in stream.getvalue().split(progress.CLEAR) if part] == [
+        "status: {} of 3 nodes answered".format(done) for done in range(3)]
+    assert stream.getvalue().endswith(progress.CLEAR)
+
+
+def test_fleet_status_through_dnf_shows_its_progress_on_a_terminal_only(farm, make_root):
+    """`dnf cluster-master status -w` on a terminal: the count of answers on the progress
+    line, cleared before the grouped lines; through a pipe, nothing on stderr."""
+    import conftest
+    head = make_root("head")
+    argv = head.dnf_args("cluster-master", "status", "-w", "node[01-04]", "--worker", "exec", "--node-command",
+                         "sh {} %h".format(farm.top / "fake-node"), "--groups-conf", str(farm.top / "groups.conf"))
+    piped = head.run(argv)
+    assert piped.err == "" and piped.out == "node[01-04] (4)  " + COMPUTE + "in sync, generation 12\n", piped
+    rc, output = conftest.on_a_terminal(argv, timeout=120, env=head.env)
+    assert rc == 0, output
+    steps = "".join("\r\x1b[Kstatus: {} of 4 nodes answered".format(done) for done in range(5))
+    assert output.decode() == steps + "\r\x1b[K" + "node[01-04] (4)  " + COMPUTE + "in sync, generation 12\r\n", output

@@ -126,6 +126,10 @@ class ClusterMasterCommand(SiteMixin, HistoryMixin, KickstartMixin, FleetMixin, 
         fleet.add_argument("--allow-mass-removal", action="store_true", default=False,
                            help="sync: passed to every node's sync (and --dry-run): a node syncs even when it "
                                 "removes more packages than its max_remove (cluster.conf)")
+        fleet.add_argument("--full", action="store_true", default=False,
+                           help="status, sync: passed to every node's status, sync and dry run (cluster-node's "
+                                "--full): each node loads its package sack and computes its answer in full "
+                                "instead of answering from its no-op fast path")
         fleet.add_argument("--node-shell", metavar="PREFIX", default="",
                            help="services and status --health with --worker exec: the local command that "
                                 "runs a command on node %%h (e.g. 'chroot /images/%%h')")
@@ -191,6 +195,9 @@ class ClusterMasterCommand(SiteMixin, HistoryMixin, KickstartMixin, FleetMixin, 
             raise ClusterError("--health is an option of cluster-master status")
         if getattr(self.opts, "allow_mass_removal", False) and self.opts.subcommand[0] != "sync":
             raise ClusterError("--allow-mass-removal is an option of cluster-master sync")
+        if getattr(self.opts, "full", False) and (self.opts.subcommand[0] not in ("status", "sync")
+                                                   or getattr(self.opts, "health", False)):
+            raise ClusterError("--full is an option of cluster-master status (not with --health) and sync")
         # every text that reaches a file: one line, no control characters
         check_text(self.opts.message, "--message")
         if self.opts.sign_key is not None:

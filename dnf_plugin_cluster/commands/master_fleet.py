@@ -90,8 +90,8 @@ class FleetMixin(object):
             link, resolver = self._services_transport()
             self._report(health.check(fleet.nodeset(self.opts.nodes, resolver), link))
             return
-        self._report(fleet.status(self.opts.nodes, fleet.node_commands(self.opts.node_command)["status"],
-                                  **self._transport()))
+        commands = fleet.node_commands(self.opts.node_command, full=self.opts.full)
+        self._report(fleet.status(self.opts.nodes, commands["status"], **self._transport()))
 
     def run_sync(self):
         fleet = _fleet()
@@ -104,7 +104,7 @@ class FleetMixin(object):
             print("\n".join(fleet.plan_lines(waves, self.opts.max_failures)))
             if conf.assumeno or not self.confirm():
                 raise ClusterError("Operation aborted: no node was synced.")
-        commands = fleet.node_commands(self.opts.node_command, self.opts.allow_mass_removal)
+        commands = fleet.node_commands(self.opts.node_command, self.opts.allow_mass_removal, self.opts.full)
         self._report(fleet.rollout(self.opts.nodes, commands, canary=canary,
                                    wave_size=self.opts.wave_size, max_failures=self.opts.max_failures,
                                    dry_run=self.opts.dry_run, **transport))

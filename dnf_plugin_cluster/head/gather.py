@@ -1,0 +1,46 @@
+"""Asking the fleet: the node-side commands, and one fan-out of one of them read back
+as a Report of the nodes' answers (fleet status is the node-side `status --json`
+everywhere), with how many answered on a terminal's progress line meanwhile.
+
+Pure logic: no dnf import. Python 3.6 (EL8).
+"""
+from .. import progress
+from .answers import classify
+from .fanout import run
+from .grouping import Report
+
+
+def node_commands(prefix="dnf -q cluster-node", allow_mass_removal=False, full=False):
+    """The node-side commands, from the prefix that names `cluster-node` on a node:
+    over ssh the default; on dnf5 hosts "dnf-cluster -q node"; for image roots through
+    the exec worker "dnf --installroot=/images/%h -q cluster-node". (dnf and
+    dnf-cluster take their options anywhere on the line.) allow_mass_removal: the
+    nodes' sync and dry run get --allow-mass-removal (max_remove does not stop them).
+    full: every command gets --full (each node computes its answer in full, never from
+    its no-op fast path)."""
+    extra = " --allow-mass-removal" if allow_mass_removal else ""
+    path = " --full" if full else ""
+    return {"status": "{} status --json{}".format(prefix, path),
+            "sync": "{} sync -y --json{}{}".format(prefix, extra, path),
+            "dry-run": "{} sync --dry-run --json{}{}".format(prefix, extra, path)}
+
+
+def ask(nodes, command, label, answered=None, **transport):
+    """Run `command` on every node (see run() for the transport) and return a Report of
+    their JSON answers. While the nodes are asked, a progress line on a terminal's
+    stderr says how many answered (`status: 12 of 64 nodes answered`), unless
+    `answered` (run()'s) shows it otherwise."""
+    with progress.Line() as line:       # on a terminal only
+        if answered is None:
+            def answered(done, total):
+                line.show("{}: {} of {} node{} answered".format(label, done, total, "" if total == 1 else "s"))
+        results, timed_out, timeout = run(nodes, command, answered=answered, **transport)
+    return Report(label, dict((node, classify(node, rc, out, err, node in timed_out, timeout))
+                              for node, (rc, out, err) in results.items()))
+
+
+def status(nodes, command=None, **transport):
+    """Fleet status: the node-side `status --json` everywhere. Report.lines() are the
+    grouped lines, Report.exit_code 0/100/1. transport: fanout, timeout, worker,
+    connect_timeout, resolver (see ask)."""
+    return ask(nodes, command or node_commands()["status"], "status", **transport)
