@@ -27,6 +27,7 @@ then every process still in a node's network namespace, then the holders (the mo
 go with their namespaces). usable() says why this machine cannot, when it cannot.
 """
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -46,6 +47,15 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SchedulerParameters=batch_sched_delay=0
 """
+#: the admin's own cgroup.conf beside it, where slurmd takes it (Slurm >= 24.05: see
+#: cgroup_conf()); configless slurmd fetches it from the head node with slurm.conf
+CGROUP_LINES = """# the admin's own cgroup.conf: the test world's nodes use no cgroups (linuxproc, no task
+# plugin), so slurmd leaves the machine's alone, whatever hierarchy it has
+CgroupPlugin=disabled
+"""
+#: the first Slurm whose cgroup.conf takes CgroupPlugin=disabled (22.05 fails on it: no
+#: such plugin); from 23.02 on, slurmd initialises its cgroup plugin whatever the proctrack
+CGROUP_DISABLED_SINCE = (24, 5)
 #: a two-rank MPI job: each rank's host and an allreduce across them
 MPI_HELLO = r"""
 #include <mpi.h>
@@ -161,10 +171,32 @@ def write_groups(world, name, text):
     return path
 
 
+def slurm_version():
+    """The installed Slurm's (major, minor) from `slurmd -V` ("slurm-wlm 24.11.5"), or
+    None when it says no version."""
+    try:
+        out = subprocess.run(["slurmd", "-V"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             universal_newlines=True).stdout
+    except OSError:
+        return None
+    match = re.search(r"\b([0-9]+)\.([0-9]+)\.[0-9]+", out)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def cgroup_conf(version):
+    """The head node's cgroup.conf for Slurm `version` ((major, minor)), or None for none:
+    CgroupPlugin=disabled where that Slurm takes it. Older ones (Debian 12's 22.05)
+    autodetect the machine's cgroups and, with linuxproc and no task plugin, only look."""
+    if version is not None and version >= CGROUP_DISABLED_SINCE:
+        return CGROUP_LINES
+    return None
+
+
 def cluster(top, computes=("node1", "node2")):
     """A World at `top` with a node "head" and the compute nodes `computes`, the
     ClusterShell groups @master and @compute (world.groups_conf) and the head node's
-    slurm-site.conf (SITE_LINES). Nothing runs there yet but the namespaces."""
+    slurm-site.conf (SITE_LINES) and, by the Slurm installed, cgroup.conf
+    (cgroup_conf()). Nothing runs there yet but the namespaces."""
     world = World(top)
     try:
         for name in ("head",) + tuple(computes):
@@ -174,6 +206,10 @@ def cluster(top, computes=("node1", "node2")):
             NodeSet.fromlist(computes)))
         with open(world.path("head", "/etc/slurm/slurm-site.conf"), "w") as handle:
             handle.write(SITE_LINES)
+        cgroups = cgroup_conf(slurm_version())
+        if cgroups is not None:
+            with open(world.path("head", "/etc/slurm/cgroup.conf"), "w") as handle:
+                handle.write(cgroups)
     except BaseException:
         world.close()
         raise
