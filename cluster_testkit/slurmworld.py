@@ -18,7 +18,8 @@ mounts), running Debian's real munged, slurmctld and slurmd.
   one), with state under /run/fake-systemd and logs under /var/spool/fake-systemd.
 
 - cluster() makes the usual world (head, node1, node2, @compute, slurm-site.conf), for
-  tests/test_services.py and `make demo`; start_sshd() runs an sshd in nodes on their
+  tests/test_services.py and `make demo`, which bring it up with running() (a context
+  manager: the world ended and its directory removed on leaving); start_sshd() runs an sshd in nodes on their
   addresses (a host key each, root by the world's key only) and writes the clush.conf
   (CLUSTERSHELL_CFGDIR) whose ssh_options use that key with StrictHostKeyChecking=yes.
 
@@ -26,12 +27,14 @@ Everything started is ended by close(): the daemons by the pids the stand-in rec
 then every process still in a node's network namespace, then the holders (the mounts
 go with their namespaces). usable() says why this machine cannot, when it cannot.
 """
+import contextlib
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 NET = "198.51.100."
@@ -214,6 +217,24 @@ def cluster(top, computes=("node1", "node2")):
         world.close()
         raise
     return world
+
+
+@contextlib.contextmanager
+def running(top=None, prefix="slurmworld-", computes=("node1", "node2")):
+    """cluster() in `top` (default: a new directory under /var/tmp, not under /tmp: every
+    node has a /tmp of its own, which would hide the world's files); on leaving, also
+    after a failure, the world is ended (World.close) and `top` removed with the munge
+    keys in it."""
+    if top is None:
+        top = tempfile.mkdtemp(prefix=prefix, dir="/var/tmp")
+    world = None
+    try:
+        world = cluster(top, computes)
+        yield world
+    finally:
+        if world is not None:
+            world.close()
+        shutil.rmtree(top, ignore_errors=True)
 
 
 def services_argv(world, roles, *args):

@@ -235,12 +235,9 @@ def test_gpu_node_gets_gres_and_jobs_get_its_gpu():
     why = slurmworld.usable()
     if why:
         pytest.skip(why)
-    top = tempfile.mkdtemp(prefix="slurmworld-gpu-", dir="/var/tmp")
-    roles = os.path.join(top, "roles")          # not under /tmp: each node has a /tmp of its own
-    shutil.copytree(ROLES, roles)
-    world = None
-    try:
-        world = slurmworld.cluster(top, computes=())
+    with slurmworld.running(prefix="slurmworld-gpu-", computes=()) as world:
+        roles = os.path.join(world.top, "roles")    # not under /tmp: each node has a /tmp of its own
+        shutil.copytree(ROLES, roles)
         world.add("gpu1")
         world.groups_conf = slurmworld.write_groups(world, "gpu-groups", "cluster:\n  master: head\n  gpu: gpu1\n")
 
@@ -297,10 +294,6 @@ def test_gpu_node_gets_gres_and_jobs_get_its_gpu():
             time.sleep(0.2)
         assert state == ["gpu1", "idle", "(null)", "compute*"], (state, world.log("head", "slurmctld")[-2000:])
         assert run("-y").stdout.strip() == "Nothing to change: the Slurm services are configured and running."
-    finally:
-        if world is not None:
-            world.close()
-        shutil.rmtree(top, ignore_errors=True)
 
 
 def test_services_over_clustershells_ssh_worker():
@@ -313,10 +306,8 @@ def test_services_over_clustershells_ssh_worker():
     why = slurmworld.usable() or slurmworld.ssh_usable()
     if why:
         pytest.skip(why)
-    top = tempfile.mkdtemp(prefix="slurmworld-ssh-", dir="/var/tmp")
-    world = None
-    try:
-        world = slurmworld.cluster(top)
+    with slurmworld.running(prefix="slurmworld-ssh-") as world:
+        top = world.top
         cfgdir = slurmworld.start_sshd(world, ("node1", "node2"))
         known = os.path.join(top, "ssh", "known_hosts")
         with open(known) as handle:
@@ -367,10 +358,6 @@ def test_services_over_clustershells_ssh_worker():
         assert (healthy.returncode, healthy.stdout) == (0, "node[1-2] (2)  munge ok; slurm idle\n"), healthy
         again = run("-y")
         assert again.stdout.strip() == "Nothing to change: the Slurm services are configured and running.", again
-    finally:
-        if world is not None:
-            world.close()
-        shutil.rmtree(top, ignore_errors=True)
 
 
 def services(world, *args, check=True):
@@ -425,11 +412,8 @@ def cluster():
     why = slurmworld.usable()
     if why:
         pytest.skip(why)
-    # not under /tmp: every node has a /tmp of its own, which would hide the world's files
-    top = tempfile.mkdtemp(prefix="slurmworld-", dir="/var/tmp")
-    world = None
-    try:
-        world = slurmworld.cluster(top)
+    with slurmworld.running() as world:
+        top = world.top
         # the head node's site repository (published as `cluster-master publish` does, from
         # an upstream tree that carries the project's comps): the key must never get there
         xml = compsfile.to_xml(compsfile.merge(compsfile.load_dir(os.path.join(REPO_ROOT, "comps"))))
@@ -454,10 +438,6 @@ def cluster():
         world.first_run = first.stdout
         wait_idle(world, ("node1", "node2"))
         yield world
-    finally:
-        if world is not None:
-            world.close()
-        shutil.rmtree(top, ignore_errors=True)
 
 
 def _run_aware_path(world):
