@@ -165,36 +165,31 @@ def run_services(top):
     if why:
         print("skipped: " + why, flush=True)
         return 0
-    world = None
     try:
-        world = slurmworld.cluster(top)
-        argv = slurmworld.services_argv(world, os.path.join(REPO_ROOT, "roles"), "-y")
-        print("# the nodes: ClusterShell's group @compute = node[1-2]; the exec worker reaches them through "
-              "their namespaces")
-        print("$ dnf cluster-master services --roles roles/ -y --worker exec --node-shell "
-              "'{}/node-shell %h'".format(os.path.relpath(top, REPO_ROOT)), flush=True)
-        result = world.enter("head", *argv, check=False, stdin=subprocess.DEVNULL)
-        sys.stdout.write(result.stdout)
-        if result.returncode != 0:
-            print("services exited {}:\n{}".format(result.returncode, result.stderr), flush=True)
-            return 1
-        slurmworld.wait_idle(world, ("node1", "node2"))
-        ok = run_job(world, ["srun", "-N2", "hostname"], ["node1", "node2"])
-        hello = os.path.join(top, "mpi-hello")
-        with open(hello + ".c", "w") as handle:
-            handle.write(slurmworld.MPI_HELLO)
-        subprocess.run(["mpicc", "-o", hello, hello + ".c"], check=True)
-        ok = run_job(world, ["srun", "-N2", "-n2", "--mpi=pmix", hello],
-                     ["rank 0 of 2 on node1: allreduce sum 3", "rank 1 of 2 on node2: allreduce sum 3"],
-                     env=slurmworld.MPI_ENV) and ok
-        return 0 if ok else 1
+        with slurmworld.running(top) as world:
+            argv = slurmworld.services_argv(world, os.path.join(REPO_ROOT, "roles"), "-y")
+            print("# the nodes: ClusterShell's group @compute = node[1-2]; the exec worker reaches them through "
+                  "their namespaces")
+            print("$ dnf cluster-master services --roles roles/ -y --worker exec --node-shell "
+                  "'{}/node-shell %h'".format(os.path.relpath(top, REPO_ROOT)), flush=True)
+            result = world.enter("head", *argv, check=False, stdin=subprocess.DEVNULL)
+            sys.stdout.write(result.stdout)
+            if result.returncode != 0:
+                print("services exited {}:\n{}".format(result.returncode, result.stderr), flush=True)
+                return 1
+            slurmworld.wait_idle(world, ("node1", "node2"))
+            ok = run_job(world, ["srun", "-N2", "hostname"], ["node1", "node2"])
+            hello = os.path.join(top, "mpi-hello")
+            with open(hello + ".c", "w") as handle:
+                handle.write(slurmworld.MPI_HELLO)
+            subprocess.run(["mpicc", "-o", hello, hello + ".c"], check=True)
+            ok = run_job(world, ["srun", "-N2", "-n2", "--mpi=pmix", hello],
+                         ["rank 0 of 2 on node1: allreduce sum 3", "rank 1 of 2 on node2: allreduce sum 3"],
+                         env=slurmworld.MPI_ENV) and ok
+            return 0 if ok else 1
     except (AssertionError, OSError, RuntimeError, subprocess.SubprocessError) as err:
         print("the Slurm world failed: {}".format(str(err).strip()[-2000:]), flush=True)
         return 1
-    finally:
-        if world is not None:
-            world.close()
-        shutil.rmtree(top, ignore_errors=True)
 
 
 def run_job(world, argv, expected, env=()):

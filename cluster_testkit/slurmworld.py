@@ -18,7 +18,8 @@ mounts), running Debian's real munged, slurmctld and slurmd.
   one), with state under /run/fake-systemd and logs under /var/spool/fake-systemd.
 
 - cluster() makes the usual world (head, node1, node2, @compute, slurm-site.conf), for
-  tests/test_services.py and `make demo`; start_sshd() runs an sshd in nodes on their
+  tests/test_services.py and `make demo`, which bring it up with running() (a context
+  manager: the world ended and its directory removed on leaving); start_sshd() runs an sshd in nodes on their
   addresses (a host key each, root by the world's key only) and writes the clush.conf
   (CLUSTERSHELL_CFGDIR) whose ssh_options use that key with StrictHostKeyChecking=yes.
 
@@ -26,11 +27,14 @@ Everything started is ended by close(): the daemons by the pids the stand-in rec
 then every process still in a node's network namespace, then the holders (the mounts
 go with their namespaces). usable() says why this machine cannot, when it cannot.
 """
+import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 NET = "198.51.100."
@@ -46,6 +50,15 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SchedulerParameters=batch_sched_delay=0
 """
+#: the admin's own cgroup.conf beside it, where slurmd takes it (Slurm >= 24.05: see
+#: cgroup_conf()); configless slurmd fetches it from the head node with slurm.conf
+CGROUP_LINES = """# the admin's own cgroup.conf: the test world's nodes use no cgroups (linuxproc, no task
+# plugin), so slurmd leaves the machine's alone, whatever hierarchy it has
+CgroupPlugin=disabled
+"""
+#: the first Slurm whose cgroup.conf takes CgroupPlugin=disabled (22.05 fails on it: no
+#: such plugin); from 23.02 on, slurmd initialises its cgroup plugin whatever the proctrack
+CGROUP_DISABLED_SINCE = (24, 5)
 #: a two-rank MPI job: each rank's host and an allreduce across them
 MPI_HELLO = r"""
 #include <mpi.h>
@@ -161,10 +174,32 @@ def write_groups(world, name, text):
     return path
 
 
+def slurm_version():
+    """The installed Slurm's (major, minor) from `slurmd -V` ("slurm-wlm 24.11.5"), or
+    None when it says no version."""
+    try:
+        out = subprocess.run(["slurmd", "-V"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             universal_newlines=True).stdout
+    except OSError:
+        return None
+    match = re.search(r"\b([0-9]+)\.([0-9]+)\.[0-9]+", out)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def cgroup_conf(version):
+    """The head node's cgroup.conf for Slurm `version` ((major, minor)), or None for none:
+    CgroupPlugin=disabled where that Slurm takes it. Older ones (Debian 12's 22.05)
+    autodetect the machine's cgroups and, with linuxproc and no task plugin, only look."""
+    if version is not None and version >= CGROUP_DISABLED_SINCE:
+        return CGROUP_LINES
+    return None
+
+
 def cluster(top, computes=("node1", "node2")):
     """A World at `top` with a node "head" and the compute nodes `computes`, the
     ClusterShell groups @master and @compute (world.groups_conf) and the head node's
-    slurm-site.conf (SITE_LINES). Nothing runs there yet but the namespaces."""
+    slurm-site.conf (SITE_LINES) and, by the Slurm installed, cgroup.conf
+    (cgroup_conf()). Nothing runs there yet but the namespaces."""
     world = World(top)
     try:
         for name in ("head",) + tuple(computes):
@@ -174,10 +209,32 @@ def cluster(top, computes=("node1", "node2")):
             NodeSet.fromlist(computes)))
         with open(world.path("head", "/etc/slurm/slurm-site.conf"), "w") as handle:
             handle.write(SITE_LINES)
+        cgroups = cgroup_conf(slurm_version())
+        if cgroups is not None:
+            with open(world.path("head", "/etc/slurm/cgroup.conf"), "w") as handle:
+                handle.write(cgroups)
     except BaseException:
         world.close()
         raise
     return world
+
+
+@contextlib.contextmanager
+def running(top=None, prefix="slurmworld-", computes=("node1", "node2")):
+    """cluster() in `top` (default: a new directory under /var/tmp, not under /tmp: every
+    node has a /tmp of its own, which would hide the world's files); on leaving, also
+    after a failure, the world is ended (World.close) and `top` removed with the munge
+    keys in it."""
+    if top is None:
+        top = tempfile.mkdtemp(prefix=prefix, dir="/var/tmp")
+    world = None
+    try:
+        world = cluster(top, computes)
+        yield world
+    finally:
+        if world is not None:
+            world.close()
+        shutil.rmtree(top, ignore_errors=True)
 
 
 def services_argv(world, roles, *args):

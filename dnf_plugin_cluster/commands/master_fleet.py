@@ -117,11 +117,11 @@ class FleetMixin(object):
     def run_services(self):
         from .. import profile
         _fleet()                        # ClusterShell, or the one line that says to install it
-        from ..head import services
+        from ..head import services, services_roles
         opts = self.opts
         link, resolver = self._services_transport()
-        roles = services.site_roles(profile.load_roles(opts.roles), resolver,
-                                    opts.controller or services.this_host())
+        roles = services_roles.site_roles(profile.load_roles(opts.roles), resolver,
+                                          opts.controller or services_roles.this_host())
         dry_run = opts.dry_run or self.base.conf.assumeno
         plan = services.plan(roles, link, controller=opts.controller, cluster=opts.cluster_name,
                              rotate=opts.rotate, canary=opts.canary, resolver=resolver)
@@ -145,13 +145,13 @@ class FleetMixin(object):
                                                              "; ".join(failures[:5])))
 
     def _services_transport(self):
-        """(services.Transport, the group resolver): how services and status --health
-        run their shell scripts on the nodes."""
-        from ..head import services
+        """(services_nodes.Transport, the group resolver): how services and status
+        --health run their shell scripts on the nodes."""
+        from ..head import services_nodes
         transport = self._transport()
         resolver = transport.pop("resolver")
         worker = transport.pop("worker")
-        return services.Transport(worker, self.opts.node_shell, **transport), resolver
+        return services_nodes.Transport(worker, self.opts.node_shell, **transport), resolver
 
     def _confirm(self):
         """The host's confirmation (dnf5cli), else dnf 4's, else a plain question."""

@@ -2,7 +2,7 @@
 `dnf cluster-master status -w NODESET --health`.
 
 Per node, two questions, answered in one fan-out over the services' transport
-(services.Transport: ssh, or the exec worker's --node-shell):
+(services_nodes.Transport: ssh, or the exec worker's --node-shell):
 
 - does munge authenticate across? The head node makes a credential (`munge -n`) that
   every node decodes (`unmunge`, the credential on its standard input), and every node
@@ -157,7 +157,7 @@ def slurm_phrase(node, states, why):
 
 def munge_across(nodes, transport):
     """{node: NodeResult-like (state, summary)} for munge alone: what the rotation's
-    canary must pass. nodes: a NodeSet; transport: services.Transport."""
+    canary must pass. nodes: a NodeSet; transport: services_nodes.Transport."""
     head_cred, head_why = head_credential()
     results, timed_out = _ask(nodes, transport, head_cred)
     out = {}
