@@ -119,6 +119,12 @@ def inputs(settings, config, role, record, cacheonly, fetched=None):
     return fastread.inputs(fixed_inputs(settings, config, role), record, cacheonly, fetched)
 
 
+#: {repoid: (sha256, cached copy)} of the repomd.xml files this process fetched for the
+#: proof (fastread.inputs()): the full path that follows a stale record does not check
+#: them again where the cached copy is the same (the libdnf5 backend's load())
+FETCHED = {}
+
+
 class Reader(object):
     """The proof as commands/node.py's answer_unloaded() reads it on dnf5 hosts."""
 
@@ -128,4 +134,4 @@ class Reader(object):
         self.persistdir = persistdir(settings.installroot)
 
     def inputs(self, config, role, record, cacheonly):
-        return inputs(self.settings, config, role, record, cacheonly)
+        return inputs(self.settings, config, role, record, cacheonly, FETCHED)

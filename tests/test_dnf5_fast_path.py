@@ -94,6 +94,27 @@ def test_dnf5_fast_path_fetches_only_the_profile_repositorys_repomd(site, make_n
     assert site.server.requests == ["/site/9/x86_64/repodata/repomd.xml"]
 
 
+def test_dnf5_a_stale_record_fetches_each_unchanged_repomd_once(site, make_node):
+    """A latest role's record is stale when its base repository changed: the proof
+    fetched every repository's repomd.xml, and libdnf5 does not fetch those of the
+    unchanged repositories again (their cache is what the proof just fetched); the
+    changed one it fetches itself, and the answer is the full path's."""
+    make_latest(site)
+    node = synced(make_node)
+    assert recorded(node) == 0
+    ev_base_repo(site, node, random.Random(5))
+    del site.server.requests[:]
+    rc, data = answer(node)
+    assert data["path"] == "full"
+    fetched = [p for p in site.server.requests if p.endswith("/repomd.xml")]
+    assert fetched.count("/site/9/x86_64/repodata/repomd.xml") == 1, fetched
+    assert fetched.count("/cluster/9/x86_64/repodata/repomd.xml") == 1, fetched
+    assert fetched.count("/base/x86_64/repodata/repomd.xml") >= 2, fetched     # the proof's, then libdnf5's
+    full_rc, full = answer(node, "--full")
+    assert (rc, comparable(data)) == (full_rc, comparable(full))
+    assert verdict(node)[2] == "fast"                                        # recorded anew
+
+
 # --- events that may change the verdict ------------------------------------------------
 
 def rpm(node, *args):
