@@ -189,13 +189,14 @@ def fast_answer_dnf4(args):
     exit status, or None when the full path answers (which says whatever is wrong)."""
     from . import fast4
     from .cmdline import plain_node_options
-    parsed = fast4.parse(args)
-    if parsed is None:
+    try:
+        parsed = fast4.parse(args)
+        opts = plain_node_options(parsed[2]) if parsed is not None else None
+    except Exception:                       # pylint: disable=broad-except; dnf's parser says what is wrong
         return None
-    settings, gopts, rest = parsed
-    opts = plain_node_options(rest)
     if opts is None:
         return None
+    settings, gopts, _ = parsed
     from .commands.node import ClusterNodeCommand
     command = ClusterNodeCommand(_Host(settings, gopts))
     command.opts = opts
