@@ -68,7 +68,8 @@ class Dnf4Backend(Backend):
     def load_metadata(self):
         """Every enabled repository's metadata checked and loaded as fill_sack() loads it
         (repo.load(): the freshest_metadata demand holds, and fill_sack() later does not
-        fetch it again); the sack is not built. A repository that fails raises.
+        fetch it again: each repository is then read from its cache for the rest of the
+        run); the sack is not built. A repository that fails raises.
 
         A repository whose repomd.xml dnf-cluster fetched for the fast path's proof in
         this very process (fast4.FETCHED, a stale record) is not checked again when its
@@ -86,6 +87,11 @@ class Dnf4Backend(Backend):
                         file_digest(cached) == seen[0]:
                     repo._repo.setSyncStrategy(dnf.repo.SYNC_ONLY_CACHE)  # pylint: disable=protected-access
             repo.load()
+            # checked (or fetched) just now: fill_sack() and any later load in this run
+            # read it as it is. libdnf would check again once a second has passed since
+            # (a repository with metadata_expire=0 is expired a second after its check),
+            # fetching repomd.xml twice in one run
+            repo._repo.setSyncStrategy(dnf.repo.SYNC_ONLY_CACHE)      # pylint: disable=protected-access
 
     def rpmdb_cookie(self):
         from ..fastpath import rpmdb_cookie
