@@ -2,8 +2,9 @@
 measured in this run, on the same roots:
 
 1. plugin load: `dnf -C repolist` with the plugin on the pluginpath vs an empty one;
-2. a no-op `dnf -y cluster-node sync` vs `dnf -C check-update` on a synced node, and the
-   files a no-op sync fetches from the HTTP mirror;
+2. a no-op `dnf -y cluster-node sync` (fast path, and --full) and the timer's `dnf-cluster
+   -y node sync` (answered before dnf is imported) vs `dnf -C check-update` on a synced
+   node, and the files a no-op sync fetches from the HTTP mirror;
 3. planning on a ~20,000-package base: `dnf cluster-node sync --dry-run` vs
    `dnf --assumeno install` of the same packages, for the compute role and for a role
    of 1,000 packages;
@@ -193,6 +194,16 @@ def figure_2(site, reps):
     run(sync, node.env, capture=True)            # a real no-op sync records the verification
     ours, plain = compare((sync, node.env, (0,)), (check, node.env, (0, 100)), reps)
     ours_full, plain_full = compare((full, node.env, (0,)), (check, node.env, (0, 100)), reps)
+    # the timer's command (etc/systemd/cluster-node-sync.service), with the interpreter
+    # /usr/bin/dnf-cluster has: answered before dnf is imported (fast4.py)
+    timer = ["/usr/bin/python3"] + node.standalone_args("-y", "node", "sync")[1:]
+    ours_timer, plain_timer = compare((timer, node.env, (0,)), (check, node.env, (0, 100)), reps)
+    poison = os.path.join(site.work, "no-dnf", "dnf")        # a dnf that cannot be imported
+    os.makedirs(poison, exist_ok=True)
+    with open(os.path.join(poison, "__init__.py"), "w") as handle:
+        handle.write("raise ImportError('dnf was imported')\n")
+    no_dnf = dict(node.env, PYTHONPATH=os.pathsep.join([os.path.dirname(poison), node.env.get("PYTHONPATH", "")]))
+    timer_fast = '"path": "fast"' in run(timer + ["--json"], no_dnf, ok=(0, 1), capture=True)[1]
     del site.server.requests[:]
     out = run(sync, node.env, capture=True)[1]
     if "In sync: nothing to do." not in out:
@@ -205,6 +216,9 @@ def figure_2(site, reps):
                      "; answered by the fast path: {}".format("yes" if fast else "NO")),
             compared("2", "no-op `dnf -y cluster-node sync --full` / `dnf -C check-update`", ours_full, plain_full,
                      1.2),
+            compared("2", "no-op `dnf-cluster -y node sync` (the timer's command, fast path) / `dnf -C check-update`",
+                     ours_timer, plain_timer, 0.5,
+                     "; answered before dnf is imported: {}".format("yes" if timer_fast else "NO")),
             Row("2", "files a no-op sync fetches over HTTP", len(fetched), None, "repomd.xml only", only_repomd,
                 "{} ({} repositories)".format(", ".join(names), len(set(os.path.dirname(p) for p in fetched))))]
 

@@ -6,7 +6,9 @@ python3-libdnf5 importable) on libdnf5, through its own command line (dnf5cli.py
 which `dnf5 cluster-node` reaches through the C++ plugin; elsewhere on dnf 4's
 command-line machinery (python3-dnf) with only the cluster commands registered, so
 option parsing, the transaction table, confirmation, locking and history are dnf's
-own, exactly as with the plugin. `--backend dnf4|libdnf5` (anywhere on the line)
+own, exactly as with the plugin; a node's no-op `node sync|status` is answered before
+dnf is even imported when its proof holds (fast4.py), as on dnf5 hosts (fast5.py).
+`--backend dnf4|libdnf5` (anywhere on the line)
 overrides the choice. Output, JSON and exit codes are the same on both."""
 import os
 import sys
@@ -105,6 +107,9 @@ def main(argv):
             return 1
         from .dnf5cli import main as main5
         return main5(translate(args), argv)
+    status = fast_answer_dnf4(translate(args))      # a no-op node, before dnf is imported
+    if status is not None:
+        return status
     try:
         import dnf.cli.main  # noqa: F401
     except ImportError:
@@ -145,3 +150,59 @@ def main_dnf4(args):
     dnf.util.MAIN_PROG = "dnf-cluster"
     dnf.util.MAIN_PROG_UPPER = "DNF-CLUSTER"
     return dnf.cli.main.main(args, cli_class=ClusterCli, option_parser_class=ClusterOptionParser)
+
+
+# --- dnf 4 hosts: the no-op fast path before dnf is imported (fast4.py) ------------------
+
+class _Conf(object):
+    def __init__(self, settings, gopts):
+        self.installroot = settings.installroot
+        self.pluginconfpath = settings.pluginconfpath
+        self.persistdir = settings.persistdir
+        self.assumeyes = bool(gopts.assumeyes)
+        self.assumeno = bool(gopts.assumeno)
+        self.cacheonly = bool(gopts.cacheonly)
+        self.debuglevel = 0 if gopts.quiet else 2
+
+
+class _Base(object):
+    def __init__(self, conf):
+        self.conf = conf
+
+
+class _Host(object):
+    """What answer_unloaded() uses of dnf's Cli."""
+
+    def __init__(self, settings, gopts):
+        self.base = _Base(_Conf(settings, gopts))
+
+    def redirect_logger(self, stdout=None, stderr=None):
+        self.base.conf.debuglevel = 0
+
+    def redirect_repo_progress(self):
+        """Nothing to redirect: nothing is downloaded with progress here."""
+
+
+def fast_answer_dnf4(args):
+    """A node's no-op `status` or `sync` (the translated command line) answered from the
+    record of its last verification in sync, before dnf is imported (fast4.py); the
+    exit status, or None when the full path answers (which says whatever is wrong)."""
+    from . import fast4
+    from .cmdline import plain_node_options
+    try:
+        parsed = fast4.parse(args)
+        opts = plain_node_options(parsed[2]) if parsed is not None else None
+    except Exception:                       # pylint: disable=broad-except; dnf's parser says what is wrong
+        return None
+    if opts is None:
+        return None
+    settings, gopts, _ = parsed
+    from .commands.node import ClusterNodeCommand
+    command = ClusterNodeCommand(_Host(settings, gopts))
+    command.opts = opts
+    stdout = sys.stdout
+    try:
+        return command.answer_unloaded(fast4.Reader(settings))
+    finally:
+        sys.stdout.flush()
+        sys.stdout = stdout

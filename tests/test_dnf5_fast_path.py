@@ -13,7 +13,8 @@ import pytest
 
 from cluster_testkit.dnf5root import WORK
 from test_dnf5 import make_node, plugin, standalone, world  # noqa: F401 (fixtures)
-from test_fast_path import FLOOR, base_rpms, comparable, ev_base_repo, ev_profile, make_latest
+from cluster_testkit.fastevents import (FLOOR, base_rpms, comparable, ev_base_repo, ev_cluster_conf, ev_profile,
+                                        make_latest, random_sequence, recorded as recorded_by, verdict as verdict_of)
 
 pytestmark = pytest.mark.slow
 
@@ -38,11 +39,11 @@ def answer(node, *extra, **kwargs):
 
 def verdict(node):
     """(rc, answer, path) of a status, checked against the full path's answer."""
-    rc, data = answer(node)
-    full_rc, full = answer(node, "--full")
-    assert full["path"] == "full"
-    assert (rc, comparable(data)) == (full_rc, comparable(full)), (data, full)
-    return rc, data, data["path"]
+    return verdict_of(lambda *extra: answer(node, *extra))
+
+
+def recorded(node):
+    return recorded_by(lambda *extra: answer(node, *extra))
 
 
 def synced(make_node, name="node"):
@@ -91,6 +92,27 @@ def test_dnf5_fast_path_fetches_only_the_profile_repositorys_repomd(site, make_n
     del site.server.requests[:]
     assert answer(node)[1]["path"] == "fast"
     assert site.server.requests == ["/site/9/x86_64/repodata/repomd.xml"]
+
+
+def test_dnf5_a_stale_record_fetches_each_unchanged_repomd_once(site, make_node):
+    """A latest role's record is stale when its base repository changed: the proof
+    fetched every repository's repomd.xml, and libdnf5 does not fetch those of the
+    unchanged repositories again (their cache is what the proof just fetched); the
+    changed one it fetches itself, and the answer is the full path's."""
+    make_latest(site)
+    node = synced(make_node)
+    assert recorded(node) == 0
+    ev_base_repo(site, node, random.Random(5))
+    del site.server.requests[:]
+    rc, data = answer(node)
+    assert data["path"] == "full"
+    fetched = [p for p in site.server.requests if p.endswith("/repomd.xml")]
+    assert fetched.count("/site/9/x86_64/repodata/repomd.xml") == 1, fetched
+    assert fetched.count("/cluster/9/x86_64/repodata/repomd.xml") == 1, fetched
+    assert fetched.count("/base/x86_64/repodata/repomd.xml") >= 2, fetched     # the proof's, then libdnf5's
+    full_rc, full = answer(node, "--full")
+    assert (rc, comparable(data)) == (full_rc, comparable(full))
+    assert verdict(node)[2] == "fast"                                        # recorded anew
 
 
 # --- events that may change the verdict ------------------------------------------------
@@ -152,20 +174,8 @@ def ev_versionlock(site, node, rng):
         handle.write("# an admin's note {}\n".format(rng.random()))
 
 
-def ev_cluster_conf(site, node, rng):
-    node.set_role(rng.choice(["compute", "login", "gpu"]), max_remove=rng.randint(30, 60))
-
-
 EVENTS = [ev_rpm_install, ev_rpm_erase, ev_dnf_install, ev_dnf_remove, ev_dnf_mark, ev_versionlock, ev_cluster_conf,
           ev_profile]
-
-
-def recorded(node):
-    """The node answers fast (recorded) when status says in sync."""
-    rc, data, path = verdict(node)
-    if rc == 0:
-        assert verdict(node)[2] == "fast"
-    return rc
 
 
 @pytest.mark.parametrize("event", EVENTS, ids=lambda e: e.__name__[3:])
@@ -207,17 +217,14 @@ def test_dnf5_a_mirrorlist_means_no_record_and_the_full_path(site, make_node):
 def test_dnf5_random_event_sequences_agree(site, make_node, seed):
     rng = random.Random(seed)
     node = synced(make_node)
-    for step in range(8):
-        event = rng.choice(EVENTS + [ev_base_repo, None, "sync"])
-        if event == "sync":
-            rng.choice([standalone, plugin])(node, "-y", "sync", check=False)
-        elif event is not None:
-            event(site, node, rng)
-        rc, data, path = verdict(node)                # fast and full agree at every step
-        if event not in (None, ev_base_repo, "sync"):
-            assert path == "full", (step, event.__name__)
+
+    def sync(node):
+        rng.choice([standalone, plugin])(node, "-y", "sync", check=False)
+
+    def check(step, rc, data):
         if rc == 0:
             assert answer(node, door=plugin) == (rc, dict(data, path="fast")), step
+    random_sequence(site, node, rng, EVENTS, lambda *extra: answer(node, *extra), sync, check=check)
 
 
 def test_dnf5_record_has_the_dnf4_format(site, make_node):

@@ -7,12 +7,13 @@ import logging
 import os
 
 import dnf.exceptions
+import dnf.repo
 import dnf.subject
 import hawkey
 import libdnf.transaction as lt
 
 from ..errors import ClusterError
-from ..files import escapes_root, in_root, read_text, replace_file
+from ..files import read_text, replace_file
 from ..plan import compare_evr, format_evr, parse_evr
 from . import LOCAL_REPO, Backend, FreshResolver, Item, Locked
 
@@ -53,6 +54,7 @@ class Dnf4Backend(Backend):
         self.persistdir = base.conf.persistdir
         self._done = None
         self._held = ()
+        self._proof = self._proof_read = None
 
     # --- repositories ----------------------------------------------------------------------
     def load(self):
@@ -66,9 +68,30 @@ class Dnf4Backend(Backend):
     def load_metadata(self):
         """Every enabled repository's metadata checked and loaded as fill_sack() loads it
         (repo.load(): the freshest_metadata demand holds, and fill_sack() later does not
-        fetch it again); the sack is not built. A repository that fails raises."""
+        fetch it again: each repository is then read from its cache for the rest of the
+        run); the sack is not built. A repository that fails raises.
+
+        A repository whose repomd.xml dnf-cluster fetched for the fast path's proof in
+        this very process (fast4.FETCHED, a stale record) is not checked again when its
+        cached metadata has that same repomd.xml: that fetch was dnf's own check (is the
+        cache still what the repository serves?), seconds ago, from the same URL."""
+        from .. import fast4
+        from ..fastpath import file_digest
+        fetched = {} if self.base.conf.cacheonly else fast4.FETCHED
         for repo in self.base.repos.iter_enabled():
+            seen = fetched.get(repo.id)
+            if seen is not None and repo._repo.loadCache(False):         # pylint: disable=protected-access
+                primary = repo._repo.getMetadataPath("primary")          # pylint: disable=protected-access
+                cached = os.path.join(os.path.dirname(primary), "repomd.xml") if primary else None
+                if cached and os.path.normpath(cached) == os.path.normpath(seen[1]) and \
+                        file_digest(cached) == seen[0]:
+                    repo._repo.setSyncStrategy(dnf.repo.SYNC_ONLY_CACHE)  # pylint: disable=protected-access
             repo.load()
+            # checked (or fetched) just now: fill_sack() and any later load in this run
+            # read it as it is. libdnf would check again once a second has passed since
+            # (a repository with metadata_expire=0 is expired a second after its check),
+            # fetching repomd.xml twice in one run
+            repo._repo.setSyncStrategy(dnf.repo.SYNC_ONLY_CACHE)      # pylint: disable=protected-access
 
     def rpmdb_cookie(self):
         from ..fastpath import rpmdb_cookie
@@ -88,36 +111,45 @@ class Dnf4Backend(Backend):
         return out
 
     def history_digest(self):
-        """dnf's history database as far as the verdict reads it: every transaction item's
-        action, reason and state (`dnf mark` changes a reason, not the rpm database), read
-        only. None (no proof) when it cannot be read."""
-        import sqlite3
-        from ..fastpath import digest_bytes
-        path = os.path.join(self.persistdir, "history.sqlite")
-        if not os.path.lexists(path):
-            return "none"
-        if os.path.islink(path):
-            return None
-        try:
-            db = sqlite3.connect("file:{}?mode=ro".format(path), uri=True)
-            try:
-                rows = db.execute("SELECT id, trans_id, item_id, action, reason, state FROM trans_item "
-                                  "ORDER BY id").fetchall()
-            finally:
-                db.close()
-        except sqlite3.Error:
-            return None
-        return digest_bytes(repr(rows).encode("utf-8"))
+        from .. import fast4
+        return fast4.history_digest(self.persistdir)
 
     def versionlock_digest(self):
-        from ..fastpath import digest_bytes, file_digest
-        path, why = self._versionlock()
-        return file_digest(path) if path else digest_bytes(("none: " + why).encode("utf-8"))
+        from .. import fast4
+        return fast4.versionlock_digest(self.installroot, self.base.conf.pluginconfpath)
+
+    def _file_proof(self):
+        """fast4.Settings of dnf's command line (base.args) when the files fast4.py reads
+        are where dnf read its configuration and keeps its state, else None."""
+        if not self._proof_read:
+            self._proof_read = True
+            from .. import fast4
+            parsed = fast4.parse(list(getattr(self.base, "args", None) or ())) if self.cli is not None else None
+            conf = self.base.conf
+            if parsed is not None:
+                settings = parsed[0]
+                norm = os.path.normpath
+                if norm(conf.installroot or "/") == settings.installroot and \
+                        norm(conf.persistdir) == norm(settings.persistdir) and \
+                        list(conf.pluginconfpath) == settings.pluginconfpath and \
+                        norm(conf.config_file_path) in [norm(p) for p in settings.config_files] and \
+                        all(settings.covers(p) for p in conf.reposdir) and \
+                        all(v in settings.varsdirs for v in conf.varsdir):
+                    self._proof = settings
+        return self._proof
 
     def repo_config_digest(self):
+        """Where fast4.py can read it from files, the digest of those files and of the
+        command line (what fast4.py compares before dnf is imported); else the digest of
+        dnf's configuration as parsed."""
+        from .. import fast4
+        settings = self._file_proof()
+        if settings is not None:
+            return fast4.config_digest(settings)
         import json
         from ..fastpath import digest_bytes
         conf = self.base.conf
+
         def plain(value):
             if value is None or isinstance(value, (str, int, float, bool)):
                 return value
@@ -129,6 +161,30 @@ class Dnf4Backend(Backend):
         main["kernel"] = os.uname()[2]        # the running kernel is part of the floor
         repos = [(r.id, r.dump()) for r in sorted(self.base.repos.iter_enabled(), key=lambda r: r.id)]
         return digest_bytes(json.dumps([main, repos], sort_keys=True).encode("utf-8"))
+
+    def fetch_specs(self):
+        """{repoid: where fast4.py fetches its repomd.xml}: none (so no reading from
+        files) unless fast4.py reads dnf's configuration where dnf read it (_file_proof),
+        as root (whose cache -C reads), and each repository is a plain fetch of its
+        first baseurl (no mirrorlist, metalink, client certificate or credentials)."""
+        from .. import fastread
+        if self._file_proof() is None or os.geteuid() != 0:
+            return {}
+        out = {}
+        for repo in self.base.repos.iter_enabled():
+            urls = list(repo.baseurl or ())
+            if not urls or repo.mirrorlist or repo.metalink or \
+                    not urls[0].startswith(("http://", "https://", "file://")) or \
+                    any(getattr(repo, name, None) for name in ("sslclientcert", "sslclientkey", "username",
+                                                                "proxy_username")):
+                return {}
+            primary = repo._repo.getMetadataPath("primary")      # pylint: disable=protected-access
+            if not primary:
+                return {}
+            out[repo.id] = fastread.spec(urls[0].rstrip("/") + "/repodata/repomd.xml",
+                                         os.path.join(os.path.dirname(primary), "repomd.xml"),
+                                         repo.sslverify, repo.sslcacert or "", repo.proxy or "")
+        return out
 
     def want_metadata(self, mdtype):
         for repo in self.base.repos.iter_enabled():
@@ -347,46 +403,9 @@ class Dnf4Backend(Backend):
     # --- dnf's own version lock (the versionlock plugin of dnf-plugins-core) ---------------
     def _versionlock(self):
         """(the versionlock.list that plain dnf commands for this root read, None), or
-        (None, why there is none).
-
-        The versionlock plugin reads versionlock.conf from dnf's pluginconfpath and takes
-        its `locklist` path as it is: dnf 4 prefixes neither with --installroot. On a live
-        node that is /etc/dnf/plugins/versionlock.list. For an image root, the list that
-        counts is the image's own (what plain dnf reads once the image boots): its own
-        versionlock.conf, its locklist path taken inside the image (`..` never climbs
-        out of it, and a directory that links out of it is refused); the host's list is
-        never written for an image. Both files are read as files of the root are
-        (files.read_text: regular files only, no link followed, bounded)."""
-        root = os.path.normpath(self.installroot or "/")
-        confs = [os.path.join(p, "versionlock.conf") for p in self.base.conf.pluginconfpath]
-
-        def inside(path):
-            return root == "/" or os.path.normpath(path).startswith(root + os.sep)
-        if root == "/":
-            candidates = confs
-        else:
-            candidates = ([in_root(root, c) for c in confs] +
-                          [os.path.join(root, "etc/dnf/plugins/versionlock.conf")] + [c for c in confs if inside(c)])
-        conf = next((c for c in candidates if os.path.lexists(c)), None)
-        if conf is None:
-            return None, ("dnf's versionlock plugin is not configured for {} (install "
-                          "python3-dnf-plugin-versionlock there)".format("this node" if root == "/" else root))
-        parser = configparser.RawConfigParser()
-        try:
-            parser.read_string(read_text(conf, "dnf's versionlock configuration") or "", conf)
-            enabled = not parser.has_option("main", "enabled") or parser.getboolean("main", "enabled")
-        except (configparser.Error, ValueError) as err:
-            return None, "cannot read {}: {}".format(conf, " ".join(str(err).split()))
-        if not enabled:
-            return None, "dnf's versionlock plugin is disabled in {}".format(conf)
-        locklist = parser.get("main", "locklist").strip() if parser.has_option("main", "locklist") else ""
-        if not os.path.isabs(locklist):
-            return None, "{} names no locklist (an absolute path)".format(conf)
-        locklist = os.path.normpath(locklist) if inside(locklist) else in_root(root, locklist)
-        if escapes_root(root, locklist):
-            return None, "{} (the locklist of {}) is reached through a symbolic link out of {}".format(
-                locklist, conf, root)
-        return locklist, None
+        (None, why there is none): fast4.versionlock_location()."""
+        from .. import fast4
+        return fast4.versionlock_location(self.installroot, self.base.conf.pluginconfpath)
 
     @staticmethod
     def _split_versionlock(text):

@@ -113,15 +113,16 @@ class ClusterNodeCommand(ClusterCommand):
         self.record = fastpath.load(persistdir)
         return now
 
-    def answer_unloaded(self, settings):
-        """dnf5 hosts (dnf5cli): the fast path before libdnf5 is imported, its proof read
-        from files (fast5.py). The exit status when the record answered, else None: the
-        full path (which says whatever is wrong; nothing is said here)."""
-        from .. import fast5, fastpath, nodeconf
+    def answer_unloaded(self, reader):
+        """dnf-cluster before it imports the package manager (dnf5cli on dnf5 hosts,
+        dnf_cluster on dnf 4 hosts): the fast path, its proof read from files by
+        `reader` (fast5.Reader, fast4.Reader). The exit status when the record answered,
+        else None: the full path (which says whatever is wrong; nothing is said here)."""
+        from .. import fastpath, nodeconf
         from ..state import SyncLock
         conf = self.base.conf
         kind = self.fast_kind()
-        if kind is None or settings.refresh:
+        if kind is None or reader.refresh:
             return None
         if self.sub == "sync" and not (self.opts.dry_run or self.opts.check or conf.assumeno):
             if os.geteuid() != 0 or (self.opts.json and not conf.assumeyes):
@@ -132,14 +133,14 @@ class ClusterNodeCommand(ClusterCommand):
         lock = None
         try:
             config = nodeconf.read(conf.installroot, conf.pluginconfpath)
-            persistdir = fast5.persistdir(settings.installroot)
+            persistdir = reader.persistdir
             record = fastpath.load(persistdir)
             if record is None or kind not in record["answers"]:
                 return None
             if lock_needed:            # as configure_sync(): one sync per root
                 lock = SyncLock(persistdir).acquire(
                     on_wait=lambda: logger.warning("Waiting for another cluster-node sync on this root..."))
-            now = fast5.inputs(settings, config, self.opts.role or config.role, record, conf.cacheonly)
+            now = reader.inputs(config, self.opts.role or config.role, record, conf.cacheonly)
             if not fastpath.matches(record, now):
                 return None
         except Exception:                   # pylint: disable=broad-except; the full path says it

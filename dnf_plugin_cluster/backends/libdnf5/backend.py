@@ -119,7 +119,10 @@ class Libdnf5Backend(ReposMixin, PackagesMixin, TransactionMixin, VersionLockMix
         self._ready()
         if fresh and not self.settings.cacheonly:
             for repo in self._repos(enabled=True):
-                repo.expire()
+                if self._checked_here(repo):
+                    repo.set_sync_strategy(libdnf5.repo.Repo.SyncStrategy_ONLY_CACHE)
+                else:
+                    repo.expire()
         if self.settings.refresh:
             for repo in self._repos(enabled=True):
                 repo.expire()
@@ -142,6 +145,19 @@ class Libdnf5Backend(ReposMixin, PackagesMixin, TransactionMixin, VersionLockMix
             self._reload()
         elif system and getattr(demands, "root_user", False):
             self.recover("dnf-cluster" if self.cli is None else self.cli.description())
+
+    def _checked_here(self, repo):
+        """Did dnf-cluster fetch this repository's repomd.xml for the fast path's proof in
+        this very process (fast5.FETCHED, a stale record), and is the cached one the same?
+        Then that fetch was libdnf5's own check (is the cache still what the repository
+        serves?), seconds ago, from the same URL: the cache is read as it is."""
+        from ... import fast5
+        from ...fastpath import file_digest
+        seen = fast5.FETCHED.get(repo.get_id())
+        if seen is None or self.settings.refresh:
+            return False
+        cached = os.path.join(repo.get_cachedir(), "repodata", "repomd.xml")
+        return os.path.normpath(cached) == os.path.normpath(seen[1]) and file_digest(cached) == seen[0]
 
     # --- the no-op fast path's proof (fastpath.py), as fast5.py reads it without libdnf5 --
     fast_path = True
