@@ -1,14 +1,17 @@
 """Fixtures of real tools: RPMs built with rpmbuild, repositories made with
 createrepo_c, throwaway systems driven by the real /usr/bin/dnf."""
+import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
 from cluster_testkit import REPO_ROOT, copy_project, standin
 from cluster_testkit.dnfroot import DnfRoot
+from cluster_testkit.extra import build_repo, slow_packages
 from cluster_testkit.gpgfixtures import no_gpg_agent_outlives_the_suite, stop_gpg_agents  # noqa: F401 (fixtures)
 from cluster_repo import compsfile
 
@@ -80,6 +83,34 @@ def make_root(tmp_path):
     def make(name="node", arch="x86_64", releasever="9"):
         return DnfRoot(str(tmp_path / name), arch=arch, releasever=releasever)
     return make
+
+
+def read(path):
+    """The text of a file."""
+    with open(path) as handle:
+        return handle.read()
+
+
+def write(path, text):
+    """Replace a file's text."""
+    with open(path, "w") as handle:
+        handle.write(text)
+
+
+def state_of(node):
+    """The node's own record, var/lib/dnf/cluster/state.json (DnfRoot or Dnf5Root)."""
+    with open(node.path("var/lib/dnf/cluster/state.json")) as handle:
+        return json.load(handle)
+
+
+def wait_for(predicate, timeout=120):
+    """True as soon as predicate() is (polled every 20 ms), False after timeout seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def libcomps_iteration_crashes():
@@ -267,8 +298,30 @@ class ClusterSite(object):
     def publish(self, *extra):
         return self.master.dnf("cluster-master", "publish", "--roles", self.roles, "--repo-dir", self.tree, *extra)
 
+    def build_testing_bio(self, project):
+        """A newer cluster-apps-bio (1.0-2, from the copy of the tree `project`) built into
+        the testing channel of the cluster repository; stable keeps 1.0-1."""
+        path = os.path.join(project, "metapackages", "cluster-apps-bio.yaml")
+        write(path, read(path).replace('release: "1"', 'release: "2"'))
+        cluster_repo("-C", project, "build", os.path.join(self.www, "cluster"), "--channel", "testing")
+
     def close(self):
         self.server.stop()
+
+
+#: the packages of slow_site's repository, each with a slow %post
+SLOW = ["slow-tool-1", "slow-tool-2", "slow-tool-3"]
+
+
+@pytest.fixture
+def slow_site(site):
+    """The site, plus a repository of packages with a slow %post, listed in the compute role."""
+    build_repo(os.path.join(site.www, "slow"), slow_packages(len(SLOW), seconds=2))
+    site.master.add_repo("slow", "{}/slow/".format(site.url))
+    site.edit_role("compute", "packages: [cluster-apps-bio]",
+                   "packages: [cluster-apps-bio, {}]".format(", ".join(SLOW)))
+    site.publish()
+    return site
 
 
 def tree_snapshot(top, *parts):
