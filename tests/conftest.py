@@ -3,6 +3,7 @@ createrepo_c, throwaway systems driven by the real /usr/bin/dnf."""
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -322,6 +323,19 @@ def slow_site(site):
                    "packages: [cluster-apps-bio, {}]".format(", ".join(SLOW)))
     site.publish()
     return site
+
+
+def kill_during_the_slow_transaction(node, argv):
+    """Start argv, a sync of node (DnfRoot or Dnf5Root) that installs slow_site's SLOW
+    packages, and kill it (SIGKILL) while their slow %post runs: the transaction is
+    under way, not finished."""
+    proc = node.start(argv)
+    # files are unpacked just before %post: the transaction is under way, not finished
+    assert wait_for(lambda: any(os.path.exists(node.path("opt/slow/" + n)) for n in SLOW))
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    assert not set(SLOW) <= set(node.installed()), "the kill came too late to interrupt the transaction"
 
 
 def tree_snapshot(top, *parts):

@@ -5,22 +5,17 @@ with cmake) and through `dnf-cluster node sync` (which picks the libdnf5 backend
 itself there), against the same HTTP test repository on 127.0.0.1 as the dnf 4 tests,
 the profile published by a dnf 4 head node on the host."""
 import hashlib
-import json
 import os
 import re
 import shutil
-import signal
-import time
 
 import pytest
 
 from cluster_testkit.dnf5root import WORK, Dnf5Root, Dnf5World
-from cluster_testkit.extra import build_repo, slow_packages
-from conftest import HOLD_BACK_OPENMPI
+from conftest import HOLD_BACK_OPENMPI, SLOW, kill_during_the_slow_transaction, state_of
 
 pytestmark = pytest.mark.slow
 
-SLOW = ["slow-tool-1", "slow-tool-2", "slow-tool-3"]
 COMPUTE = {"cluster-node", "cluster-apps-bio", "python3-dnf-plugin-cluster"}      # what the role lists
 
 
@@ -76,11 +71,6 @@ def standalone(node, *args, **kwargs):
 
 
 DOORS = {"plugin": plugin, "dnf-cluster": standalone}
-
-
-def state_of(node):
-    with open(node.path("var/lib/dnf/cluster/state.json")) as handle:
-        return json.load(handle)
 
 
 def test_dnf5_initial_sync_per_arch_then_noop(site, make_node):
@@ -428,36 +418,10 @@ def test_dnf5_status_reports_drift_and_dry_run_changes_nothing(site, make_node, 
     assert status.rc == 100 and status.json["drift"]["missing"] == ["cluster-apps-bio"]
 
 
-@pytest.fixture
-def slow_site(site):
-    """The site, plus a repository of packages with a slow %post, listed in the compute role."""
-    build_repo(os.path.join(site.www, "slow"), slow_packages(len(SLOW), seconds=2))
-    site.master.add_repo("slow", "{}/slow/".format(site.url))
-    site.edit_role("compute", "packages: [cluster-apps-bio]",
-                   "packages: [cluster-apps-bio, {}]".format(", ".join(SLOW)))
-    site.publish()
-    return site
-
-
-def wait_for(predicate, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def test_dnf5_killed_sync_is_finished_by_the_next_one(slow_site, make_node):
     node = make_node("killed")
     node.add_repo("slow", "{}/slow/".format(slow_site.url))
-    proc = node.start(node.dnf5_args("-y", "cluster-node", "sync"))      # the plugin execs dnf-cluster
-    assert wait_for(lambda: any(os.path.exists(node.path("opt/slow/" + n)) for n in SLOW))
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.communicate()
-    assert proc.returncode == -signal.SIGKILL
-    partial = node.installed()
-    assert not set(SLOW) <= set(partial), "the kill came too late to interrupt the transaction"
+    kill_during_the_slow_transaction(node, node.dnf5_args("-y", "cluster-node", "sync"))  # execs dnf-cluster
     assert state_of(node)["pending"]
     assert [h[1] for h in node.history()] == ["Started"]     # dnf5's record of the killed transaction
     assert "External User" in node.reasons().values()       # its reasons were never written
