@@ -11,6 +11,7 @@ import shutil
 
 import pytest
 
+from cluster_testkit import hostile
 from cluster_testkit.dnf5root import WORK, Dnf5Root, Dnf5World
 from conftest import HOLD_BACK_OPENMPI, SLOW, kill_during_the_slow_transaction, state_of
 
@@ -344,7 +345,8 @@ def test_dnf5_use_host_config_refuses_a_hostile_image_versionlock_toml_in_one_li
     anything is resolved; nothing is installed."""
     image = make_node("image")
     path = image.path("etc/dnf/versionlock.toml")
-    {"fifo": _fifo, "link": _to_dev_zero, "sparse": _sparse, "garbage": _garbage}[make](path)
+    {"fifo": hostile.fifo, "link": hostile.link_to_dev_zero, "sparse": hostile.sparse_file,
+     "garbage": _garbage}[make](path)
     host = ("--use-host-config", "--setopt=reposdir={}/etc/yum.repos.d".format(image.root))
     result = image.dnf5(*(host + tuple(world.libdnf5_setopts()) + ("-y", "install", "tmux")), check=False,
                         timeout=300)
@@ -756,23 +758,10 @@ def _garbage(path):
         handle.write('version = "1.0"\n[[packages]\nname = "openmpi"\n')
 
 
-def _fifo(path):
-    os.mkfifo(path)
-
-
-def _to_dev_zero(path):
-    os.symlink("/dev/zero", path)
-
-
-def _sparse(path):
-    with open(path, "w") as handle:
-        handle.truncate(512 * 1024 * 1024)        # sparse: no disk; read whole it would cost 512 MB
-
-
 @pytest.mark.parametrize("make, message", [
-    (_fifo, "dnf5's version lock file is not a regular file"),
-    (_to_dev_zero, "refusing to follow a symbolic link"),
-    (_sparse, "dnf5's version lock file is larger than 4194304 bytes; refusing"),
+    (hostile.fifo, "dnf5's version lock file is not a regular file"),
+    (hostile.link_to_dev_zero, "refusing to follow a symbolic link"),
+    (hostile.sparse_file, "dnf5's version lock file is larger than 4194304 bytes; refusing"),
 ])
 def test_dnf5_a_hostile_versionlock_toml_is_one_line(site, make_node, make, message):
     """libdnf5 reads versionlock.toml itself: a FIFO there would hang status forever, a
