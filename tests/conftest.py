@@ -122,6 +122,21 @@ def libcomps_iteration_crashes():
     return probe.returncode < 0
 
 
+def failed_chroot_build(tmp_path, factory, env):
+    """A first build of a test world's chroot, cluster_testkit.sidchroot.FACTORY(cache_dir=
+    a fresh cache under tmp_path).ensure(), in a child with `env` that prints the
+    RuntimeError it must end with: it exits 1, says one line and nothing on stderr (no
+    hang, no traceback). Returns (that line, the cache)."""
+    code = ("import sys\nfrom cluster_testkit import sidchroot\n"
+            "try:\n    sidchroot.{}(cache_dir=sys.argv[1]).ensure()\n"
+            "except RuntimeError as err:\n    print(err)\n    sys.exit(1)\n").format(factory)
+    cache = str(tmp_path / "cache")
+    proc = subprocess.run([sys.executable, "-c", code, cache], cwd=REPO_ROOT, env=env, timeout=300,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    assert proc.returncode == 1 and proc.stdout.count("\n") == 1 and not proc.stderr, proc
+    return proc.stdout, cache
+
+
 def make_comps_repo(src, dest, comps_xml):
     """Copy repository `src` to `dest` and re-index it with `comps_xml` as group data."""
     shutil.copytree(src, dest)

@@ -13,7 +13,7 @@ import pytest
 
 from cluster_testkit import hostile
 from cluster_testkit.dnf5root import WORK, Dnf5Root, Dnf5World
-from conftest import HOLD_BACK_OPENMPI, SLOW, kill_during_the_slow_transaction, state_of
+from conftest import HOLD_BACK_OPENMPI, SLOW, failed_chroot_build, kill_during_the_slow_transaction, state_of
 
 pytestmark = pytest.mark.slow
 
@@ -658,23 +658,14 @@ def test_dnf5_a_failed_sync_never_adopts_a_later_hand_install(site, make_node):
 def test_dnf5_chroot_that_cannot_be_built_says_why_in_one_line(tmp_path, case):
     """A first `make test` without debootstrap or without the Debian mirror stops at once
     with one line (no hang, no traceback), and leaves no half-made chroot behind."""
-    import subprocess
-    import sys
-    from cluster_testkit import REPO_ROOT
     env = dict(os.environ, DEBIAN_MIRROR="http://127.0.0.1:9/debian")
     if case == "no debootstrap":
         env["PATH"] = str(tmp_path)                     # nothing on it
-    code = ("import sys\nfrom cluster_testkit.sidchroot import SidChroot\n"
-            "try:\n    SidChroot(cache_dir=sys.argv[1]).ensure()\n"
-            "except RuntimeError as err:\n    print(err)\n    sys.exit(1)\n")
-    cache = str(tmp_path / "cache")
-    proc = subprocess.run([sys.executable, "-c", code, cache], cwd=REPO_ROOT, env=env, timeout=300,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
-    assert proc.returncode == 1 and proc.stdout.count("\n") == 1 and not proc.stderr, proc
+    said, cache = failed_chroot_build(tmp_path, "SidChroot", env)
     if case == "no debootstrap":
-        assert "needs debootstrap" in proc.stdout
+        assert "needs debootstrap" in said
     else:
-        assert "sid chroot build failed at 'debootstrap" in proc.stdout and "127.0.0.1:9" in proc.stdout
+        assert "sid chroot build failed at 'debootstrap" in said and "127.0.0.1:9" in said
         assert not [n for n in os.listdir(cache) if os.path.isdir(os.path.join(cache, n))]     # only lock and log
 
 
