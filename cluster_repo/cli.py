@@ -226,6 +226,29 @@ def _cache_default_text():
     return "$CLUSTER_REPO_CACHE/lookaside, else ~/.cache/cluster-repo/lookaside"
 
 
+def _loudness_args(parser, dest):
+    """-q and -v on `parser`, into `dest`: the top parser's go to "verbosity", every
+    command's to "command_verbosity", so that both `cluster-repo -q build` and
+    `cluster-repo build -q` work, as dnf takes them (a command's parser copies all its
+    defaults over the top's answer: a dest of its own keeps the top's); verbosity()
+    reads them together."""
+    loud = parser.add_mutually_exclusive_group()
+    loud.add_argument("-q", "--quiet", dest=dest, action="store_const", const=say.QUIET,
+                      help="print only results, warnings and errors (no step lines, no progress line)")
+    loud.add_argument("-v", "--verbose", dest=dest, action="store_const", const=say.VERBOSE,
+                      help="print the detail too: each rpmbuild run, each download's URL, each file "
+                           "already verified, each spec left unchanged")
+
+
+def verbosity(top, args):
+    """say's level from -q or -v before or after the command (say.NORMAL without
+    them); -q on one side and -v on the other is refused as -q -v is (exit 2)."""
+    given = set(v for v in (args.verbosity, getattr(args, "command_verbosity", None)) if v is not None)
+    if len(given) > 1:
+        top.error("argument -v/--verbose: not allowed with argument -q/--quiet")
+    return given.pop() if given else say.NORMAL
+
+
 def parser():
     top = argparse.ArgumentParser(
         prog="cluster-repo",
@@ -236,13 +259,7 @@ def parser():
     top.add_argument("-C", "--project", default=".", help="source tree (default: .)")
     top.add_argument("--version", action="version", version="cluster-repo {}".format(__version__),
                      help="print cluster-repo's version and exit")
-    loud = top.add_mutually_exclusive_group()
-    loud.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=say.QUIET,
-                      default=say.NORMAL, help="print only results, warnings and errors (no step lines, "
-                      "no progress line)")
-    loud.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const=say.VERBOSE,
-                      help="print the detail too: each rpmbuild run, each download's URL, each file "
-                           "already verified, each spec left unchanged")
+    _loudness_args(top, "verbosity")
     # a titled group of its own: the top options come before the commands (man page, --help)
     subs = top.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     subs.required = True
@@ -334,12 +351,15 @@ def parser():
     srpm.add_argument("-o", "--outdir", default=os.path.join("out", "srpm"), metavar="DIR",
                       help="where the tarballs and SRPMs go (default: %(default)s)")
     srpm.set_defaults(func=cmd_srpm)
+    for command in subs.choices.values():
+        _loudness_args(command, "command_verbosity")
     return top
 
 
 def main(argv):
-    args = parser().parse_args(argv)
-    say.set_level(args.verbosity)
+    top = parser()
+    args = top.parse_args(argv)
+    say.set_level(verbosity(top, args))
     if getattr(args, "command", None) == "closure" and not args.base_repo:
         say.error("closure needs --base-repo URL")
         return 2

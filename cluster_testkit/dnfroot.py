@@ -180,6 +180,12 @@ class DnfRoot(RootFiles):
     def dnf(self, *args, **kwargs):
         return self.run(self.dnf_args(*args), **kwargs)
 
+    def start(self, argv, **env):
+        """argv started in the background with the root's environment (plus `env`);
+        its stdout and stderr are pipes (communicate() reads them)."""
+        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                universal_newlines=True, env=dict(self.env, **env))
+
     def standalone_args(self, *args):
         """The same invocation through the standalone `dnf-cluster` front door."""
         return [sys.executable, os.path.join(REPO_ROOT, "bin", "dnf-cluster")] + self.dnf_args(*args)[1:]

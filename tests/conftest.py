@@ -1,14 +1,18 @@
 """Fixtures of real tools: RPMs built with rpmbuild, repositories made with
 createrepo_c, throwaway systems driven by the real /usr/bin/dnf."""
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
 from cluster_testkit import REPO_ROOT, copy_project, standin
 from cluster_testkit.dnfroot import DnfRoot
+from cluster_testkit.extra import build_repo, slow_packages
 from cluster_testkit.gpgfixtures import no_gpg_agent_outlives_the_suite, stop_gpg_agents  # noqa: F401 (fixtures)
 from cluster_repo import compsfile
 
@@ -82,12 +86,55 @@ def make_root(tmp_path):
     return make
 
 
+def read(path):
+    """The text of a file."""
+    with open(path) as handle:
+        return handle.read()
+
+
+def write(path, text):
+    """Replace a file's text."""
+    with open(path, "w") as handle:
+        handle.write(text)
+
+
+def state_of(node):
+    """The node's own record, var/lib/dnf/cluster/state.json (DnfRoot or Dnf5Root)."""
+    with open(node.path("var/lib/dnf/cluster/state.json")) as handle:
+        return json.load(handle)
+
+
+def wait_for(predicate, timeout=120):
+    """True as soon as predicate() is (polled every 20 ms), False after timeout seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def libcomps_iteration_crashes():
     """True where python3-libcomps crashes when a comps list is iterated (Debian 13:
     0.1.21 on Python 3.13, libcomps PR #132): dnf 4's own group commands die there."""
     probe = subprocess.run(["/usr/bin/python3", "-c", "import libcomps; [g for g in libcomps.Comps().groups]"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return probe.returncode < 0
+
+
+def failed_chroot_build(tmp_path, factory, env):
+    """A first build of a test world's chroot, cluster_testkit.sidchroot.FACTORY(cache_dir=
+    a fresh cache under tmp_path).ensure(), in a child with `env` that prints the
+    RuntimeError it must end with: it exits 1, says one line and nothing on stderr (no
+    hang, no traceback). Returns (that line, the cache)."""
+    code = ("import sys\nfrom cluster_testkit import sidchroot\n"
+            "try:\n    sidchroot.{}(cache_dir=sys.argv[1]).ensure()\n"
+            "except RuntimeError as err:\n    print(err)\n    sys.exit(1)\n").format(factory)
+    cache = str(tmp_path / "cache")
+    proc = subprocess.run([sys.executable, "-c", code, cache], cwd=REPO_ROOT, env=env, timeout=300,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    assert proc.returncode == 1 and proc.stdout.count("\n") == 1 and not proc.stderr, proc
+    return proc.stdout, cache
 
 
 def make_comps_repo(src, dest, comps_xml):
@@ -267,8 +314,43 @@ class ClusterSite(object):
     def publish(self, *extra):
         return self.master.dnf("cluster-master", "publish", "--roles", self.roles, "--repo-dir", self.tree, *extra)
 
+    def build_testing_bio(self, project):
+        """A newer cluster-apps-bio (1.0-2, from the copy of the tree `project`) built into
+        the testing channel of the cluster repository; stable keeps 1.0-1."""
+        path = os.path.join(project, "metapackages", "cluster-apps-bio.yaml")
+        write(path, read(path).replace('release: "1"', 'release: "2"'))
+        cluster_repo("-C", project, "build", os.path.join(self.www, "cluster"), "--channel", "testing")
+
     def close(self):
         self.server.stop()
+
+
+#: the packages of slow_site's repository, each with a slow %post
+SLOW = ["slow-tool-1", "slow-tool-2", "slow-tool-3"]
+
+
+@pytest.fixture
+def slow_site(site):
+    """The site, plus a repository of packages with a slow %post, listed in the compute role."""
+    build_repo(os.path.join(site.www, "slow"), slow_packages(len(SLOW), seconds=2))
+    site.master.add_repo("slow", "{}/slow/".format(site.url))
+    site.edit_role("compute", "packages: [cluster-apps-bio]",
+                   "packages: [cluster-apps-bio, {}]".format(", ".join(SLOW)))
+    site.publish()
+    return site
+
+
+def kill_during_the_slow_transaction(node, argv):
+    """Start argv, a sync of node (DnfRoot or Dnf5Root) that installs slow_site's SLOW
+    packages, and kill it (SIGKILL) while their slow %post runs: the transaction is
+    under way, not finished."""
+    proc = node.start(argv)
+    # files are unpacked just before %post: the transaction is under way, not finished
+    assert wait_for(lambda: any(os.path.exists(node.path("opt/slow/" + n)) for n in SLOW))
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    assert not set(SLOW) <= set(node.installed()), "the kill came too late to interrupt the transaction"
 
 
 def tree_snapshot(top, *parts):

@@ -9,12 +9,18 @@ import sys
 from cluster_testkit import REPO_ROOT
 
 
-def test_bench_smoke_prints_every_figure(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--workdir", str(tmp_path / "work"),
-                           "--cache-dir", str(tmp_path / "cache")],
+def bench_smoke(tmp_path, *options):
+    """(the process, the figure number of each row it printed) of `python -m bench
+    --smoke OPTIONS`, its work and cache under tmp_path; it must succeed."""
+    proc = subprocess.run([sys.executable, "-m", "bench", "--smoke"] + list(options) +
+                          ["--workdir", str(tmp_path / "work"), "--cache-dir", str(tmp_path / "cache")],
                           cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
     assert proc.returncode == 0, proc.stderr
-    rows = [line.split()[0] for line in proc.stdout.splitlines() if line[:1].isdigit()]
+    return proc, [line.split()[0] for line in proc.stdout.splitlines() if line[:1].isdigit()]
+
+
+def test_bench_smoke_prints_every_figure(tmp_path):
+    proc, rows = bench_smoke(tmp_path)
     assert rows == sorted(rows, key=int), proc.stdout
     assert sorted(set(rows), key=int) == ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"], proc.stdout
     assert rows.count("3") == 2 and rows.count("4") == 2 and rows.count("7") == 6 and rows.count("9") == 2
@@ -51,11 +57,7 @@ def assert_figure_9(out, tools):
 def test_bench_figure_9_alone_sets_up_no_site(tmp_path):
     """`--only 9`: the tools figure by itself (no site, no dnf roots): the sources row
     and the bump row, which rebuilt the bumped tool only."""
-    proc = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--only", "9", "--workdir",
-                           str(tmp_path / "work"), "--cache-dir", str(tmp_path / "cache")],
-                          cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
-    assert proc.returncode == 0, proc.stderr
-    rows = [line.split()[0] for line in proc.stdout.splitlines() if line[:1].isdigit()]
+    proc, rows = bench_smoke(tmp_path, "--only", "9")
     assert rows == ["9", "9"], proc.stdout
     assert "stand-in base" not in proc.stderr
     assert_figure_9(proc.stdout, 3)
@@ -65,10 +67,6 @@ def test_bench_figure_10_alone(tmp_path):
     """`--only 10`: the fleet's no-op fast path by itself: fleet status of the largest
     fleet size (4 with --smoke) of nodes in sync, every node answering by its fast path,
     and by its full path with --full."""
-    proc = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--only", "10", "--workdir",
-                           str(tmp_path / "work"), "--cache-dir", str(tmp_path / "cache")],
-                          cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
-    assert proc.returncode == 0, proc.stderr
-    rows = [line.split()[0] for line in proc.stdout.splitlines() if line[:1].isdigit()]
+    proc, rows = bench_smoke(tmp_path, "--only", "10")
     assert rows == ["10", "10"], proc.stdout
     assert_figure_10(proc.stdout, 4)

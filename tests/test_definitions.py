@@ -7,26 +7,7 @@ import subprocess
 import pytest
 
 from cluster_testkit import REPO_ROOT
-from conftest import cluster_repo
-
-
-def read(path):
-    with open(path) as handle:
-        return handle.read()
-
-
-def write(path, text):
-    with open(path, "w") as handle:
-        handle.write(text)
-
-
-def snapshot(tree):
-    out = {}
-    for top, _, files in os.walk(tree):
-        for name in files:
-            path = os.path.join(top, name)
-            out[os.path.relpath(path, tree)] = read(path) if not name.endswith((".pyc", ".rpm")) else None
-    return out
+from conftest import cluster_repo, read, tree_snapshot, write
 
 
 def test_committed_sources_are_clean():
@@ -117,7 +98,7 @@ def test_bad_definitions_get_one_clear_line_and_change_nothing(project, what, fn
         write(node, read(node).replace("  - chrony\n", "  - chrony\n  - cluster-apps-bio\n"))
         pattern = (r"cluster-(apps-bio|node)\.yaml:\d+: requires 'cluster-(node|apps-bio)': dependency cycle "
                    r"cluster-\S+ -> cluster-\S+ -> cluster-\S+")
-    before = snapshot(os.path.join(project, "specs"))
+    before = tree_snapshot(project, "specs")
     commands = [["lint"], ["build", os.path.join(project, "out")]]
     if what not in SEMANTIC:
         commands.insert(0, ["render"])
@@ -127,7 +108,7 @@ def test_bad_definitions_get_one_clear_line_and_change_nothing(project, what, fn
         lines = [line for line in proc.stderr.splitlines() if line.strip()]
         assert re.search(pattern, lines[0]), (command, proc.stderr)
         assert all("Traceback" not in line for line in lines)
-    assert snapshot(os.path.join(project, "specs")) == before
+    assert tree_snapshot(project, "specs") == before
     assert not os.path.exists(os.path.join(project, "out", "9", "x86_64", "Packages")) or \
         not os.listdir(os.path.join(project, "out", "9", "x86_64", "Packages"))
 

@@ -5,22 +5,18 @@ with cmake) and through `dnf-cluster node sync` (which picks the libdnf5 backend
 itself there), against the same HTTP test repository on 127.0.0.1 as the dnf 4 tests,
 the profile published by a dnf 4 head node on the host."""
 import hashlib
-import json
 import os
 import re
 import shutil
-import signal
-import time
 
 import pytest
 
+from cluster_testkit import hostile
 from cluster_testkit.dnf5root import WORK, Dnf5Root, Dnf5World
-from cluster_testkit.extra import build_repo, slow_packages
-from conftest import HOLD_BACK_OPENMPI
+from conftest import HOLD_BACK_OPENMPI, SLOW, failed_chroot_build, kill_during_the_slow_transaction, state_of
 
 pytestmark = pytest.mark.slow
 
-SLOW = ["slow-tool-1", "slow-tool-2", "slow-tool-3"]
 COMPUTE = {"cluster-node", "cluster-apps-bio", "python3-dnf-plugin-cluster"}      # what the role lists
 
 
@@ -76,11 +72,6 @@ def standalone(node, *args, **kwargs):
 
 
 DOORS = {"plugin": plugin, "dnf-cluster": standalone}
-
-
-def state_of(node):
-    with open(node.path("var/lib/dnf/cluster/state.json")) as handle:
-        return json.load(handle)
 
 
 def test_dnf5_initial_sync_per_arch_then_noop(site, make_node):
@@ -354,7 +345,8 @@ def test_dnf5_use_host_config_refuses_a_hostile_image_versionlock_toml_in_one_li
     anything is resolved; nothing is installed."""
     image = make_node("image")
     path = image.path("etc/dnf/versionlock.toml")
-    {"fifo": _fifo, "link": _to_dev_zero, "sparse": _sparse, "garbage": _garbage}[make](path)
+    {"fifo": hostile.fifo, "link": hostile.link_to_dev_zero, "sparse": hostile.sparse_file,
+     "garbage": _garbage}[make](path)
     host = ("--use-host-config", "--setopt=reposdir={}/etc/yum.repos.d".format(image.root))
     result = image.dnf5(*(host + tuple(world.libdnf5_setopts()) + ("-y", "install", "tmux")), check=False,
                         timeout=300)
@@ -428,36 +420,10 @@ def test_dnf5_status_reports_drift_and_dry_run_changes_nothing(site, make_node, 
     assert status.rc == 100 and status.json["drift"]["missing"] == ["cluster-apps-bio"]
 
 
-@pytest.fixture
-def slow_site(site):
-    """The site, plus a repository of packages with a slow %post, listed in the compute role."""
-    build_repo(os.path.join(site.www, "slow"), slow_packages(len(SLOW), seconds=2))
-    site.master.add_repo("slow", "{}/slow/".format(site.url))
-    site.edit_role("compute", "packages: [cluster-apps-bio]",
-                   "packages: [cluster-apps-bio, {}]".format(", ".join(SLOW)))
-    site.publish()
-    return site
-
-
-def wait_for(predicate, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def test_dnf5_killed_sync_is_finished_by_the_next_one(slow_site, make_node):
     node = make_node("killed")
     node.add_repo("slow", "{}/slow/".format(slow_site.url))
-    proc = node.start(node.dnf5_args("-y", "cluster-node", "sync"))      # the plugin execs dnf-cluster
-    assert wait_for(lambda: any(os.path.exists(node.path("opt/slow/" + n)) for n in SLOW))
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.communicate()
-    assert proc.returncode == -signal.SIGKILL
-    partial = node.installed()
-    assert not set(SLOW) <= set(partial), "the kill came too late to interrupt the transaction"
+    kill_during_the_slow_transaction(node, node.dnf5_args("-y", "cluster-node", "sync"))  # execs dnf-cluster
     assert state_of(node)["pending"]
     assert [h[1] for h in node.history()] == ["Started"]     # dnf5's record of the killed transaction
     assert "External User" in node.reasons().values()       # its reasons were never written
@@ -692,23 +658,14 @@ def test_dnf5_a_failed_sync_never_adopts_a_later_hand_install(site, make_node):
 def test_dnf5_chroot_that_cannot_be_built_says_why_in_one_line(tmp_path, case):
     """A first `make test` without debootstrap or without the Debian mirror stops at once
     with one line (no hang, no traceback), and leaves no half-made chroot behind."""
-    import subprocess
-    import sys
-    from cluster_testkit import REPO_ROOT
     env = dict(os.environ, DEBIAN_MIRROR="http://127.0.0.1:9/debian")
     if case == "no debootstrap":
         env["PATH"] = str(tmp_path)                     # nothing on it
-    code = ("import sys\nfrom cluster_testkit.sidchroot import SidChroot\n"
-            "try:\n    SidChroot(cache_dir=sys.argv[1]).ensure()\n"
-            "except RuntimeError as err:\n    print(err)\n    sys.exit(1)\n")
-    cache = str(tmp_path / "cache")
-    proc = subprocess.run([sys.executable, "-c", code, cache], cwd=REPO_ROOT, env=env, timeout=300,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
-    assert proc.returncode == 1 and proc.stdout.count("\n") == 1 and not proc.stderr, proc
+    said, cache = failed_chroot_build(tmp_path, "SidChroot", env)
     if case == "no debootstrap":
-        assert "needs debootstrap" in proc.stdout
+        assert "needs debootstrap" in said
     else:
-        assert "sid chroot build failed at 'debootstrap" in proc.stdout and "127.0.0.1:9" in proc.stdout
+        assert "sid chroot build failed at 'debootstrap" in said and "127.0.0.1:9" in said
         assert not [n for n in os.listdir(cache) if os.path.isdir(os.path.join(cache, n))]     # only lock and log
 
 
@@ -792,23 +749,10 @@ def _garbage(path):
         handle.write('version = "1.0"\n[[packages]\nname = "openmpi"\n')
 
 
-def _fifo(path):
-    os.mkfifo(path)
-
-
-def _to_dev_zero(path):
-    os.symlink("/dev/zero", path)
-
-
-def _sparse(path):
-    with open(path, "w") as handle:
-        handle.truncate(512 * 1024 * 1024)        # sparse: no disk; read whole it would cost 512 MB
-
-
 @pytest.mark.parametrize("make, message", [
-    (_fifo, "dnf5's version lock file is not a regular file"),
-    (_to_dev_zero, "refusing to follow a symbolic link"),
-    (_sparse, "dnf5's version lock file is larger than 4194304 bytes; refusing"),
+    (hostile.fifo, "dnf5's version lock file is not a regular file"),
+    (hostile.link_to_dev_zero, "refusing to follow a symbolic link"),
+    (hostile.sparse_file, "dnf5's version lock file is larger than 4194304 bytes; refusing"),
 ])
 def test_dnf5_a_hostile_versionlock_toml_is_one_line(site, make_node, make, message):
     """libdnf5 reads versionlock.toml itself: a FIFO there would hang status forever, a

@@ -2,6 +2,7 @@
 out of the argparse definitions and nodeconf's keys (tools/gen_docs.py), so they cannot
 drift: every command, subcommand and option of the parsers is in them, the completion
 offers them to bash, and the packages ship exactly what the generator writes."""
+import argparse
 import gzip
 import os
 import re
@@ -382,3 +383,32 @@ def test_cluster_repo_version_quiet_and_verbose(tmp_path):
     assert bad.returncode == 1 and bad.stdout == "" and bad.stderr.startswith("cluster-repo: error: no metapackage")
     both = cluster_repo("-q", "-v", "lint", check=False)
     assert both.returncode == 2 and "not allowed with argument" in both.stderr
+
+
+def test_cluster_repo_quiet_and_verbose_also_after_the_command(docs):
+    """Admins write -q and -v after the command too, as with dnf: both places work for
+    every command and are shown in its --help and its man page section; -q on one side
+    and -v on the other is refused as `-q -v` is."""
+    from conftest import cluster_repo
+    # the session's lookaside cache holds mbw's tarball: `sources` names it under -v only
+    already = "cluster-repo: already verified in the cache: mbw_1.2.2.orig.tar.gz (mbw)\n"
+    normal = cluster_repo("-C", REPO_ROOT, "sources", "mbw").stdout
+    assert "sources: 0 fetched, 1 already verified" in normal and already not in normal
+    for argv in (("-v", "sources", "mbw"), ("sources", "-v", "mbw"), ("sources", "mbw", "--verbose")):
+        assert already in cluster_repo("-C", REPO_ROOT, *argv).stdout, argv
+    for argv in (("-q", "sources", "mbw"), ("sources", "mbw", "-q"), ("lint", "--quiet"), ("-q", "lint", "-q")):
+        quiet = cluster_repo("-C", REPO_ROOT, *argv)
+        assert quiet.stdout == "" and quiet.stderr == "", argv
+    for argv in (("-q", "lint", "-v"), ("-v", "lint", "--quiet"), ("lint", "-q", "-v")):
+        both = cluster_repo("-C", REPO_ROOT, *argv, check=False)
+        assert both.returncode == 2 and both.stdout == "", argv
+        assert both.stderr.splitlines()[-1].endswith(
+            "error: argument -v/--verbose: not allowed with argument -q/--quiet"), (argv, both.stderr)
+    full = plain(read(os.path.join(docs, "cluster-repo.1")))
+    top = gen_docs.cluster_repo_parser()
+    commands = [a for a in top._actions if isinstance(a, argparse._SubParsersAction)][0].choices
+    assert len(commands) >= 12
+    for name, command in commands.items():
+        text = command_section(full, "cluster-repo", name)
+        for option in ("-q, --quiet", "-v, --verbose"):
+            assert option in command.format_help() and option in text, (name, option)

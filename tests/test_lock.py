@@ -302,13 +302,7 @@ def test_a_node_kickstarted_from_the_lock_starts_on_it(site, tmp_path):
 def test_a_testing_role_is_locked_against_the_testing_channel_a_stable_one_never(site, project):
     """Each role's fresh set is resolved against its own channel: the testing build of
     cluster-apps-bio goes into the testing role's lock, never into a stable one's."""
-    from conftest import cluster_repo
-    path = os.path.join(project, "metapackages", "cluster-apps-bio.yaml")
-    with open(path) as handle:
-        text = handle.read()
-    with open(path, "w") as handle:
-        handle.write(text.replace('release: "1"', 'release: "2"'))
-    cluster_repo("-C", project, "build", os.path.join(site.www, "cluster"), "--channel", "testing")
+    site.build_testing_bio(project)
     site.edit_role("compute", "channel: stable", "channel: testing")
     master = site.master
     refused = master.dnf("cluster-master", "publish", "--roles", site.roles, "--repo-dir", site.tree, "--lock",

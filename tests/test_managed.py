@@ -4,37 +4,16 @@ installed it. A sync that failed to download, or was killed during the download 
 after the rpm transaction, never makes a package the admin installed later the
 profile's to remove; the next sync resolves the leftover intent either way."""
 import glob
-import json
 import os
 import signal
-import subprocess
-import time
 
 import pytest
 
 from cluster_testkit.dnfroot import TEST_PLUGIN_DIR
+from conftest import state_of, wait_for
 
 ROLE = "packages: [cluster-apps-bio]"
 WITH_TMUX = "packages: [cluster-apps-bio, tmux]"
-
-
-def state_of(node):
-    with open(node.path("var/lib/dnf/cluster/state.json")) as handle:
-        return json.load(handle)
-
-
-def start(node, *args, **env):
-    return subprocess.Popen(node.dnf_args(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            universal_newlines=True, env=dict(node.env, **env))
-
-
-def wait_for(predicate, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.fixture
@@ -87,7 +66,7 @@ def test_sync_killed_during_the_download(site, synced):
     node = synced
     add_tmux(site)
     site.server.hold("/tmux-3.2a-5.el9.x86_64.rpm")
-    proc = start(node, "-y", "cluster-node", "sync")
+    proc = node.start(node.dnf_args("-y", "cluster-node", "sync"))
     try:
         assert wait_for(lambda: any(r.endswith("/tmux-3.2a-5.el9.x86_64.rpm") for r in site.server.requests))
     finally:
@@ -101,21 +80,29 @@ def test_sync_killed_during_the_download(site, synced):
     admin_installs_tmux_and_syncs(site, node)
 
 
+def sync_killed_after_its_transaction(node, marker):
+    """A sync of node killed once dnf has run its transaction (the test plugin stalls
+    there and creates `marker`) and before the sync records it; returns the process."""
+    node.plugin_dirs.append(TEST_PLUGIN_DIR)
+    try:
+        proc = node.start(node.dnf_args("-y", "cluster-node", "sync"), CLUSTER_TEST_STALL=marker)
+        try:
+            assert wait_for(lambda: os.path.exists(marker))
+        finally:
+            proc.kill()
+            proc.communicate()
+    finally:
+        node.plugin_dirs.remove(TEST_PLUGIN_DIR)
+    return proc
+
+
 def test_sync_killed_after_the_rpm_transaction(site, synced, tmp_path):
     """Killed after dnf ran the transaction (rpm database and history written) but
     before the sync recorded it: the next sync, a no-op, finds that transaction in the
     history by its nonce, adopts what it installed, and saves the state."""
     node = synced
     add_tmux(site)
-    marker = str(tmp_path / "transaction-done")
-    node.plugin_dirs.append(TEST_PLUGIN_DIR)
-    proc = start(node, "-y", "cluster-node", "sync", CLUSTER_TEST_STALL=marker)
-    try:
-        assert wait_for(lambda: os.path.exists(marker))
-    finally:
-        proc.kill()
-        proc.communicate()
-    node.plugin_dirs.remove(TEST_PLUGIN_DIR)
+    proc = sync_killed_after_its_transaction(node, str(tmp_path / "transaction-done"))
     assert proc.returncode == -signal.SIGKILL
     assert "tmux" in node.installed()
     before = state_of(node)
@@ -141,15 +128,7 @@ def test_a_reinstall_by_hand_makes_a_pending_package_the_admins(site, synced, tm
     history entry is the admin's, so it is not adopted."""
     node = synced
     add_tmux(site)
-    marker = str(tmp_path / "transaction-done")
-    node.plugin_dirs.append(TEST_PLUGIN_DIR)
-    proc = start(node, "-y", "cluster-node", "sync", CLUSTER_TEST_STALL=marker)
-    try:
-        assert wait_for(lambda: os.path.exists(marker))
-    finally:
-        proc.kill()
-        proc.communicate()
-    node.plugin_dirs.remove(TEST_PLUGIN_DIR)
+    sync_killed_after_its_transaction(node, str(tmp_path / "transaction-done"))
     node.dnf("-y", "reinstall", "tmux")
     drop_tmux(site)
     out = node.dnf("-y", "cluster-node", "sync").out

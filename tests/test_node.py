@@ -8,18 +8,12 @@ import subprocess
 
 from cluster_testkit.dnfroot import Result
 
-from conftest import HOLD_BACK_OPENMPI
+from conftest import HOLD_BACK_OPENMPI, state_of
 
 
 def history_count(node):
     out = node.dnf("-q", "history", "list").out
     return len([l for l in out.splitlines() if re.match(r"\s*\d+\s*\|", l)])
-
-
-def state_of(node):
-    path = node.path("var/lib/dnf/cluster/state.json")
-    with open(path) as handle:
-        return json.load(handle)
 
 
 def test_initial_sync_installs_the_role_per_arch_and_a_second_sync_is_a_noop(site):
@@ -265,14 +259,7 @@ def test_kickstart_for_a_role(site):
 
 
 def test_roles_follow_their_channel(site, project, tmp_path):
-    from conftest import cluster_repo
-    # a newer cluster-apps-bio exists only in the testing channel
-    path = os.path.join(project, "metapackages", "cluster-apps-bio.yaml")
-    with open(path) as handle:
-        text = handle.read()
-    with open(path, "w") as handle:
-        handle.write(text.replace('release: "1"', 'release: "2"'))
-    cluster_repo("-C", project, "build", os.path.join(site.www, "cluster"), "--channel", "testing")
+    site.build_testing_bio(project)             # a newer cluster-apps-bio, only in the testing channel
 
     site.edit_role("compute", "channel: stable", "channel: testing")
     site.publish()

@@ -3,48 +3,13 @@ at once, an unreachable repository, tampered or unsigned metadata, hostile comps
 role files, and the packages dnf protects."""
 import json
 import os
-import signal
 import subprocess
-import time
 
 import pytest
 
-from cluster_testkit.extra import build_repo, slow_packages
 from cluster_testkit.gpgkey import make_key
-from conftest import make_comps_repo, tree_snapshot
-
-SLOW = ["slow-tool-1", "slow-tool-2", "slow-tool-3"]
-
-
-def state_of(node):
-    with open(node.path("var/lib/dnf/cluster/state.json")) as handle:
-        return json.load(handle)
-
-
-def start(node, *args):
-    return subprocess.Popen(node.dnf_args(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            universal_newlines=True, env=node.env)
-
-
-def wait_for(predicate, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
-
-
-@pytest.fixture
-def slow_site(site):
-    """The site, plus a repository of packages with a slow %post, listed in the compute role."""
-    build_repo(os.path.join(site.www, "slow"), slow_packages(len(SLOW), seconds=2))
-    site.master.add_repo("slow", "{}/slow/".format(site.url))
-    site.edit_role("compute", "packages: [cluster-apps-bio]",
-                   "packages: [cluster-apps-bio, {}]".format(", ".join(SLOW)))
-    site.publish()
-    return site
-
+from conftest import (SLOW, kill_during_the_slow_transaction, make_comps_repo, state_of, tree_snapshot,
+                      wait_for)
 
 def slow_node(site, name):
     node = site.node(name)
@@ -54,14 +19,7 @@ def slow_node(site, name):
 
 def test_killed_sync_is_finished_by_the_next_one(slow_site):
     node = slow_node(slow_site, "killed")
-    proc = start(node, "-y", "cluster-node", "sync")
-    # files are unpacked just before %post: the transaction is under way, not finished
-    assert wait_for(lambda: any(os.path.exists(node.path("opt/slow/" + n)) for n in SLOW))
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.communicate()
-    assert proc.returncode == -signal.SIGKILL
-    partial = node.installed()
-    assert not set(SLOW) <= set(partial), "the kill came too late to interrupt the transaction"
+    kill_during_the_slow_transaction(node, node.dnf_args("-y", "cluster-node", "sync"))
     assert state_of(node)["pending"]            # the intent was recorded before the transaction
 
     rerun = node.dnf("-y", "cluster-node", "sync")
@@ -83,10 +41,10 @@ def test_killed_sync_is_finished_by_the_next_one(slow_site):
 
 def test_two_syncs_at_once_serialize(slow_site):
     node = slow_node(slow_site, "twice")
-    first = start(node, "-y", "cluster-node", "sync")
+    first = node.start(node.dnf_args("-y", "cluster-node", "sync"))
     assert wait_for(lambda: any(os.path.exists(node.path("opt/slow/" + n)) for n in SLOW))
-    second = start(node, "-y", "cluster-node", "sync")
-    by_hand = start(node, "-y", "install", "htop")             # plain dnf meets dnf's own rpmdb lock
+    second = node.start(node.dnf_args("-y", "cluster-node", "sync"))
+    by_hand = node.start(node.dnf_args("-y", "install", "htop"))  # plain dnf meets dnf's own rpmdb lock
     results = [p.communicate() + (p.returncode,) for p in (first, second, by_hand)]
     assert [r[2] for r in results] == [0, 0, 0], results
     assert "Complete!" in results[0][0]

@@ -18,6 +18,7 @@ import subprocess
 import pytest
 
 from cluster_testkit import REPO_ROOT
+from conftest import failed_chroot_build
 from cluster_repo import metapkg
 
 # directories the stand-ins own as the account (base/packages.yaml `dirs:`)
@@ -345,16 +346,9 @@ def test_fc42_cluster_users_with_rpm_420s_own_sysusers(users_rpms, standin_el9, 
 def test_rpm_420_chroot_that_cannot_be_built_says_why_in_one_line(tmp_path):
     """A first `make test` that cannot reach the Debian mirror stops building the trixie
     chroot at once with one line naming the suite and its log, and leaves nothing half-made."""
-    import sys
     env = dict(os.environ, DEBIAN_MIRROR="http://127.0.0.1:9/debian")
-    code = ("import sys\nfrom cluster_testkit.sidchroot import rpm_sysusers_chroot\n"
-            "try:\n    rpm_sysusers_chroot(cache_dir=sys.argv[1]).ensure()\n"
-            "except RuntimeError as err:\n    print(err)\n    sys.exit(1)\n")
-    cache = str(tmp_path / "cache")
-    proc = subprocess.run([sys.executable, "-c", code, cache], cwd=REPO_ROOT, env=env, timeout=300,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
-    assert proc.returncode == 1 and proc.stdout.count("\n") == 1 and not proc.stderr, proc
-    assert "trixie chroot build failed at 'debootstrap" in proc.stdout and ".build.log" in proc.stdout
+    said, cache = failed_chroot_build(tmp_path, "rpm_sysusers_chroot", env)
+    assert "trixie chroot build failed at 'debootstrap" in said and ".build.log" in said
     assert not [n for n in os.listdir(cache) if os.path.isdir(os.path.join(cache, n))]
 
 

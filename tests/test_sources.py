@@ -9,21 +9,11 @@ import pytest
 
 from cluster_testkit.rangeserver import RangeServer
 from cluster_testkit.upstream import UPSTREAM_DIR, fill_lookaside
-from conftest import cluster_repo, on_a_terminal
+from conftest import cluster_repo, on_a_terminal, read, write
 from cluster_repo import lookaside
 
 TARBALL = "mbw_1.2.2.orig.tar.gz"
 TARBALLS = {"mbw": TARBALL, "netpipe": "netpipe_3.7.2.orig.tar.gz"}
-
-
-def read(path):
-    with open(path) as handle:
-        return handle.read()
-
-
-def write(path, text):
-    with open(path, "w") as handle:
-        handle.write(text)
 
 
 def errors(proc):

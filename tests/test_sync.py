@@ -143,13 +143,20 @@ def test_a_failed_transaction_never_adopts_a_later_hand_install(world):
     assert st.managed == {"tool"} and st.pending is None         # settled though nothing was to do
 
 
-def test_a_run_killed_after_its_transaction_is_adopted_from_history(world):
+def killed_after_its_transaction(world):
+    """A node synced to ["tool"], then a sync adding htop killed after its transaction
+    ran and before the sync recorded it; returns its backend."""
     backend = world(["tool"])
     sync(backend)
     republish(backend, ["tool", "htop"])
     backend.die_after_next = True
     with pytest.raises(Died):
         sync(backend)
+    return backend
+
+
+def test_a_run_killed_after_its_transaction_is_adopted_from_history(world):
+    backend = killed_after_its_transaction(world)
     assert "htop" in backend.installed() and state.load(backend.persistdir).managed == {"tool"}
     assert "htop" in status(backend).managed                      # status computes the same set...
     assert state.load(backend.persistdir).pending is not None     # ...and writes nothing
@@ -161,12 +168,7 @@ def test_a_run_killed_after_its_transaction_is_adopted_from_history(world):
 
 
 def test_a_package_touched_by_hand_since_is_not_adopted(world):
-    backend = world(["tool"])
-    sync(backend)
-    republish(backend, ["tool", "htop"])
-    backend.die_after_next = True
-    with pytest.raises(Died):
-        sync(backend)
+    backend = killed_after_its_transaction(world)
     backend.by_hand("reinstall", "htop")
     republish(backend, ["tool"])
     assert sync(backend).plan.remove == [] and "htop" in backend.installed()

@@ -14,30 +14,10 @@ import pytest
 
 from cluster_testkit import copy_project
 from cluster_testkit.upstream import UPSTREAM_DIR, fill_lookaside
-from conftest import cluster_repo
+from conftest import cluster_repo, read, tree_snapshot, write
 from cluster_repo import lookaside
 
 MBW_TARBALL = "mbw_1.2.2.orig.tar.gz"
-
-
-def read(path):
-    with open(path) as handle:
-        return handle.read()
-
-
-def write(path, text):
-    with open(path, "w") as handle:
-        handle.write(text)
-
-
-def tree_files(top):
-    out = {}
-    for directory, _, names in os.walk(top):
-        for name in names:
-            path = os.path.join(directory, name)
-            with open(path, "rb") as handle:
-                out[os.path.relpath(path, top)] = hashlib.sha256(handle.read()).hexdigest()
-    return out
 
 
 def error_lines(proc):
@@ -115,11 +95,11 @@ def test_update_rebuilds_a_tool_when_its_spec_patch_or_sources_line_changes(proj
 
     # the patch alone changes: the version gate wants a new release first
     write(os.path.join(tool, "mbw-usage.patch"), _readme_patch(tmp_path, "Built by the cluster project."))
-    before = tree_files(out)
+    before = tree_snapshot(out)
     proc = cluster_repo("-C", project, "build", out, "--arch", "x86_64", "--update", check=False)
     assert proc.returncode == 1 and len(error_lines(proc)) == 1
     assert "mbw changed but 1.2.2-2.el9 does not sort above the published 1.2.2-2.el9" in proc.stderr
-    assert tree_files(out) == before
+    assert tree_snapshot(out) == before
     _bump_release(spec, 3)
     assert re.search(r"\b1 built", cluster_repo("-C", project, "build", out, "--arch", "x86_64", "--update").stdout)
 
@@ -181,10 +161,10 @@ def test_a_tampered_or_missing_cached_tarball_stops_the_build(project, tmp_path)
     assert proc.returncode == 1 and len(lines) == 1, proc.stderr
     actual = lookaside.sha512_file(cached)
     assert "{}: SHA512 mismatch: expected {}, got {}".format(MBW_TARBALL, entry.sha512, actual) in lines[0]
-    assert not [f for f in tree_files(out) if f.endswith(".rpm")]
+    assert not [f for f in tree_snapshot(out) if f.endswith(".rpm")]
     shutil.rmtree(os.path.join(cache, "mbw"))
     proc = cluster_repo("-C", project, "build", out, "--arch", "x86_64", "--cache", cache, check=False)
     lines = error_lines(proc)
     assert proc.returncode == 1 and len(lines) == 1, proc.stderr
     assert "{} is not in the lookaside cache {}: run `cluster-repo sources mbw`".format(MBW_TARBALL, cache) in lines[0]
-    assert not [f for f in tree_files(out) if f.endswith(".rpm")]
+    assert not [f for f in tree_snapshot(out) if f.endswith(".rpm")]

@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from cluster_testkit import hostile
 from conftest import HOLD_BACK_OPENMPI
 
 BLOCK = "# >>> dnf-plugin-cluster"
@@ -146,23 +147,10 @@ def test_a_locklist_directory_linking_out_of_the_root_is_not_written(site, tmp_p
     assert "is reached through a symbolic link out of {}".format(node.root) in result.err
 
 
-def _make_fifo(path):
-    os.mkfifo(path)
-
-
-def _link_to_zero(path):
-    os.symlink("/dev/zero", path)
-
-
-def _huge(path):
-    with open(path, "w") as handle:
-        handle.truncate(512 * 1024 * 1024)        # sparse: costs no disk, a bounded read costs 4 MB
-
-
 @pytest.mark.parametrize("make, message", [
-    (_make_fifo, "{what} is not a regular file"),
-    (_link_to_zero, "refusing to follow a symbolic link"),
-    (_huge, "{what} is larger than 4194304 bytes; refusing"),
+    (hostile.fifo, "{what} is not a regular file"),
+    (hostile.link_to_dev_zero, "refusing to follow a symbolic link"),
+    (hostile.sparse_file, "{what} is larger than 4194304 bytes; refusing"),
 ])
 def test_a_hostile_versionlock_list_is_one_line(site, make, message):
     """A FIFO would hang status forever, a link to /dev/zero or a huge file would read
@@ -302,7 +290,7 @@ def test_a_hostile_image_versionlock_list_stops_a_plain_dnf_command_in_one_line(
     before = image.installed()
     rel = "etc/dnf/plugins/versionlock.list"
     os.remove(image.path(rel))
-    _link_to_zero(image.path(rel))
+    hostile.link_to_dev_zero(image.path(rel))
     result = host_dnf("-y", "upgrade", check=False, timeout=300)
     assert result.rc == 1 and errors(result) == [
         "Error: {}: refusing to follow a symbolic link".format(image.path(rel))], result
