@@ -10,6 +10,7 @@ construction."""
 import hashlib
 import json
 import os
+import stat
 
 from . import fastpath
 
@@ -19,14 +20,25 @@ TIMEOUT = 30
 
 def read_bytes(path):
     """The bytes of a configuration file (what the package manager reads, links
-    followed), or a word saying why there are none."""
+    followed), or a word saying why there are none. Only a regular file is read: a FIFO
+    (opened without blocking) or a device counts as such, never as its contents (a FIFO
+    among the files, e.g. a versionlock.list in the plugins' configuration directory,
+    would hang the proof; the full path then says what is wrong with it)."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
     except IsADirectoryError:
         return b"directory"
     except OSError as err:
         return "unreadable {}".format(err.errno).encode()
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        return b"directory" if stat.S_ISDIR(mode) else "special {:o}".format(stat.S_IFMT(mode)).encode()
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            data = handle.read(MAX_BYTES + 1)
+        except OSError as err:
+            return "unreadable {}".format(err.errno).encode()
     return data if len(data) <= MAX_BYTES else b"too large"
 
 
