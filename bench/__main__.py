@@ -33,6 +33,10 @@ measured in this run, on the same roots:
    fleet size of figure 5 (64) installroot nodes in sync (hard-linked copies of the synced
    compute node), answered by the nodes' fast path vs their full path (`--full`), beside
    the same ratio for one node's `cluster-node status`.
+11. the head node's side of a large fleet: `dnf cluster-master status` of 1,000, 3,000 and
+   10,000 simulated nodes (the exec worker runs a script that prints the JSON status a
+   real synced node gave): time per node must stay flat (linear in nodes), and the head
+   process's peak memory (maxrss, ClusterShell's workers included).
 
 Work goes to out/bench (rebuilt each run); the big base is cached under .cache/bench, the
 sid chroot under .cache/sid."""
@@ -46,6 +50,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 
 from cluster_testkit import REPO_ROOT, bigbase, copy_project, standin
 from cluster_testkit.dnfroot import PLUGIN_DIR, DnfRoot
@@ -649,6 +654,55 @@ def figure_5(site, reps, sizes, width):
     return rows
 
 
+ANSWER_NODE = """#!/bin/sh
+# A simulated node (figure 11): whatever the fleet asks, the recorded answer.
+exec cat {answer}
+"""
+
+
+def figure_11(site, sizes, width):
+    """The head node's side of a large fleet (issue 20): `cluster-master status` of up to
+    10,000 simulated nodes, each answering (through the exec worker) with the JSON
+    status a real synced compute node gave; wall time and the head process's peak
+    memory (its maxrss, ClusterShell's workers included), per node at each size."""
+    out = run(site.compute.dnf_args("cluster-node", "status", "--json"), site.compute.env, capture=True)[1]
+    answer = os.path.join(site.work, "recorded-answer.json")
+    with open(answer, "w") as handle:
+        handle.write(out)
+    script = os.path.join(site.work, "answer-node")
+    with open(script, "w") as handle:
+        handle.write(ANSWER_NODE.format(answer=answer))
+    os.chmod(script, 0o755)
+    head = site.head
+    measured = []
+    for count in sizes:
+        argv = head.dnf_args("cluster-master", "status", "-w", "sim[1-{}]".format(count), "--worker", "exec",
+                             "--node-command", script + " %h cluster-node", "--fanout", str(width))
+        log("11: fleet status of {} simulated nodes (recorded answers), fan-out {}".format(count, width))
+        start = time.monotonic()
+        proc = subprocess.Popen(argv, env=head.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.monotonic() - start
+        err = proc.stderr.read().decode("utf-8", "replace")
+        proc.stderr.close()
+        proc.returncode = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status >> 8
+        if proc.returncode != 0:
+            raise RuntimeError("fleet status of {} simulated nodes failed ({}):\n{}".format(
+                count, proc.returncode, err[-2000:]))
+        measured.append((count, seconds, usage.ru_maxrss / 1024.0))
+    small, large = measured[0], measured[-1]
+    growth = (large[1] / large[0]) / (small[1] / small[0])
+    notes = "; ".join("{:,} nodes: {:.1f} s ({:.2f} ms/node), peak {:.0f} MB".format(c, s, 1000.0 * s / c, m)
+                      for c, s, m in measured)
+    return [Row("11", "fleet status of {:,} simulated nodes: time per node at {:,} / at {:,} nodes".format(
+                    large[0], large[0], small[0]), "{:.1f}s".format(large[1]), "{:.1f}s".format(small[1]),
+                "<= 1.5x (linear)", growth <= 1.5, "growth {:.2f}x; {}".format(growth, notes)),
+            Row("11", "head node's peak memory, {:,} simulated nodes".format(large[0]),
+                "{:.0f} MB".format(large[2]), None, "", None,
+                "{:.1f} kB more per node than at {:,} nodes".format(
+                    1024.0 * (large[2] - small[2]) / max(1, large[0] - small[0]), small[0]))]
+
+
 def figure_10(site, reps, node_reps, count, width):
     """Issue 24: the fleet view of nodes in sync, answered by the nodes' no-op fast path
     vs their full path (`cluster-master status --full`), on installroot nodes that share
@@ -763,7 +817,9 @@ def parse_args(argv):
                         help="MiB of each tarball `sources` verifies in figure 9 (default 16)")
     parser.add_argument("--sources-reps", type=int, default=15, help="runs of each side for figure 9's "
                         "`sources` (default 15)")
-    parser.add_argument("--only", default="1,2,3,4,5,6,7,8,9,10", help="figures to run (default: all)")
+    parser.add_argument("--sim-sizes", default="1000,3000,10000",
+                        help="simulated node counts for figure 11 (recorded answers through the exec worker)")
+    parser.add_argument("--only", default="1,2,3,4,5,6,7,8,9,10,11", help="figures to run (default: all)")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes and one run each: checks the benchmark works, measures nothing")
     parser.add_argument("--record", action="store_true", help="rewrite bench/RESULTS.md with this run")
@@ -775,9 +831,11 @@ def parse_args(argv):
     if args.smoke:
         args.load_reps, args.reps, args.plan_reps, args.count, args.sizes = 1, 1, 1, 200, "3"
         args.fleet_reps, args.fleet_sizes, args.fleet_width = 1, "2,4", 2
+        args.sim_sizes = "10,30"
         args.tools, args.tarball_mib, args.sources_reps = 3, 1, 1
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
     args.fleet_sizes = [int(s) for s in args.fleet_sizes.split(",") if s]
+    args.sim_sizes = [int(s) for s in args.sim_sizes.split(",") if s]
     args.only = set(args.only.split(","))
     if args.smoke and args.record:
         parser.error("--smoke measures nothing worth recording")
@@ -813,6 +871,8 @@ def main(argv=None):
             rows += figure_5(site, args.fleet_reps, args.fleet_sizes, args.fleet_width)
         if "10" in args.only:
             rows += figure_10(site, args.fleet_reps, args.reps, max(args.fleet_sizes), args.fleet_width)
+        if "11" in args.only:
+            rows += figure_11(site, args.sim_sizes, args.fleet_width)
         if "4" in args.only:            # before 3: figure 3 republishes the profile
             rows += figure_4(site, args.sizes)
         if "3" in args.only:

@@ -1,6 +1,7 @@
 """The benchmark command keeps working: `python -m bench --smoke` runs every figure
 (the seventh in the dnf5 test world's sid chroot) on tiny sizes with one run each, and
-`--only 9` the tools figure alone and `--only 10` the fleet's no-op fast path alone.
+`--only 9` the tools figure alone and `--only 10` the fleet's no-op fast path alone
+(figure 11, the fleet of simulated nodes, runs with 10 and 30 of them).
 Timings are printed by the benchmark, never asserted."""
 import re
 import subprocess
@@ -22,11 +23,11 @@ def bench_smoke(tmp_path, *options):
 def test_bench_smoke_prints_every_figure(tmp_path):
     proc, rows = bench_smoke(tmp_path)
     assert rows == sorted(rows, key=int), proc.stdout
-    assert sorted(set(rows), key=int) == ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"], proc.stdout
+    assert sorted(set(rows), key=int) == ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"], proc.stdout
     assert rows.count("3") == 2 and rows.count("4") == 2 and rows.count("7") == 6 and rows.count("9") == 2
-    assert rows.count("10") == 2
+    assert rows.count("10") == 2 and rows.count("11") == 2
     fetched = [l for l in proc.stdout.splitlines() if "files a no-op sync fetches" in l]
-    assert len(fetched) == 2 and all("repomd.xml only  met" in l for l in fetched)     # dnf 4 and dnf5
+    assert len(fetched) == 2 and all(re.search(r"repomd\.xml only +met", l) for l in fetched)     # dnf 4 and dnf5
     rebuilt = [l for l in proc.stdout.splitlines() if "`build --update` after one change" in l][0]
     assert "1 spec(s) rebuilt" in rebuilt
     per_node = [l for l in proc.stdout.splitlines() if "fleet status, seconds per node" in l][0]
@@ -37,6 +38,9 @@ def test_bench_smoke_prints_every_figure(tmp_path):
     assert re.search(r"<= 10 kB +met ", changed), changed
     assert_figure_9(proc.stdout, 3)
     assert_figure_10(proc.stdout, 4)
+    simulated = [l for l in proc.stdout.splitlines() if "fleet status of 30 simulated nodes" in l]
+    assert len(simulated) == 1 and "10 nodes: " in simulated[0] and "30 nodes: " in simulated[0], proc.stdout
+    assert len([l for l in proc.stdout.splitlines() if "head node's peak memory, 30 simulated nodes" in l]) == 1
 
 
 def assert_figure_10(out, nodes):
