@@ -50,6 +50,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 from cluster_testkit import REPO_ROOT, bigbase, copy_project, standin
@@ -679,12 +680,13 @@ def figure_11(site, sizes, width):
         argv = head.dnf_args("cluster-master", "status", "-w", "sim[1-{}]".format(count), "--worker", "exec",
                              "--node-command", script + " %h cluster-node", "--fanout", str(width))
         log("11: fleet status of {} simulated nodes (recorded answers), fan-out {}".format(count, width))
-        start = time.monotonic()
-        proc = subprocess.Popen(argv, env=head.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.monotonic() - start
-        err = proc.stderr.read().decode("utf-8", "replace")
-        proc.stderr.close()
+        with tempfile.TemporaryFile() as errors:     # a file, not a pipe nobody reads while it runs
+            start = time.monotonic()
+            proc = subprocess.Popen(argv, env=head.env, stdout=subprocess.DEVNULL, stderr=errors)
+            _, status, usage = os.wait4(proc.pid, 0)
+            seconds = time.monotonic() - start
+            errors.seek(0)
+            err = errors.read().decode("utf-8", "replace")
         proc.returncode = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status >> 8
         if proc.returncode != 0:
             raise RuntimeError("fleet status of {} simulated nodes failed ({}):\n{}".format(
