@@ -10,8 +10,8 @@ import re
 
 from ClusterShell.NodeSet import RESOLVER_NOGROUP, NodeSet
 
-from ..errors import ClusterError
 from .services_roles import COMPUTE
+from .template import fill
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 SLURM_CONF = "/etc/slurm/slurm.conf"
@@ -24,28 +24,11 @@ STATE_DIR = "/var/spool/slurmctld"
 
 GRES_GPU_RE = re.compile(r"^gpu(?::([A-Za-z0-9_.-]{1,64}))?:([0-9]{1,4})$")
 HARDWARE = ("CPUs", "Boards", "SocketsPerBoard", "CoresPerSocket", "ThreadsPerCore", "RealMemory")
-PLACEHOLDER_RE = re.compile(r"@@|@([a-z][a-z_]*)@")
 
 
 def render(name, values):
-    """templates/NAME with its @name@ values filled in, by the rules of the other
-    templates (siterelease.repo_text): `@#` lines are notes and go, `@@` is `@`."""
-    path = os.path.join(TEMPLATES, name)
-    with open(path) as handle:
-        text = handle.read()
-    out = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.startswith("@#"):
-            continue
-
-        def fill(match, number=number):
-            if match.group(0) == "@@":
-                return "@"
-            if match.group(1) not in values:
-                raise ClusterError("unknown placeholder {}".format(match.group(0)), path, number)
-            return values[match.group(1)]
-        out.append(PLACEHOLDER_RE.sub(fill, line))
-    return "\n".join(out) + "\n"
+    """templates/NAME with its @name@ values filled in (template.fill)."""
+    return fill(os.path.join(TEMPLATES, name), values)
 
 
 def parse_hardware(line):

@@ -18,6 +18,7 @@ import tempfile
 
 from ..errors import ClusterError
 from ..files import read_json, write_atomic
+from .template import fill
 
 NAME = "cluster-site-release"
 REPO_ID = "cluster-site"
@@ -29,7 +30,6 @@ REPO_TEMPLATE = os.path.join(TEMPLATES, "cluster-site.repo.in")
 #: backslash or control character
 URL_RE = re.compile(r"\A(https?|ftp|file)://[^\s'\"\\\x00-\x1f\x7f-\x9f]+\Z")
 FILE_RE = re.compile(r"\Acluster-site-release-1-(\d+)\.noarch\.rpm\Z")
-PLACEHOLDER_RE = re.compile(r"@([a-z][a-z_]*)@")
 
 
 def check_baseurl(url):
@@ -46,24 +46,7 @@ def repo_text(baseurl, signed):
     that is only a placeholder whose value is empty goes, `@@` is a literal `@`."""
     values = {"baseurl": check_baseurl(baseurl), "gpgcheck": "1" if signed else "0",
               "gpgkey": "gpgkey=file:///etc/pki/rpm-gpg/{}".format(KEY_FILE) if signed else ""}
-    with open(REPO_TEMPLATE) as handle:
-        text = handle.read()
-    out = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.startswith("@#"):
-            continue
-        alone = PLACEHOLDER_RE.fullmatch(line.strip())
-        if alone and alone.group(1) in values and not values[alone.group(1)]:
-            continue
-
-        def fill(match, number=number):
-            if match.group(0) == "@@":
-                return "@"
-            if match.group(1) not in values:
-                raise ClusterError("unknown placeholder {}".format(match.group(0)), REPO_TEMPLATE, number)
-            return values[match.group(1)]
-        out.append(re.sub(r"@@|@([a-z][a-z_]*)@", fill, line))
-    return "\n".join(out) + "\n"
+    return fill(REPO_TEMPLATE, values, drop_empty=True)
 
 
 def latest_path(tree):
