@@ -2,34 +2,45 @@
 reaches by name through ClusterShell's exec worker, as a site with image roots under
 /images/%h would. Each node's dnf options (its installroot, repositories, plugin path,
 arch) are kept in <farm>/args/<node>; the command the fleet runs is `<farm>/node %h
-cluster-node ...`, a small script that calls the real dnf with them."""
+cluster-node ...`, a small script that calls the real dnf with them (door="dnf"), or
+`<farm>/node %h node ...` calling this tree's bin/dnf-cluster (door="dnf-cluster", the
+fleet's default node command on real nodes)."""
 import os
+import shlex
 import shutil
 import subprocess
+import sys
 
+from . import REPO_ROOT
 from .dnfroot import DNF, DnfRoot
 
 NODE_SCRIPT = """#!/bin/sh
 # One farm node: $1 is its name, the rest the cluster-node command line.
 node=$1; shift
-exec {dnf} $(cat "{top}/args/$node") -q "$@"
+exec {command} $(cat "{top}/args/$node") -q "$@"
 """
+
+# door -> (the node script's command, the word that names cluster-node after it)
+DOORS = {"dnf": (DNF, "cluster-node"),
+         "dnf-cluster": (" ".join(shlex.quote(w) for w in (sys.executable, os.path.join(REPO_ROOT, "bin",
+                                                                                           "dnf-cluster"))), "node")}
 
 
 class Farm(object):
-    def __init__(self, top):
+    def __init__(self, top, door="dnf"):
         self.top = os.path.abspath(top)
         self.nodes = {}                     # name -> DnfRoot
         os.makedirs(os.path.join(self.top, "args"), exist_ok=True)
+        command, self.word = DOORS[door]
         script = os.path.join(self.top, "node")
         with open(script, "w") as handle:
-            handle.write(NODE_SCRIPT.format(dnf=DNF, top=self.top))
+            handle.write(NODE_SCRIPT.format(command=command, top=self.top))
         os.chmod(script, 0o755)
 
     @property
     def node_command(self):
         """--node-command for `cluster-master status|sync --worker exec`."""
-        return "{} %h cluster-node".format(os.path.join(self.top, "node"))
+        return "{} %h {}".format(os.path.join(self.top, "node"), self.word)
 
     def add(self, name, root):
         """Make `root` (a DnfRoot) reachable as node `name`."""

@@ -739,13 +739,13 @@ def test_clush_conf_ssh_user_path_and_options_are_applied_as_clush_applies_them(
     defaults = fleet.clush_defaults(str(cfgdir / "clush.conf"))
     assert defaults["ssh"] == {"ssh_user": "admin", "ssh_path": "sh {}".format(farm.top / "fake-ssh"),
                                "ssh_options": "-oStrictHostKeyChecking=no -p 2222"}
-    report = fleet.status("node[01-02]", "dnf -q cluster-node status --json", worker="ssh",
+    report = fleet.status("node[01-02]", worker="ssh",
                           resolver=farm.resolver, ssh=defaults["ssh"], connect_timeout=7)
     assert report.lines() == ["node[01-02] (2)  " + COMPUTE + "in sync, generation 12"], report.lines()
     calls = sorted((farm.top / "ssh-calls").read_text().splitlines())
     assert len(calls) == 2 and all(c.startswith("-oStrictHostKeyChecking=no -p 2222 ") for c in calls), calls
     assert all(" -l admin " in c and " -oConnectTimeout=7 " in c for c in calls), calls
-    assert calls[0].endswith(" node01 dnf -q cluster-node status --json"), calls
+    assert calls[0].endswith(" node01 dnf-cluster -q node status --json"), calls   # the default
     from ClusterShell.Task import task_self
     assert task_self().info("ssh_user") is None                  # put back for the next ask
     (farm.top / "ssh-calls").unlink()

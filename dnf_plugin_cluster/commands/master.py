@@ -111,9 +111,9 @@ class ClusterMasterCommand(SiteMixin, HistoryMixin, KickstartMixin, FleetMixin, 
                            help="time each node may take (default: clush.conf's, else none)")
         fleet.add_argument("--worker", choices=("ssh", "exec"), default="ssh",
                            help="ssh (default), or exec: a local command per node, %%h is the node name")
-        fleet.add_argument("--node-command", metavar="PREFIX", default="dnf -q cluster-node",
-                           help="how to call cluster-node on a node (default: %(default)s; on dnf5 "
-                                "nodes: 'dnf-cluster -q node'; with --worker exec, e.g. "
+        fleet.add_argument("--node-command", metavar="PREFIX", default="dnf-cluster -q node",
+                           help="how to call cluster-node on a node (default: %(default)s, the same on "
+                                "dnf 4 and dnf5 nodes; with --worker exec, e.g. "
                                 "'dnf --installroot=/images/%%h -q cluster-node')")
         fleet.add_argument("--groups-conf", metavar="FILE",
                            help="ClusterShell groups.conf for @groups (default: ClusterShell's own)")

@@ -1,7 +1,7 @@
 """The whole cluster at a glance: fleet status and staged rollouts (issue 14), the names
 `cluster-master status|sync -w`, services, health and publish --lock-from use.
 
-The head node runs the node-side command (`dnf -q cluster-node status --json`, or
+The head node runs the node-side command (`dnf-cluster -q node status --json`, or
 `sync`) on many nodes and reads back one JSON answer per node. The parts, each in its
 own module:
 
