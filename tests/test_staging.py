@@ -69,7 +69,9 @@ def test_staging_takes_three_commands_after_the_build(site, tested, tmp_path):
     from cluster_testkit.farm import Farm
     _, built = tested
     testing_url = "{}/cluster/testing/$releasever/$basearch/".format(site.url)
-    farm = Farm(str(tmp_path / "farm"))
+    # the fleet's default node command, `dnf-cluster -q node`: the nodes' syncs change
+    # packages through it here (test_lock's --lock-from asks through `dnf -q cluster-node`)
+    farm = Farm(str(tmp_path / "farm"), door="dnf-cluster")
     (tmp_path / "groups.d").mkdir()
     (tmp_path / "groups.d" / "cluster.yaml").write_text(
         "cluster:\n  compute: 'canary01,compute[01-02]'\n  canary: 'canary01'\n")
