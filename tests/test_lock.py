@@ -279,15 +279,18 @@ def test_a_node_kickstarted_from_the_lock_starts_on_it(site, tmp_path):
     assert set(profile.nevra(n, e["evr"], e["arch"]) for n, e in compute.items()) <= set(packages)
     post = ks.split("%post\n")[1].split("%end")[0]
     assert "systemctl enable cluster-node-sync.timer\n" in post
+    assert "\ndnf-cluster -y node sync || " in post           # the timer's command, dnf 4 and dnf5 alike
 
     # anaconda, simulated: %packages in one transaction into a root, then %post there
     node = site.node("kickstarted", role=None)
     node.dnf("-y", "install", *packages)
     assert node.installed()["openmpi"] == "0:4.1.5-1.el9.x86_64"
     enabled = str(tmp_path / "systemctl.log")
-    dnf = " ".join(shlex.quote(a) for a in node.dnf_args())
-    script = post.replace("/etc/dnf/plugins", node.path("etc/dnf/plugins")).replace("dnf -y ", dnf + " -y ")
-    node.run(["sh", "-e", "-c", "systemctl() { echo \"$*\" >> " + shlex.quote(enabled) + "; }\n" + script])
+    dnf_cluster = " ".join(shlex.quote(a) for a in node.standalone_args())
+    script = post.replace("/etc/dnf/plugins", node.path("etc/dnf/plugins")).replace("dnf-cluster -y ",
+                                                                                      dnf_cluster + " -y ")
+    ran = node.run(["sh", "-e", "-c", "systemctl() { echo \"$*\" >> " + shlex.quote(enabled) + "; }\n" + script])
+    assert "cluster-node sync failed" not in ran.err, ran                 # the first sync itself worked
     with open(enabled) as handle:
         assert handle.read() == "enable cluster-node-sync.timer\n"
 

@@ -4,8 +4,11 @@ path; a %packages section with their release packages (so the node keeps both
 configured) and the role's packages for the node's arch: for a locked role every
 package of its lock at the locked build (name-epoch:version-release.arch), so the
 node starts on the lock, not on the newest builds; and a %post that records the role,
-runs the first `dnf cluster-node sync` (which hands the pins to dnf's versionlock and
-converges the rest) and enables cluster-node-sync.timer."""
+runs the first sync (which hands the pins to dnf's versionlock and converges the rest)
+and enables cluster-node-sync.timer. The first sync is the timer's own command,
+`dnf-cluster -y node sync` (python3-dnf-plugin-cluster, in %packages): the same on dnf 4
+and dnf5 installs, where `dnf cluster-node` on a dnf5 system (Fedora 41+) would need
+dnf5-plugin-cluster, which %packages does not hold."""
 
 PLUGIN_PACKAGE = "python3-dnf-plugin-cluster"
 TIMER = "cluster-node-sync.timer"
@@ -43,7 +46,7 @@ def render(view, repos, source, releases=()):
     out = ["# Kickstart fragment for a '{}' node ({}), from the cluster profile in {}{}.".format(
                view.name, view.arch, source,
                "" if view.generation is None else " (generation {})".format(view.generation)),
-           "# Use it with %include. %post runs the first `dnf cluster-node sync` and enables",
+           "# Use it with %include. %post runs the first `dnf-cluster node sync` and enables",
            "# {}, which keeps the node converged to its role.".format(TIMER),
            ""]
     out += ["repo --name={} --baseurl={}".format(repoid, url) for repoid, url in repos]
@@ -62,7 +65,7 @@ def render(view, repos, source, releases=()):
             "role = {}".format(view.name),
             "EOF",
             "# the first sync: the pins go to dnf's versionlock, the node starts on its generation",
-            "dnf -y cluster-node sync || echo 'cluster-node sync failed; {} tries again' >&2".format(TIMER),
+            "dnf-cluster -y node sync || echo 'cluster-node sync failed; {} tries again' >&2".format(TIMER),
             "systemctl enable {}".format(TIMER),
             "%end"]
     return "\n".join(out) + "\n"
