@@ -78,6 +78,8 @@ class NodeRun(object):
             check_name(self.role, "role")
         self.state = state.load(backend.persistdir)
         self.repo, self.profile = find_profile(backend, self.config.profile_repo, self.state.site_repo())
+        # once: the digest dumps the whole profile (json with indent, Python's slow encoder)
+        self.profile_digest = profile.digest(self.profile)
         if self.state.generation is not None and self.profile.get("generation") is None and \
                 not self.config.profile_repo:
             raise ClusterError("this node synced to generation {} of a site profile, but repository '{}' carries "
@@ -115,7 +117,7 @@ class NodeRun(object):
         self.summary = {"role": self.view.name, "arch": arch, "channel": self.view.channel,
                         "channel_from": self.view.channel_from,
                         "update": self.view.update, "profile_repo": self.repo, "profile_origin": self.origin,
-                        "profile": profile.digest(self.profile), "published_generation": self.view.generation}
+                        "profile": self.profile_digest, "published_generation": self.view.generation}
         self.header = ("Cluster profile from repository '{}'{}: role {} on {}, channel {}, {} packages, "
                        "{} locked, update {}".format(self.repo, " (the packager's default profile)"
                                                      if self.view.generation is None else
@@ -375,7 +377,7 @@ class NodeRun(object):
     def record_in_sync(self):
         """A real sync found nothing to do (settle() has written down the rest): the node
         is at the published profile."""
-        now = (self.view.name, profile.digest(self.profile), self.view.generation)
+        now = (self.view.name, self.profile_digest, self.view.generation)
         if (self.state.role, self.state.profile, self.state.generation) != now:
             self._record_profile()
 
@@ -390,7 +392,7 @@ class NodeRun(object):
         """Which profile the node is at now (its generation, for status and the fleet)."""
         self.state.role = self.view.name
         self.state.profile_repo = self.repo
-        self.state.profile = profile.digest(self.profile)
+        self.state.profile = self.profile_digest
         self.state.generation = self.view.generation
         self.state.save()
 
