@@ -32,8 +32,9 @@ measured in this run, on the same roots:
 10. the no-op fast path over the fleet: `dnf cluster-master status -w` of the largest
    fleet size of figure 5 (64) installroot nodes in sync (hard-linked copies of the synced
    compute node), answered by the nodes' fast path vs their full path (`--full`), beside
-   the same ratio for one node's status; through the fleet's default node command
-   `dnf-cluster -q node` and through `dnf -q cluster-node`.
+   the same ratio for one node's status (the very command line the fleet runs on each
+   node); through the fleet's default node command `dnf-cluster -q node` and through
+   `dnf -q cluster-node`.
 11. the head node's side of a large fleet: `dnf cluster-master status` of 1,000, 3,000 and
    10,000 simulated nodes (the exec worker runs a script that prints the JSON status a
    real synced node gave): time per node must stay flat (linear in nodes), and the head
@@ -742,12 +743,12 @@ def _figure_10_door(site, reps, node_reps, count, width, door, tag):
         return found
 
     answered_full = paths(full)     # a full answer in sync records each node's verification
-    one = farm.nodes[names[0]]
-    status = (one.standalone_args("-q", "node", "status", "--json") if door == "dnf-cluster"
-              else one.dnf_args("-q", "cluster-node", "status", "--json"))
+    # one node's status as the fleet runs it on every node: the same command line (the
+    # farm's node script, then dnf-cluster or dnf), the same environment
+    status = shlex.split(farm.node_command.replace("%h", names[0])) + ["status", "--json"]
     log("10: one node's status through {} (fast path, and --full), {} alternating runs each".format(
         door, node_reps))
-    node_fast, node_full = compare((status, one.env, (0,)), (status + ["--full"], one.env, (0,)), node_reps)
+    node_fast, node_full = compare((status, head.env, (0,)), (status + ["--full"], head.env, (0,)), node_reps)
     log("10: fleet status of {} nodes in sync, fast path vs --full, {} alternating runs each, width {}".format(
         count, reps, width))
     mine, theirs = compare((fast, head.env, (0,)), (full, head.env, (0,)), reps, warmup=0)
