@@ -16,8 +16,9 @@ def node_commands(prefix="dnf-cluster -q node", allow_mass_removal=False, full=F
     timer's command), is the same on dnf 4 and dnf5 nodes and answers a no-op node
     before dnf or libdnf5 is imported; "dnf -q cluster-node" starts dnf first. For
     image roots through the exec worker: "dnf --installroot=/images/%h -q
-    cluster-node". (dnf and dnf-cluster take their options anywhere on the line.) allow_mass_removal: the
-    nodes' sync and dry run get --allow-mass-removal (max_remove does not stop them).
+    cluster-node". (dnf and dnf-cluster take their options anywhere on the line.)
+    allow_mass_removal: the nodes' sync and dry run get --allow-mass-removal
+    (max_remove does not stop them).
     full: every command gets --full (each node computes its answer in full, never from
     its no-op fast path)."""
     extra = " --allow-mass-removal" if allow_mass_removal else ""
