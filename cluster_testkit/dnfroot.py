@@ -13,6 +13,8 @@ import sys
 from . import REPO_ROOT
 
 DNF = "/usr/bin/dnf"
+#: this tree's standalone front door, run by the interpreter of the tests
+DNF_CLUSTER = (sys.executable, os.path.join(REPO_ROOT, "bin", "dnf-cluster"))
 PLUGIN_DIR = os.path.join(REPO_ROOT, "plugins")
 #: Plugins only tests load (cluster_testkit/dnfplugins/), e.g. one that stalls after a transaction.
 TEST_PLUGIN_DIR = os.path.join(REPO_ROOT, "cluster_testkit", "dnfplugins")
@@ -188,7 +190,7 @@ class DnfRoot(RootFiles):
 
     def standalone_args(self, *args):
         """The same invocation through the standalone `dnf-cluster` front door."""
-        return [sys.executable, os.path.join(REPO_ROOT, "bin", "dnf-cluster")] + self.dnf_args(*args)[1:]
+        return list(DNF_CLUSTER) + self.dnf_args(*args)[1:]
 
     def cluster(self, *args, **kwargs):
         return self.run(self.standalone_args(*args), **kwargs)

@@ -9,10 +9,8 @@ import os
 import shlex
 import shutil
 import subprocess
-import sys
 
-from . import REPO_ROOT
-from .dnfroot import DNF, DnfRoot
+from .dnfroot import DNF, DNF_CLUSTER, DnfRoot
 
 NODE_SCRIPT = """#!/bin/sh
 # One farm node: $1 is its name, the rest the cluster-node command line.
@@ -22,8 +20,7 @@ exec {command} $(cat "{top}/args/$node") -q "$@"
 
 # door -> (the node script's command, the word that names cluster-node after it)
 DOORS = {"dnf": (DNF, "cluster-node"),
-         "dnf-cluster": (" ".join(shlex.quote(w) for w in (sys.executable, os.path.join(REPO_ROOT, "bin",
-                                                                                           "dnf-cluster"))), "node")}
+         "dnf-cluster": (" ".join(shlex.quote(w) for w in DNF_CLUSTER), "node")}
 
 
 class Farm(object):

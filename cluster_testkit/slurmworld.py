@@ -33,7 +33,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -240,10 +239,10 @@ def running(top=None, prefix="slurmworld-", computes=("node1", "node2")):
 def services_argv(world, roles, *args):
     """`dnf-cluster master services` as the admin runs it on the head node, reaching the
     nodes through the exec worker and <top>/node-shell."""
-    from . import REPO_ROOT
-    return [sys.executable, os.path.join(REPO_ROOT, "bin", "dnf-cluster"), "--backend", "dnf4", "-q",
-            "--releasever=9", "master", "services", "--roles", roles, "--groups-conf", world.groups_conf,
-            "--worker", "exec", "--node-shell", world.node_shell + " %h"] + list(args)
+    from .dnfroot import DNF_CLUSTER
+    return list(DNF_CLUSTER) + [
+        "--backend", "dnf4", "-q", "--releasever=9", "master", "services", "--roles", roles, "--groups-conf",
+        world.groups_conf, "--worker", "exec", "--node-shell", world.node_shell + " %h"] + list(args)
 
 
 def wait_idle(world, nodes, limit=60):
