@@ -32,11 +32,14 @@ def ask(nodes, command, label, answered=None, **transport):
     """Run `command` on every node (see run() for the transport) and return a Report of
     their JSON answers. While the nodes are asked, a progress line on a terminal's
     stderr says how many answered (`status: 12 of 64 nodes answered`), unless
-    `answered` (run()'s) shows it otherwise. Without a terminal nothing counts: ClusterShell
-    then has no event handler to call (with one, it inspects the handler's signature on
-    every line a node prints: about 20 us a line, 2,000 lines for 64 JSON answers)."""
+    `answered` (run()'s) shows it otherwise. Without a terminal nothing counts, not even a
+    given `answered` (it shows progress): ClusterShell then has no event handler to call
+    (with one, it inspects the handler's signature on every line a node prints: about
+    20 us a line, 2,000 lines for 64 JSON answers)."""
     with progress.Line() as line:       # on a terminal only
-        if answered is None and line.enabled:
+        if not line.enabled:
+            answered = None
+        elif answered is None:
             def answered(done, total):
                 line.show("{}: {} of {} node{} answered".format(label, done, total, "" if total == 1 else "s"))
         results, timed_out, timeout = run(nodes, command, answered=answered, **transport)

@@ -174,11 +174,7 @@ class Rollout(object):
 
 def _answered(bar, text):
     """ask()'s `answered` for a wave: the wave's progress line, then how many of its nodes
-    answered (`wave 2 of 8: wave 1, syncing node[003-066] (64 nodes): 12 answered`); None
-    when the line is not shown (no terminal): ask() then counts nothing."""
-    if not bar.enabled:
-        return None
-
+    answered (`wave 2 of 8: wave 1, syncing node[003-066] (64 nodes): 12 answered`)."""
     def answered(done, total):
         if done:
             bar.show("wave {} of {}: {}: {} answered".format(bar.count, bar.total, text, done))
