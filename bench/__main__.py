@@ -757,7 +757,7 @@ def _figure_10_door(site, reps, node_reps, count, width, door, tag):
     # what the nodes' path cannot shorten: the head's own start and fan-out, seen as the
     # fleet status of one node less that node's own answer
     single = head.dnf_args(*farm.fleet_args("status", names[0]))
-    head_cost = sorted(run(single, head.env)[0] for _ in range(5))[2] - node_fast.median
+    head_cost = Sample([run(single, head.env)[0] for _ in range(5)]).median - node_fast.median
     how = "`dnf-cluster -q node`" if door == "dnf-cluster" else "`dnf -q cluster-node`"
     return [compared("10", "one node's status through {} (fast path) / `status --full`".format(how), node_fast,
                      node_full, 1.0, "; the proportion the fleet keeps"),
